@@ -1,0 +1,27 @@
+import type { Logger } from "pino";
+import { loadManagementSettings } from "../management/settings/management-settings.ts";
+import { startWarren } from "../management/app.ts";
+import { createLogger } from "./logger.ts";
+
+export async function serve(): Promise<void> {
+  const settings = loadManagementSettings(process.env);
+  const log: Logger = createLogger(settings.logLevel, "warren");
+  const warren = await startWarren(settings, log);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    warren.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, "error while shutting down");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}

@@ -1,0 +1,26 @@
+import type { Logger } from "pino";
+import type { Store } from "../store/index.ts";
+import type { Authenticator } from "../auth/authenticator.ts";
+import type { LoginThrottle } from "../auth/login-throttle.ts";
+import type { SetupGate } from "../auth/setup-gate.ts";
+import type { TlsMode } from "../settings/management-settings.ts";
+
+export interface ServerInfo {
+  readonly version: string;
+  readonly tlsMode: TlsMode;
+  readonly caFingerprintSha256: string;
+  readonly caCertificatePem: string;
+  readonly publicUrl: string;
+}
+
+/** Everything the API handlers need, passed in once so handlers stay free of globals. */
+export interface ApiDeps {
+  readonly store: Store;
+  readonly authenticator: Authenticator;
+  readonly throttle: LoginThrottle;
+  readonly setup: SetupGate;
+  readonly cookieSecure: boolean;
+  readonly now: () => number;
+  readonly log: Logger;
+  readonly info: ServerInfo;
+}

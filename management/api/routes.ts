@@ -1,0 +1,16 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { AuthService } from "../../proto/gen/warren/v1/auth_pb.ts";
+import { UserService } from "../../proto/gen/warren/v1/user_pb.ts";
+import { TokenService } from "../../proto/gen/warren/v1/token_pb.ts";
+import { authService } from "./auth-service.ts";
+import { userService } from "./user-service.ts";
+import { tokenService } from "./token-service.ts";
+import type { ApiDeps } from "./deps.ts";
+
+export function apiRoutes(d: ApiDeps): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(AuthService, authService(d));
+    router.service(UserService, userService(d));
+    router.service(TokenService, tokenService(d));
+  };
+}

@@ -1,0 +1,127 @@
+import { chmodSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { CertificateAuthority, ensureServerCertificate } from "./pki/index.ts";
+import { openStore, type Store } from "./store/index.ts";
+import { Authenticator } from "./auth/authenticator.ts";
+import { LoginThrottle } from "./auth/login-throttle.ts";
+import { SetupGate } from "./auth/setup-gate.ts";
+import { randomSecret } from "./auth/secrets.ts";
+import { startManagementServer, type ManagementServer } from "./server.ts";
+import type { ManagementSettings } from "./settings/management-settings.ts";
+import type { ServerInfo } from "./api/deps.ts";
+import { VERSION } from "./version.ts";
+
+const SESSION_PURGE_EVERY_MS = 3600_000;
+
+export interface RunningWarren {
+  readonly management: ManagementServer;
+  readonly store: Store;
+  close(): Promise<void>;
+}
+
+interface ManagementTls {
+  cert: string;
+  key: string;
+  caFingerprint: string;
+  caPem: string;
+}
+
+/** The host names the management certificate must cover. */
+export function managementHosts(s: ManagementSettings): string[] {
+  const hosts = new Set(["localhost", "127.0.0.1", "::1"]);
+  if (s.publicUrl) hosts.add(s.publicUrl.hostname.replace(/^\[|\]$/g, "").toLowerCase());
+  for (const h of s.tlsExtraHosts) hosts.add(h);
+  return [...hosts];
+}
+
+async function prepareTls(s: ManagementSettings, log: Logger): Promise<ManagementTls | undefined> {
+  if (s.tlsMode === "off") {
+    log.warn("MANAGEMENT_TLS_MODE=off: management (logins, tokens, agent tunnels) is served over plain HTTP");
+    return undefined;
+  }
+  if (s.tlsMode === "provided") {
+    return { cert: readFileSync(s.tlsCertFile!, "utf8"), key: readFileSync(s.tlsKeyFile!, "utf8"), caFingerprint: "", caPem: "" };
+  }
+  const dir = join(s.configDir, "certs", "management");
+  const { ca, created } = await CertificateAuthority.loadOrCreate(dir);
+  const server = await ensureServerCertificate(ca, dir, managementHosts(s));
+  if (created) log.info({ dir }, "created the management CA");
+  if (server.reissued) log.info({ reason: server.reason, hosts: managementHosts(s) }, "issued the management server certificate");
+  log.info({ caFingerprintSha256: ca.fingerprintSha256, caFile: join(dir, "ca.crt.pem") }, "management CA");
+  return { cert: server.certPem, key: server.keyPem, caFingerprint: ca.fingerprintSha256, caPem: ca.certPem };
+}
+
+function ensurePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+}
+
+/** Starts `warren serve`: state directory, PKI, database, API server. */
+export async function startWarren(s: ManagementSettings, log: Logger): Promise<RunningWarren> {
+  const startedAt = Date.now();
+  ensurePrivateDir(s.configDir);
+  const tls = await prepareTls(s, log);
+  const store = openStore(s.databasePath);
+
+  const setupToken = s.setupToken ?? randomSecret(32);
+  const setup = new SetupGate(setupToken, startedAt, s.setupWindowMs);
+  const info: ServerInfo = {
+    version: VERSION,
+    tlsMode: s.tlsMode,
+    caFingerprintSha256: tls?.caFingerprint ?? "",
+    caCertificatePem: tls?.caPem ?? "",
+    publicUrl: s.publicUrl?.toString() ?? "",
+  };
+
+  let management: ManagementServer;
+  try {
+    management = await startManagementServer({
+      bindAddress: s.bindAddress,
+      port: s.port,
+      tls: tls && { cert: tls.cert, key: tls.key },
+      uiDisabled: s.uiDisabled,
+      log,
+      deps: {
+        store,
+        authenticator: new Authenticator(store),
+        throttle: new LoginThrottle(),
+        setup,
+        cookieSecure: s.cookieSecure,
+        now: Date.now,
+        log,
+        info,
+      },
+    });
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+
+  const base = s.publicUrl ? s.publicUrl.origin : management.url;
+  log.info({ url: management.url, version: VERSION }, "management listening");
+  const state = setup.state(store.users.count(), Date.now());
+  if (state.required) {
+    // The one place the setup token is printed: an operator needs it to create the first admin.
+    log.info(
+      { setupUrl: `${base}/?setup_token=${setupToken}`, openUntil: state.openUntil?.toISOString() },
+      "no admin yet: open the setup URL within the setup window to create one",
+    );
+  }
+
+  const purge = setInterval(() => {
+    const now = Date.now();
+    store.sessions.purge(now, now - 30 * 24 * 3600_000);
+  }, SESSION_PURGE_EVERY_MS);
+  purge.unref();
+
+  return {
+    management,
+    store,
+    async close() {
+      clearInterval(purge);
+      await management.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { AuthService } from "../../proto/gen/warren/v1/auth_pb.ts";
+import { UserService } from "../../proto/gen/warren/v1/user_pb.ts";
+import { TokenService } from "../../proto/gen/warren/v1/token_pb.ts";
+import type { DescService } from "@bufbuild/protobuf";
+
+/**
+ * What each RPC requires. `public`: no credentials. `authenticated`: any valid caller.
+ * `read`: viewers and admins. `admin`: admins only. A method missing from this table is refused
+ * (fail closed), and a unit test checks every service method is listed.
+ */
+export type Access = "public" | "authenticated" | "read" | "admin";
+
+export interface MethodPolicy {
+  readonly access: Access;
+  /** Writes get an audit row; so do security events such as login and setup. */
+  readonly audited: boolean;
+}
+
+const admin: MethodPolicy = { access: "admin", audited: true };
+const read: MethodPolicy = { access: "read", audited: false };
+
+export const METHOD_POLICIES: ReadonlyMap<string, MethodPolicy> = new Map<string, MethodPolicy>([
+  ["warren.v1.AuthService/GetSetupState", { access: "public", audited: false }],
+  ["warren.v1.AuthService/SetupAdmin", { access: "public", audited: true }],
+  ["warren.v1.AuthService/Login", { access: "public", audited: true }],
+  ["warren.v1.AuthService/Logout", { access: "authenticated", audited: true }],
+  ["warren.v1.AuthService/GetCurrentUser", { access: "authenticated", audited: false }],
+  ["warren.v1.AuthService/GetServerInfo", { access: "admin", audited: false }],
+
+  ["warren.v1.UserService/ListUsers", read],
+  ["warren.v1.UserService/CreateUser", admin],
+  ["warren.v1.UserService/UpdateUser", admin],
+  ["warren.v1.UserService/DeleteUser", admin],
+  ["warren.v1.UserService/ChangePassword", admin],
+
+  ["warren.v1.TokenService/ListTokens", read],
+  ["warren.v1.TokenService/CreateToken", admin],
+  ["warren.v1.TokenService/DeleteToken", admin],
+]);
+
+export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService];
+
+const DENY: MethodPolicy = { access: "admin", audited: true };
+
+export function policyFor(serviceTypeName: string, methodName: string): MethodPolicy {
+  return METHOD_POLICIES.get(`${serviceTypeName}/${methodName}`) ?? DENY;
+}

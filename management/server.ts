@@ -1,0 +1,147 @@
+import http from "node:http";
+import http2 from "node:http2";
+import type { Duplex } from "node:stream";
+import type { AddressInfo } from "node:net";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createContextValues } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { apiRoutes } from "./api/routes.ts";
+import { apiInterceptor } from "./api/interceptor.ts";
+import { kPeer } from "./api/context.ts";
+import type { ApiDeps } from "./api/deps.ts";
+
+export const API_MAX_BODY_BYTES = 1024 * 1024;
+const API_PATH = /^\/warren\.v1\.[A-Za-z]+\/[A-Za-z]+$/;
+
+type Req = http.IncomingMessage | http2.Http2ServerRequest;
+type Res = http.ServerResponse | http2.Http2ServerResponse;
+
+export interface ManagementServerOptions {
+  readonly bindAddress: string;
+  readonly port: number;
+  /** PEM server certificate and key; undefined serves plain HTTP (MANAGEMENT_TLS_MODE=off). */
+  readonly tls: { cert: string; key: string } | undefined;
+  readonly uiDisabled: boolean;
+  readonly deps: ApiDeps;
+  readonly log: Logger;
+  /** Handles `GET /agent/tunnel` upgrades; until agents exist it answers 501. */
+  readonly onTunnelUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+}
+
+export interface ManagementServer {
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export function peerIp(addr: string | undefined): string {
+  if (!addr) return "";
+  return addr.startsWith("::ffff:") ? addr.slice(7) : addr;
+}
+
+function send(res: Res, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body), ...extra });
+  res.end(body);
+}
+
+const SECURITY_HEADERS: Record<string, string> = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  // The setup URL carries a token in its query: never leak it through Referer.
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+};
+
+const PLACEHOLDER_UI = `<!doctype html><meta charset="utf-8"><title>Warren</title>
+<h1>Warren management</h1><p>The web UI is not part of this build yet. Use the ConnectRPC API at <code>/warren.v1.*</code>.</p>`;
+
+/**
+ * One server for everything on the management port: ConnectRPC (Connect, gRPC, gRPC-Web; JSON and
+ * binary), /healthz, the agent tunnel upgrade and the UI. HTTPS serves HTTP/1.1 and HTTP/2 via ALPN.
+ */
+export async function startManagementServer(o: ManagementServerOptions): Promise<ManagementServer> {
+  const connect = connectNodeAdapter({
+    routes: apiRoutes(o.deps),
+    interceptors: [apiInterceptor({ authenticator: o.deps.authenticator, audit: o.deps.store.audit, now: o.deps.now, log: o.log })],
+    readMaxBytes: API_MAX_BODY_BYTES,
+    jsonOptions: { ignoreUnknownFields: false },
+    contextValues: (req) => {
+      const v = createContextValues();
+      const ua = req.headers["user-agent"];
+      v.set(kPeer, { ip: peerIp(req.socket.remoteAddress), userAgent: typeof ua === "string" ? ua : "" });
+      return v;
+    },
+    fallback: (_req, res) => {
+      const body = JSON.stringify({ code: "not_found", message: "no such procedure" });
+      res.writeHead(404, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+      res.end(body);
+    },
+  });
+
+  const handle = (req: Req, res: Res): void => {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    const path = (req.url ?? "/").split("?")[0]!;
+    if (path === "/healthz") {
+      if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "method not allowed\n", { allow: "GET, HEAD" });
+      return send(res, 200, "application/json", JSON.stringify({ status: "ok", version: o.deps.info.version }));
+    }
+    if (API_PATH.test(path)) {
+      // Only POST reaches handlers: no GET-able RPCs, so no cross-site "simple" requests.
+      if (req.method !== "POST") return send(res, 405, "text/plain", "method not allowed\n", { allow: "POST" });
+      const len = Number(req.headers["content-length"] ?? 0);
+      if (len > API_MAX_BODY_BYTES) {
+        return send(res, 413, "application/json", JSON.stringify({ code: "resource_exhausted", message: `request body over ${API_MAX_BODY_BYTES} bytes` }), {
+          connection: "close",
+        });
+      }
+      return void connect(req, res);
+    }
+    if (path === "/agent/tunnel") return send(res, 400, "text/plain", "expected an Upgrade: warren-yamux request\n");
+    if (!o.uiDisabled && (req.method === "GET" || req.method === "HEAD") && !path.startsWith("/warren.")) {
+      return send(res, 200, "text/html; charset=utf-8", PLACEHOLDER_UI, {
+        "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'",
+      });
+    }
+    return send(res, 404, "text/plain", "not found\n");
+  };
+
+  const server = o.tls
+    ? http2.createSecureServer({ allowHTTP1: true, cert: o.tls.cert, key: o.tls.key, minVersion: "TLSv1.2" }, handle)
+    : http.createServer({ headersTimeout: 20_000, requestTimeout: 60_000 }, handle);
+
+  server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/agent/tunnel" && o.onTunnelUpgrade) return o.onTunnelUpgrade(req, socket, head);
+    socket.end("HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+  });
+  // TLS handshakes that fail (scanners, wrong CA) are routine: keep them out of error logs.
+  server.on("tlsClientError", (err: Error) => o.log.debug({ err: err.message }, "TLS handshake failed"));
+  server.on("clientError", (_err: Error, socket: Duplex) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port, o.bindAddress, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = o.bindAddress === "0.0.0.0" || o.bindAddress === "::" ? "localhost" : o.bindAddress.includes(":") ? `[${o.bindAddress}]` : o.bindAddress;
+  const sessions = new Set<http2.Http2Session>();
+  server.on("session", (s: http2.Http2Session) => {
+    sessions.add(s);
+    s.once("close", () => sessions.delete(s));
+  });
+  return {
+    port,
+    url: `${o.tls ? "https" : "http"}://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sessions) s.close();
+        server.close(() => resolve());
+        if ("closeIdleConnections" in server) server.closeIdleConnections();
+      }),
+  };
+}

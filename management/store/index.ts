@@ -1,0 +1,41 @@
+import { openDatabase, tightenModes, type Db } from "./database.ts";
+import { migrate } from "./migrate.ts";
+import { UsersRepo } from "./users-repo.ts";
+import { SessionsRepo } from "./sessions-repo.ts";
+import { TokensRepo } from "./tokens-repo.ts";
+import { AuditRepo } from "./audit-repo.ts";
+
+export interface Store {
+  readonly db: Db;
+  readonly users: UsersRepo;
+  readonly sessions: SessionsRepo;
+  readonly tokens: TokensRepo;
+  readonly audit: AuditRepo;
+  close(): void;
+}
+
+/** Opens the database, applies pending migrations and prepares every repository. */
+export function openStore(path: string): Store {
+  const db = openDatabase(path);
+  try {
+    migrate(db);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  tightenModes(path);
+  return {
+    db,
+    users: new UsersRepo(db),
+    sessions: new SessionsRepo(db),
+    tokens: new TokensRepo(db),
+    audit: new AuditRepo(db),
+    close: () => db.close(),
+  };
+}
+
+export type { Db } from "./database.ts";
+export type { UserRow, RoleName } from "./users-repo.ts";
+export type { SessionRow } from "./sessions-repo.ts";
+export type { TokenRow, TokenListRow } from "./tokens-repo.ts";
+export type { AuditEntry, AuditRow } from "./audit-repo.ts";

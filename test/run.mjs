@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Runs every *.test.ts under test/ (or under the folders named on the command line) with node:test.
+// Node 20's --test does not expand globs, so the file list is built here.
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const testDir = join(root, "test");
+
+function walk(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (name === "node_modules" || name === "bin") continue;
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else if (name.endsWith(".test.ts")) out.push(p);
+  }
+  return out;
+}
+
+const wanted = process.argv.slice(2);
+const dirs = wanted.length ? wanted.map((d) => join(testDir, d)) : [testDir];
+const files = dirs.flatMap(walk).map((f) => relative(root, f));
+if (files.length === 0) {
+  console.error("no test files found");
+  process.exit(1);
+}
+
+const tsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json", "--noEmit"], {
+  cwd: root,
+  stdio: "inherit",
+});
+if (tsc.status !== 0) {
+  console.error("typecheck failed");
+  process.exit(tsc.status ?? 1);
+}
+
+const r = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-reporter=spec", `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files],
+  { cwd: root, stdio: "inherit" },
+);
+process.exit(r.status ?? 1);
