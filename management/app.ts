@@ -99,7 +99,6 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
   }
 
   const base = s.publicUrl ? s.publicUrl.origin : management.url;
-  log.info({ url: management.url, version: VERSION }, "management listening");
   const state = setup.state(store.users.count(), Date.now());
   if (state.required) {
     // The one place the setup token is printed: an operator needs it to create the first admin.
@@ -108,6 +107,8 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
       "no admin yet: open the setup URL within the setup window to create one",
     );
   }
+
+  log.info({ url: management.url, version: VERSION }, "management listening");
 
   const purge = setInterval(() => {
     const now = Date.now();

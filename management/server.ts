@@ -94,6 +94,14 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
           connection: "close",
         });
       }
+      if (req.httpVersionMajor === 1) {
+        // A handler that answered before reading the whole body (size limit) leaves the HTTP/1.1
+        // connection mid-request: close it rather than reuse a desynchronised connection.
+        const socket = req.socket as { destroySoon?: () => void } | null;
+        res.once("finish", () => {
+          if (!req.complete) socket?.destroySoon?.();
+        });
+      }
       return void connect(req, res);
     }
     if (path === "/agent/tunnel") return send(res, 400, "text/plain", "expected an Upgrade: warren-yamux request\n");
