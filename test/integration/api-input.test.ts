@@ -1,6 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import { createClient, ConnectError, Code } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { AuthService } from "../../proto/gen/warren/v1/auth_pb.ts";
@@ -80,9 +81,11 @@ describe("management API: protocols and bad input", () => {
     const chunked = await request(`${w.baseUrl}/warren.v1.AuthService/Login`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: (async function* () {
-        for (let i = 0; i < 20; i++) yield Buffer.alloc(100 * 1024, 0x61);
-      })(),
+      body: Readable.from(
+        (async function* () {
+          for (let i = 0; i < 20; i++) yield Buffer.alloc(100 * 1024, 0x61);
+        })(),
+      ),
       dispatcher: api.dispatcher,
     });
     const body = (await chunked.body.json()) as { code: string };

@@ -1,0 +1,82 @@
+import type { Duplex, Readable, Writable } from "node:stream";
+import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+
+/** Upper bound for one tunnel control message; anything larger is a protocol error. */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+
+export class TunnelProtocolError extends Error {
+  override name = "TunnelProtocolError";
+}
+
+export function encodeMessage<D extends DescMessage>(schema: D, msg: MessageShape<D>): Buffer {
+  const body = toBinary(schema, msg);
+  const out = Buffer.allocUnsafe(4 + body.length);
+  out.writeUInt32BE(body.length, 0);
+  out.set(body, 4);
+  return out;
+}
+
+export function writeMessage<D extends DescMessage>(stream: Writable, schema: D, msg: MessageShape<D>): boolean {
+  return stream.write(encodeMessage(schema, msg));
+}
+
+/**
+ * Reads exactly one length-prefixed message and leaves every byte after it in the stream, so raw
+ * relaying can start right behind it. Rejects on end, error, oversize or timeout.
+ */
+export function readMessage<D extends DescMessage>(stream: Readable, schema: D, timeoutMs: number): Promise<MessageShape<D>> {
+  return new Promise((resolve, reject) => {
+    let buf: Buffer = Buffer.alloc(0);
+    const done = (err: Error | undefined, msg?: MessageShape<D>) => {
+      clearTimeout(timer);
+      stream.off("readable", onReadable);
+      stream.off("end", onEnd);
+      stream.off("error", onError);
+      stream.off("close", onEnd);
+      if (err) reject(err);
+      else resolve(msg!);
+    };
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while ((chunk = stream.read() as Buffer | null) !== null) {
+        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+        if (buf.length < 4) continue;
+        const len = buf.readUInt32BE(0);
+        if (len > MAX_MESSAGE_BYTES) return done(new TunnelProtocolError(`message of ${len} bytes exceeds ${MAX_MESSAGE_BYTES}`));
+        if (buf.length < 4 + len) continue;
+        const rest = buf.subarray(4 + len);
+        let msg: MessageShape<D>;
+        try {
+          msg = fromBinary(schema, buf.subarray(4, 4 + len));
+        } catch (e) {
+          return done(new TunnelProtocolError(`cannot decode ${schema.typeName}: ${(e as Error).message}`));
+        }
+        if (rest.length > 0) stream.unshift(rest);
+        return done(undefined, msg);
+      }
+    };
+    const onEnd = () => done(new TunnelProtocolError(`stream ended before a complete ${schema.typeName}`));
+    const onError = (e: Error) => done(e);
+    const timer = setTimeout(() => done(new TunnelProtocolError(`no ${schema.typeName} within ${timeoutMs} ms`)), timeoutMs);
+    stream.on("readable", onReadable);
+    stream.on("end", onEnd);
+    stream.on("close", onEnd);
+    stream.on("error", onError);
+    onReadable();
+  });
+}
+
+/** Decodes a continuous sequence of length-prefixed messages (the control stream). */
+export async function* readMessages<D extends DescMessage>(stream: Duplex, schema: D): AsyncGenerator<MessageShape<D>> {
+  let buf: Buffer = Buffer.alloc(0);
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    while (buf.length >= 4) {
+      const len = buf.readUInt32BE(0);
+      if (len > MAX_MESSAGE_BYTES) throw new TunnelProtocolError(`message of ${len} bytes exceeds ${MAX_MESSAGE_BYTES}`);
+      if (buf.length < 4 + len) break;
+      yield fromBinary(schema, buf.subarray(4, 4 + len));
+      buf = buf.subarray(4 + len);
+    }
+  }
+}
