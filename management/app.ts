@@ -11,20 +11,31 @@ import { startManagementServer, type ManagementServer } from "./server.ts";
 import type { ManagementSettings } from "./settings/management-settings.ts";
 import type { ServerInfo } from "./api/deps.ts";
 import { VERSION } from "./version.ts";
+import { AgentRegistry } from "./agents/registry.ts";
+import { TunnelEndpoint } from "./agents/tunnel-endpoint.ts";
+import { TEST_AGENT_STREAM_PATH, agentStreamTestHook } from "./agents/test-hooks.ts";
 
 const SESSION_PURGE_EVERY_MS = 3600_000;
 
 export interface RunningWarren {
   readonly management: ManagementServer;
   readonly store: Store;
+  readonly registry: AgentRegistry;
   close(): Promise<void>;
 }
 
 interface ManagementTls {
+  /** Certificate chain (leaf, then Warren's CA in auto mode so agents can pin it). */
   cert: string;
   key: string;
+  /** Fingerprint agents pin; empty when the server certificate is the operator's. */
   caFingerprint: string;
-  caPem: string;
+}
+
+/** The URL agents are told to dial: the public URL, else this host's port on localhost. */
+function managementUrlFor(s: ManagementSettings): string {
+  if (s.publicUrl) return s.publicUrl.origin;
+  return `${s.tlsMode === "off" ? "http" : "https"}://localhost:${s.port}`;
 }
 
 /** The host names the management certificate must cover. */
@@ -35,21 +46,26 @@ export function managementHosts(s: ManagementSettings): string[] {
   return [...hosts];
 }
 
-async function prepareTls(s: ManagementSettings, log: Logger): Promise<ManagementTls | undefined> {
+/** Warren's CA exists in every TLS mode: it signs agent client certificates. */
+async function loadCa(s: ManagementSettings, log: Logger): Promise<{ ca: CertificateAuthority; dir: string }> {
+  const dir = join(s.configDir, "certs", "management");
+  const { ca, created } = await CertificateAuthority.loadOrCreate(dir);
+  if (created) log.info({ dir }, "created the management CA");
+  log.info({ caFingerprintSha256: ca.fingerprintSha256, caFile: join(dir, "ca.crt.pem") }, "management CA");
+  return { ca, dir };
+}
+
+async function prepareTls(s: ManagementSettings, ca: CertificateAuthority, dir: string, log: Logger): Promise<ManagementTls | undefined> {
   if (s.tlsMode === "off") {
     log.warn("MANAGEMENT_TLS_MODE=off: management (logins, tokens, agent tunnels) is served over plain HTTP");
     return undefined;
   }
   if (s.tlsMode === "provided") {
-    return { cert: readFileSync(s.tlsCertFile!, "utf8"), key: readFileSync(s.tlsKeyFile!, "utf8"), caFingerprint: "", caPem: "" };
+    return { cert: readFileSync(s.tlsCertFile!, "utf8"), key: readFileSync(s.tlsKeyFile!, "utf8"), caFingerprint: "" };
   }
-  const dir = join(s.configDir, "certs", "management");
-  const { ca, created } = await CertificateAuthority.loadOrCreate(dir);
   const server = await ensureServerCertificate(ca, dir, managementHosts(s));
-  if (created) log.info({ dir }, "created the management CA");
   if (server.reissued) log.info({ reason: server.reason, hosts: managementHosts(s) }, "issued the management server certificate");
-  log.info({ caFingerprintSha256: ca.fingerprintSha256, caFile: join(dir, "ca.crt.pem") }, "management CA");
-  return { cert: server.certPem, key: server.keyPem, caFingerprint: ca.fingerprintSha256, caPem: ca.certPem };
+  return { cert: `${server.certPem.trimEnd()}\n${ca.certPem}`, key: server.keyPem, caFingerprint: ca.fingerprintSha256 };
 }
 
 function ensurePrivateDir(dir: string): void {
@@ -61,8 +77,13 @@ function ensurePrivateDir(dir: string): void {
 export async function startWarren(s: ManagementSettings, log: Logger): Promise<RunningWarren> {
   const startedAt = Date.now();
   ensurePrivateDir(s.configDir);
-  const tls = await prepareTls(s, log);
+  const { ca, dir: caDir } = await loadCa(s, log);
+  const tls = await prepareTls(s, ca, caDir, log);
+  const clientCas = [ca.certPem];
+  if (s.tlsClientCaFile) clientCas.push(readFileSync(s.tlsClientCaFile, "utf8"));
   const store = openStore(s.databasePath);
+  const registry = new AgentRegistry(log, store.agents);
+  const authenticator = new Authenticator(store);
 
   const setupToken = s.setupToken ?? randomSecret(32);
   const setup = new SetupGate(setupToken, startedAt, s.setupWindowMs);
@@ -70,7 +91,7 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
     version: VERSION,
     tlsMode: s.tlsMode,
     caFingerprintSha256: tls?.caFingerprint ?? "",
-    caCertificatePem: tls?.caPem ?? "",
+    caCertificatePem: tls?.caFingerprint ? ca.certPem : "",
     publicUrl: s.publicUrl?.toString() ?? "",
   };
 
@@ -79,18 +100,21 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
     management = await startManagementServer({
       bindAddress: s.bindAddress,
       port: s.port,
-      tls: tls && { cert: tls.cert, key: tls.key },
+      tls: tls && { cert: tls.cert, key: tls.key, clientCas },
       uiDisabled: s.uiDisabled,
       log,
+      tunnel: new TunnelEndpoint({ store, registry, ca, log, now: Date.now }),
+      extraUpgrades: s.testHooks ? new Map([[TEST_AGENT_STREAM_PATH, agentStreamTestHook(registry, authenticator, log)]]) : undefined,
       deps: {
         store,
-        authenticator: new Authenticator(store),
+        authenticator,
         throttle: new LoginThrottle(),
         setup,
         cookieSecure: s.cookieSecure,
         now: Date.now,
         log,
         info,
+        agents: { registry, ca, managementUrl: managementUrlFor(s) },
       },
     });
   } catch (e) {
@@ -119,8 +143,10 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
   return {
     management,
     store,
+    registry,
     async close() {
       clearInterval(purge);
+      registry.closeAll("server shutting down");
       await management.close();
       store.close();
     },

@@ -9,6 +9,8 @@ import { apiRoutes } from "./api/routes.ts";
 import { apiInterceptor } from "./api/interceptor.ts";
 import { kPeer } from "./api/context.ts";
 import type { ApiDeps } from "./api/deps.ts";
+import { peerIp } from "./net/peer.ts";
+import { TUNNEL_PATH } from "../tunnel/handshake.ts";
 
 export const API_MAX_BODY_BYTES = 1024 * 1024;
 const API_PATH = /^\/warren\.v1\.[A-Za-z]+\/[A-Za-z]+$/;
@@ -19,13 +21,21 @@ type Res = http.ServerResponse | http2.Http2ServerResponse;
 export interface ManagementServerOptions {
   readonly bindAddress: string;
   readonly port: number;
-  /** PEM server certificate and key; undefined serves plain HTTP (MANAGEMENT_TLS_MODE=off). */
-  readonly tls: { cert: string; key: string } | undefined;
+  /**
+   * PEM server certificate chain and key, and the CAs whose client certificates agents may present
+   * (mTLS is optional at the TLS layer and enforced per agent). Undefined serves plain HTTP.
+   */
+  readonly tls: { cert: string; key: string; clientCas: string[] } | undefined;
   readonly uiDisabled: boolean;
   readonly deps: ApiDeps;
   readonly log: Logger;
-  /** Handles `GET /agent/tunnel` upgrades; until agents exist it answers 501. */
-  readonly onTunnelUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** `/agent/tunnel`: upgrades and plain requests (which get the same checks, then 400). */
+  readonly tunnel: {
+    handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void>;
+    handleRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+  };
+  /** Extra upgrade routes (test hooks); keyed by path. */
+  readonly extraUpgrades?: ReadonlyMap<string, (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void>;
 }
 
 export interface ManagementServer {
@@ -34,10 +44,6 @@ export interface ManagementServer {
   close(): Promise<void>;
 }
 
-export function peerIp(addr: string | undefined): string {
-  if (!addr) return "";
-  return addr.startsWith("::ffff:") ? addr.slice(7) : addr;
-}
 
 function send(res: Res, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body), ...extra });
@@ -104,7 +110,13 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
       }
       return void connect(req, res);
     }
-    if (path === "/agent/tunnel") return send(res, 400, "text/plain", "expected an Upgrade: warren-yamux request\n");
+    if (path === TUNNEL_PATH) {
+      if (req.httpVersionMajor !== 1) return send(res, 400, "text/plain", "the agent tunnel needs HTTP/1.1\n");
+      return void o.tunnel.handleRequest(req as http.IncomingMessage, res as http.ServerResponse).catch((err: unknown) => {
+        o.log.error({ err }, "tunnel request failed");
+        if (!res.headersSent) send(res, 500, "text/plain", "internal error\n");
+      });
+    }
     if (!o.uiDisabled && (req.method === "GET" || req.method === "HEAD") && !path.startsWith("/warren.")) {
       return send(res, 200, "text/html; charset=utf-8", PLACEHOLDER_UI, {
         "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'",
@@ -114,13 +126,30 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
   };
 
   const server = o.tls
-    ? http2.createSecureServer({ allowHTTP1: true, cert: o.tls.cert, key: o.tls.key, minVersion: "TLSv1.2" }, handle)
+    ? http2.createSecureServer(
+        {
+          allowHTTP1: true,
+          cert: o.tls.cert,
+          key: o.tls.key,
+          minVersion: "TLSv1.2",
+          // Ask for a client certificate but let the tunnel endpoint decide per agent (require_mtls).
+          requestCert: o.tls.clientCas.length > 0,
+          rejectUnauthorized: false,
+          ...(o.tls.clientCas.length > 0 ? { ca: o.tls.clientCas } : {}),
+        },
+        handle,
+      )
     : http.createServer({ headersTimeout: 20_000, requestTimeout: 60_000 }, handle);
 
   server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? "/").split("?")[0];
-    if (path === "/agent/tunnel" && o.onTunnelUpgrade) return o.onTunnelUpgrade(req, socket, head);
-    socket.end("HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    if (path === TUNNEL_PATH) {
+      void o.tunnel.handleUpgrade(req, socket, head);
+      return;
+    }
+    const extra = path === undefined ? undefined : o.extraUpgrades?.get(path);
+    if (extra) return extra(req, socket, head);
+    socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
   });
   // TLS handshakes that fail (scanners, wrong CA) are routine: keep them out of error logs.
   server.on("tlsClientError", (err: Error) => o.log.debug({ err: err.message }, "TLS handshake failed"));

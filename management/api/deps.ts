@@ -4,6 +4,8 @@ import type { Authenticator } from "../auth/authenticator.ts";
 import type { LoginThrottle } from "../auth/login-throttle.ts";
 import type { SetupGate } from "../auth/setup-gate.ts";
 import type { TlsMode } from "../settings/management-settings.ts";
+import type { AgentRegistry } from "../agents/registry.ts";
+import type { CertificateAuthority } from "../pki/index.ts";
 
 export interface ServerInfo {
   readonly version: string;
@@ -23,4 +25,11 @@ export interface ApiDeps {
   readonly now: () => number;
   readonly log: Logger;
   readonly info: ServerInfo;
+  readonly agents: {
+    readonly registry: AgentRegistry;
+    /** Warren's CA: signs agent client certificates in every TLS mode. */
+    readonly ca: CertificateAuthority;
+    /** How agents reach management, for install snippets. */
+    readonly managementUrl: string;
+  };
 }

@@ -8,7 +8,7 @@ import type { AuditRepo } from "../store/audit-repo.ts";
 import { kAuditTarget, kPeer, kPrincipal } from "./context.ts";
 
 function authorize(policy: MethodPolicy, p: Principal | undefined): void {
-  if (policy.access === "public") return;
+  if (policy.access === "public" || policy.access === "agent") return;
   if (!p) throw new ApiError("unauthenticated", "authentication required: log in or send Authorization: Bearer wrn_…");
   if (policy.access === "admin" && p.role !== "admin") throw new ApiError("permission_denied", "this method requires the admin role");
 }
@@ -19,6 +19,16 @@ function toConnectError(e: unknown, log: Logger, procedure: string): ConnectErro
   if (e instanceof ConnectError) return e;
   log.error({ err: e, procedure }, "unexpected error in API handler");
   return new ConnectError("internal error", Code.Internal);
+}
+
+/** A stale or bad credential must not block public methods such as Login. */
+function authenticateCaller(d: InterceptorDeps, header: Headers, policy: MethodPolicy): Principal | undefined {
+  try {
+    return d.authenticator.authenticate({ authorization: header.get("authorization"), cookie: header.get("cookie") }, d.now());
+  } catch (e) {
+    if (policy.access === "public") return undefined;
+    throw e;
+  }
 }
 
 export interface InterceptorDeps {
@@ -42,12 +52,8 @@ export function apiInterceptor(d: InterceptorDeps): Interceptor {
     let principal: Principal | undefined;
     let outcome = "ok";
     try {
-      try {
-        principal = d.authenticator.authenticate({ authorization: req.header.get("authorization"), cookie: req.header.get("cookie") }, d.now());
-      } catch (e) {
-        // A stale credential must not block public methods such as Login.
-        if (policy.access !== "public") throw e;
-      }
+      // Agent methods carry agent credentials, which the handler checks itself.
+      if (policy.access !== "agent") principal = authenticateCaller(d, req.header, policy);
       authorize(policy, principal);
       req.contextValues.set(kPrincipal, principal);
       return await next(req);
@@ -60,8 +66,8 @@ export function apiInterceptor(d: InterceptorDeps): Interceptor {
         const msg = req.stream ? undefined : (req.message as { username?: unknown });
         d.audit.insert({
           at: d.now(),
-          actor_kind: principal ? (principal.kind === "token" ? "token" : "user") : "anonymous",
-          actor_id: principal ? (principal.tokenId ?? principal.user.id) : "",
+          actor_kind: principal ? (principal.kind === "token" ? "token" : "user") : policy.access === "agent" ? "agent" : "anonymous",
+          actor_id: principal ? (principal.tokenId ?? principal.user.id) : policy.access === "agent" ? target.id : "",
           actor_name: principal ? principal.user.username : typeof msg?.username === "string" ? msg.username.slice(0, 64) : "",
           method: procedure,
           target_id: target.id,

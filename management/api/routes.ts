@@ -5,6 +5,8 @@ import { TokenService } from "../../proto/gen/warren/v1/token_pb.ts";
 import { authService } from "./auth-service.ts";
 import { userService } from "./user-service.ts";
 import { tokenService } from "./token-service.ts";
+import { agentService } from "./agent-service.ts";
+import { AgentService } from "../../proto/gen/warren/v1/agent_pb.ts";
 import type { ApiDeps } from "./deps.ts";
 
 export function apiRoutes(d: ApiDeps): (router: ConnectRouter) => void {
@@ -12,5 +14,6 @@ export function apiRoutes(d: ApiDeps): (router: ConnectRouter) => void {
     router.service(AuthService, authService(d));
     router.service(UserService, userService(d));
     router.service(TokenService, tokenService(d));
+    router.service(AgentService, agentService(d));
   };
 }

@@ -1,14 +1,15 @@
 import { AuthService } from "../../proto/gen/warren/v1/auth_pb.ts";
 import { UserService } from "../../proto/gen/warren/v1/user_pb.ts";
 import { TokenService } from "../../proto/gen/warren/v1/token_pb.ts";
+import { AgentService } from "../../proto/gen/warren/v1/agent_pb.ts";
 import type { DescService } from "@bufbuild/protobuf";
 
 /**
  * What each RPC requires. `public`: no credentials. `authenticated`: any valid caller.
- * `read`: viewers and admins. `admin`: admins only. A method missing from this table is refused
+ * `read`: viewers and admins. `admin`: admins only. `agent`: the handler checks agent credentials. A method missing from this table is refused
  * (fail closed), and a unit test checks every service method is listed.
  */
-export type Access = "public" | "authenticated" | "read" | "admin";
+export type Access = "public" | "authenticated" | "read" | "admin" | "agent";
 
 export interface MethodPolicy {
   readonly access: Access;
@@ -36,9 +37,18 @@ export const METHOD_POLICIES: ReadonlyMap<string, MethodPolicy> = new Map<string
   ["warren.v1.TokenService/ListTokens", read],
   ["warren.v1.TokenService/CreateToken", admin],
   ["warren.v1.TokenService/DeleteToken", admin],
+
+  ["warren.v1.AgentService/CreateAgent", admin],
+  ["warren.v1.AgentService/ListAgents", read],
+  ["warren.v1.AgentService/GetAgent", read],
+  ["warren.v1.AgentService/UpdateAgent", admin],
+  ["warren.v1.AgentService/RotateAgentToken", admin],
+  ["warren.v1.AgentService/DeleteAgent", admin],
+  ["warren.v1.AgentService/GetInstallSnippet", read],
+  ["warren.v1.AgentService/Enroll", { access: "agent", audited: true }],
 ]);
 
-export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService];
+export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService, AgentService];
 
 const DENY: MethodPolicy = { access: "admin", audited: true };
 

@@ -27,6 +27,8 @@ export interface ManagementSettings {
   readonly logLevel: LogLevel;
   /** How long after start the first admin may be created. Only shortened by a test knob. */
   readonly setupWindowMs: number;
+  /** Test-only endpoints (WARREN_TEST_HOOKS=true); never enable in production. */
+  readonly testHooks: boolean;
 }
 
 const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -105,5 +107,6 @@ export function loadManagementSettings(env: Env, cwd: string = process.cwd()): M
     logLevel: readEnum<LogLevel>(env, "LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
     // Test-only knob (documented in the README): may shorten the 5-minute window, never lengthen it.
     setupWindowMs: readInt(env, "WARREN_TEST_SETUP_WINDOW_MS", SETUP_WINDOW_MS, 0, SETUP_WINDOW_MS),
+    testHooks: readBool(env, "WARREN_TEST_HOOKS", false),
   };
 }

@@ -2,7 +2,7 @@ import type { Db } from "./database.ts";
 
 export interface AuditEntry {
   at: number;
-  actor_kind: "user" | "token" | "anonymous" | "cli" | "system";
+  actor_kind: "user" | "token" | "agent" | "anonymous" | "cli" | "system";
   actor_id: string;
   actor_name: string;
   method: string;

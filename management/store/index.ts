@@ -4,6 +4,7 @@ import { UsersRepo } from "./users-repo.ts";
 import { SessionsRepo } from "./sessions-repo.ts";
 import { TokensRepo } from "./tokens-repo.ts";
 import { AuditRepo } from "./audit-repo.ts";
+import { AgentsRepo } from "./agents-repo.ts";
 
 export interface Store {
   readonly db: Db;
@@ -11,6 +12,7 @@ export interface Store {
   readonly sessions: SessionsRepo;
   readonly tokens: TokensRepo;
   readonly audit: AuditRepo;
+  readonly agents: AgentsRepo;
   close(): void;
 }
 
@@ -30,6 +32,7 @@ export function openStore(path: string): Store {
     sessions: new SessionsRepo(db),
     tokens: new TokensRepo(db),
     audit: new AuditRepo(db),
+    agents: new AgentsRepo(db),
     close: () => db.close(),
   };
 }
@@ -39,3 +42,4 @@ export type { UserRow, RoleName } from "./users-repo.ts";
 export type { SessionRow } from "./sessions-repo.ts";
 export type { TokenRow, TokenListRow } from "./tokens-repo.ts";
 export type { AuditEntry, AuditRow } from "./audit-repo.ts";
+export type { AgentRow, AgentCertRow } from "./agents-repo.ts";

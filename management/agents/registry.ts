@@ -1,0 +1,225 @@
+import { EventEmitter } from "node:events";
+import type { Duplex } from "node:stream";
+import { create } from "@bufbuild/protobuf";
+import type { Logger } from "pino";
+import { YamuxSession, type YamuxStream } from "../../tunnel/yamux/index.ts";
+import { readMessage, readMessages, writeMessage } from "../../tunnel/messages.ts";
+import { TunnelError, isTunnelErrorCode } from "../../tunnel/errors.ts";
+import { ControlMessageSchema, OpenResultSchema, OpenStreamSchema } from "../../proto/gen/warren/v1/tunnel_pb.ts";
+
+export const KEEPALIVE_INTERVAL_MS = 15_000;
+export const KEEPALIVE_TIMEOUT_MS = 10_000;
+/** The agent dials with a 5 s timeout; allow for the round trip on top. */
+export const OPEN_RESULT_TIMEOUT_MS = 7_000;
+const PERSIST_SEEN_EVERY_MS = 60_000;
+
+export interface ConnectionInfo {
+  readonly remoteAddress: string;
+  readonly mtls: boolean;
+  readonly certificateNotAfter: number | undefined;
+}
+
+export interface LiveAgentStatus extends ConnectionInfo {
+  readonly connectedAt: number;
+  readonly lastSeenAt: number;
+  readonly version: string;
+  readonly hostname: string;
+  readonly activeStreams: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+export interface OpenStreamRequest {
+  /** host:port the agent dials. */
+  readonly address: string;
+  readonly sni?: string;
+  readonly requestId: string;
+}
+
+interface LiveAgent {
+  readonly agentId: string;
+  readonly session: YamuxSession;
+  readonly info: ConnectionInfo;
+  readonly connectedAt: number;
+  lastSeenAt: number;
+  lastPersistedAt: number;
+  version: string;
+  hostname: string;
+  activeStreams: number;
+}
+
+export interface SeenRecorder {
+  recordSeen(agentId: string, at: number, remote: string, version: string, hostname: string): void;
+}
+
+export interface AgentRegistryEvents {
+  online: [agentId: string];
+  offline: [agentId: string];
+}
+
+/**
+ * The live tunnel sessions of this gateway, by agent id. The data plane opens streams through it;
+ * management asks it who is online and closes sessions on rotate/disable.
+ */
+export class AgentRegistry extends EventEmitter<AgentRegistryEvents> {
+  private readonly live = new Map<string, LiveAgent>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly seen: SeenRecorder,
+    private readonly now: () => number = Date.now,
+  ) {
+    super();
+  }
+
+  isOnline(agentId: string): boolean {
+    return this.live.has(agentId);
+  }
+
+  onlineIds(): string[] {
+    return [...this.live.keys()];
+  }
+
+  status(agentId: string): LiveAgentStatus | undefined {
+    const a = this.live.get(agentId);
+    if (!a) return undefined;
+    return {
+      ...a.info,
+      connectedAt: a.connectedAt,
+      lastSeenAt: a.lastSeenAt,
+      version: a.version,
+      hostname: a.hostname,
+      activeStreams: a.activeStreams,
+      bytesIn: a.session.bytesIn,
+      bytesOut: a.session.bytesOut,
+    };
+  }
+
+  /**
+   * Whether a second connection for this agent must be refused (409): true while the current
+   * session answers a ping within `withinMs`; otherwise the stale session is closed and false.
+   */
+  async holdsLiveSession(agentId: string, withinMs: number): Promise<boolean> {
+    const a = this.live.get(agentId);
+    if (!a) return false;
+    try {
+      await a.session.ping(withinMs);
+      return true;
+    } catch {
+      this.log.info({ agentId }, "replacing a tunnel session that missed its ping");
+      this.disconnect(agentId, "replaced by a new connection");
+      return false;
+    }
+  }
+
+  /** Takes over an upgraded socket: Yamux server side, control stream, bookkeeping. */
+  attach(agentId: string, socket: Duplex, info: ConnectionInfo): void {
+    this.disconnect(agentId, "replaced by a new connection");
+    const session = new YamuxSession(socket, { role: "server", keepAliveIntervalMs: KEEPALIVE_INTERVAL_MS, keepAliveTimeoutMs: KEEPALIVE_TIMEOUT_MS });
+    const now = this.now();
+    const a: LiveAgent = { agentId, session, info, connectedAt: now, lastSeenAt: now, lastPersistedAt: 0, version: "", hostname: "", activeStreams: 0 };
+    this.live.set(agentId, a);
+    let controlSeen = false;
+    session.on("stream", (stream: YamuxStream) => {
+      // The agent opens exactly one stream, the control stream; data streams are opened by us.
+      if (controlSeen) {
+        stream.destroy();
+        return;
+      }
+      controlSeen = true;
+      void this.readControl(a, stream);
+    });
+    session.once("close", (err?: Error) => {
+      if (this.live.get(agentId) === a) this.live.delete(agentId);
+      this.persistSeen(a, this.now());
+      this.log.info({ agentId, reason: err?.message }, "agent offline");
+      this.emit("offline", agentId);
+    });
+    this.persistSeen(a, now);
+    this.log.info({ agentId, remoteAddress: info.remoteAddress, mtls: info.mtls }, "agent online");
+    this.emit("online", agentId);
+  }
+
+  private async readControl(a: LiveAgent, stream: YamuxStream): Promise<void> {
+    stream.on("error", () => {});
+    try {
+      for await (const m of readMessages(stream, ControlMessageSchema)) {
+        const now = this.now();
+        a.lastSeenAt = now;
+        if (m.msg.case === "hello") {
+          a.version = m.msg.value.version.slice(0, 64);
+          a.hostname = m.msg.value.hostname.slice(0, 255);
+          this.persistSeen(a, now);
+        } else if (now - a.lastPersistedAt >= PERSIST_SEEN_EVERY_MS) {
+          this.persistSeen(a, now);
+        }
+      }
+    } catch (e) {
+      this.log.warn({ agentId: a.agentId, err: (e as Error).message }, "bad control stream; closing the tunnel");
+      a.session.close();
+    }
+  }
+
+  private persistSeen(a: LiveAgent, now: number): void {
+    a.lastPersistedAt = now;
+    try {
+      this.seen.recordSeen(a.agentId, now, a.info.remoteAddress, a.version, a.hostname);
+    } catch (e) {
+      // The agent may have been deleted meanwhile; bookkeeping must never break the tunnel.
+      this.log.debug({ agentId: a.agentId, err: (e as Error).message }, "could not record agent last-seen");
+    }
+  }
+
+  disconnect(agentId: string, reason: string): boolean {
+    const a = this.live.get(agentId);
+    if (!a) return false;
+    this.live.delete(agentId);
+    this.log.info({ agentId, reason }, "closing agent tunnel");
+    a.session.close(new Error(reason));
+    return true;
+  }
+
+  /**
+   * Opens a TCP connection through an agent: sends OpenStream, waits for OpenResult, and returns
+   * the stream carrying raw bytes. Fails with a TunnelError whose code the data plane maps to 502/504.
+   */
+  async openStream(agentId: string, req: OpenStreamRequest): Promise<YamuxStream> {
+    const a = this.live.get(agentId);
+    if (!a || a.session.isClosed) throw new TunnelError("agent_disconnected", `agent ${agentId} is not connected`);
+    let stream: YamuxStream;
+    try {
+      stream = a.session.openStream();
+    } catch (e) {
+      throw new TunnelError("agent_disconnected", `agent ${agentId} refused a new stream`, { cause: e });
+    }
+    writeMessage(stream, OpenStreamSchema, create(OpenStreamSchema, { address: req.address, tlsSni: req.sni ?? "", requestId: req.requestId }));
+    let result;
+    try {
+      result = await readMessage(stream, OpenResultSchema, OPEN_RESULT_TIMEOUT_MS);
+    } catch (e) {
+      stream.destroy();
+      if (a.session.isClosed) throw new TunnelError("agent_disconnected", `agent ${agentId} disconnected`, { cause: e });
+      throw new TunnelError("agent_dial_timeout", `agent ${agentId} did not answer within ${OPEN_RESULT_TIMEOUT_MS} ms`, { cause: e });
+    }
+    if (!result.ok) {
+      stream.destroy();
+      const code = isTunnelErrorCode(result.errorKind) ? result.errorKind : "agent_dial_failed";
+      throw new TunnelError(code, result.message || code);
+    }
+    a.activeStreams++;
+    let counted = true;
+    const release = () => {
+      if (counted) {
+        counted = false;
+        a.activeStreams--;
+      }
+    };
+    stream.once("close", release);
+    return stream;
+  }
+
+  /** Closes every session (shutdown). */
+  closeAll(reason: string): void {
+    for (const id of [...this.live.keys()]) this.disconnect(id, reason);
+  }
+}
