@@ -1,0 +1,280 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { describe, it } from "node:test";
+import { YamuxError, type YamuxStream } from "../../tunnel/yamux/index.ts";
+import { echoStreams, readAll, sha256, streamError, tcpPair, tcpSessions, sessions, writeAll } from "./helpers.ts";
+
+function isYamuxError(code: string) {
+  return (err: unknown): boolean => {
+    assert.ok(err instanceof YamuxError, `expected a YamuxError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    return true;
+  };
+}
+
+function nextStream(session: { once(e: "stream", l: (s: YamuxStream) => void): unknown }): Promise<YamuxStream> {
+  return new Promise((resolve) => session.once("stream", resolve));
+}
+
+describe("yamux session lifecycle", () => {
+  it("opens streams both ways with odd client ids and even server ids, and echoes data intact", async () => {
+    const { client, server, close } = await tcpSessions();
+    echoStreams(server);
+    echoStreams(client);
+    const fromClient = client.openStream();
+    const fromServer = server.openStream();
+    assert.equal(fromClient.id, 1);
+    assert.equal(fromServer.id, 2);
+    assert.equal(client.openStream().destroy(), undefined);
+    const a = randomBytes(3 * 1024 * 1024 + 17);
+    const b = randomBytes(1024 * 1024 + 5);
+    const [ra, rb] = await Promise.all([readAll(fromClient), readAll(fromServer), writeAll(fromClient, a), writeAll(fromServer, b)]);
+    assert.equal(sha256(ra), sha256(a));
+    assert.equal(sha256(rb), sha256(b));
+    assert.equal(client.bytesOut, a.length + b.length);
+    assert.equal(client.bytesIn, a.length + b.length);
+    close();
+  });
+
+  it("half-closes with FIN: the side that ended still reads, the other still writes", async () => {
+    const { client, server, close } = await tcpSessions();
+    const accepted = nextStream(server);
+    const c = client.openStream();
+    c.write("hello");
+    const s = await accepted;
+
+    // Client ends first; server sees 'end' but can keep writing to the client.
+    c.end();
+    const serverGot = await readAll(s);
+    assert.equal(serverGot.toString(), "hello");
+    assert.equal(c.writableFinished, true);
+    s.write("after your FIN");
+    s.end(" bye");
+    const clientGot = await readAll(c);
+    assert.equal(clientGot.toString(), "after your FIN bye");
+    await Promise.all([once(c, "close"), once(s, "close")]);
+    assert.equal(client.streamCount, 0);
+    assert.equal(server.streamCount, 0);
+
+    // And the other way round: the server ends first.
+    const accepted2 = nextStream(server);
+    const c2 = client.openStream();
+    c2.write("x");
+    const s2 = await accepted2;
+    s2.end("server done");
+    const got = await readAll(c2);
+    assert.equal(got.toString(), "server done");
+    c2.end("client still writing");
+    const got2 = await readAll(s2);
+    assert.equal(got2.toString(), "xclient still writing");
+    await Promise.all([once(c2, "close"), once(s2, "close")]);
+    assert.equal(client.streamCount, 0);
+    assert.equal(server.streamCount, 0);
+    close();
+  });
+
+  it("destroy() sends RST: the peer's stream fails with YAMUX_STREAM_RESET, even while it is blocked writing", async () => {
+    const { client, server, close } = await tcpSessions();
+    const accepted = nextStream(server);
+    const c = client.openStream();
+    c.write("x");
+    const s = await accepted;
+    const failed = streamError(c);
+    s.destroy();
+    const err = await failed;
+    assert.ok(isYamuxError("YAMUX_STREAM_RESET")(err));
+    assert.equal(client.streamCount, 0);
+    assert.equal(server.streamCount, 0);
+
+    // The server stops reading; the client fills the window and blocks; then the server resets.
+    const accepted2 = nextStream(server);
+    const c2 = client.openStream();
+    const s2p = accepted2;
+    c2.write(Buffer.alloc(1));
+    const s2 = await s2p;
+    s2.pause();
+    const writeFailed = new Promise<Error | null | undefined>((resolve) => c2.write(Buffer.alloc(2 * 1024 * 1024), resolve));
+    c2.on("error", () => {});
+    await server.ping(); // the client has now sent all it may
+    assert.equal(s2.readableLength, 256 * 1024);
+    s2.destroy(new Error("local reason"));
+    const werr = await writeFailed;
+    assert.ok(isYamuxError("YAMUX_STREAM_RESET")(werr));
+    assert.equal(c2.destroyed, true);
+    close();
+  });
+
+  it("close() fails every open stream at once with YAMUX_SESSION_CLOSED, rejects pings, and emits close once", async () => {
+    const { client, server } = await tcpSessions();
+    echoStreams(server);
+    const streams = Array.from({ length: 10 }, () => client.openStream());
+    const errors = streams.map((s) => streamError(s));
+    // One stream is blocked on a full window, one has a write in progress.
+    streams[0]!.write(Buffer.alloc(4 * 1024 * 1024));
+    const pendingPing = client.ping();
+    let closes = 0;
+    let closeErr: Error | undefined;
+    client.on("close", (e) => {
+      closes++;
+      closeErr = e;
+    });
+    const serverClosed = once(server, "close");
+    const boom = new Error("boom");
+    client.close(boom);
+    client.close();
+    assert.equal(closes, 1);
+    assert.equal(closeErr, boom);
+    assert.equal(client.isClosed, true);
+    assert.equal(client.streamCount, 0);
+    for (const s of streams) assert.equal(s.destroyed, true, "destroyed synchronously by close()");
+    for (const err of await Promise.all(errors)) {
+      assert.ok(isYamuxError("YAMUX_SESSION_CLOSED")(err));
+      assert.equal(err.cause, boom);
+    }
+    await assert.rejects(pendingPing, isYamuxError("YAMUX_SESSION_CLOSED"));
+    assert.throws(() => client.openStream(), isYamuxError("YAMUX_SESSION_CLOSED"));
+    // The peer hears go-away (internal error) and its socket ending: it closes too.
+    const [serverErr] = (await serverClosed) as [Error | undefined];
+    assert.ok(serverErr === undefined || serverErr instanceof YamuxError);
+    assert.equal(server.isClosed, true);
+  });
+
+  it("closes at once when the socket ends or fails, not only by keepalive", async () => {
+    const [a, b] = await tcpPair();
+    const { client, server } = sessions(a, b);
+    echoStreams(server);
+    const s = client.openStream();
+    s.write("x");
+    const failed = streamError(s);
+    const closed = once(client, "close");
+    const serverClosed = once(server, "close");
+    a.destroy(new Error("cable cut"));
+    const [err] = (await closed) as [Error];
+    assert.ok(isYamuxError("YAMUX_SOCKET_ERROR")(err));
+    assert.ok(isYamuxError("YAMUX_SESSION_CLOSED")(await failed));
+    await serverClosed; // the peer saw its socket end/reset
+    assert.equal(server.isClosed, true);
+  });
+
+  it("ping() measures the round trip; ping against a silent peer times out", async () => {
+    const { client, server, close } = await tcpSessions();
+    const rtt = await client.ping();
+    assert.ok(rtt > 0 && rtt < 1000, `rtt ${rtt}`);
+    assert.ok((await server.ping()) > 0);
+    close();
+  });
+
+  it("goAway() refuses new streams from the peer, whose openStream() fails; open streams keep working", async () => {
+    const { client, server, close } = await tcpSessions();
+    echoStreams(server);
+    const before = client.openStream();
+    before.write("1");
+    const goaway = once(client, "goaway");
+    server.goAway();
+    assert.deepEqual(await goaway, [0]);
+    assert.equal(client.remoteGoAway, true);
+    assert.throws(() => client.openStream(), isYamuxError("YAMUX_GO_AWAY"));
+    // The stream opened before still echoes both ways.
+    before.end("23");
+    assert.equal((await readAll(before)).toString(), "123");
+    // Go-away is one-way: the server may still open streams to the client.
+    echoStreams(client);
+    const back = server.openStream();
+    back.end("still open");
+    assert.equal((await readAll(back)).toString(), "still open");
+    assert.equal(client.isClosed, false);
+    assert.equal(server.isClosed, false);
+    close();
+  });
+
+  it("bounds the accept backlog: extra SYNs get RST until a listener takes the queue", async () => {
+    const { client, server, close } = await tcpSessions({}, { acceptBacklog: 4 });
+    const refused: string[] = [];
+    server.on("refused", (_id, reason) => refused.push(reason.code));
+    const streams = Array.from({ length: 6 }, (_, i) => {
+      const s = client.openStream();
+      s.write(`stream ${i}`);
+      return s;
+    });
+    const errs = await Promise.all([streamError(streams[4]!), streamError(streams[5]!)]);
+    for (const e of errs) assert.ok(isYamuxError("YAMUX_STREAM_RESET")(e));
+    assert.deepEqual(refused, ["YAMUX_BACKLOG_FULL", "YAMUX_BACKLOG_FULL"]);
+    assert.equal(server.streamCount, 4);
+    // Attaching a listener delivers the queued streams in order, data included.
+    const got: number[] = [];
+    server.on("stream", (s) => {
+      got.push(s.id);
+      s.pipe(s);
+    });
+    const echoes = await Promise.all(
+      streams.slice(0, 4).map(async (s, i) => {
+        s.end();
+        return (await readAll(s)).toString() === `stream ${i}`;
+      }),
+    );
+    assert.deepEqual(echoes, [true, true, true, true]);
+    assert.deepEqual(got, [1, 3, 5, 7]);
+    close();
+  });
+
+  it("enforces maxStreams both ways", async () => {
+    const { client, server, close } = await tcpSessions({ maxStreams: 2 }, { maxStreams: 1 });
+    echoStreams(server);
+    const a = client.openStream();
+    const b = client.openStream();
+    assert.throws(() => client.openStream(), isYamuxError("YAMUX_TOO_MANY_STREAMS"));
+    const refused = once(server, "refused");
+    const reset = streamError(b);
+    a.write("a");
+    b.write("b");
+    assert.ok(isYamuxError("YAMUX_STREAM_RESET")(await reset));
+    assert.equal(((await refused)[1] as YamuxError).code, "YAMUX_TOO_MANY_STREAMS");
+    a.end();
+    assert.equal((await readAll(a)).toString(), "a");
+    close();
+  });
+
+  it("keepalive closes the session when pongs stop, failing its streams; answered pings keep it open", async () => {
+    const [a, b] = await tcpPair();
+    const { client, server } = sessions(a, b, { keepAliveIntervalMs: 20, keepAliveTimeoutMs: 60 }, { keepAliveIntervalMs: 0 });
+    echoStreams(server);
+    const s = client.openStream();
+    const failed = streamError(s);
+    // Several keepalive rounds are answered: still open.
+    let pongs = 0;
+    const answered = new Promise<void>((resolve) => {
+      a.on("data", () => {
+        if (++pongs === 5) resolve();
+      });
+    });
+    await answered;
+    assert.equal(client.isClosed, false);
+    // The peer goes silent (its socket stops reading): the pong deadline passes.
+    b.pause();
+    b.removeAllListeners("data");
+    const [err] = (await once(client, "close")) as [Error];
+    assert.ok(isYamuxError("YAMUX_KEEPALIVE_TIMEOUT")(err));
+    assert.ok(isYamuxError("YAMUX_SESSION_CLOSED")(await failed));
+    server.close();
+  });
+
+  it("10,000 sequential streams open, echo and close without leaking", async () => {
+    const { client, server, close } = await tcpSessions();
+    echoStreams(server);
+    const heapBefore = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 10_000; i++) {
+      const s = client.openStream();
+      s.end("ping");
+      const got = await readAll(s);
+      if (got.length !== 4) assert.fail(`stream ${i} echoed ${got.length} bytes`);
+      if (!s.closed) await once(s, "close");
+    }
+    await client.ping(); // the server has processed the last FIN
+    assert.equal(client.streamCount, 0);
+    assert.equal(server.streamCount, 0);
+    const grown = process.memoryUsage().heapUsed - heapBefore;
+    assert.ok(grown < 32 * 1024 * 1024, `heap grew ${grown} bytes`);
+    close();
+  });
+});
