@@ -47,6 +47,16 @@ export class WarrenProcess {
     this.exitPromise = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
   }
 
+  /** Spawns `warren <args>` with a clean environment plus `env` (used for agents too). */
+  static spawnCommand(args: string[], env: Record<string, string>, configDir: string): WarrenProcess {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "debug", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    return new WarrenProcess(child, configDir);
+  }
+
   static spawn(opts: WarrenOptions = {}): WarrenProcess {
     const configDir = opts.configDir ?? mkdtempSync(join(tmpdir(), "warren-test-"));
     const child = spawn(process.execPath, [BIN, "serve"], {

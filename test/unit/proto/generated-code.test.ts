@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { bufBinary, generate } from "../../../proto/generate.mjs";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -16,15 +16,12 @@ function files(dir: string): string[] {
 }
 
 describe("generated protobuf code", () => {
-  it("matches what `npm run gen` produces from proto/", () => {
+  it("matches what `npm run gen` produces from proto/", (t) => {
+    if (!bufBinary()) return t.skip("SKIPPED LOUDLY: no buf binary for this platform, generated code not checked");
     const work = mkdtempSync(join(tmpdir(), "warren-gen-"));
     cpSync(join(root, "proto"), join(work, "proto"), { recursive: true, filter: (src) => !src.includes(`${join(root, "proto", "gen")}`) });
     cpSync(join(root, "buf.gen.yaml"), join(work, "buf.gen.yaml"));
-    const r = spawnSync(process.execPath, [join(root, "node_modules/@bufbuild/buf/bin/buf"), "generate", "proto"], {
-      cwd: work,
-      encoding: "utf8",
-      env: { ...process.env, PATH: `${join(root, "node_modules/.bin")}:${process.env.PATH ?? ""}` },
-    });
+    const r = generate(work);
     assert.equal(r.status, 0, r.stderr);
     const want = files(join(work, "proto", "gen")).map((f) => relative(join(work, "proto", "gen"), f)).sort();
     const have = files(join(root, "proto", "gen")).map((f) => relative(join(root, "proto", "gen"), f)).sort();
