@@ -32,6 +32,14 @@ program
     await serve().catch(fail);
   });
 
+program
+  .command("agent")
+  .description("dial management, keep the tunnel up and relay streams to origins on this host")
+  .action(async () => {
+    const { agentCommand } = await import("./agent.ts");
+    await agentCommand();
+  });
+
 const users = program.command("users").description("manage users directly in the database");
 users
   .command("reset-password")

@@ -1,0 +1,185 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { JsonApi, WarrenProcess, cookieHeader, setupAdmin, type LogLine } from "../helpers/warren-process.ts";
+import { createAgent, echoServer, echoTransfer, freePort, openAgentStream, startAgent } from "../helpers/agent-process.ts";
+
+const isMsg = (msg: string, extra: (l: LogLine) => boolean = () => true) => (l: LogLine) => l.msg === msg && extra(l);
+
+describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
+  let port: number;
+  let w: WarrenProcess;
+  let api: JsonApi;
+  let c: Record<string, string>;
+  let adminToken: string;
+  let echo: Awaited<ReturnType<typeof echoServer>>;
+  const agents: WarrenProcess[] = [];
+
+  const serve = (configDir?: string) =>
+    WarrenProcess.start({ configDir, env: { MANAGEMENT_PORT: String(port), WARREN_TEST_HOOKS: "true" } });
+
+  before(async () => {
+    port = await freePort();
+    w = await serve();
+    api = new JsonApi(w.baseUrl, w.caPem);
+    c = cookieHeader((await setupAdmin(w, api)).cookie);
+    adminToken = String((await api.call("TokenService/CreateToken", { name: "tests" }, c)).json.secret);
+    echo = await echoServer();
+  });
+  after(async () => {
+    for (const a of agents) await a.kill();
+    await echo.close();
+    await api.close();
+    await w.stop();
+    w.cleanup();
+  });
+
+  const getAgent = async (id: string) => (await api.call("AgentService/GetAgent", { id }, c)).json.agent as { status: Record<string, unknown> };
+
+  it("connects within 2 s and relays 256 MiB intact through a stream to a TCP origin", async () => {
+    const a = await createAgent(api, c, { name: "relay", labels: { site: "test" } });
+    const t0 = Date.now();
+    const proc = startAgent(w, a);
+    agents.push(proc);
+    await proc.waitForLog(isMsg("tunnel connected"));
+    await w.waitForLog(isMsg("agent online", (l) => l.agentId === a.id));
+    assert.ok(Date.now() - t0 < 2000, `online after ${Date.now() - t0} ms`);
+    const st = (await getAgent(a.id)).status;
+    assert.equal(st.online, true);
+    assert.equal(st.remoteAddress, "127.0.0.1");
+    assert.ok(String(st.hostname).length > 0);
+    assert.ok(st.connectedSince);
+
+    const sock = await openAgentStream(w, adminToken, a.id, `127.0.0.1:${echo.port}`);
+    const r = await echoTransfer(sock, 256 * 1024 * 1024);
+    assert.equal(r.bytes, 256 * 1024 * 1024);
+    assert.equal(r.received, r.sent, "SHA-256 of what came back equals what was sent");
+    const after = (await getAgent(a.id)).status;
+    assert.ok(BigInt(String(after.bytesOut)) >= 256n * 1024n * 1024n, `bytesOut ${String(after.bytesOut)}`);
+    await proc.stop();
+    assert.equal(await proc.exited(), 0, "SIGTERM exits 0");
+    await w.waitForLog(isMsg("agent offline", (l) => l.agentId === a.id));
+  });
+
+  it("refuses a wrong token (401) and keeps retrying with growing backoff", async () => {
+    const a = await createAgent(api, c, { name: "wrong-token" });
+    const proc = startAgent(w, { id: a.id, token: `${a.id}.not-the-token` });
+    agents.push(proc);
+    const first = await proc.waitForLog(isMsg("tunnel refused"));
+    assert.equal(first.status, 401);
+    const refusals: number[] = [];
+    await proc.waitForLog((l) => {
+      if (l.msg === "tunnel refused") refusals.push(Date.parse(String(l.time)) || Number(l.time));
+      return refusals.length >= 3;
+    });
+    const gaps = [refusals[1]! - refusals[0]!, refusals[2]! - refusals[1]!];
+    assert.ok(gaps[1]! > gaps[0]! * 1.2, `backoff grows: ${gaps.join(", ")} ms`);
+    await proc.kill();
+  });
+
+  it("refuses a disabled agent (401) and a second process with the same id (409)", async () => {
+    const a = await createAgent(api, c, { name: "dupe" });
+    const one = startAgent(w, a);
+    agents.push(one);
+    await one.waitForLog(isMsg("tunnel connected"));
+    const two = startAgent(w, a);
+    agents.push(two);
+    const refused = await two.waitForLog(isMsg("tunnel refused"));
+    assert.equal(refused.status, 409);
+    await two.kill();
+
+    await api.call("AgentService/UpdateAgent", { id: a.id, enabled: false }, c);
+    const dropped = await one.waitForLog(isMsg("tunnel refused"));
+    assert.equal(dropped.status, 401, "after disable the reconnect is refused");
+    await one.kill();
+  });
+
+  it("rotating the token closes the live tunnel, refuses the old token, and the new token connects", async () => {
+    const a = await createAgent(api, c, { name: "rotate" });
+    const old = startAgent(w, a);
+    agents.push(old);
+    await old.waitForLog(isMsg("tunnel connected"));
+    const rotated = await api.call("AgentService/RotateAgentToken", { id: a.id }, c);
+    const refused = await old.waitForLog(isMsg("tunnel refused"));
+    assert.equal(refused.status, 401);
+    await old.kill();
+    const fresh = startAgent(w, { id: a.id, token: String(rotated.json.token) });
+    agents.push(fresh);
+    await fresh.waitForLog(isMsg("tunnel connected"));
+    await fresh.stop();
+  });
+
+  it("require_mtls: the agent enrolls, connects with its certificate; a rotated token revokes it", async () => {
+    const a = await createAgent(api, c, { name: "mtls", requireMtls: true });
+    const proc = startAgent(w, a);
+    agents.push(proc);
+    await proc.waitForLog(isMsg("enrolled"));
+    await proc.waitForLog(isMsg("tunnel connected"));
+    const st = (await getAgent(a.id)).status;
+    assert.equal(st.mtls, true);
+    assert.ok(st.certificateNotAfter);
+    await proc.stop();
+    const rotated = await api.call("AgentService/RotateAgentToken", { id: a.id }, c);
+    // Same state dir: the agent still holds the now-revoked certificate.
+    const again = startAgent(w, { id: a.id, token: String(rotated.json.token) }, {}, proc.configDir);
+    agents.push(again);
+    await w.waitForLog(isMsg("tunnel refused", (l) => l.status === 403 && /revoked/.test(String(l.reason))));
+    // The agent re-enrolls with its new token and gets in.
+    await again.waitForLog(isMsg("tunnel connected"));
+    await again.stop();
+  });
+
+  it("AGENT_ALLOW denies other addresses with agent_denied, without dialling them", async () => {
+    const allowed = await echoServer();
+    const other = await echoServer();
+    try {
+      const a = await createAgent(api, c, { name: "allow" });
+      const proc = startAgent(w, a, { AGENT_ALLOW: `127.0.0.1:${allowed.port}` });
+      agents.push(proc);
+      await proc.waitForLog(isMsg("tunnel connected"));
+      await assert.rejects(openAgentStream(w, adminToken, a.id, `127.0.0.1:${other.port}`), /agent_denied/);
+      assert.equal(other.connections(), 0, "the denied origin never saw a connection");
+      const ok = await openAgentStream(w, adminToken, a.id, `127.0.0.1:${allowed.port}`);
+      const r = await echoTransfer(ok, 1024 * 1024);
+      assert.equal(r.received, r.sent);
+      await proc.stop();
+      // Nothing listening behind an allowed address: agent_dial_failed.
+      const open = await createAgent(api, c, { name: "dial-fail" });
+      const proc2 = startAgent(w, open);
+      agents.push(proc2);
+      await proc2.waitForLog(isMsg("tunnel connected"));
+      await assert.rejects(openAgentStream(w, adminToken, open.id, `127.0.0.1:${await freePort()}`), /agent_dial_failed/);
+      await proc2.stop();
+    } finally {
+      await allowed.close();
+      await other.close();
+    }
+  });
+
+  it("comes back within 5 s of a server restart; a killed agent fails its streams within 1 s", async () => {
+    const a = await createAgent(api, c, { name: "restart" });
+    const proc = startAgent(w, a);
+    agents.push(proc);
+    await proc.waitForLog(isMsg("tunnel connected"));
+    const connectedBefore = proc.logs.filter((l) => l.msg === "tunnel connected").length;
+
+    await api.close();
+    await w.kill();
+    w = await serve(w.configDir);
+    const up = Date.now();
+    api = new JsonApi(w.baseUrl, w.caPem);
+    await proc.waitForLog((l) => l.msg === "tunnel connected" && proc.logs.filter((x) => x.msg === "tunnel connected").length > connectedBefore);
+    await w.waitForLog(isMsg("agent online", (l) => l.agentId === a.id));
+    assert.ok(Date.now() - up < 5000, `back after ${Date.now() - up} ms`);
+
+    const sock = await openAgentStream(w, adminToken, a.id, `127.0.0.1:${echo.port}`);
+    sock.write(Buffer.alloc(1024 * 1024));
+    await new Promise((r) => sock.once("data", r));
+    const closed = new Promise<number>((resolve) => sock.once("close", () => resolve(Date.now())));
+    sock.on("error", () => {});
+    const killedAt = Date.now();
+    await proc.kill();
+    const at = await closed;
+    assert.ok(at - killedAt < 1000, `server-side stream ended ${at - killedAt} ms after the agent died`);
+  });
+});
+
