@@ -1,0 +1,87 @@
+import type { Router, RouteSpec as RouterRoute } from "./router.ts";
+import type { TargetPool, GroupedTarget } from "./balance/index.ts";
+import type { HeaderRules } from "./headers.ts";
+
+// The immutable, compiled public configuration the data plane reads. Built by management/config
+// after every successful write and swapped atomically; nothing here is mutated after compile
+// (balancer cursors live inside TargetPool, which is replaced with the snapshot).
+
+export interface CompiledTarget extends GroupedTarget {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: "direct" | "agent";
+  /** scheme://host:port of the origin. */
+  readonly origin: string;
+  readonly protocol: "http:" | "https:";
+  /** host:port the connection goes to (the agent dials it for agent targets). */
+  readonly address: string;
+  /** Host header value when the route does not preserve the client's (host[:port] of the URL). */
+  readonly hostHeader: string;
+  readonly servername: string;
+  /** Path prepended to the forwarded path ("" for none, never a trailing slash). */
+  readonly basePath: string;
+  readonly tlsSkipVerify: boolean;
+  /** Flat [name, value, ...] added to requests to this target. */
+  readonly headers: readonly string[];
+  /** Agent targets: every pair must be in the agent's labels. */
+  readonly agentSelector: readonly (readonly [string, string])[];
+}
+
+export interface RouteTimeouts {
+  readonly connectMs: number;
+  readonly responseHeadersMs: number;
+}
+
+export type RouteAction =
+  | { readonly kind: "forward" }
+  | { readonly kind: "redirect"; readonly status: number; readonly mode: "same_host_path" | "external_origin" | "absolute_url"; readonly location: string; readonly keepQuery: boolean }
+  | { readonly kind: "static"; readonly status: number; readonly headers: readonly string[]; readonly body: Buffer };
+
+export interface CompiledRoute extends RouterRoute {
+  readonly id: string;
+  readonly listenerId: string;
+  readonly name: string;
+  readonly action: RouteAction;
+  readonly preserveHost: boolean;
+  readonly stripPathPrefix: boolean;
+  readonly requestRules: HeaderRules;
+  readonly responseRules: HeaderRules;
+  readonly timeouts: RouteTimeouts;
+  /** 0 = unlimited. */
+  readonly maxBodyBytes: number;
+  readonly allowEncodedSeparators: boolean;
+  readonly httpsRedirect: boolean;
+  readonly hstsMaxAgeSeconds: number;
+  readonly pool: TargetPool<CompiledTarget>;
+  readonly hash: { readonly on: "client_ip" | "header" | "cookie"; readonly key: string } | undefined;
+  readonly passiveHealth: { readonly enabled: boolean; readonly cooldownMs: number };
+}
+
+export interface CompiledListener {
+  readonly id: string;
+  readonly name: string;
+  readonly bindAddress: string;
+  readonly port: number;
+  readonly protocol: "http" | "https";
+  readonly enabled: boolean;
+  readonly acceptProxyProtocol: boolean;
+  /** PEM; undefined on HTTPS means a per-listener self-signed certificate. */
+  readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  /** Changes when anything about the socket changes; equal keys keep the listener (and its connections). */
+  readonly socketKey: string;
+  readonly router: Router<CompiledRoute>;
+}
+
+export interface AgentInfo {
+  readonly id: string;
+  readonly enabled: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface ProxySnapshot {
+  readonly version: number;
+  readonly listeners: ReadonlyMap<string, CompiledListener>;
+  readonly agents: readonly AgentInfo[];
+}
+
+export const EMPTY_SNAPSHOT: ProxySnapshot = Object.freeze({ version: 0, listeners: new Map(), agents: [] });
