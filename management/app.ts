@@ -14,6 +14,10 @@ import { VERSION } from "./version.ts";
 import { AgentRegistry } from "./agents/registry.ts";
 import { TunnelEndpoint } from "./agents/tunnel-endpoint.ts";
 import { TEST_AGENT_STREAM_PATH, agentStreamTestHook } from "./agents/test-hooks.ts";
+import { DataPlane } from "../proxy/data-plane.ts";
+import { parseTrustedProxies } from "../proxy/client-ip.ts";
+import { SnapshotService } from "./config/snapshot-service.ts";
+import { seedPublicListener } from "./config/seed.ts";
 
 const SESSION_PURGE_EVERY_MS = 3600_000;
 
@@ -84,6 +88,20 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
   const store = openStore(s.databasePath);
   const registry = new AgentRegistry(log, store.agents);
   const authenticator = new Authenticator(store);
+  const dataPlane = new DataPlane({
+    agents: registry,
+    trusted: parseTrustedProxies(s.trustedProxies),
+    // HTTPS listeners without an uploaded certificate get one from Warren's CA.
+    selfSigned: async () => {
+      const leaf = await ca.issueServerCertificate(["localhost", "127.0.0.1", "::1"]);
+      return { cert: `${leaf.certPem.trimEnd()}\n${ca.certPem}`, key: leaf.keyPem };
+    },
+    log,
+  });
+  registry.on("offline", (agentId) => dataPlane.pools.closeAgent(agentId));
+  const snapshots = new SnapshotService(store, dataPlane, log);
+  seedPublicListener(store, s.publicHttpPort, log);
+  await snapshots.refresh();
 
   const setupToken = s.setupToken ?? randomSecret(32);
   const setup = new SetupGate(setupToken, startedAt, s.setupWindowMs);
@@ -115,9 +133,11 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
         log,
         info,
         agents: { registry, ca, managementUrl: managementUrlFor(s) },
+        proxy: { snapshots, listenerStatus: (id) => dataPlane.listenerStatus(id) },
       },
     });
   } catch (e) {
+    await dataPlane.close();
     store.close();
     throw e;
   }
@@ -147,6 +167,7 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
     async close() {
       clearInterval(purge);
       registry.closeAll("server shutting down");
+      await dataPlane.close();
       await management.close();
       store.close();
     },

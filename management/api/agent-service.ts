@@ -77,7 +77,7 @@ export function agentService(d: ApiDeps): ServiceImpl<typeof AgentService> {
   };
 
   return {
-    createAgent(req, ctx) {
+    async createAgent(req, ctx) {
       const name = checkName(req.name);
       const labels = validateLabels(req.labels);
       const now = d.now();
@@ -98,6 +98,7 @@ export function agentService(d: ApiDeps): ServiceImpl<typeof AgentService> {
       });
       setAuditTarget(ctx, id);
       const row = d.store.agents.byId(id)!;
+      await d.proxy.snapshots.refresh();
       const token = `${id}.${secret}`;
       return { agent: toProto(row), token, install: snippet(row, token) };
     },
@@ -110,7 +111,7 @@ export function agentService(d: ApiDeps): ServiceImpl<typeof AgentService> {
       return { agent: toProto(mustFind(req.id)) };
     },
 
-    updateAgent(req, ctx) {
+    async updateAgent(req, ctx) {
       setAuditTarget(ctx, req.id);
       const now = d.now();
       const { row, cut } = d.store.agents.transaction(() => {
@@ -128,6 +129,8 @@ export function agentService(d: ApiDeps): ServiceImpl<typeof AgentService> {
         return { row: d.store.agents.byId(a.id)!, cut: !enabled ? "agent disabled" : requireMtls && live && !live.mtls ? "mTLS now required" : undefined };
       });
       if (cut) registry.disconnect(row.id, cut);
+      // Labels and enabled decide agent target selection: the data plane must see them now.
+      await d.proxy.snapshots.refresh();
       return { agent: toProto(row) };
     },
 
@@ -146,11 +149,12 @@ export function agentService(d: ApiDeps): ServiceImpl<typeof AgentService> {
       return { agent: toProto(row), token, install: snippet(row, token) };
     },
 
-    deleteAgent(req, ctx) {
+    async deleteAgent(req, ctx) {
       setAuditTarget(ctx, req.id);
       const a = mustFind(req.id);
       if (registry.isOnline(a.id)) throw new ApiError("failed_precondition", "id: the agent is connected; disable it first (that closes its tunnel), then delete it");
       d.store.agents.delete(a.id);
+      await d.proxy.snapshots.refresh();
       return {};
     },
 

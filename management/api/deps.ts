@@ -6,6 +6,8 @@ import type { SetupGate } from "../auth/setup-gate.ts";
 import type { TlsMode } from "../settings/management-settings.ts";
 import type { AgentRegistry } from "../agents/registry.ts";
 import type { CertificateAuthority } from "../pki/index.ts";
+import type { SnapshotService } from "../config/snapshot-service.ts";
+import type { ListenerStatus } from "../../proxy/listeners.ts";
 
 export interface ServerInfo {
   readonly version: string;
@@ -31,5 +33,9 @@ export interface ApiDeps {
     readonly ca: CertificateAuthority;
     /** How agents reach management, for install snippets. */
     readonly managementUrl: string;
+  };
+  readonly proxy: {
+    readonly snapshots: SnapshotService;
+    readonly listenerStatus: (id: string) => ListenerStatus | undefined;
   };
 }

@@ -7,6 +7,8 @@ import { userService } from "./user-service.ts";
 import { tokenService } from "./token-service.ts";
 import { agentService } from "./agent-service.ts";
 import { AgentService } from "../../proto/gen/warren/v1/agent_pb.ts";
+import { ProxyService } from "../../proto/gen/warren/v1/proxy_pb.ts";
+import { proxyService } from "./proxy-service.ts";
 import type { ApiDeps } from "./deps.ts";
 
 export function apiRoutes(d: ApiDeps): (router: ConnectRouter) => void {
@@ -15,5 +17,6 @@ export function apiRoutes(d: ApiDeps): (router: ConnectRouter) => void {
     router.service(UserService, userService(d));
     router.service(TokenService, tokenService(d));
     router.service(AgentService, agentService(d));
+    router.service(ProxyService, proxyService(d));
   };
 }

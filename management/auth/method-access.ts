@@ -2,6 +2,7 @@ import { AuthService } from "../../proto/gen/warren/v1/auth_pb.ts";
 import { UserService } from "../../proto/gen/warren/v1/user_pb.ts";
 import { TokenService } from "../../proto/gen/warren/v1/token_pb.ts";
 import { AgentService } from "../../proto/gen/warren/v1/agent_pb.ts";
+import { ProxyService } from "../../proto/gen/warren/v1/proxy_pb.ts";
 import type { DescService } from "@bufbuild/protobuf";
 
 /**
@@ -46,9 +47,19 @@ export const METHOD_POLICIES: ReadonlyMap<string, MethodPolicy> = new Map<string
   ["warren.v1.AgentService/DeleteAgent", admin],
   ["warren.v1.AgentService/GetInstallSnippet", read],
   ["warren.v1.AgentService/Enroll", { access: "agent", audited: true }],
+
+  ["warren.v1.ProxyService/GetProxyConfig", read],
+  ["warren.v1.ProxyService/CreateListener", admin],
+  ["warren.v1.ProxyService/UpdateListener", admin],
+  ["warren.v1.ProxyService/DeleteListener", admin],
+  ["warren.v1.ProxyService/EnableListener", admin],
+  ["warren.v1.ProxyService/DisableListener", admin],
+  ["warren.v1.ProxyService/CreateRoute", admin],
+  ["warren.v1.ProxyService/UpdateRoute", admin],
+  ["warren.v1.ProxyService/DeleteRoute", admin],
 ]);
 
-export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService, AgentService];
+export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService, AgentService, ProxyService];
 
 const DENY: MethodPolicy = { access: "admin", audited: true };
 

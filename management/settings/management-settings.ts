@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from "node:path";
 import { readFileSync } from "node:fs";
+import { parseTrustedProxies } from "../../proxy/client-ip.ts";
 import { SettingsError, readBool, readEnum, readInt, readList, readString, readUrl, type Env } from "./env.ts";
 
 export type TlsMode = "auto" | "provided" | "off";
@@ -29,6 +30,10 @@ export interface ManagementSettings {
   readonly setupWindowMs: number;
   /** Test-only endpoints (WARREN_TEST_HOOKS=true); never enable in production. */
   readonly testHooks: boolean;
+  /** Port of the HTTP listener seeded into a fresh database (0 = any free port). */
+  readonly publicHttpPort: number;
+  /** TRUSTED_PROXIES: peers whose X-Forwarded-For is believed. */
+  readonly trustedProxies: string;
 }
 
 const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -36,6 +41,16 @@ const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
 function isHostOrIp(h: string): boolean {
   return HOST_RE.test(h) || IPV4_RE.test(h) || (h.includes(":") && /^[0-9a-f:.]+$/i.test(h));
+}
+
+function readTrustedProxies(env: Env): string {
+  const v = readString(env, "TRUSTED_PROXIES", "");
+  try {
+    parseTrustedProxies(v);
+  } catch (e) {
+    throw new SettingsError("TRUSTED_PROXIES", `${(e as Error).message} (expected comma-separated IPs or CIDRs)`);
+  }
+  return v;
 }
 
 /** CONFIG_DIR and DATABASE_PATH, resolved against cwd: all the CLI's offline commands need. */
@@ -108,5 +123,7 @@ export function loadManagementSettings(env: Env, cwd: string = process.cwd()): M
     // Test-only knob (documented in the README): may shorten the 5-minute window, never lengthen it.
     setupWindowMs: readInt(env, "WARREN_TEST_SETUP_WINDOW_MS", SETUP_WINDOW_MS, 0, SETUP_WINDOW_MS),
     testHooks: readBool(env, "WARREN_TEST_HOOKS", false),
+    publicHttpPort: readInt(env, "PUBLIC_HTTP_PORT", 8080, 0, 65535),
+    trustedProxies: readTrustedProxies(env),
   };
 }

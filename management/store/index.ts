@@ -5,6 +5,7 @@ import { SessionsRepo } from "./sessions-repo.ts";
 import { TokensRepo } from "./tokens-repo.ts";
 import { AuditRepo } from "./audit-repo.ts";
 import { AgentsRepo } from "./agents-repo.ts";
+import { ProxyRepo } from "./proxy-repo.ts";
 
 export interface Store {
   readonly db: Db;
@@ -13,6 +14,7 @@ export interface Store {
   readonly tokens: TokensRepo;
   readonly audit: AuditRepo;
   readonly agents: AgentsRepo;
+  readonly proxy: ProxyRepo;
   close(): void;
 }
 
@@ -33,6 +35,7 @@ export function openStore(path: string): Store {
     tokens: new TokensRepo(db),
     audit: new AuditRepo(db),
     agents: new AgentsRepo(db),
+    proxy: new ProxyRepo(db),
     close: () => db.close(),
   };
 }
@@ -43,3 +46,4 @@ export type { SessionRow } from "./sessions-repo.ts";
 export type { TokenRow, TokenListRow } from "./tokens-repo.ts";
 export type { AuditEntry, AuditRow } from "./audit-repo.ts";
 export type { AgentRow, AgentCertRow } from "./agents-repo.ts";
+export type { ListenerRow, RouteRow } from "./proxy-repo.ts";

@@ -67,6 +67,8 @@ export class WarrenProcess {
         CONFIG_DIR: configDir,
         MANAGEMENT_PORT: "0",
         MANAGEMENT_BIND_ADDRESS: "127.0.0.1",
+        // The seeded public listener takes any free port, so parallel tests never collide.
+        PUBLIC_HTTP_PORT: "0",
         LOG_LEVEL: "debug",
         ...opts.env,
       },

@@ -1,0 +1,154 @@
+import { createHash } from "node:crypto";
+import { BalancePolicy, HashOn, RedirectMode, RouteAction, TargetKind, type RouteSpec } from "../../proto/gen/warren/v1/proxy_pb.ts";
+import type { AgentRow, ListenerRow, RouteRow } from "../store/index.ts";
+import { compileRouter, RouterConfigError } from "../../proxy/router.ts";
+import { TargetPool, type BalancePolicy as PolicyName } from "../../proxy/balance/index.ts";
+import { compileHeaderRules, hstsValue, HeaderRuleError } from "../../proxy/headers.ts";
+import type { AgentInfo, CompiledListener, CompiledRoute, CompiledTarget, ProxySnapshot, RouteAction as CompiledAction } from "../../proxy/snapshot.ts";
+import { fieldError } from "../errors.ts";
+import { effectiveLabels, parseStoredLabels } from "../agents/labels.ts";
+import { DEFAULT_MAX_BODY_BYTES } from "./validate-route.ts";
+
+const POLICIES: Record<number, PolicyName> = {
+  [BalancePolicy.UNSPECIFIED]: "round_robin",
+  [BalancePolicy.ROUND_ROBIN]: "round_robin",
+  [BalancePolicy.WEIGHTED_ROUND_ROBIN]: "weighted_round_robin",
+  [BalancePolicy.RANDOM]: "random",
+  [BalancePolicy.LEAST_ACTIVE]: "least_active",
+  [BalancePolicy.CONSISTENT_HASH]: "consistent_hash",
+};
+
+function compileTarget(t: RouteSpec["targets"][number]): CompiledTarget {
+  const url = new URL(t.url);
+  const https = url.protocol === "https:";
+  const port = url.port || (https ? "443" : "80");
+  const host = url.hostname;
+  const basePath = url.pathname.replace(/\/+$/, "");
+  const headers: string[] = [];
+  for (const h of t.headers) headers.push(h.name, h.value);
+  return {
+    id: t.id,
+    name: t.name || t.id,
+    priorityGroup: t.priorityGroup,
+    weight: t.weight || 1,
+    kind: t.kind === TargetKind.AGENT ? "agent" : "direct",
+    origin: `${url.protocol}//${url.host}`,
+    protocol: https ? "https:" : "http:",
+    address: `${host}:${port}`,
+    hostHeader: url.host,
+    servername: host.replace(/^\[|\]$/g, ""),
+    basePath,
+    tlsSkipVerify: t.tlsSkipVerify,
+    headers,
+    agentSelector: Object.entries(t.agentSelector).sort(([a], [b]) => (a < b ? -1 : 1)),
+  };
+}
+
+function compileAction(spec: RouteSpec): CompiledAction {
+  if (spec.action === RouteAction.REDIRECT && spec.redirect) {
+    const r = spec.redirect;
+    const mode = r.mode === RedirectMode.SAME_HOST_PATH ? "same_host_path" : r.mode === RedirectMode.EXTERNAL_ORIGIN ? "external_origin" : "absolute_url";
+    return { kind: "redirect", status: r.status, mode, location: mode === "external_origin" ? r.location.replace(/\/$/, "") : r.location, keepQuery: r.keepQuery };
+  }
+  if (spec.action === RouteAction.STATIC && spec.staticResponse) {
+    const s = spec.staticResponse;
+    const headers: string[] = [];
+    for (const h of s.headers) headers.push(h.name, h.value);
+    return { kind: "static", status: s.status, headers, body: Buffer.from(s.body, "utf8") };
+  }
+  return { kind: "forward" };
+}
+
+function compileRoute(row: RouteRow, spec: RouteSpec): CompiledRoute {
+  const o = spec.options;
+  const field = (f: string) => `routes[${row.id}].${f}`;
+  let requestRules, responseRules;
+  try {
+    requestRules = compileHeaderRules({ remove: o?.removeRequestHeaders ?? [], add: o?.addRequestHeaders ?? [] });
+  } catch (e) {
+    throw fieldError(field(`options.request_headers.${(e as HeaderRuleError).field ?? ""}`), (e as Error).message);
+  }
+  const hsts = o?.hstsMaxAgeSeconds ?? 0;
+  try {
+    responseRules = compileHeaderRules({
+      remove: o?.removeResponseHeaders ?? [],
+      add: o?.addResponseHeaders ?? [],
+      set: hsts > 0 ? [{ name: "strict-transport-security", value: hstsValue({ maxAgeSeconds: hsts }) }] : [],
+    });
+  } catch (e) {
+    throw fieldError(field(`options.response_headers.${(e as HeaderRuleError).field ?? ""}`), (e as Error).message);
+  }
+  const lb = spec.loadBalancing;
+  const policy = POLICIES[lb?.policy ?? 0] ?? "round_robin";
+  const hash =
+    policy === "consistent_hash" && lb
+      ? { on: lb.hashOn === HashOn.HEADER ? ("header" as const) : lb.hashOn === HashOn.COOKIE ? ("cookie" as const) : ("client_ip" as const), key: lb.hashKey.trim().toLowerCase() }
+      : undefined;
+  const targets = spec.action === RouteAction.FORWARD ? spec.targets.filter((t) => t.enabled).map(compileTarget) : [];
+  return {
+    id: row.id,
+    listenerId: row.listener_id,
+    name: spec.name,
+    priority: spec.priority,
+    hosts: spec.hosts,
+    pathPrefix: spec.pathPrefix,
+    methods: spec.methods,
+    isDefault: spec.isDefault,
+    action: compileAction(spec),
+    preserveHost: o?.preserveHost ?? false,
+    stripPathPrefix: o?.stripPathPrefix ?? false,
+    requestRules,
+    responseRules,
+    timeouts: { connectMs: o?.connectTimeoutMs || 5_000, responseHeadersMs: o?.responseHeaderTimeoutMs || 60_000 },
+    maxBodyBytes: o?.maxBodyBytes === undefined ? DEFAULT_MAX_BODY_BYTES : Number(o.maxBodyBytes),
+    allowEncodedSeparators: o?.allowEncodedSeparators ?? false,
+    httpsRedirect: o?.httpsRedirect ?? false,
+    hstsMaxAgeSeconds: hsts,
+    pool: new TargetPool(targets, policy),
+    hash,
+    passiveHealth: { enabled: spec.passiveHealth?.enabled ?? false, cooldownMs: spec.passiveHealth?.cooldownMs || 30_000 },
+  };
+}
+
+/** Compiles all rows into one immutable snapshot, or throws invalid_argument naming what is wrong. */
+export function compileSnapshot(
+  version: number,
+  listeners: readonly ListenerRow[],
+  routes: readonly { row: RouteRow; spec: RouteSpec }[],
+  agents: readonly AgentRow[],
+): ProxySnapshot {
+  const byListener = new Map<string, CompiledRoute[]>();
+  for (const { row, spec } of routes) {
+    const list = byListener.get(row.listener_id) ?? [];
+    list.push(compileRoute(row, spec));
+    byListener.set(row.listener_id, list);
+  }
+  const compiled = new Map<string, CompiledListener>();
+  for (const l of listeners) {
+    let router;
+    try {
+      router = compileRouter(byListener.get(l.id) ?? []);
+    } catch (e) {
+      if (e instanceof RouterConfigError) throw fieldError(`spec.${e.field === "isDefault" ? "is_default" : e.field}`, e.message);
+      throw e;
+    }
+    const tls = l.protocol === "https" && l.tls_cert_pem ? { cert: l.tls_cert_pem, key: l.tls_key_pem } : undefined;
+    const socketKey = createHash("sha256")
+      .update(JSON.stringify([l.bind_address, l.port, l.protocol, l.accept_proxy_protocol, l.tls_cert_pem, l.tls_key_pem]))
+      .digest("hex");
+    compiled.set(l.id, {
+      id: l.id,
+      name: l.name,
+      bindAddress: l.bind_address,
+      port: l.port,
+      protocol: l.protocol,
+      enabled: l.enabled === 1,
+      acceptProxyProtocol: l.accept_proxy_protocol === 1,
+      tls,
+      socketKey,
+      router,
+    });
+  }
+  const agentInfos: AgentInfo[] = agents.map((a) => ({ id: a.id, enabled: a.enabled === 1, labels: effectiveLabels(a.id, parseStoredLabels(a.labels)) }));
+  return Object.freeze({ version, listeners: compiled, agents: Object.freeze(agentInfos) });
+}

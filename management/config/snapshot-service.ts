@@ -1,0 +1,51 @@
+import type { Logger } from "pino";
+import type { Store } from "../store/index.ts";
+import type { ProxySnapshot } from "../../proxy/snapshot.ts";
+import { compileSnapshot } from "./compile-snapshot.ts";
+import { routeSpecFromJson } from "./validate-route.ts";
+
+export interface SnapshotSink {
+  apply(snapshot: ProxySnapshot): Promise<void>;
+}
+
+/**
+ * Owns the path from SQLite rows to the data plane. A write runs in one transaction that also
+ * compiles the resulting config: if compiling throws, the transaction rolls back, so an invalid
+ * write changes nothing and the old snapshot keeps serving.
+ */
+export class SnapshotService {
+  private version = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly sink: SnapshotSink,
+    private readonly log: Logger,
+  ) {}
+
+  private compile(): ProxySnapshot {
+    const p = this.store.proxy;
+    const routes = p.routes().map((row) => ({ row, spec: routeSpecFromJson(row.spec) }));
+    return compileSnapshot(this.version + 1, p.listeners(), routes, this.store.agents.list());
+  }
+
+  /** Rebuilds from the database as it is (start-up, agent label changes). */
+  async refresh(): Promise<void> {
+    const next = this.compile();
+    this.version = next.version;
+    await this.sink.apply(next);
+  }
+
+  /** Runs `mutate` and the compile in one transaction; applies the new snapshot only after commit. */
+  async write<T>(mutate: () => T): Promise<T> {
+    let next: ProxySnapshot | undefined;
+    const result = this.store.proxy.transaction(() => {
+      const r = mutate();
+      next = this.compile();
+      return r;
+    });
+    this.version = next!.version;
+    this.log.debug({ version: this.version }, "proxy snapshot swapped");
+    await this.sink.apply(next!);
+    return result;
+  }
+}

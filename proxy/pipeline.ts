@@ -1,0 +1,265 @@
+import type http from "node:http";
+import { Transform, pipeline as streamPipeline } from "node:stream";
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import type { Dispatcher } from "undici";
+import { checkEncodedSeparators, checkFraming, checkHostHeader, checkRequestTarget } from "./hygiene.ts";
+import { clientIp, type TrustedProxies } from "./client-ip.ts";
+import { buildDownstreamResponseHeaders, buildUpstreamRequestHeaders, rawHeaderValue } from "./headers.ts";
+import { ProxyError, renderErrorPage, type ProxyErrorCode } from "./errors.ts";
+import { classifyUpstreamError } from "./node-error.ts";
+import { matchPathPrefix } from "./routing/path-prefix.ts";
+import type { CompiledListener, CompiledRoute, CompiledTarget, ProxySnapshot } from "./snapshot.ts";
+import type { AgentDialer, UpstreamPools } from "./targets/upstream-pools.ts";
+import type { PassiveHealth } from "./health.ts";
+import { AgentPicker } from "./targets/agent-picker.ts";
+
+export interface PipelineDeps {
+  readonly snapshot: () => ProxySnapshot;
+  readonly pools: UpstreamPools;
+  readonly agents: AgentDialer;
+  readonly trusted: TrustedProxies;
+  readonly health: PassiveHealth;
+  readonly log: Logger;
+}
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+const REQUEST_ID_PREFIX = randomBytes(4).toString("hex");
+let requestCounter = 0;
+
+function newRequestId(): string {
+  return `${REQUEST_ID_PREFIX}-${(++requestCounter).toString(36)}`;
+}
+
+/** Per request: where it went, for logs and (later) the events table. */
+interface Outcome {
+  readonly requestId: string;
+  routeId?: string;
+  targetId?: string;
+  agentId?: string;
+  errorCode?: ProxyErrorCode;
+}
+
+function sendError(req: http.IncomingMessage, res: http.ServerResponse, code: ProxyErrorCode, o: Outcome, extra: Record<string, string> = {}): void {
+  o.errorCode = code;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const page = renderErrorPage(code, o.requestId, req.headers.accept);
+  const close = page.status === 400 || page.status === 413 || page.status === 431;
+  res.writeHead(page.status, {
+    "content-type": page.contentType,
+    "content-length": Buffer.byteLength(page.body),
+    "cache-control": "no-store",
+    "x-request-id": o.requestId,
+    ...(close ? { connection: "close" } : {}),
+    ...extra,
+  });
+  res.end(req.method === "HEAD" ? undefined : page.body);
+}
+
+/** Counts request body bytes and fails the stream past the route's limit (bodies without Content-Length). */
+function limitBody(max: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (max > 0 && seen > max) cb(new ProxyError("body_too_large"));
+      else cb(null, chunk);
+    },
+  });
+}
+
+function flatHeaders(h: Record<string, string | string[] | undefined>): string[] {
+  const out: string[] = [];
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) out.push(k, x);
+    else out.push(k, v);
+  }
+  return out;
+}
+
+function cookieValue(cookieHeader: string | undefined, name: string): string | undefined {
+  if (!cookieHeader) return undefined;
+  for (const part of cookieHeader.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim().toLowerCase() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** The public request pipeline (DESIGN.md §5): hygiene, client identity, routing, targets, forward. */
+export class Pipeline {
+  private readonly agentPicker: AgentPicker;
+  private readonly active = new Map<string, number>();
+
+  constructor(private readonly d: PipelineDeps) {
+    this.agentPicker = new AgentPicker(d.agents);
+  }
+
+  handle(listenerId: string, proto: "http" | "https", peer: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const o: Outcome = { requestId: newRequestId() };
+    const listener = this.d.snapshot().listeners.get(listenerId);
+    if (!listener) return sendError(req, res, "route_not_found", o);
+
+    // 1. Hygiene: before routing, nothing malformed goes further.
+    const host = checkHostHeader(req.rawHeaders, req.httpVersion);
+    if (!host.ok) return sendError(req, res, host.code, o);
+    const framing = checkFraming(req.rawHeaders);
+    if (framing) return sendError(req, res, framing, o);
+    const method = req.method ?? "GET";
+    const target = checkRequestTarget(req.url ?? "", method, host.value);
+    if (!target.ok) return sendError(req, res, target.code, o);
+
+    // 2. Client identity.
+    const ip = clientIp(peer, req.headers["x-forwarded-for"], this.d.trusted);
+
+    // 7. Routing.
+    const m = listener.router.match(host.host, target.routingPath, method);
+    if (m.kind === "not_found") return sendError(req, res, "route_not_found", o);
+    if (m.kind === "method_not_allowed") return sendError(req, res, "method_not_allowed", o, { allow: m.allow.join(", ") });
+    const route = m.route;
+    o.routeId = route.id;
+    const sep = checkEncodedSeparators(target.path, route.allowEncodedSeparators);
+    if (sep) return sendError(req, res, sep, o);
+    const cl = req.headers["content-length"];
+    const hasBody = (cl !== undefined && cl !== "0") || req.headers["transfer-encoding"] !== undefined;
+    if (route.maxBodyBytes > 0 && cl !== undefined && Number(cl) > route.maxBodyBytes) return sendError(req, res, "body_too_large", o);
+
+    if (route.httpsRedirect && proto === "http") {
+      const location = `https://${host.value ?? host.host}${target.forwardTarget}`;
+      res.writeHead(308, { location, "content-length": 0 });
+      return void res.end();
+    }
+    const action = route.action;
+    if (action.kind === "static") {
+      res.writeHead(action.status, [...action.headers, "content-length", String(action.body.length), "x-request-id", o.requestId]);
+      return void res.end(method === "HEAD" ? undefined : action.body);
+    }
+    if (action.kind === "redirect") {
+      const query = action.keepQuery ? target.query : "";
+      let location: string;
+      if (action.mode === "same_host_path") location = `${action.location}${query}`;
+      else if (action.mode === "external_origin") location = `${action.location}${target.path}${query}`;
+      else location = `${action.location}${action.keepQuery && target.query ? (action.location.includes("?") ? `&${target.query.slice(1)}` : target.query) : ""}`;
+      res.writeHead(action.status, { location, "content-length": 0 });
+      return void res.end();
+    }
+    void this.forward(listener, route, proto, peer, ip, host.value, target.forwardTarget, target.path, method, hasBody, req, res, o);
+  }
+
+  private hashKey(route: CompiledRoute, ip: string, req: http.IncomingMessage): string | undefined {
+    if (!route.hash) return undefined;
+    if (route.hash.on === "client_ip") return ip;
+    if (route.hash.on === "header") return rawHeaderValue(req.rawHeaders, route.hash.key);
+    return cookieValue(req.headers.cookie, route.hash.key);
+  }
+
+  private upstreamPath(route: CompiledRoute, t: CompiledTarget, forwardTarget: string, path: string): string {
+    let rest = forwardTarget;
+    if (route.stripPathPrefix && route.pathPrefix !== "/" && matchPathPrefix(route.pathPrefix, path)) {
+      rest = forwardTarget.slice(route.pathPrefix.replace(/\/$/, "").length);
+      if (rest === "" || rest.startsWith("?")) rest = `/${rest}`;
+    }
+    return `${t.basePath}${rest}`;
+  }
+
+  private async forward(
+    listener: CompiledListener,
+    route: CompiledRoute,
+    proto: "http" | "https",
+    peer: string,
+    ip: string,
+    originalHost: string | undefined,
+    forwardTarget: string,
+    path: string,
+    method: string,
+    hasBody: boolean,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    o: Outcome,
+  ): Promise<void> {
+    void listener;
+    const snapshot = this.d.snapshot();
+    const key = this.hashKey(route, ip, req);
+    const abort = new AbortController();
+    res.once("close", () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const body = hasBody ? req.pipe(limitBody(route.maxBodyBytes)) : undefined;
+    // One retry, on another target or agent, when nothing reached the upstream and no body was streamed.
+    const mayRetry = !hasBody && IDEMPOTENT.has(method);
+    let exclude: string | undefined;
+    let excludeAgent: string | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const t = route.pool.pick({
+        exclude,
+        key,
+        active: (id) => this.active.get(id) ?? 0,
+        eligible: (x) => !this.d.health.isEjected(route.id, x.id) && (x.kind === "direct" || this.agentPicker.hasCandidate(snapshot, x, excludeAgent)),
+      });
+      if (!t) return sendError(req, res, "no_healthy_target", o);
+      o.targetId = t.id;
+      let dispatcher: Dispatcher;
+      let agentId: string | undefined;
+      if (t.kind === "agent") {
+        agentId = this.agentPicker.pick(snapshot, t, excludeAgent);
+        if (!agentId) return sendError(req, res, "no_healthy_target", o);
+        o.agentId = agentId;
+        dispatcher = this.d.pools.viaAgent(agentId, t, () => o.requestId);
+      } else {
+        dispatcher = this.d.pools.direct(t, route.timeouts.connectMs);
+      }
+      const headers = buildUpstreamRequestHeaders(req.rawHeaders, {
+        host: route.preserveHost && originalHost ? originalHost : t.hostHeader,
+        peer,
+        peerTrusted: this.d.trusted.contains(peer),
+        clientIp: ip,
+        proto,
+        originalHost,
+        httpVersion: req.httpVersion,
+        rules: route.requestRules,
+      });
+      for (let i = 0; i < t.headers.length; i++) headers.push(t.headers[i]!);
+      this.active.set(t.id, (this.active.get(t.id) ?? 0) + 1);
+      try {
+        const up = await dispatcher.request({
+          method: method as Dispatcher.HttpMethod,
+          path: this.upstreamPath(route, t, forwardTarget, path),
+          headers,
+          body,
+          signal: abort.signal,
+          headersTimeout: route.timeouts.responseHeadersMs,
+          bodyTimeout: 0,
+        });
+        const out = buildDownstreamResponseHeaders(flatHeaders(up.headers), { rules: route.responseRules });
+        out.push("x-request-id", o.requestId);
+        res.writeHead(up.statusCode, out);
+        await new Promise<void>((resolve) => {
+          streamPipeline(up.body, res, (err) => {
+            if (err && !res.writableFinished) res.destroy();
+            resolve();
+          });
+        });
+        return;
+      } catch (e) {
+        if (abort.signal.aborted) return;
+        const f = classifyUpstreamError(e);
+        if (f.countsForHealth && route.passiveHealth.enabled) this.d.health.eject(route.id, t.id, route.passiveHealth.cooldownMs);
+        if (e instanceof ProxyError && e.code === "body_too_large") return sendError(req, res, "body_too_large", o);
+        this.d.log.debug({ requestId: o.requestId, routeId: route.id, targetId: t.id, agentId, code: f.code, err: (e as Error).message }, "upstream failed");
+        if (f.connectPhase && mayRetry && attempt === 0 && !res.headersSent) {
+          if (agentId && f.code.startsWith("agent_")) excludeAgent = agentId;
+          else exclude = t.id;
+          continue;
+        }
+        return sendError(req, res, f.code, o);
+      } finally {
+        this.active.set(t.id, (this.active.get(t.id) ?? 1) - 1);
+      }
+    }
+  }
+}
