@@ -1,0 +1,100 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import { request } from "undici";
+import { JsonApi, WarrenProcess, cookieHeader, setupAdmin, type LogLine } from "../helpers/warren-process.ts";
+import { createAgent, startAgent } from "../helpers/agent-process.ts";
+import { startOrigin, type Origin } from "../helpers/origins.ts";
+
+const isMsg = (msg: string, extra: (l: LogLine) => boolean = () => true) => (l: LogLine) => l.msg === msg && extra(l);
+
+describe("agent targets (issue 4 acceptance 2)", () => {
+  let w: WarrenProcess;
+  let api: JsonApi;
+  let c: Record<string, string>;
+  let port: number;
+  let listenerId: string;
+  let origin: Origin;
+  const agents: WarrenProcess[] = [];
+
+  before(async () => {
+    w = await WarrenProcess.start();
+    api = new JsonApi(w.baseUrl, w.caPem);
+    c = cookieHeader((await setupAdmin(w, api)).cookie);
+    const cfg = await api.call("ProxyService/GetProxyConfig", {}, c);
+    const l = (cfg.json.listeners as { id: string; status: { boundPort: number } }[])[0]!;
+    listenerId = l.id;
+    port = l.status.boundPort;
+    origin = await startOrigin("behind-agent");
+  });
+  after(async () => {
+    for (const a of agents) await a.kill();
+    await origin.close();
+    await api.close();
+    await w.stop();
+    w.cleanup();
+  });
+
+  it("forwards through an agent, streams 50 MiB both ways, fails over to another matching agent, and answers 503 with none", async () => {
+    const one = await createAgent(api, c, { name: "site-1", labels: { pool: "web" } });
+    const two = await createAgent(api, c, { name: "site-2", labels: { pool: "web" } });
+    const r = await api.call(
+      "ProxyService/CreateRoute",
+      {
+        spec: {
+          listenerId,
+          hosts: ["agent.test"],
+          action: "ROUTE_ACTION_FORWARD",
+          targets: [{ kind: "TARGET_KIND_AGENT", url: origin.url, agentSelector: { pool: "web" }, enabled: true }],
+        },
+      },
+      c,
+    );
+    assert.equal(r.status, 200, r.text);
+
+    const none = await request(`http://127.0.0.1:${port}/`, { headers: { host: "agent.test", accept: "application/json" } });
+    assert.equal(none.statusCode, 503);
+    assert.equal(((await none.body.json()) as { error: { code: string } }).error.code, "no_healthy_target");
+
+    const p1 = startAgent(w, one);
+    agents.push(p1);
+    await w.waitForLog(isMsg("agent online", (l) => l.agentId === one.id));
+    const ok = await request(`http://127.0.0.1:${port}/hello`, { headers: { host: "agent.test" } });
+    assert.equal(ok.statusCode, 200);
+    assert.equal(((await ok.body.json()) as { origin: string }).origin, "behind-agent");
+
+    const size = 50 * 1024 * 1024;
+    const chunk = Buffer.alloc(1024 * 1024, 9);
+    const sent = createHash("sha256");
+    for (let i = 0; i < 50; i++) sent.update(chunk);
+    const up = await request(`http://127.0.0.1:${port}/upload`, {
+      method: "POST",
+      headers: { host: "agent.test" },
+      body: Readable.from((function* () { for (let i = 0; i < 50; i++) yield chunk; })()),
+    });
+    const got = (await up.body.json()) as { sha256: string; bytes: number };
+    assert.equal(got.bytes, size);
+    assert.equal(got.sha256, sent.digest("hex"));
+    const down = await request(`http://127.0.0.1:${port}/download?bytes=${size}`, { headers: { host: "agent.test" } });
+    const h = createHash("sha256");
+    for await (const d of down.body) h.update(d as Buffer);
+    assert.equal(h.digest("hex"), down.headers["x-sha256"]);
+
+    const p2 = startAgent(w, two);
+    agents.push(p2);
+    await w.waitForLog(isMsg("agent online", (l) => l.agentId === two.id));
+    await p1.stop();
+    await w.waitForLog(isMsg("agent offline", (l) => l.agentId === one.id));
+    for (let i = 0; i < 4; i++) {
+      const r2 = await request(`http://127.0.0.1:${port}/`, { headers: { host: "agent.test" } });
+      assert.equal(r2.statusCode, 200, "served by the second agent");
+      await r2.body.dump();
+    }
+    await p2.stop();
+    await w.waitForLog(isMsg("agent offline", (l) => l.agentId === two.id));
+    const gone = await request(`http://127.0.0.1:${port}/`, { headers: { host: "agent.test" } });
+    assert.equal(gone.statusCode, 503);
+    assert.match(await gone.body.text(), /no_healthy_target/);
+  });
+});
