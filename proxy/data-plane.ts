@@ -22,7 +22,12 @@ export class DataPlane {
   constructor(o: DataPlaneOptions) {
     this.pools = new UpstreamPools(o.agents);
     const pipeline = new Pipeline({ snapshot: () => this.current, pools: this.pools, agents: o.agents, trusted: o.trusted, health: new PassiveHealth(), log: o.log });
-    this.listeners = new ListenerManager((id, proto, peer, req, res) => pipeline.handle(id, proto, peer, req, res), o.selfSigned, o.log);
+    this.listeners = new ListenerManager(
+      (id, proto, peer, req, res) => pipeline.handle(id, proto, peer, req, res),
+      (id, proto, peer, req, socket, head) => pipeline.handleUpgrade(id, proto, peer, req, socket, head),
+      o.selfSigned,
+      o.log,
+    );
   }
 
   get snapshot(): ProxySnapshot {

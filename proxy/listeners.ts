@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
+import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type { CompiledListener, ProxySnapshot } from "./snapshot.ts";
 import { ProxyProtocolParser } from "./proxy-protocol.ts";
@@ -18,6 +19,7 @@ export interface ListenerStatus {
 
 /** Invoked for every request with the listener id and the client's TCP (or PROXY protocol) address. */
 export type RequestHandler = (listenerId: string, proto: "http" | "https", peer: string, req: http.IncomingMessage, res: http.ServerResponse) => void;
+export type UpgradeHandler = (listenerId: string, proto: "http" | "https", peer: string, req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 interface Running {
   readonly key: string;
@@ -45,6 +47,7 @@ export class ListenerManager {
 
   constructor(
     private readonly handler: RequestHandler,
+    private readonly upgradeHandler: UpgradeHandler,
     private readonly selfSigned: (listenerName: string) => Promise<{ cert: string; key: string }>,
     private readonly log: Logger,
   ) {}
@@ -105,6 +108,9 @@ export class ListenerManager {
     } else {
       server = http.createServer(opts, onRequest);
     }
+    server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.upgradeHandler(l.id, l.protocol, peerOf.get(req.socket) ?? plainPeer(req.socket.remoteAddress), req, socket, head),
+    );
     server.on("clientError", (err: Error, socket: net.Socket) => {
       const code = clientErrorCode(err);
       if (!code || !socket.writable) return void socket.destroy();

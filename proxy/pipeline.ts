@@ -1,4 +1,6 @@
+import { STATUS_CODES } from "node:http";
 import type http from "node:http";
+import type { Duplex } from "node:stream";
 import { Transform, pipeline as streamPipeline } from "node:stream";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
@@ -9,7 +11,7 @@ import { buildDownstreamResponseHeaders, buildUpstreamRequestHeaders, rawHeaderV
 import { ProxyError, renderErrorPage, type ProxyErrorCode } from "./errors.ts";
 import { classifyUpstreamError } from "./node-error.ts";
 import { matchPathPrefix } from "./routing/path-prefix.ts";
-import type { CompiledListener, CompiledRoute, CompiledTarget, ProxySnapshot } from "./snapshot.ts";
+import type { CompiledRoute, CompiledTarget, ProxySnapshot } from "./snapshot.ts";
 import type { AgentDialer, UpstreamPools } from "./targets/upstream-pools.ts";
 import type { PassiveHealth } from "./health.ts";
 import { AgentPicker } from "./targets/agent-picker.ts";
@@ -38,6 +40,28 @@ interface Outcome {
   targetId?: string;
   agentId?: string;
   errorCode?: ProxyErrorCode;
+}
+
+type Refusal = { code: ProxyErrorCode; extra?: Record<string, string>; routeId?: string };
+
+interface Prepared {
+  readonly route: CompiledRoute;
+  readonly host: string;
+  readonly hostValue: string | undefined;
+  readonly ip: string;
+  readonly method: string;
+  readonly forwardTarget: string;
+  readonly path: string;
+  readonly query: string;
+}
+
+/** An error page on a socket that never became an HTTP response (upgrade requests). */
+function rawError(req: http.IncomingMessage, socket: Duplex, code: ProxyErrorCode, o: Outcome, extra: Record<string, string> = {}): void {
+  o.errorCode = code;
+  const page = renderErrorPage(code, o.requestId, req.headers.accept);
+  let text = `HTTP/1.1 ${page.status} ${STATUS_CODES[page.status] ?? "Error"}\r\ncontent-type: ${page.contentType}\r\ncontent-length: ${Buffer.byteLength(page.body)}\r\nx-request-id: ${o.requestId}\r\nconnection: close\r\n`;
+  for (const [k, v] of Object.entries(extra)) text += `${k}: ${v}\r\n`;
+  socket.end(`${text}\r\n${page.body}`);
 }
 
 function sendError(req: http.IncomingMessage, res: http.ServerResponse, code: ProxyErrorCode, o: Outcome, extra: Record<string, string> = {}): void {
@@ -100,37 +124,42 @@ export class Pipeline {
     this.agentPicker = new AgentPicker(d.agents);
   }
 
-  handle(listenerId: string, proto: "http" | "https", peer: string, req: http.IncomingMessage, res: http.ServerResponse): void {
-    const o: Outcome = { requestId: newRequestId() };
+  /** Stages 1, 2 and 7: hygiene, client identity, routing. Shared by plain and upgrade requests. */
+  private prepare(listenerId: string, peer: string, req: http.IncomingMessage): Prepared | Refusal {
     const listener = this.d.snapshot().listeners.get(listenerId);
-    if (!listener) return sendError(req, res, "route_not_found", o);
-
-    // 1. Hygiene: before routing, nothing malformed goes further.
+    if (!listener) return { code: "route_not_found" };
     const host = checkHostHeader(req.rawHeaders, req.httpVersion);
-    if (!host.ok) return sendError(req, res, host.code, o);
+    if (!host.ok) return { code: host.code };
     const framing = checkFraming(req.rawHeaders);
-    if (framing) return sendError(req, res, framing, o);
+    if (framing) return { code: framing };
     const method = req.method ?? "GET";
     const target = checkRequestTarget(req.url ?? "", method, host.value);
-    if (!target.ok) return sendError(req, res, target.code, o);
-
-    // 2. Client identity.
+    if (!target.ok) return { code: target.code };
     const ip = clientIp(peer, req.headers["x-forwarded-for"], this.d.trusted);
-
-    // 7. Routing.
     const m = listener.router.match(host.host, target.routingPath, method);
-    if (m.kind === "not_found") return sendError(req, res, "route_not_found", o);
-    if (m.kind === "method_not_allowed") return sendError(req, res, "method_not_allowed", o, { allow: m.allow.join(", ") });
+    if (m.kind === "not_found") return { code: "route_not_found" };
+    if (m.kind === "method_not_allowed") return { code: "method_not_allowed", extra: { allow: m.allow.join(", ") } };
     const route = m.route;
-    o.routeId = route.id;
     const sep = checkEncodedSeparators(target.path, route.allowEncodedSeparators);
-    if (sep) return sendError(req, res, sep, o);
+    if (sep) return { code: sep, routeId: route.id };
+    return { route, host: host.host, hostValue: host.value, ip, method, forwardTarget: target.forwardTarget, path: target.path, query: target.query };
+  }
+
+  handle(listenerId: string, proto: "http" | "https", peer: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const o: Outcome = { requestId: newRequestId() };
+    const p = this.prepare(listenerId, peer, req);
+    if ("code" in p) {
+      o.routeId = p.routeId;
+      return sendError(req, res, p.code, o, p.extra);
+    }
+    const { route, method } = p;
+    o.routeId = route.id;
     const cl = req.headers["content-length"];
     const hasBody = (cl !== undefined && cl !== "0") || req.headers["transfer-encoding"] !== undefined;
     if (route.maxBodyBytes > 0 && cl !== undefined && Number(cl) > route.maxBodyBytes) return sendError(req, res, "body_too_large", o);
 
     if (route.httpsRedirect && proto === "http") {
-      const location = `https://${host.value ?? host.host}${target.forwardTarget}`;
+      const location = `https://${p.hostValue ?? p.host}${p.forwardTarget}`;
       res.writeHead(308, { location, "content-length": 0 });
       return void res.end();
     }
@@ -140,15 +169,100 @@ export class Pipeline {
       return void res.end(method === "HEAD" ? undefined : action.body);
     }
     if (action.kind === "redirect") {
-      const query = action.keepQuery ? target.query : "";
+      const query = action.keepQuery ? p.query : "";
       let location: string;
       if (action.mode === "same_host_path") location = `${action.location}${query}`;
-      else if (action.mode === "external_origin") location = `${action.location}${target.path}${query}`;
-      else location = `${action.location}${action.keepQuery && target.query ? (action.location.includes("?") ? `&${target.query.slice(1)}` : target.query) : ""}`;
+      else if (action.mode === "external_origin") location = `${action.location}${p.path}${query}`;
+      else location = `${action.location}${action.keepQuery && p.query ? (action.location.includes("?") ? `&${p.query.slice(1)}` : p.query) : ""}`;
       res.writeHead(action.status, { location, "content-length": 0 });
       return void res.end();
     }
-    void this.forward(listener, route, proto, peer, ip, host.value, target.forwardTarget, target.path, method, hasBody, req, res, o);
+    void this.forward(route, proto, peer, p.ip, p.hostValue, p.forwardTarget, p.path, method, hasBody, req, res, o);
+  }
+
+  /** Upgrade requests (WebSocket and others): routed like any request, then spliced to the target. */
+  handleUpgrade(listenerId: string, proto: "http" | "https", peer: string, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const o: Outcome = { requestId: newRequestId() };
+    socket.on("error", () => {});
+    const p = this.prepare(listenerId, peer, req);
+    if ("code" in p) return rawError(req, socket, p.code, o, p.extra);
+    if (p.route.action.kind !== "forward") return rawError(req, socket, "method_not_allowed", o);
+    void this.forwardUpgrade(p, proto, peer, req, socket, head, o);
+  }
+
+  private async forwardUpgrade(p: Prepared, proto: "http" | "https", peer: string, req: http.IncomingMessage, socket: Duplex, head: Buffer, o: Outcome): Promise<void> {
+    const { route } = p;
+    const snapshot = this.d.snapshot();
+    const key = this.hashKey(route, p.ip, req);
+    let exclude: string | undefined;
+    let excludeAgent: string | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const chosen = this.choose(route, snapshot, key, exclude, excludeAgent, o);
+      if (!chosen) return rawError(req, socket, "no_healthy_target", o);
+      const { t, agentId, dispatcher } = chosen;
+      const headers = this.upstreamHeaders(route, t, p.hostValue, peer, p.ip, proto, req);
+      try {
+        const up = await dispatcher.upgrade({
+          path: this.upstreamPath(route, t, p.forwardTarget, p.path),
+          method: p.method,
+          headers,
+          protocol: String(req.headers.upgrade ?? "websocket"),
+        });
+        const out = buildDownstreamResponseHeaders(flatHeaders(up.headers), { rules: route.responseRules, upgrade: true });
+        let text = "HTTP/1.1 101 Switching Protocols\r\n";
+        for (let i = 0; i < out.length; i += 2) text += `${out[i]}: ${out[i + 1]}\r\n`;
+        socket.write(`${text}\r\n`);
+        if (head.length) up.socket.write(head);
+        up.socket.on("error", () => socket.destroy());
+        socket.on("error", () => up.socket.destroy());
+        up.socket.on("close", () => socket.destroy());
+        socket.on("close", () => up.socket.destroy());
+        up.socket.pipe(socket);
+        socket.pipe(up.socket);
+        return;
+      } catch (e) {
+        const f = classifyUpstreamError(e);
+        if (f.countsForHealth && route.passiveHealth.enabled) this.d.health.eject(route.id, t.id, route.passiveHealth.cooldownMs);
+        if (f.connectPhase && attempt === 0) {
+          if (agentId && f.code.startsWith("agent_")) excludeAgent = agentId;
+          else exclude = t.id;
+          continue;
+        }
+        return rawError(req, socket, f.code, o);
+      }
+    }
+  }
+
+  /** Target selection (stage 8): lowest priority group with an eligible target, then the agent for agent targets. */
+  private choose(route: CompiledRoute, snapshot: ProxySnapshot, key: string | undefined, exclude: string | undefined, excludeAgent: string | undefined, o: Outcome) {
+    const t = route.pool.pick({
+      exclude,
+      key,
+      active: (id) => this.active.get(id) ?? 0,
+      eligible: (x) => !this.d.health.isEjected(route.id, x.id) && (x.kind === "direct" || this.agentPicker.hasCandidate(snapshot, x, excludeAgent)),
+    });
+    if (!t) return undefined;
+    o.targetId = t.id;
+    if (t.kind === "direct") return { t, agentId: undefined, dispatcher: this.d.pools.direct(t, route.timeouts.connectMs) };
+    const agentId = this.agentPicker.pick(snapshot, t, excludeAgent);
+    if (!agentId) return undefined;
+    o.agentId = agentId;
+    return { t, agentId, dispatcher: this.d.pools.viaAgent(agentId, t, () => o.requestId) };
+  }
+
+  private upstreamHeaders(route: CompiledRoute, t: CompiledTarget, originalHost: string | undefined, peer: string, ip: string, proto: "http" | "https", req: http.IncomingMessage): string[] {
+    const headers = buildUpstreamRequestHeaders(req.rawHeaders, {
+      host: route.preserveHost && originalHost ? originalHost : t.hostHeader,
+      peer,
+      peerTrusted: this.d.trusted.contains(peer),
+      clientIp: ip,
+      proto,
+      originalHost,
+      httpVersion: req.httpVersion,
+      rules: route.requestRules,
+    });
+    for (let i = 0; i < t.headers.length; i++) headers.push(t.headers[i]!);
+    return headers;
   }
 
   private hashKey(route: CompiledRoute, ip: string, req: http.IncomingMessage): string | undefined {
@@ -168,7 +282,6 @@ export class Pipeline {
   }
 
   private async forward(
-    listener: CompiledListener,
     route: CompiledRoute,
     proto: "http" | "https",
     peer: string,
@@ -182,7 +295,6 @@ export class Pipeline {
     res: http.ServerResponse,
     o: Outcome,
   ): Promise<void> {
-    void listener;
     const snapshot = this.d.snapshot();
     const key = this.hashKey(route, ip, req);
     const abort = new AbortController();
@@ -195,35 +307,10 @@ export class Pipeline {
     let exclude: string | undefined;
     let excludeAgent: string | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
-      const t = route.pool.pick({
-        exclude,
-        key,
-        active: (id) => this.active.get(id) ?? 0,
-        eligible: (x) => !this.d.health.isEjected(route.id, x.id) && (x.kind === "direct" || this.agentPicker.hasCandidate(snapshot, x, excludeAgent)),
-      });
-      if (!t) return sendError(req, res, "no_healthy_target", o);
-      o.targetId = t.id;
-      let dispatcher: Dispatcher;
-      let agentId: string | undefined;
-      if (t.kind === "agent") {
-        agentId = this.agentPicker.pick(snapshot, t, excludeAgent);
-        if (!agentId) return sendError(req, res, "no_healthy_target", o);
-        o.agentId = agentId;
-        dispatcher = this.d.pools.viaAgent(agentId, t, () => o.requestId);
-      } else {
-        dispatcher = this.d.pools.direct(t, route.timeouts.connectMs);
-      }
-      const headers = buildUpstreamRequestHeaders(req.rawHeaders, {
-        host: route.preserveHost && originalHost ? originalHost : t.hostHeader,
-        peer,
-        peerTrusted: this.d.trusted.contains(peer),
-        clientIp: ip,
-        proto,
-        originalHost,
-        httpVersion: req.httpVersion,
-        rules: route.requestRules,
-      });
-      for (let i = 0; i < t.headers.length; i++) headers.push(t.headers[i]!);
+      const chosen = this.choose(route, snapshot, key, exclude, excludeAgent, o);
+      if (!chosen) return sendError(req, res, "no_healthy_target", o);
+      const { t, agentId, dispatcher } = chosen;
+      const headers = this.upstreamHeaders(route, t, originalHost, peer, ip, proto, req);
       this.active.set(t.id, (this.active.get(t.id) ?? 0) + 1);
       try {
         const up = await dispatcher.request({

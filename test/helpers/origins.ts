@@ -77,3 +77,52 @@ export async function startOrigin(name: string): Promise<Origin> {
       }),
   };
 }
+
+/**
+ * A minimal RFC 6455 echo origin (text and binary frames up to 64 KiB, unfragmented): enough to
+ * prove the proxy splices upgraded connections, with real handshakes and real framing.
+ */
+export async function startWebSocketEcho(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer((_req, res) => res.writeHead(426).end());
+  const sockets = new Set<import("node:net").Socket>();
+  server.on("upgrade", (req, socket: import("node:net").Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    const key = String(req.headers["sec-websocket-key"] ?? "");
+    const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    let buf = Buffer.alloc(0);
+    socket.on("data", (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        if (buf.length < 2) return;
+        const opcode = buf[0]! & 0x0f;
+        let len = buf[1]! & 0x7f;
+        let off = 2;
+        if (len === 126) {
+          if (buf.length < 4) return;
+          len = buf.readUInt16BE(2);
+          off = 4;
+        }
+        if (buf.length < off + 4 + len) return;
+        const mask = buf.subarray(off, off + 4);
+        const payload = Buffer.from(buf.subarray(off + 4, off + 4 + len));
+        for (let i = 0; i < payload.length; i++) payload[i]! ^= mask[i % 4]!;
+        buf = buf.subarray(off + 4 + len);
+        if (opcode === 8) return void socket.end(Buffer.from([0x88, 0]));
+        const header = len < 126 ? Buffer.from([0x80 | opcode, len]) : Buffer.from([0x80 | opcode, 126, len >> 8, len & 255]);
+        socket.write(Buffer.concat([header, payload]));
+      }
+    });
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
