@@ -38,10 +38,31 @@ export function sha256(...bufs: Buffer[]): string {
   return h.digest("hex");
 }
 
-export async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of stream) parts.push(c as Buffer);
-  return Buffer.concat(parts);
+/**
+ * Everything the stream yields until 'end'. (Not `for await`: its iterator destroys the stream at the end,
+ * which for a Duplex whose write side is still open means RST.)
+ */
+export function readAll(stream: Duplex): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    stream.on("data", (c: Buffer) => parts.push(c));
+    stream.once("end", () => resolve(Buffer.concat(parts)));
+    stream.once("error", reject);
+  });
+}
+
+/** Resolves once the stream has emitted 'close' (at once if it already has). */
+export function whenClosed(stream: Duplex): Promise<void> {
+  if (stream.closed) return Promise.resolve();
+  return new Promise((resolve) => stream.once("close", () => resolve()));
+}
+
+const live = new Set<{ destroy(): unknown }>();
+
+/** Destroys every socket and session the helpers made; call it from afterEach so a failed test leaks nothing. */
+export function cleanup(): void {
+  for (const x of live) x.destroy();
+  live.clear();
 }
 
 /** Resolves with the error the stream is destroyed with (rejects if it closes without one). */
@@ -64,6 +85,8 @@ export async function tcpPair(): Promise<[net.Socket, net.Socket]> {
   const client = net.connect(port, "127.0.0.1");
   const [[serverSide]] = await Promise.all([accepted, once(client, "connect")]);
   server.close();
+  live.add(client);
+  live.add(serverSide);
   return [client, serverSide];
 }
 
@@ -129,6 +152,8 @@ export function pipePair(opts: PipeOptions = {}, optsBack: PipeOptions = opts): 
   const b = new PipeEnd(optsBack);
   a.peer = b;
   b.peer = a;
+  live.add(a);
+  live.add(b);
   return [a, b];
 }
 
@@ -245,9 +270,9 @@ export class RawPeer {
   }
 }
 
-/** A session on one end of an in-memory pair and a RawPeer on the other. */
-export function rawPair(role: "client" | "server", opts: PairOptions = {}): { session: YamuxSession; peer: RawPeer } {
-  const [a, b] = pipePair();
+/** A session on one end of a TCP pair and a RawPeer on the other. */
+export async function rawPair(role: "client" | "server", opts: PairOptions = {}): Promise<{ session: YamuxSession; peer: RawPeer }> {
+  const [a, b] = await tcpPair();
   const session = new YamuxSession(a, { keepAliveIntervalMs: 0, ...opts, role });
   return { session, peer: new RawPeer(b) };
 }

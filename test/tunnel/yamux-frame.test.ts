@@ -48,7 +48,7 @@ function randomFrames(rand: () => number, count: number): { wire: Buffer; frames
     const type = Math.floor(rand() * 4) as FrameType;
     const flags = Math.floor(rand() * 16);
     const streamId = Math.floor(rand() * 0xffffffff);
-    let payload = Buffer.alloc(0);
+    let payload: Buffer = Buffer.alloc(0);
     let length: number;
     if (type === FrameType.Data) {
       // Mostly small, sometimes empty, sometimes large.

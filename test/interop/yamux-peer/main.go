@@ -7,7 +7,7 @@
 //	E  echo until EOF, then close
 //	H  read until EOF, answer the hex SHA-256 of what was read, close
 //	G  read u64 length + i64 seed, write that many PRNG bytes then their SHA-256 (32 bytes), close
-//	R  read until an error; report it on the control stream as "rst <id> <error>"
+//	R  answer "r", read until an error; report it on the control stream as "rst <id> <error>"
 //	W  write until an error; report it on the control stream as "wrst <id> <error>"
 //
 // Build in GOPATH mode against Debian's golang-github-hashicorp-yamux-dev:
@@ -163,6 +163,8 @@ func (p *peer) handle(s *yamux.Stream) {
 		s.Write(h.Sum(nil))
 		s.Close()
 	case 'R':
+		// Acknowledge first: a stream reset before this goroutine read the command would lose the command.
+		s.Write([]byte{'r'})
 		_, err := io.Copy(io.Discard, s)
 		p.report("rst %d %v", s.StreamID(), err)
 	case 'W':

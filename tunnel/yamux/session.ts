@@ -1,0 +1,478 @@
+import { EventEmitter } from "node:events";
+import { performance } from "node:perf_hooks";
+import type { Duplex } from "node:stream";
+import { YamuxError } from "./errors.ts";
+import {
+  Flag,
+  FrameParser,
+  FrameType,
+  GoAwayCode,
+  INITIAL_STREAM_WINDOW,
+  MAX_STREAM_ID,
+  MAX_WINDOW,
+  encodeHeader,
+  type FrameHeader,
+  type FrameSink,
+} from "./frame.ts";
+import { YamuxStream, type StreamHost } from "./stream.ts";
+
+export interface YamuxOptions {
+  /** Clients open odd stream ids, servers even ones. */
+  role: "client" | "server";
+  /** Largest receive window a stream may grow to (auto-tuned from 256 KiB). Default 16 MiB, at least 256 KiB. */
+  maxStreamWindow?: number;
+  /** Keepalive ping period; 0 turns keepalive off. Default 15000. */
+  keepAliveIntervalMs?: number;
+  /** How long a keepalive ping may go unanswered before the session closes. Default 10000. */
+  keepAliveTimeoutMs?: number;
+  /** Incoming streams waiting for a "stream" listener; further SYNs get RST. Default 256. */
+  acceptBacklog?: number;
+  /** Limit on open streams (both directions); default unlimited. */
+  maxStreams?: number;
+}
+
+export interface YamuxSessionEvents {
+  /** A stream the peer opened. */
+  stream: [stream: YamuxStream];
+  /** Emitted once; `err` is set unless the session ended cleanly. */
+  close: [err?: Error];
+  /** The peer sent go-away: openStream() fails from now on. */
+  goaway: [code: number];
+  /** We answered an incoming SYN with RST (go-away sent, backlog full, or maxStreams reached). */
+  refused: [streamId: number, reason: YamuxError];
+}
+
+const DEFAULT_MAX_STREAM_WINDOW = 16 * 1024 * 1024;
+const DEFAULT_KEEPALIVE_INTERVAL_MS = 15_000;
+const DEFAULT_KEEPALIVE_TIMEOUT_MS = 10_000;
+const DEFAULT_ACCEPT_BACKLOG = 256;
+/**
+ * DATA waits for 'drain', so only control frames can pile up in the socket; that much of them means the
+ * peer keeps sending pings or SYNs while not reading our replies.
+ */
+const CONTROL_FLOOD_LIMIT = 16 * 1024 * 1024;
+/** After close(), give the socket this long to flush the go-away before destroying it. */
+const CLOSE_LINGER_MS = 2_000;
+
+function discard(): void {}
+
+interface PendingPing {
+  resolve: (rttMs: number) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+  start: number;
+}
+
+/**
+ * A Yamux session (hashicorp/yamux spec) over any Duplex: a TCP or TLS socket, or an upgraded HTTP
+ * connection. Streams are Node Duplexes with backpressure both ways; see YamuxStream.
+ */
+export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
+  private readonly socket: Duplex;
+  private readonly role: "client" | "server";
+  private readonly maxStreamWindow: number;
+  private readonly keepAliveTimeoutMs: number;
+  private readonly acceptBacklog: number;
+  private readonly maxStreams: number;
+
+  private readonly streams = new Map<number, YamuxStream>();
+  private readonly acceptQueue: YamuxStream[] = [];
+  private readonly parser: FrameParser;
+  private readonly host: StreamHost;
+  private nextStreamId: number;
+  /** Stream the DATA payload being parsed belongs to (undefined: discard it). */
+  private current: YamuxStream | undefined;
+
+  private closed = false;
+  private localGoAway = false;
+  private peerGoAway = false;
+
+  private corked = false;
+  private sendBlocked = false;
+  /** Streams with DATA to send, waiting for the socket to drain; a Set keeps FIFO order. */
+  private readonly sendWaiters = new Set<YamuxStream>();
+
+  private readonly pings = new Map<number, PendingPing>();
+  private nextPingId = 0;
+  private lastRttMs = 0;
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private keepAliveInFlight = false;
+
+  private inBytes = 0;
+  private outBytes = 0;
+
+  constructor(socket: Duplex, opts: YamuxOptions) {
+    super();
+    if (opts.role !== "client" && opts.role !== "server") throw new YamuxError("YAMUX_INVALID_OPTION", `role must be "client" or "server"`);
+    this.socket = socket;
+    this.role = opts.role;
+    this.maxStreamWindow = opts.maxStreamWindow ?? DEFAULT_MAX_STREAM_WINDOW;
+    if (!Number.isInteger(this.maxStreamWindow) || this.maxStreamWindow < INITIAL_STREAM_WINDOW || this.maxStreamWindow > MAX_WINDOW) {
+      throw new YamuxError("YAMUX_INVALID_OPTION", `maxStreamWindow must be an integer from ${INITIAL_STREAM_WINDOW} to ${MAX_WINDOW}`);
+    }
+    const keepAliveIntervalMs = opts.keepAliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
+    this.keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS;
+    this.acceptBacklog = opts.acceptBacklog ?? DEFAULT_ACCEPT_BACKLOG;
+    this.maxStreams = opts.maxStreams ?? Infinity;
+    for (const [name, v] of [
+      ["keepAliveIntervalMs", keepAliveIntervalMs],
+      ["keepAliveTimeoutMs", this.keepAliveTimeoutMs],
+      ["acceptBacklog", this.acceptBacklog],
+      ["maxStreams", this.maxStreams],
+    ] as const) {
+      if (!(v >= 0)) throw new YamuxError("YAMUX_INVALID_OPTION", `${name} must be >= 0`);
+    }
+    if (!(this.keepAliveTimeoutMs > 0)) throw new YamuxError("YAMUX_INVALID_OPTION", "keepAliveTimeoutMs must be > 0");
+    this.nextStreamId = this.role === "client" ? 1 : 2;
+
+    const session = this;
+    this.host = {
+      maxStreamWindow: this.maxStreamWindow,
+      rttMs: () => this.lastRttMs,
+      acquireSend: (stream) => this.acquireSend(stream),
+      sendData: (id, parts, length) => this.sendData(id, parts, length),
+      sendControl: (type, flags, id, length) => this.sendControl(type, flags, id, length),
+      release: (stream) => this.release(stream),
+      get closed() {
+        return session.closed;
+      },
+    };
+
+    const sink: FrameSink = {
+      onHeader: (h) => this.onHeader(h),
+      onPayload: (chunk) => this.onPayload(chunk),
+      onFrameEnd: (h) => this.onFrameEnd(h),
+    };
+    this.parser = new FrameParser(sink);
+
+    // Small control frames must not wait for Nagle; we batch writes ourselves with cork().
+    (socket as { setNoDelay?: (noDelay: boolean) => unknown }).setNoDelay?.(true);
+    socket.on("data", this.onSocketData);
+    socket.on("drain", this.onDrain);
+    socket.on("end", this.onSocketEnd);
+    socket.on("close", this.onSocketEnd);
+    socket.on("error", this.onSocketError);
+    (this as EventEmitter).on("newListener", (event: string | symbol) => {
+      if (event === "stream" && this.acceptQueue.length > 0) process.nextTick(() => this.drainAcceptQueue());
+    });
+
+    if (socket.destroyed || !socket.readable) {
+      process.nextTick(() => this.close());
+      return;
+    }
+    if (keepAliveIntervalMs > 0) {
+      this.keepAliveTimer = setInterval(() => this.keepAlive(), keepAliveIntervalMs);
+      this.keepAliveTimer.unref();
+    }
+    // One ping up front gives window auto-tuning a round-trip time.
+    this.ping().catch(() => {});
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Streams currently open (either direction, not yet closed both ways or reset). */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** DATA payload bytes received. */
+  get bytesIn(): number {
+    return this.inBytes;
+  }
+
+  /** DATA payload bytes sent. */
+  get bytesOut(): number {
+    return this.outBytes;
+  }
+
+  /** True once the peer sent go-away: openStream() throws YAMUX_GO_AWAY. */
+  get remoteGoAway(): boolean {
+    return this.peerGoAway;
+  }
+
+  /** Latest measured round-trip time in ms (0 until the first pong). */
+  get rttMs(): number {
+    return this.lastRttMs;
+  }
+
+  /** Opens a stream; SYN goes out at once and writing may start before the peer's ACK. */
+  openStream(): YamuxStream {
+    if (this.closed) throw new YamuxError("YAMUX_SESSION_CLOSED");
+    if (this.peerGoAway) throw new YamuxError("YAMUX_GO_AWAY", "peer sent go-away: no new streams");
+    if (this.streams.size >= this.maxStreams) throw new YamuxError("YAMUX_TOO_MANY_STREAMS");
+    const id = this.nextStreamId;
+    if (id > MAX_STREAM_ID) throw new YamuxError("YAMUX_STREAMS_EXHAUSTED");
+    this.nextStreamId += 2;
+    const stream = new YamuxStream(id, this.host, true);
+    this.streams.set(id, stream);
+    this.sendControl(FrameType.WindowUpdate, Flag.SYN, id, 0);
+    return stream;
+  }
+
+  /** Measures the round-trip time in ms. Rejects with YAMUX_PING_TIMEOUT or YAMUX_SESSION_CLOSED. */
+  ping(timeoutMs: number = this.keepAliveTimeoutMs || DEFAULT_KEEPALIVE_TIMEOUT_MS): Promise<number> {
+    if (this.closed) return Promise.reject(new YamuxError("YAMUX_SESSION_CLOSED"));
+    const id = (this.nextPingId = (this.nextPingId + 1) >>> 0);
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pings.delete(id);
+        reject(new YamuxError("YAMUX_PING_TIMEOUT", `no pong within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pings.set(id, { resolve, reject, timer, start: performance.now() });
+      this.sendControl(FrameType.Ping, Flag.SYN, 0, id);
+    });
+  }
+
+  /** Refuses new incoming streams (they get RST) and tells the peer, whose openStream() then fails. Open streams continue. */
+  goAway(code: number = GoAwayCode.Normal): void {
+    if (this.closed) return;
+    this.localGoAway = true;
+    this.sendControl(FrameType.GoAway, 0, 0, code);
+  }
+
+  /**
+   * Closes the session: every open stream is destroyed at once with YAMUX_SESSION_CLOSED (its `cause` is
+   * `err`), pending pings fail, the peer gets a go-away and the socket is ended. Emits "close" once.
+   */
+  close(err?: Error): void {
+    if (this.closed) return;
+    if (!this.socket.destroyed && this.socket.writable) {
+      const code =
+        err === undefined ? GoAwayCode.Normal : err instanceof YamuxError && err.code === "YAMUX_PROTOCOL_ERROR" ? GoAwayCode.ProtocolError : GoAwayCode.InternalError;
+      if (!(this.localGoAway && code === GoAwayCode.Normal)) this.write(encodeHeader(FrameType.GoAway, 0, 0, code));
+    }
+    this.closed = true;
+    this.parser.stop();
+    if (this.keepAliveTimer !== undefined) clearInterval(this.keepAliveTimer);
+
+    const socket = this.socket;
+    socket.off("data", this.onSocketData);
+    socket.off("drain", this.onDrain);
+    socket.off("end", this.onSocketEnd);
+    socket.off("close", this.onSocketEnd);
+    // The error listener stays: a late socket error must not become an uncaught exception.
+    if (!socket.destroyed) {
+      const destroy = () => socket.destroy();
+      if (err instanceof YamuxError && (err.code === "YAMUX_KEEPALIVE_TIMEOUT" || err.code === "YAMUX_SOCKET_ERROR")) {
+        destroy(); // nobody is listening: no point in a goodbye
+      } else {
+        // Lingering close: send our FIN after the go-away but keep draining input until the peer's FIN;
+        // closing with unread input would make the kernel answer with RST, and the peer lose the go-away.
+        if (socket.readableEnded) socket.end(destroy);
+        else {
+          socket.on("data", discard);
+          socket.once("end", destroy);
+          socket.end();
+        }
+        setTimeout(destroy, CLOSE_LINGER_MS).unref();
+      }
+    }
+
+    const reason = new YamuxError("YAMUX_SESSION_CLOSED", err ? `session closed: ${err.message}` : "session closed", { cause: err });
+    for (const p of this.pings.values()) {
+      clearTimeout(p.timer);
+      p.reject(reason);
+    }
+    this.pings.clear();
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    this.sendWaiters.clear();
+    this.acceptQueue.length = 0;
+    this.current = undefined;
+    for (const s of streams) s.sessionClosed(reason);
+    this.emit("close", err);
+  }
+
+  // ---- receiving ----------------------------------------------------------------------------------
+
+  private readonly onSocketData = (chunk: Buffer): void => {
+    try {
+      this.parser.push(chunk);
+    } catch (err) {
+      if (err instanceof YamuxError && err.code === "YAMUX_PROTOCOL_ERROR") this.close(err);
+      else throw err;
+    }
+  };
+
+  private onHeader(h: FrameHeader): void {
+    if (h.type !== FrameType.Data && h.type !== FrameType.WindowUpdate) return;
+    const id = h.streamId;
+    if (id === 0) throw new YamuxError("YAMUX_PROTOCOL_ERROR", "stream frame on stream id 0");
+    let stream: YamuxStream | undefined;
+    if (h.flags & Flag.SYN) {
+      if (this.streams.has(id)) throw new YamuxError("YAMUX_PROTOCOL_ERROR", `duplicate SYN for stream ${id}`);
+      stream = this.incomingStream(id);
+    } else {
+      stream = this.streams.get(id);
+    }
+    // Frames for streams we no longer know (we reset them, or they closed) are dropped, payload too.
+    this.current = stream;
+    if (h.type !== FrameType.Data || stream === undefined) return;
+    if (h.length > stream.receiveWindow) {
+      throw new YamuxError("YAMUX_PROTOCOL_ERROR", `stream ${id}: ${h.length} bytes exceed the receive window of ${stream.receiveWindow}`);
+    }
+    stream.consumeWindow(h.length);
+    if (h.length > 0 && stream.remoteEnded) {
+      this.current = undefined;
+      stream.protocolReset(`stream ${id}: data after FIN`);
+    }
+  }
+
+  private onPayload(chunk: Buffer): void {
+    this.inBytes += chunk.length;
+    this.current?.handleData(chunk);
+  }
+
+  private onFrameEnd(h: FrameHeader): void {
+    switch (h.type) {
+      case FrameType.Data:
+      case FrameType.WindowUpdate: {
+        const stream = this.current;
+        this.current = undefined;
+        if (stream === undefined) return;
+        if (h.type === FrameType.WindowUpdate && h.length > 0) stream.handleWindowUpdate(h.length);
+        if (h.flags & Flag.RST) stream.handleReset();
+        else if (h.flags & Flag.FIN) stream.handleFin();
+        return;
+      }
+      case FrameType.Ping:
+        if (h.flags & Flag.SYN) this.sendControl(FrameType.Ping, Flag.ACK, h.streamId, h.length);
+        else if (h.flags & Flag.ACK) this.onPong(h.length);
+        return;
+      case FrameType.GoAway:
+        this.onGoAway(h.length);
+        return;
+    }
+  }
+
+  private incomingStream(id: number): YamuxStream | undefined {
+    if ((id & 1) !== (this.role === "client" ? 0 : 1)) {
+      throw new YamuxError("YAMUX_PROTOCOL_ERROR", `stream ${id} has the wrong parity for a ${this.role === "client" ? "server" : "client"}`);
+    }
+    if (this.localGoAway) return this.refuse(id, new YamuxError("YAMUX_GO_AWAY", "go-away sent: not accepting streams"));
+    if (this.streams.size >= this.maxStreams) return this.refuse(id, new YamuxError("YAMUX_TOO_MANY_STREAMS"));
+    const deliverNow = this.acceptQueue.length === 0 && this.listenerCount("stream") > 0;
+    if (!deliverNow && this.acceptQueue.length >= this.acceptBacklog) return this.refuse(id, new YamuxError("YAMUX_BACKLOG_FULL"));
+    const stream = new YamuxStream(id, this.host, false);
+    this.streams.set(id, stream);
+    if (deliverNow) this.accept(stream);
+    else this.acceptQueue.push(stream);
+    return stream;
+  }
+
+  private refuse(id: number, reason: YamuxError): undefined {
+    this.sendControl(FrameType.WindowUpdate, Flag.RST, id, 0);
+    this.emit("refused", id, reason);
+    return undefined;
+  }
+
+  private accept(stream: YamuxStream): void {
+    stream.delivered = true;
+    this.sendControl(FrameType.WindowUpdate, Flag.ACK, stream.id, 0);
+    this.emit("stream", stream);
+  }
+
+  private drainAcceptQueue(): void {
+    while (!this.closed && this.acceptQueue.length > 0 && this.listenerCount("stream") > 0) {
+      const stream = this.acceptQueue.shift()!;
+      if (!stream.destroyed) this.accept(stream);
+    }
+  }
+
+  private onPong(id: number): void {
+    const p = this.pings.get(id);
+    if (p === undefined) return;
+    this.pings.delete(id);
+    clearTimeout(p.timer);
+    this.lastRttMs = performance.now() - p.start;
+    p.resolve(this.lastRttMs);
+  }
+
+  private onGoAway(code: number): void {
+    this.peerGoAway = true;
+    this.emit("goaway", code);
+    if (code !== GoAwayCode.Normal) {
+      const what = code === GoAwayCode.ProtocolError ? "a protocol error" : code === GoAwayCode.InternalError ? "an internal error" : `code ${code}`;
+      this.close(new YamuxError("YAMUX_GO_AWAY", `peer ended the session with ${what}`));
+    }
+  }
+
+  private keepAlive(): void {
+    if (this.keepAliveInFlight || this.closed) return;
+    this.keepAliveInFlight = true;
+    this.ping(this.keepAliveTimeoutMs).then(
+      () => {
+        this.keepAliveInFlight = false;
+      },
+      (err: YamuxError) => {
+        this.keepAliveInFlight = false;
+        if (err.code === "YAMUX_PING_TIMEOUT") this.close(new YamuxError("YAMUX_KEEPALIVE_TIMEOUT", `no pong within ${this.keepAliveTimeoutMs} ms`));
+      },
+    );
+  }
+
+  private readonly onSocketEnd = (): void => {
+    this.close();
+  };
+
+  private readonly onSocketError = (err: Error): void => {
+    if (!this.closed) this.close(new YamuxError("YAMUX_SOCKET_ERROR", err.message, { cause: err }));
+  };
+
+  private release(stream: YamuxStream): void {
+    if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
+    this.sendWaiters.delete(stream);
+  }
+
+  // ---- sending ------------------------------------------------------------------------------------
+
+  /** Writes through a cork that lifts on the next tick, so a burst of frames leaves in one writev. */
+  private write(buf: Buffer): boolean {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    return this.socket.write(buf);
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+
+  private sendControl(type: FrameType, flags: number, streamId: number, length: number): void {
+    if (this.closed) return;
+    if (this.socket.writableLength > CONTROL_FLOOD_LIMIT) {
+      this.close(new YamuxError("YAMUX_PROTOCOL_ERROR", "peer does not read while it keeps asking for replies"));
+      return;
+    }
+    if (!this.write(encodeHeader(type, flags, streamId, length))) this.sendBlocked = true;
+  }
+
+  private acquireSend(stream: YamuxStream): boolean {
+    if (this.closed) return false;
+    if (!this.sendBlocked) return true;
+    this.sendWaiters.add(stream);
+    return false;
+  }
+
+  private sendData(streamId: number, parts: Buffer[], length: number): void {
+    let ok = this.write(encodeHeader(FrameType.Data, 0, streamId, length));
+    for (const p of parts) ok = this.write(p);
+    this.outBytes += length;
+    if (!ok) this.sendBlocked = true;
+  }
+
+  private readonly onDrain = (): void => {
+    this.sendBlocked = false;
+    // Round robin: each waiting stream sends until the socket pushes back, then goes to the end of the line.
+    for (const stream of this.sendWaiters) {
+      if (this.sendBlocked || this.closed) return;
+      this.sendWaiters.delete(stream);
+      stream.flushWrites();
+    }
+  };
+}
