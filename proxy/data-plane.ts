@@ -3,6 +3,7 @@ import { EMPTY_SNAPSHOT, type ProxySnapshot } from "./snapshot.ts";
 import { ListenerManager, type ListenerStatus } from "./listeners.ts";
 import { Pipeline } from "./pipeline.ts";
 import { PassiveHealth } from "./health.ts";
+import { ActiveHealth } from "./health-checks.ts";
 import { UpstreamPools, type AgentDialer } from "./targets/upstream-pools.ts";
 import type { TrustedProxies } from "./client-ip.ts";
 
@@ -18,10 +19,12 @@ export class DataPlane {
   private current: ProxySnapshot = EMPTY_SNAPSHOT;
   private readonly listeners: ListenerManager;
   readonly pools: UpstreamPools;
+  private readonly active: ActiveHealth;
 
   constructor(o: DataPlaneOptions) {
     this.pools = new UpstreamPools(o.agents);
-    const pipeline = new Pipeline({ snapshot: () => this.current, pools: this.pools, agents: o.agents, trusted: o.trusted, health: new PassiveHealth(), log: o.log });
+    this.active = new ActiveHealth(this.pools, o.agents, o.log);
+    const pipeline = new Pipeline({ snapshot: () => this.current, pools: this.pools, agents: o.agents, trusted: o.trusted, health: new PassiveHealth(), active: this.active, log: o.log });
     this.listeners = new ListenerManager(
       (id, proto, peer, req, res) => pipeline.handle(id, proto, peer, req, res),
       (id, proto, peer, req, socket, head) => pipeline.handleUpgrade(id, proto, peer, req, socket, head),
@@ -37,6 +40,7 @@ export class DataPlane {
   /** Swaps the snapshot atomically, then reconciles listeners to it. */
   apply(next: ProxySnapshot): Promise<void> {
     this.current = next;
+    this.active.apply(next);
     return this.listeners.apply(next);
   }
 
@@ -45,6 +49,7 @@ export class DataPlane {
   }
 
   async close(): Promise<void> {
+    this.active.close();
     await this.listeners.close();
     await this.pools.close();
   }

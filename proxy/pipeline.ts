@@ -14,6 +14,7 @@ import { matchPathPrefix } from "./routing/path-prefix.ts";
 import type { CompiledRoute, CompiledTarget, ProxySnapshot } from "./snapshot.ts";
 import type { AgentDialer, UpstreamPools } from "./targets/upstream-pools.ts";
 import type { PassiveHealth } from "./health.ts";
+import type { ActiveHealth } from "./health-checks.ts";
 import { AgentPicker } from "./targets/agent-picker.ts";
 
 export interface PipelineDeps {
@@ -22,6 +23,7 @@ export interface PipelineDeps {
   readonly agents: AgentDialer;
   readonly trusted: TrustedProxies;
   readonly health: PassiveHealth;
+  readonly active: ActiveHealth;
   readonly log: Logger;
 }
 
@@ -239,12 +241,14 @@ export class Pipeline {
       exclude,
       key,
       active: (id) => this.active.get(id) ?? 0,
-      eligible: (x) => !this.d.health.isEjected(route.id, x.id) && (x.kind === "direct" || this.agentPicker.hasCandidate(snapshot, x, excludeAgent)),
+      eligible: (x) =>
+        !this.d.health.isEjected(route.id, x.id) &&
+        (x.kind === "direct" ? this.d.active.isHealthy(route.id, x.id) : this.agentPicker.hasCandidate(snapshot, x, excludeAgent, (a) => this.d.active.isHealthy(route.id, x.id, a))),
     });
     if (!t) return undefined;
     o.targetId = t.id;
     if (t.kind === "direct") return { t, agentId: undefined, dispatcher: this.d.pools.direct(t, route.timeouts.connectMs) };
-    const agentId = this.agentPicker.pick(snapshot, t, excludeAgent);
+    const agentId = this.agentPicker.pick(snapshot, t, excludeAgent, (a) => this.d.active.isHealthy(route.id, t.id, a));
     if (!agentId) return undefined;
     o.agentId = agentId;
     return { t, agentId, dispatcher: this.d.pools.viaAgent(agentId, t, () => o.requestId) };

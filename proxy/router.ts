@@ -85,6 +85,8 @@ export interface Router<R extends RouteSpec> {
    */
   match(host: string, path: string, method: string): RouteMatch<R>;
   readonly defaultRoute: R | undefined;
+  /** Every route, default included, as given. */
+  readonly routes: readonly R[];
 }
 
 const NOT_FOUND = Object.freeze({ kind: "not_found" as const });
@@ -98,7 +100,9 @@ class CompiledRouter<R extends RouteSpec> implements Router<R> {
   private readonly suffixLens = new Uint8Array(256);
   private readonly any: Entry<R>[] = [];
 
+  readonly routes: readonly R[];
   constructor(routes: readonly R[]) {
+    this.routes = Object.freeze([...routes]);
     const entries: Entry<R>[] = [];
     let def: R | undefined;
     for (const r of routes) {

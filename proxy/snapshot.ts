@@ -37,6 +37,19 @@ export type RouteAction =
   | { readonly kind: "redirect"; readonly status: number; readonly mode: "same_host_path" | "external_origin" | "absolute_url"; readonly location: string; readonly keepQuery: boolean }
   | { readonly kind: "static"; readonly status: number; readonly headers: readonly string[]; readonly body: Buffer };
 
+export interface ActiveCheck {
+  readonly method: string;
+  readonly path: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly healthyThreshold: number;
+  readonly unhealthyThreshold: number;
+  /** Empty = any 2xx or 3xx. */
+  readonly expectedStatuses: readonly number[];
+  /** Changes whenever the check or the route's targets change: probe state is reset then. */
+  readonly fingerprint: string;
+}
+
 export interface CompiledRoute extends RouterRoute {
   readonly id: string;
   readonly listenerId: string;
@@ -55,6 +68,7 @@ export interface CompiledRoute extends RouterRoute {
   readonly pool: TargetPool<CompiledTarget>;
   readonly hash: { readonly on: "client_ip" | "header" | "cookie"; readonly key: string } | undefined;
   readonly passiveHealth: { readonly enabled: boolean; readonly cooldownMs: number };
+  readonly activeCheck: ActiveCheck | undefined;
 }
 
 export interface CompiledListener {

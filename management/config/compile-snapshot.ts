@@ -4,7 +4,7 @@ import type { AgentRow, ListenerRow, RouteRow } from "../store/index.ts";
 import { compileRouter, RouterConfigError } from "../../proxy/router.ts";
 import { TargetPool, type BalancePolicy as PolicyName } from "../../proxy/balance/index.ts";
 import { compileHeaderRules, hstsValue, HeaderRuleError } from "../../proxy/headers.ts";
-import type { AgentInfo, CompiledListener, CompiledRoute, CompiledTarget, ProxySnapshot, RouteAction as CompiledAction } from "../../proxy/snapshot.ts";
+import type { ActiveCheck, AgentInfo, CompiledListener, CompiledRoute, CompiledTarget, ProxySnapshot, RouteAction as CompiledAction } from "../../proxy/snapshot.ts";
 import { fieldError } from "../errors.ts";
 import { effectiveLabels, parseStoredLabels } from "../agents/labels.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./validate-route.ts";
@@ -42,6 +42,25 @@ function compileTarget(t: RouteSpec["targets"][number]): CompiledTarget {
     headers,
     agentSelector: Object.entries(t.agentSelector).sort(([a], [b]) => (a < b ? -1 : 1)),
   };
+}
+
+function compileActiveCheck(spec: RouteSpec): ActiveCheck | undefined {
+  const h = spec.healthCheck;
+  if (!h?.enabled || spec.action !== RouteAction.FORWARD) return undefined;
+  const check = {
+    method: h.method || "GET",
+    path: h.path || "/",
+    intervalMs: h.intervalMs || 10_000,
+    timeoutMs: h.timeoutMs || 2_000,
+    healthyThreshold: h.healthyThreshold || 2,
+    unhealthyThreshold: h.unhealthyThreshold || 2,
+    expectedStatuses: [...h.expectedStatuses],
+  };
+  const fingerprint = createHash("sha256")
+    .update(JSON.stringify([check, spec.targets.map((t) => [t.id, t.url, t.kind, t.agentSelector, t.enabled])]))
+    .digest("hex")
+    .slice(0, 16);
+  return { ...check, fingerprint };
 }
 
 function compileAction(spec: RouteSpec): CompiledAction {
@@ -107,6 +126,7 @@ function compileRoute(row: RouteRow, spec: RouteSpec): CompiledRoute {
     pool: new TargetPool(targets, policy),
     hash,
     passiveHealth: { enabled: spec.passiveHealth?.enabled ?? false, cooldownMs: spec.passiveHealth?.cooldownMs || 30_000 },
+    activeCheck: compileActiveCheck(spec),
   };
 }
 

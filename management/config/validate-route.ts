@@ -130,6 +130,20 @@ export function validateRoute(spec: RouteSpec | undefined, previous?: RouteSpec)
           }
         }
       }
+      const hc = spec.healthCheck;
+      if (hc?.enabled) {
+        if (hc.method !== "" && validateMethod(hc.method.toUpperCase())) throw fieldError("spec.health_check.method", "must be an HTTP method such as GET or HEAD");
+        hc.method = hc.method.toUpperCase();
+        if (hc.path !== "" && (!hc.path.startsWith("/") || /[\s#]/.test(hc.path))) throw fieldError("spec.health_check.path", "must be a path starting with /");
+        if (hc.intervalMs !== 0 && (hc.intervalMs < 100 || hc.intervalMs > 3_600_000)) throw fieldError("spec.health_check.interval_ms", "must be 100–3600000 (0 = 10000)");
+        if (hc.timeoutMs !== 0 && (hc.timeoutMs < 10 || hc.timeoutMs > 60_000)) throw fieldError("spec.health_check.timeout_ms", "must be 10–60000 (0 = 2000)");
+        if ((hc.timeoutMs || 2_000) >= (hc.intervalMs || 10_000)) throw fieldError("spec.health_check.timeout_ms", "must be shorter than the interval");
+        if (hc.healthyThreshold > 100) throw fieldError("spec.health_check.healthy_threshold", "must be 1–100 (0 = 2)");
+        if (hc.unhealthyThreshold > 100) throw fieldError("spec.health_check.unhealthy_threshold", "must be 1–100 (0 = 2)");
+        hc.expectedStatuses.forEach((c, i) => {
+          if (c < 100 || c > 599) throw fieldError(`spec.health_check.expected_statuses[${i}]`, "must be an HTTP status 100–599");
+        });
+      }
       const ph = spec.passiveHealth;
       if (ph && ph.cooldownMs > 3_600_000) throw fieldError("spec.passive_health.cooldown_ms", "must be at most 3600000");
       break;

@@ -1,7 +1,7 @@
 import type { AgentInfo, CompiledTarget, ProxySnapshot } from "../snapshot.ts";
 import type { AgentDialer } from "./upstream-pools.ts";
 
-function matches(agent: AgentInfo, selector: CompiledTarget["agentSelector"]): boolean {
+export function agentMatches(agent: AgentInfo, selector: CompiledTarget["agentSelector"]): boolean {
   if (!agent.enabled) return false;
   for (const [k, v] of selector) if (agent.labels[k] !== v) return false;
   return true;
@@ -12,16 +12,16 @@ export class AgentPicker {
   private readonly cursors = new Map<string, number>();
   constructor(private readonly agents: AgentDialer) {}
 
-  private candidates(snapshot: ProxySnapshot, t: CompiledTarget, exclude: string | undefined): AgentInfo[] {
-    return snapshot.agents.filter((a) => a.id !== exclude && matches(a, t.agentSelector) && this.agents.isOnline(a.id));
+  private usable(a: AgentInfo, t: CompiledTarget, exclude: string | undefined, healthy: (agentId: string) => boolean): boolean {
+    return a.id !== exclude && agentMatches(a, t.agentSelector) && this.agents.isOnline(a.id) && healthy(a.id);
   }
 
-  hasCandidate(snapshot: ProxySnapshot, t: CompiledTarget, exclude: string | undefined): boolean {
-    return snapshot.agents.some((a) => a.id !== exclude && matches(a, t.agentSelector) && this.agents.isOnline(a.id));
+  hasCandidate(snapshot: ProxySnapshot, t: CompiledTarget, exclude: string | undefined, healthy: (agentId: string) => boolean): boolean {
+    return snapshot.agents.some((a) => this.usable(a, t, exclude, healthy));
   }
 
-  pick(snapshot: ProxySnapshot, t: CompiledTarget, exclude: string | undefined): string | undefined {
-    const c = this.candidates(snapshot, t, exclude);
+  pick(snapshot: ProxySnapshot, t: CompiledTarget, exclude: string | undefined, healthy: (agentId: string) => boolean): string | undefined {
+    const c = snapshot.agents.filter((a) => this.usable(a, t, exclude, healthy));
     if (c.length === 0) return undefined;
     const n = this.cursors.get(t.id) ?? 0;
     this.cursors.set(t.id, n + 1);
