@@ -18,6 +18,7 @@ import { DataPlane } from "../proxy/data-plane.ts";
 import { parseTrustedProxies } from "../proxy/client-ip.ts";
 import { SnapshotService } from "./config/snapshot-service.ts";
 import { seedPublicListener } from "./config/seed.ts";
+import { EventWriter } from "./observe/event-writer.ts";
 
 const SESSION_PURGE_EVERY_MS = 3600_000;
 
@@ -88,7 +89,9 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
   const store = openStore(s.databasePath);
   const registry = new AgentRegistry(log, store.agents);
   const authenticator = new Authenticator(store);
+  const events = new EventWriter(store.events, { retentionDays: s.observabilityRetentionDays, maxRows: s.observabilityMaxEvents }, log);
   const dataPlane = new DataPlane({
+    events,
     agents: registry,
     trusted: parseTrustedProxies(s.trustedProxies),
     // HTTPS listeners without an uploaded certificate get one from Warren's CA.
@@ -138,6 +141,7 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
     });
   } catch (e) {
     await dataPlane.close();
+    events.close();
     store.close();
     throw e;
   }
@@ -169,6 +173,8 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
       registry.closeAll("server shutting down");
       await dataPlane.close();
       await management.close();
+      // Events still queued are written before the database closes.
+      events.close();
       store.close();
     },
   };

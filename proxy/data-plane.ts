@@ -6,11 +6,13 @@ import { PassiveHealth } from "./health.ts";
 import { ActiveHealth } from "./health-checks.ts";
 import { UpstreamPools, type AgentDialer } from "./targets/upstream-pools.ts";
 import type { TrustedProxies } from "./client-ip.ts";
+import type { EventSink } from "./observe/request-event.ts";
 
 export interface DataPlaneOptions {
   readonly agents: AgentDialer;
   readonly trusted: TrustedProxies;
   readonly selfSigned: (listenerName: string) => Promise<{ cert: string; key: string }>;
+  readonly events: EventSink;
   readonly log: Logger;
 }
 
@@ -24,7 +26,7 @@ export class DataPlane {
   constructor(o: DataPlaneOptions) {
     this.pools = new UpstreamPools(o.agents);
     this.active = new ActiveHealth(this.pools, o.agents, o.log);
-    const pipeline = new Pipeline({ snapshot: () => this.current, pools: this.pools, agents: o.agents, trusted: o.trusted, health: new PassiveHealth(), active: this.active, log: o.log });
+    const pipeline = new Pipeline({ snapshot: () => this.current, pools: this.pools, agents: o.agents, trusted: o.trusted, health: new PassiveHealth(), active: this.active, events: o.events, log: o.log });
     this.listeners = new ListenerManager(
       (id, proto, peer, req, res) => pipeline.handle(id, proto, peer, req, res),
       (id, proto, peer, req, socket, head) => pipeline.handleUpgrade(id, proto, peer, req, socket, head),

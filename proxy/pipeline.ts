@@ -15,6 +15,7 @@ import type { CompiledRoute, CompiledTarget, ProxySnapshot } from "./snapshot.ts
 import type { AgentDialer, UpstreamPools } from "./targets/upstream-pools.ts";
 import type { PassiveHealth } from "./health.ts";
 import type { ActiveHealth } from "./health-checks.ts";
+import type { EventSink } from "./observe/request-event.ts";
 import { AgentPicker } from "./targets/agent-picker.ts";
 
 export interface PipelineDeps {
@@ -24,6 +25,7 @@ export interface PipelineDeps {
   readonly trusted: TrustedProxies;
   readonly health: PassiveHealth;
   readonly active: ActiveHealth;
+  readonly events: EventSink;
   readonly log: Logger;
 }
 
@@ -42,6 +44,8 @@ interface Outcome {
   targetId?: string;
   agentId?: string;
   errorCode?: ProxyErrorCode;
+  bytesIn: number;
+  bytesOut: number;
 }
 
 type Refusal = { code: ProxyErrorCode; extra?: Record<string, string>; routeId?: string };
@@ -82,15 +86,17 @@ function sendError(req: http.IncomingMessage, res: http.ServerResponse, code: Pr
     ...(close ? { connection: "close" } : {}),
     ...extra,
   });
+  o.bytesOut += req.method === "HEAD" ? 0 : Buffer.byteLength(page.body);
   res.end(req.method === "HEAD" ? undefined : page.body);
 }
 
 /** Counts request body bytes and fails the stream past the route's limit (bodies without Content-Length). */
-function limitBody(max: number): Transform {
+function limitBody(max: number, o: Outcome): Transform {
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       seen += chunk.length;
+      o.bytesIn = seen;
       if (max > 0 && seen > max) cb(new ProxyError("body_too_large"));
       else cb(null, chunk);
     },
@@ -148,7 +154,10 @@ export class Pipeline {
   }
 
   handle(listenerId: string, proto: "http" | "https", peer: string, req: http.IncomingMessage, res: http.ServerResponse): void {
-    const o: Outcome = { requestId: newRequestId() };
+    const o: Outcome = { requestId: newRequestId(), bytesIn: 0, bytesOut: 0 };
+    const started = performance.now();
+    let ip = peer;
+    res.once("close", () => this.record(listenerId, req, res, o, ip, started));
     const p = this.prepare(listenerId, peer, req);
     if ("code" in p) {
       o.routeId = p.routeId;
@@ -156,6 +165,7 @@ export class Pipeline {
     }
     const { route, method } = p;
     o.routeId = route.id;
+    ip = p.ip;
     const cl = req.headers["content-length"];
     const hasBody = (cl !== undefined && cl !== "0") || req.headers["transfer-encoding"] !== undefined;
     if (route.maxBodyBytes > 0 && cl !== undefined && Number(cl) > route.maxBodyBytes) return sendError(req, res, "body_too_large", o);
@@ -168,6 +178,7 @@ export class Pipeline {
     const action = route.action;
     if (action.kind === "static") {
       res.writeHead(action.status, [...action.headers, "content-length", String(action.body.length), "x-request-id", o.requestId]);
+      if (method !== "HEAD") o.bytesOut = action.body.length;
       return void res.end(method === "HEAD" ? undefined : action.body);
     }
     if (action.kind === "redirect") {
@@ -184,7 +195,7 @@ export class Pipeline {
 
   /** Upgrade requests (WebSocket and others): routed like any request, then spliced to the target. */
   handleUpgrade(listenerId: string, proto: "http" | "https", peer: string, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    const o: Outcome = { requestId: newRequestId() };
+    const o: Outcome = { requestId: newRequestId(), bytesIn: 0, bytesOut: 0 };
     socket.on("error", () => {});
     const p = this.prepare(listenerId, peer, req);
     if ("code" in p) return rawError(req, socket, p.code, o, p.extra);
@@ -269,6 +280,30 @@ export class Pipeline {
     return headers;
   }
 
+  /** Stage 11: one event per request, handed to a sink that batches writes off this path. */
+  private record(listenerId: string, req: http.IncomingMessage, res: http.ServerResponse, o: Outcome, ip: string, started: number): void {
+    const url = req.url ?? "";
+    const q = url.indexOf("?");
+    this.d.events.record({
+      at: Date.now(),
+      requestId: o.requestId,
+      listenerId,
+      routeId: o.routeId ?? "",
+      targetId: o.targetId ?? "",
+      agentId: o.agentId ?? "",
+      method: (req.method ?? "").slice(0, 16),
+      host: String(req.headers.host ?? "").slice(0, 255),
+      path: (q < 0 ? url : url.slice(0, q)).slice(0, 2048),
+      // A response that never started (client gone) is recorded as 499, like nginx.
+      status: res.headersSent ? res.statusCode : 499,
+      bytesIn: o.bytesIn,
+      bytesOut: o.bytesOut,
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      errorKind: o.errorCode ?? (res.writableFinished ? "" : "client_aborted"),
+      clientIp: ip,
+    });
+  }
+
   private hashKey(route: CompiledRoute, ip: string, req: http.IncomingMessage): string | undefined {
     if (!route.hash) return undefined;
     if (route.hash.on === "client_ip") return ip;
@@ -305,7 +340,7 @@ export class Pipeline {
     res.once("close", () => {
       if (!res.writableFinished) abort.abort();
     });
-    const body = hasBody ? req.pipe(limitBody(route.maxBodyBytes)) : undefined;
+    const body = hasBody ? req.pipe(limitBody(route.maxBodyBytes, o)) : undefined;
     // One retry, on another target or agent, when nothing reached the upstream and no body was streamed.
     const mayRetry = !hasBody && IDEMPOTENT.has(method);
     let exclude: string | undefined;
@@ -329,6 +364,7 @@ export class Pipeline {
         const out = buildDownstreamResponseHeaders(flatHeaders(up.headers), { rules: route.responseRules });
         out.push("x-request-id", o.requestId);
         res.writeHead(up.statusCode, out);
+        up.body.on("data", (d: Buffer) => (o.bytesOut += d.length));
         await new Promise<void>((resolve) => {
           streamPipeline(up.body, res, (err) => {
             if (err && !res.writableFinished) res.destroy();

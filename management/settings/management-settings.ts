@@ -34,6 +34,8 @@ export interface ManagementSettings {
   readonly publicHttpPort: number;
   /** TRUSTED_PROXIES: peers whose X-Forwarded-For is believed. */
   readonly trustedProxies: string;
+  readonly observabilityRetentionDays: number;
+  readonly observabilityMaxEvents: number;
 }
 
 const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -125,5 +127,7 @@ export function loadManagementSettings(env: Env, cwd: string = process.cwd()): M
     testHooks: readBool(env, "WARREN_TEST_HOOKS", false),
     publicHttpPort: readInt(env, "PUBLIC_HTTP_PORT", 8080, 0, 65535),
     trustedProxies: readTrustedProxies(env),
+    observabilityRetentionDays: readInt(env, "OBSERVABILITY_RETENTION_DAYS", 30, 1, 3650),
+    observabilityMaxEvents: readInt(env, "OBSERVABILITY_MAX_EVENTS", 1_000_000, 1000, 100_000_000),
   };
 }

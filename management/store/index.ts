@@ -6,6 +6,7 @@ import { TokensRepo } from "./tokens-repo.ts";
 import { AuditRepo } from "./audit-repo.ts";
 import { AgentsRepo } from "./agents-repo.ts";
 import { ProxyRepo } from "./proxy-repo.ts";
+import { EventsRepo } from "./events-repo.ts";
 
 export interface Store {
   readonly db: Db;
@@ -15,6 +16,7 @@ export interface Store {
   readonly audit: AuditRepo;
   readonly agents: AgentsRepo;
   readonly proxy: ProxyRepo;
+  readonly events: EventsRepo;
   close(): void;
 }
 
@@ -36,6 +38,7 @@ export function openStore(path: string): Store {
     audit: new AuditRepo(db),
     agents: new AgentsRepo(db),
     proxy: new ProxyRepo(db),
+    events: new EventsRepo(db),
     close: () => db.close(),
   };
 }
