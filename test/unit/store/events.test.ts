@@ -1,0 +1,44 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { openStore } from "../../../management/store/index.ts";
+import { EventWriter } from "../../../management/observe/event-writer.ts";
+import type { RequestEvent } from "../../../proxy/observe/request-event.ts";
+
+const ev = (at: number, i: number): RequestEvent => ({
+  at,
+  requestId: `r${i}`,
+  listenerId: "l",
+  routeId: "r",
+  targetId: "",
+  agentId: "",
+  method: "GET",
+  host: "h",
+  path: "/",
+  status: 200,
+  bytesIn: 0,
+  bytesOut: 1,
+  durationMs: 1,
+  errorKind: "",
+  clientIp: "127.0.0.1",
+});
+
+describe("EventWriter", () => {
+  it("batches, prunes by age and by row cap, and bounds its queue", () => {
+    const store = openStore(join(mkdtempSync(join(tmpdir(), "warren-ev-")), "w.db"));
+    const w = new EventWriter(store.events, { retentionDays: 1, maxRows: 1000, batchSize: 10_000, maxQueued: 3000, flushEveryMs: 3_600_000 }, pino({ level: "silent" }));
+    const now = Date.now();
+    for (let i = 0; i < 5000; i++) w.record(ev(i < 100 ? now - 2 * 86_400_000 : now, i));
+    assert.equal(store.events.count(), 0, "nothing is written on the request path");
+    w.flush();
+    assert.equal(store.events.count(), 3000, "the queue is bounded; the excess is dropped");
+    w.prune(now);
+    assert.equal(store.events.count(), 1000, "age first (100 old rows), then the row cap");
+    assert.equal(store.events.recent(1)[0]!.request_id, "r2999", "the newest rows are kept");
+    w.close();
+    store.close();
+  });
+});
