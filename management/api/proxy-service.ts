@@ -1,11 +1,11 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { ListenerProtocol, ListenerState, ProxyService, type ListenerSchema, type RouteSchema } from "../../proto/gen/warren/v1/proxy_pb.ts";
+import { ListenerProtocol, ListenerState, ProxyService, type ListenerSchema, type RouteSchema, type RouteSpec } from "../../proto/gen/warren/v1/proxy_pb.ts";
 import { ApiError, fieldError } from "../errors.ts";
 import { newId } from "../store/ids.ts";
 import type { ListenerRow, RouteRow } from "../store/index.ts";
-import { validateListener } from "../config/validate-listener.ts";
+import { validateListener, type ValidListener } from "../config/validate-listener.ts";
 import { redactRouteSpec, routeSpecFromJson, routeSpecToJson, validateRoute } from "../config/validate-route.ts";
 import { setAuditTarget } from "./context.ts";
 import type { ApiDeps } from "./deps.ts";
@@ -70,6 +70,23 @@ export function proxyService(d: ApiDeps): ServiceImpl<typeof ProxyService> {
     const clash = repo.listeners().find((l) => l.port === port && l.id !== self && (l.bind_address === bind || l.bind_address === "" || bind === ""));
     if (clash) throw new ApiError("already_exists", `spec.port: listener "${clash.name}" already uses port ${port}`);
   };
+  const listenerColumns = (v: ValidListener) => ({
+    name: v.name,
+    bind_address: v.bindAddress,
+    port: v.port,
+    protocol: v.protocol,
+    enabled: v.enabled ? (1 as const) : (0 as const),
+    accept_proxy_protocol: v.acceptProxyProtocol ? (1 as const) : (0 as const),
+    tls_cert_pem: v.tlsCertPem,
+    tls_key_pem: v.tlsKeyPem,
+  });
+  const routeColumns = (spec: RouteSpec) => ({
+    listener_id: spec.listenerId,
+    name: spec.name,
+    priority: spec.priority,
+    is_default: spec.isDefault ? (1 as const) : (0 as const),
+    spec: routeSpecToJson(spec),
+  });
   const oneDefault = (listenerId: string, isDefault: boolean, self?: string) => {
     if (!isDefault) return;
     const other = repo.routes().find((r) => r.listener_id === listenerId && r.is_default === 1 && r.id !== self);
@@ -97,19 +114,7 @@ export function proxyService(d: ApiDeps): ServiceImpl<typeof ProxyService> {
       const row = await snapshots.write(() => {
         nameFree(v.name);
         portFree(v.bindAddress, v.port);
-        repo.insertListener({
-          id,
-          name: v.name,
-          bind_address: v.bindAddress,
-          port: v.port,
-          protocol: v.protocol,
-          enabled: v.enabled ? 1 : 0,
-          accept_proxy_protocol: v.acceptProxyProtocol ? 1 : 0,
-          tls_cert_pem: v.tlsCertPem,
-          tls_key_pem: v.tlsKeyPem,
-          created_at: now,
-          updated_at: now,
-        });
+        repo.insertListener({ id, ...listenerColumns(v), created_at: now, updated_at: now });
         return repo.listener(id)!;
       });
       return { listener: listenerToProto(row) };
@@ -122,18 +127,7 @@ export function proxyService(d: ApiDeps): ServiceImpl<typeof ProxyService> {
       const row = await snapshots.write(() => {
         nameFree(v.name, req.id);
         portFree(v.bindAddress, v.port, req.id);
-        repo.updateListener({
-          id: req.id,
-          name: v.name,
-          bind_address: v.bindAddress,
-          port: v.port,
-          protocol: v.protocol,
-          enabled: v.enabled ? 1 : 0,
-          accept_proxy_protocol: v.acceptProxyProtocol ? 1 : 0,
-          tls_cert_pem: v.tlsCertPem,
-          tls_key_pem: v.tlsKeyPem,
-          updated_at: d.now(),
-        });
+        repo.updateListener({ id: req.id, ...listenerColumns(v), updated_at: d.now() });
         return repo.listener(req.id)!;
       });
       return { listener: listenerToProto(row) };
@@ -168,7 +162,7 @@ export function proxyService(d: ApiDeps): ServiceImpl<typeof ProxyService> {
       const row = await snapshots.write(() => {
         mustListener(spec.listenerId, "spec.listener_id");
         oneDefault(spec.listenerId, spec.isDefault);
-        repo.insertRoute({ id, listener_id: spec.listenerId, name: spec.name, priority: spec.priority, is_default: spec.isDefault ? 1 : 0, spec: routeSpecToJson(spec), created_at: now, updated_at: now });
+        repo.insertRoute({ id, ...routeColumns(spec), created_at: now, updated_at: now });
         return repo.route(id)!;
       });
       return { route: routeToProto(row) };
@@ -181,7 +175,7 @@ export function proxyService(d: ApiDeps): ServiceImpl<typeof ProxyService> {
       const row = await snapshots.write(() => {
         mustListener(spec.listenerId, "spec.listener_id");
         oneDefault(spec.listenerId, spec.isDefault, req.id);
-        repo.updateRoute({ id: req.id, listener_id: spec.listenerId, name: spec.name, priority: spec.priority, is_default: spec.isDefault ? 1 : 0, spec: routeSpecToJson(spec), updated_at: d.now() });
+        repo.updateRoute({ id: req.id, ...routeColumns(spec), updated_at: d.now() });
         return repo.route(req.id)!;
       });
       return { route: routeToProto(row) };

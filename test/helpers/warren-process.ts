@@ -213,3 +213,11 @@ export function cookieHeader(cookie: string): Record<string, string> {
 export function bearer(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
+
+/** The seeded public HTTP listener: its id and the port it actually bound. */
+export async function publicListener(api: JsonApi, headers: Record<string, string>): Promise<{ id: string; port: number }> {
+  const cfg = await api.call("ProxyService/GetProxyConfig", {}, headers);
+  const l = (cfg.json.listeners as { id: string; spec: { name: string }; status: { boundPort: number } }[]).find((x) => x.spec.name === "public-http");
+  if (!l) throw new Error(`no public-http listener: ${cfg.text}`);
+  return { id: l.id, port: l.status.boundPort };
+}

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { request } from "undici";
-import { JsonApi, WarrenProcess, cookieHeader, setupAdmin, type LogLine } from "../helpers/warren-process.ts";
+import { JsonApi, WarrenProcess, cookieHeader, publicListener, setupAdmin, type LogLine } from "../helpers/warren-process.ts";
 import { createAgent, startAgent } from "../helpers/agent-process.ts";
 import { startOrigin, type Origin } from "../helpers/origins.ts";
 
@@ -22,10 +22,7 @@ describe("agent targets (issue 4 acceptance 2)", () => {
     w = await WarrenProcess.start();
     api = new JsonApi(w.baseUrl, w.caPem);
     c = cookieHeader((await setupAdmin(w, api)).cookie);
-    const cfg = await api.call("ProxyService/GetProxyConfig", {}, c);
-    const l = (cfg.json.listeners as { id: string; status: { boundPort: number } }[])[0]!;
-    listenerId = l.id;
-    port = l.status.boundPort;
+    ({ id: listenerId, port } = await publicListener(api, c));
     origin = await startOrigin("behind-agent");
   });
   after(async () => {

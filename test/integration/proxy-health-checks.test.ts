@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { request } from "undici";
-import { JsonApi, WarrenProcess, cookieHeader, setupAdmin, type LogLine } from "../helpers/warren-process.ts";
+import { JsonApi, WarrenProcess, cookieHeader, publicListener, setupAdmin, type LogLine } from "../helpers/warren-process.ts";
 import { createAgent, startAgent } from "../helpers/agent-process.ts";
 
 /** An origin whose /healthz answers 200 or 503 as the test says; everything else names the origin. */
@@ -33,9 +33,7 @@ describe("active health checks", () => {
     w = await WarrenProcess.start();
     api = new JsonApi(w.baseUrl, w.caPem);
     c = cookieHeader((await setupAdmin(w, api)).cookie);
-    const l = ((await api.call("ProxyService/GetProxyConfig", {}, c)).json.listeners as { id: string; status: { boundPort: number } }[])[0]!;
-    listenerId = l.id;
-    port = l.status.boundPort;
+    ({ id: listenerId, port } = await publicListener(api, c));
   });
   after(async () => {
     for (const f of closers) await f();

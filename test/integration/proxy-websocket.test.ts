@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket } from "undici";
-import { JsonApi, WarrenProcess, cookieHeader, setupAdmin, type LogLine } from "../helpers/warren-process.ts";
+import { JsonApi, WarrenProcess, cookieHeader, publicListener, setupAdmin, type LogLine } from "../helpers/warren-process.ts";
 import { createAgent, startAgent } from "../helpers/agent-process.ts";
 import { startWebSocketEcho } from "../helpers/origins.ts";
 
@@ -38,9 +38,7 @@ describe("WebSocket upgrades through the proxy (issue 4 acceptance 4)", () => {
     w = await WarrenProcess.start();
     api = new JsonApi(w.baseUrl, w.caPem);
     c = cookieHeader((await setupAdmin(w, api)).cookie);
-    const l = ((await api.call("ProxyService/GetProxyConfig", {}, c)).json.listeners as { id: string; status: { boundPort: number } }[])[0]!;
-    listenerId = l.id;
-    port = l.status.boundPort;
+    ({ id: listenerId, port } = await publicListener(api, c));
     origin = await startWebSocketEcho();
   });
   after(async () => {
