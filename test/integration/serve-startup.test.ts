@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN, JsonApi, ROOT, WarrenProcess, setupAdmin } from "../helpers/warren-process.ts";
@@ -94,6 +94,32 @@ describe("warren serve start-up (acceptance 2, 8)", () => {
       const lines = r.stderr.trim().split("\n");
       assert.equal(lines.length, 1, r.stderr);
       assert.match(lines[0]!, re);
+    }
+  });
+
+  it("answers `npx warren --version` in the checkout", () => {
+    const r = spawnSync("npx", ["--no-install", "warren", "--version"], { cwd: ROOT, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version);
+  });
+
+  it("turns off only the UI routes with MANAGEMENT_UI_DISABLED", async () => {
+    const on = await WarrenProcess.start();
+    const off = await WarrenProcess.start({ env: { MANAGEMENT_UI_DISABLED: "true" } });
+    try {
+      const apiOn = new JsonApi(on.baseUrl, on.caPem);
+      const apiOff = new JsonApi(off.baseUrl, off.caPem);
+      assert.equal((await apiOn.raw("/", { method: "GET" })).status, 200);
+      assert.equal((await apiOff.raw("/", { method: "GET" })).status, 404);
+      assert.equal((await apiOff.raw("/healthz", { method: "GET" })).status, 200);
+      assert.equal((await apiOff.call("AuthService/GetSetupState", {})).status, 200);
+      await apiOn.close();
+      await apiOff.close();
+    } finally {
+      await on.stop();
+      await off.stop();
+      on.cleanup();
+      off.cleanup();
     }
   });
 
