@@ -8,7 +8,7 @@ import type { Dispatcher } from "undici";
 import { checkEncodedSeparators, checkFraming, checkHostHeader, checkRequestTarget } from "./hygiene.ts";
 import { clientIp, type TrustedProxies } from "./client-ip.ts";
 import { buildDownstreamResponseHeaders, buildUpstreamRequestHeaders, rawHeaderValue } from "./headers.ts";
-import { ProxyError, renderErrorPage, type ProxyErrorCode } from "./errors.ts";
+import { ProxyError, renderErrorPage, statusOf, type ProxyErrorCode } from "./errors.ts";
 import { classifyUpstreamError } from "./node-error.ts";
 import { matchPathPrefix } from "./routing/path-prefix.ts";
 import type { CompiledRoute, CompiledTarget, ProxySnapshot } from "./snapshot.ts";
@@ -282,6 +282,10 @@ export class Pipeline {
 
   /** Stage 11: one event per request, handed to a sink that batches writes off this path. */
   private record(listenerId: string, req: http.IncomingMessage, res: http.ServerResponse, o: Outcome, ip: string, started: number): void {
+    // Gateway-side failures are logged with the request id the client saw on its error page.
+    if (o.errorCode && statusOf(o.errorCode) >= 500) {
+      this.d.log.warn({ requestId: o.requestId, routeId: o.routeId, targetId: o.targetId, agentId: o.agentId, code: o.errorCode }, "request failed");
+    }
     const url = req.url ?? "";
     const q = url.indexOf("?");
     this.d.events.record({

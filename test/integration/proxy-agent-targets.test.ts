@@ -52,7 +52,11 @@ describe("agent targets (issue 4 acceptance 2)", () => {
 
     const none = await request(`http://127.0.0.1:${port}/`, { headers: { host: "agent.test", accept: "application/json" } });
     assert.equal(none.statusCode, 503);
-    assert.equal(((await none.body.json()) as { error: { code: string } }).error.code, "no_healthy_target");
+    const page = (await none.body.json()) as { error: { code: string; request_id: string } };
+    assert.equal(page.error.code, "no_healthy_target");
+    assert.equal(none.headers["x-request-id"], page.error.request_id);
+    const logged = await w.waitForLog((l) => l.msg === "request failed" && l.requestId === page.error.request_id);
+    assert.equal(logged.code, "no_healthy_target", "the request id on the error page is in the logs");
 
     const p1 = startAgent(w, one);
     agents.push(p1);
