@@ -58,7 +58,7 @@ export function parseTrustedProxies(value: string | readonly string[]): TrustedP
     const entry = raw.trim();
     if (entry === "") continue;
     const err = set.add(entry);
-    if (err !== undefined) throw new TrustedProxiesError(entry, `TRUSTED_PROXIES: "${entry}": ${err} (expected an IP or CIDR such as 10.0.0.0/8 or fd00::/8)`);
+    if (err !== undefined) throw new TrustedProxiesError(entry, `"${entry}": ${err}`);
     entries.push(entry);
   }
   return new CidrTrust(set, entries);

@@ -25,10 +25,25 @@ interface Running {
   readonly key: string;
   readonly server: http.Server;
   readonly port: number;
+  /**
+   * Stops accepting at once (the port is free again when this is called) and lets in-flight
+   * requests finish, closing each connection after its response; whatever is still open after
+   * `graceMs` is cut. Resolves when the last connection is gone.
+   */
+  readonly drain: (graceMs: number) => Promise<void>;
 }
 
 const PROXY_HEADER_TIMEOUT_MS = 5_000;
+/** How long a removed or restarted listener lets in-flight requests (and upgraded sockets) run. */
+const DRAIN_GRACE_MS = 30_000;
 const peerOf = new WeakMap<net.Socket, string>();
+
+/** The client address: the PROXY protocol source when there was one, else the TCP peer. */
+function peerFor(socket: net.Socket): string {
+  // On HTTPS listeners req.socket is the TLSSocket; the PROXY header was read on the TCP socket under it.
+  const tcp = (socket as net.Socket & { _parent?: net.Socket })._parent ?? socket;
+  return peerOf.get(tcp) ?? plainPeer(socket.remoteAddress);
+}
 
 function plainPeer(addr: string | undefined): string {
   if (!addr) return "";
@@ -67,7 +82,9 @@ export class ListenerManager {
       const l = snapshot.listeners.get(id);
       if (!l || !l.enabled || l.socketKey !== r.key) {
         this.running.delete(id);
-        await this.closeServer(r.server);
+        // Only stop accepting before going on (a restart may bind the same port); the drain itself
+        // runs on, so a long download never holds up this or any later configuration write.
+        void r.drain(DRAIN_GRACE_MS).then(() => this.log.info({ listenerId: id }, "public listener drained"));
         this.statuses.set(id, { state: "stopped", error: "", since: Date.now(), boundPort: 0 });
         if (!l) this.statuses.delete(id);
       }
@@ -92,8 +109,16 @@ export class ListenerManager {
   }
 
   private async start(l: CompiledListener): Promise<Running> {
-    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) =>
-      this.handler(l.id, l.protocol, peerOf.get(req.socket) ?? plainPeer(req.socket.remoteAddress), req, res);
+    const inFlight = new Set<http.ServerResponse>();
+    const upgraded = new Set<Duplex>();
+    const draining = { value: false };
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      // While draining, every response closes its connection (the client reconnects elsewhere).
+      if (draining.value) res.shouldKeepAlive = false;
+      inFlight.add(res);
+      res.once("close", () => inFlight.delete(res));
+      this.handler(l.id, l.protocol, peerFor(req.socket), req, res);
+    };
     const opts: http.ServerOptions = {
       // Slowloris: headers must arrive within 20 s, a whole request within 0 (no limit: long uploads stream).
       headersTimeout: 20_000,
@@ -108,9 +133,11 @@ export class ListenerManager {
     } else {
       server = http.createServer(opts, onRequest);
     }
-    server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.upgradeHandler(l.id, l.protocol, peerOf.get(req.socket) ?? plainPeer(req.socket.remoteAddress), req, socket, head),
-    );
+    server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      upgraded.add(socket);
+      socket.once("close", () => upgraded.delete(socket));
+      this.upgradeHandler(l.id, l.protocol, peerFor(req.socket), req, socket, head);
+    });
     server.on("clientError", (err: Error, socket: net.Socket) => {
       const code = clientErrorCode(err);
       if (!code || !socket.writable) return void socket.destroy();
@@ -126,15 +153,34 @@ export class ListenerManager {
       });
     });
     server.on("error", (err) => this.log.error({ listenerId: l.id, err: err.message }, "public listener error"));
-    return { key: l.socketKey, server, port: (server.address() as net.AddressInfo).port };
+    const drain = (graceMs: number): Promise<void> => {
+      draining.value = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      for (const res of inFlight) {
+        // Not answered yet: Node sends `Connection: close` and closes after the response. Already
+        // answering: close once the response is complete.
+        if (!res.headersSent) res.shouldKeepAlive = false;
+        else {
+          const socket = res.socket;
+          res.once("finish", () => socket?.end());
+        }
+      }
+      const force = setTimeout(() => {
+        server.closeAllConnections();
+        for (const s of upgraded) s.destroy();
+      }, graceMs);
+      force.unref();
+      return closed.finally(() => clearTimeout(force));
+    };
+    return { key: l.socketKey, server, port: (server.address() as net.AddressInfo).port, drain };
   }
 
   /** Reads the PROXY protocol header before HTTP (or TLS) sees a byte. */
   private wrapProxyProtocol(server: http.Server, tlsServer: boolean): void {
-    const event = tlsServer ? "connection" : "connection";
-    const original = server.listeners(event).slice();
-    server.removeAllListeners(event);
-    server.on(event, (socket: net.Socket) => {
+    const original = server.listeners("connection").slice();
+    server.removeAllListeners("connection");
+    server.on("connection", (socket: net.Socket) => {
       const parser = new ProxyProtocolParser();
       const timer = setTimeout(() => socket.destroy(), PROXY_HEADER_TIMEOUT_MS);
       const onData = (chunk: Buffer) => {
@@ -153,26 +199,20 @@ export class ListenerManager {
         if (r.source) peerOf.set(socket, plainPeer(r.source.address));
         if (r.rest.length) socket.unshift(r.rest);
         for (const fn of original) (fn as (s: net.Socket) => void).call(server, socket);
-        socket.resume();
+        // The TLS layer takes the bytes still buffered on the socket (the ClientHello that came with
+        // the header) on its next tick; resuming here would emit them to nobody and lose them.
+        if (!tlsServer) socket.resume();
       };
       socket.on("data", onData);
       socket.on("error", () => {});
     });
   }
 
-  private closeServer(server: http.Server): Promise<void> {
-    return new Promise((resolve) => {
-      // Stop accepting; in-flight requests finish; idle keep-alive sockets go now.
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
-  }
-
+  /** Shutdown: stops every listener and cuts its connections. */
   async close(): Promise<void> {
     await this.queue;
     const all = [...this.running.values()];
     this.running.clear();
-    for (const r of all) r.server.closeAllConnections();
-    await Promise.all(all.map((r) => this.closeServer(r.server)));
+    await Promise.all(all.map((r) => r.drain(0)));
   }
 }

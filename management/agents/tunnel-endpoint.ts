@@ -21,11 +21,6 @@ const STATUS_TEXT: Record<number, string> = {
   426: "Upgrade Required",
 };
 
-/** The serial as stored by the PKI: lower-case hex without leading zeros. */
-function normalizeSerial(s: string): string {
-  return s.toLowerCase().replace(/^0+(?=.)/, "");
-}
-
 export interface TunnelEndpointDeps {
   readonly store: Store;
   readonly registry: AgentRegistry;
@@ -54,7 +49,7 @@ export class TunnelEndpoint {
     const notAfter = Date.parse(cert.valid_to);
     if (this.d.ca?.isIssuerOf(cert.raw)) {
       // Ours: it must be one we issued to this agent and not revoked since.
-      const row = this.d.store.agents.certificate(normalizeSerial(cert.serialNumber));
+      const row = this.d.store.agents.certificate(cert.serialNumber);
       if (!row || row.agent_id !== agentId) return { valid: false, why: "client certificate unknown" };
       if (row.revoked_at !== null) return { valid: false, why: "client certificate revoked" };
     }

@@ -78,7 +78,7 @@ function compileAction(spec: RouteSpec): CompiledAction {
   return { kind: "forward" };
 }
 
-function compileRoute(row: RouteRow, spec: RouteSpec): CompiledRoute {
+function compileRoute(row: RouteRow, spec: RouteSpec, listenerProtocol: "http" | "https" | undefined): CompiledRoute {
   const o = spec.options;
   const field = (f: string) => `routes[${row.id}].${f}`;
   let requestRules, responseRules;
@@ -87,7 +87,8 @@ function compileRoute(row: RouteRow, spec: RouteSpec): CompiledRoute {
   } catch (e) {
     throw fieldError(field(`options.request_headers.${(e as HeaderRuleError).field ?? ""}`), (e as Error).message);
   }
-  const hsts = o?.hstsMaxAgeSeconds ?? 0;
+  // RFC 6797 §7.2: HSTS over plain HTTP is ignored by browsers and must not be sent.
+  const hsts = listenerProtocol === "https" ? (o?.hstsMaxAgeSeconds ?? 0) : 0;
   try {
     responseRules = compileHeaderRules({
       remove: o?.removeResponseHeaders ?? [],
@@ -137,10 +138,11 @@ export function compileSnapshot(
   routes: readonly { row: RouteRow; spec: RouteSpec }[],
   agents: readonly AgentRow[],
 ): ProxySnapshot {
+  const protocols = new Map(listeners.map((l) => [l.id, l.protocol]));
   const byListener = new Map<string, CompiledRoute[]>();
   for (const { row, spec } of routes) {
     const list = byListener.get(row.listener_id) ?? [];
-    list.push(compileRoute(row, spec));
+    list.push(compileRoute(row, spec, protocols.get(row.listener_id)));
     byListener.set(row.listener_id, list);
   }
   const compiled = new Map<string, CompiledListener>();

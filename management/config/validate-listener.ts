@@ -33,7 +33,8 @@ export function validateListener(spec: ListenerSpec | undefined, storedKeyPem = 
   else throw fieldError("spec.protocol", "must be LISTENER_PROTOCOL_HTTP or LISTENER_PROTOCOL_HTTPS");
 
   let tlsCertPem = spec.tlsCertificatePem.trim();
-  let tlsKeyPem = spec.tlsPrivateKeyPem.trim() || (tlsCertPem ? storedKeyPem : "");
+  // Both are stored with one trailing newline: trim the stored key too, so keeping it is a no-op.
+  let tlsKeyPem = spec.tlsPrivateKeyPem.trim() || (tlsCertPem ? storedKeyPem.trim() : "");
   if (protocol === "http" && (tlsCertPem || spec.tlsPrivateKeyPem)) throw fieldError("spec.tls_certificate_pem", "only HTTPS listeners take a certificate");
   if (tlsCertPem || tlsKeyPem) {
     if (!tlsCertPem) throw fieldError("spec.tls_certificate_pem", "is required with a private key");

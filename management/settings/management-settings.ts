@@ -50,7 +50,7 @@ function readTrustedProxies(env: Env): string {
   try {
     parseTrustedProxies(v);
   } catch (e) {
-    throw new SettingsError("TRUSTED_PROXIES", `${(e as Error).message} (expected comma-separated IPs or CIDRs)`);
+    throw new SettingsError("TRUSTED_PROXIES", `${(e as Error).message} (expected comma-separated IPs or CIDRs such as 10.0.0.0/8, fd00::/8)`);
   }
   return v;
 }

@@ -16,6 +16,14 @@ export interface AgentRow {
   reported_hostname: string;
 }
 
+/**
+ * Serials are stored as lower-case hex without leading zeros: X509Certificate.serialNumber and the
+ * PKI's own hex spell the same number differently (a random serial may start with a 0 nibble).
+ */
+export function normalizeSerial(s: string): string {
+  return s.toLowerCase().replace(/^0+(?=.)/, "");
+}
+
 export interface AgentCertRow {
   serial: string;
   agent_id: string;
@@ -80,10 +88,11 @@ export class AgentsRepo {
     return this.s.delete.run(id).changes > 0;
   }
   insertCertificate(row: Omit<AgentCertRow, "revoked_at" | "revoke_reason">): void {
-    this.s.insertCert.run(row);
+    this.s.insertCert.run({ ...row, serial: normalizeSerial(row.serial) });
   }
+  /** Any spelling of the serial (upper or lower case, with or without leading zeros) finds the row. */
   certificate(serial: string): AgentCertRow | undefined {
-    return this.s.certBySerial.get(serial);
+    return this.s.certBySerial.get(normalizeSerial(serial));
   }
   revokeCertificates(agentId: string, now: number, reason: string): number {
     return this.s.revokeCerts.run(now, reason, agentId).changes;

@@ -37,5 +37,16 @@ describe("management settings", () => {
     bad({ MANAGEMENT_PUBLIC_URL: "ftp://x" }, "MANAGEMENT_PUBLIC_URL");
     bad({ LOG_LEVEL: "loud" }, "LOG_LEVEL");
     bad({ WARREN_TEST_SETUP_WINDOW_MS: "600000" }, "WARREN_TEST_SETUP_WINDOW_MS");
+    bad({ TRUSTED_PROXIES: "10.0.0.0/8, 300.1.1.1" }, "TRUSTED_PROXIES");
+  });
+  it("names the variable once and says what is accepted once", () => {
+    assert.throws(
+      () => loadManagementSettings({ TRUSTED_PROXIES: "10.0.0.0/33" }, "/srv"),
+      (e: unknown) =>
+        e instanceof SettingsError &&
+        e.message.startsWith('TRUSTED_PROXIES: "10.0.0.0/33": ') &&
+        e.message.split("TRUSTED_PROXIES").length === 2 &&
+        e.message.split("(expected").length === 2,
+    );
   });
 });
