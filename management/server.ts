@@ -45,6 +45,26 @@ export interface ManagementServer {
 }
 
 
+/** How long a connection that was answered before its request body ended keeps reading (and discarding). */
+const LINGER_MS = 2_000;
+
+/**
+ * A request answered before its whole body arrived (size limit) leaves the HTTP/1.1 connection
+ * mid-request, so it is not reused. Closing it outright would reset it while the client is still
+ * sending, and the client would see EPIPE instead of our answer; like nginx's lingering close, stop
+ * writing, let Node discard what still arrives, and close when the client does or after LINGER_MS.
+ */
+function lingerAfterEarlyAnswer(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const socket = req.socket;
+  res.once("finish", () => {
+    if (req.complete) return;
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+  });
+}
+
 function send(res: Res, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body), ...extra });
   res.end(body);
@@ -94,19 +114,10 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
     if (API_PATH.test(path)) {
       // Only POST reaches handlers: no GET-able RPCs, so no cross-site "simple" requests.
       if (req.method !== "POST") return send(res, 405, "text/plain", "method not allowed\n", { allow: "POST" });
+      if (req.httpVersionMajor === 1) lingerAfterEarlyAnswer(req as http.IncomingMessage, res as http.ServerResponse);
       const len = Number(req.headers["content-length"] ?? 0);
       if (len > API_MAX_BODY_BYTES) {
-        return send(res, 413, "application/json", JSON.stringify({ code: "resource_exhausted", message: `request body over ${API_MAX_BODY_BYTES} bytes` }), {
-          connection: "close",
-        });
-      }
-      if (req.httpVersionMajor === 1) {
-        // A handler that answered before reading the whole body (size limit) leaves the HTTP/1.1
-        // connection mid-request: close it rather than reuse a desynchronised connection.
-        const socket = req.socket as { destroySoon?: () => void } | null;
-        res.once("finish", () => {
-          if (!req.complete) socket?.destroySoon?.();
-        });
+        return send(res, 413, "application/json", JSON.stringify({ code: "resource_exhausted", message: `request body over ${API_MAX_BODY_BYTES} bytes` }));
       }
       return void connect(req, res);
     }

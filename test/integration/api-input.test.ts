@@ -83,7 +83,7 @@ describe("management API: protocols and bad input", () => {
       headers: { "content-type": "application/json" },
       body: Readable.from(
         (async function* () {
-          for (let i = 0; i < 20; i++) yield Buffer.alloc(100 * 1024, 0x61);
+          for (let i = 0; i < 160; i++) yield Buffer.alloc(100 * 1024, 0x61);
         })(),
       ),
       dispatcher: api.dispatcher,
