@@ -223,6 +223,18 @@ export interface DownstreamResponseOptions {
  * Connection-named dropped; Transfer-Encoding is Node's to decide), via, then the route's set/add
  * headers (HSTS is a `set` rule, see hstsValue).
  */
+/** A parsed header object (undici's) as flat [name, value, ...], one pair per value. */
+export function flatHeaders(h: Record<string, string | string[] | undefined>): string[] {
+  const out: string[] = [];
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) out.push(k, x);
+    else out.push(k, v);
+  }
+  return out;
+}
+
 export function buildDownstreamResponseHeaders(raw: RawHeaders, o: DownstreamResponseOptions = {}): string[] {
   const rules = o.rules ?? NO_HEADER_RULES;
   const drop = rules.drop;

@@ -1,13 +1,13 @@
 import { STATUS_CODES } from "node:http";
 import type http from "node:http";
 import type { Duplex } from "node:stream";
-import { Transform, pipeline as streamPipeline } from "node:stream";
+import { Transform } from "node:stream";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import { checkEncodedSeparators, checkFraming, checkHostHeader, checkRequestTarget } from "./hygiene.ts";
 import { clientIp, type TrustedProxies } from "./client-ip.ts";
-import { buildDownstreamResponseHeaders, buildUpstreamRequestHeaders, rawHeaderValue } from "./headers.ts";
+import { buildDownstreamResponseHeaders, buildUpstreamRequestHeaders, flatHeaders, rawHeaderValue } from "./headers.ts";
 import { ProxyError, renderErrorPage, statusOf, type ProxyErrorCode } from "./errors.ts";
 import { classifyUpstreamError } from "./node-error.ts";
 import { matchPathPrefix } from "./routing/path-prefix.ts";
@@ -17,6 +17,7 @@ import type { PassiveHealth } from "./health.ts";
 import type { ActiveHealth } from "./health-checks.ts";
 import type { EventSink } from "./observe/request-event.ts";
 import { AgentPicker } from "./targets/agent-picker.ts";
+import { ResponseRelay, type RelayResult } from "./targets/response-relay.ts";
 
 export interface PipelineDeps {
   readonly snapshot: () => ProxySnapshot;
@@ -101,17 +102,6 @@ function limitBody(max: number, o: Outcome): Transform {
       else cb(null, chunk);
     },
   });
-}
-
-function flatHeaders(h: Record<string, string | string[] | undefined>): string[] {
-  const out: string[] = [];
-  for (const k in h) {
-    const v = h[k];
-    if (v === undefined) continue;
-    if (Array.isArray(v)) for (const x of v) out.push(k, x);
-    else out.push(k, v);
-  }
-  return out;
 }
 
 function cookieValue(cookieHeader: string | undefined, name: string): string | undefined {
@@ -340,9 +330,12 @@ export class Pipeline {
   ): Promise<void> {
     const snapshot = this.d.snapshot();
     const key = this.hashKey(route, ip, req);
-    const abort = new AbortController();
+    let relay: ResponseRelay | undefined;
+    let clientGone = false;
     res.once("close", () => {
-      if (!res.writableFinished) abort.abort();
+      if (res.writableFinished) return;
+      clientGone = true;
+      relay?.abort(new Error("the client closed the connection"));
     });
     const body = hasBody ? req.pipe(limitBody(route.maxBodyBytes, o)) : undefined;
     // One retry, on another target or agent, when nothing reached the upstream and no body was streamed.
@@ -350,47 +343,48 @@ export class Pipeline {
     let exclude: string | undefined;
     let excludeAgent: string | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
+      if (clientGone) return;
       const chosen = this.choose(route, snapshot, key, exclude, excludeAgent, o);
       if (!chosen) return sendError(req, res, "no_healthy_target", o);
       const { t, agentId, dispatcher } = chosen;
       const headers = this.upstreamHeaders(route, t, originalHost, peer, ip, proto, req);
       this.active.set(t.id, (this.active.get(t.id) ?? 0) + 1);
+      let r: RelayResult;
       try {
-        const up = await dispatcher.request({
-          method: method as Dispatcher.HttpMethod,
-          path: this.upstreamPath(route, t, forwardTarget, path),
-          headers,
-          body,
-          signal: abort.signal,
-          headersTimeout: route.timeouts.responseHeadersMs,
-          bodyTimeout: 0,
+        r = await new Promise<RelayResult>((settle) => {
+          relay = new ResponseRelay(res, route.responseRules, o.requestId, o, settle);
+          dispatcher.dispatch(
+            {
+              method: method as Dispatcher.HttpMethod,
+              path: this.upstreamPath(route, t, forwardTarget, path),
+              headers,
+              body,
+              headersTimeout: route.timeouts.responseHeadersMs,
+              bodyTimeout: 0,
+            },
+            relay,
+          );
         });
-        const out = buildDownstreamResponseHeaders(flatHeaders(up.headers), { rules: route.responseRules });
-        out.push("x-request-id", o.requestId);
-        res.writeHead(up.statusCode, out);
-        up.body.on("data", (d: Buffer) => (o.bytesOut += d.length));
-        await new Promise<void>((resolve) => {
-          streamPipeline(up.body, res, (err) => {
-            if (err && !res.writableFinished) res.destroy();
-            resolve();
-          });
-        });
-        return;
-      } catch (e) {
-        if (abort.signal.aborted) return;
-        const f = classifyUpstreamError(e);
-        if (f.countsForHealth && route.passiveHealth.enabled) this.d.health.eject(route.id, t.id, route.passiveHealth.cooldownMs);
-        if (e instanceof ProxyError && e.code === "body_too_large") return sendError(req, res, "body_too_large", o);
-        this.d.log.debug({ requestId: o.requestId, routeId: route.id, targetId: t.id, agentId, code: f.code, err: (e as Error).message }, "upstream failed");
-        if (f.connectPhase && mayRetry && attempt === 0 && !res.headersSent) {
-          if (agentId && f.code.startsWith("agent_")) excludeAgent = agentId;
-          else exclude = t.id;
-          continue;
-        }
-        return sendError(req, res, f.code, o);
       } finally {
         this.active.set(t.id, (this.active.get(t.id) ?? 1) - 1);
       }
+      if (r.ok || clientGone) return;
+      const e = r.error;
+      const f = classifyUpstreamError(e);
+      if (f.countsForHealth && route.passiveHealth.enabled) this.d.health.eject(route.id, t.id, route.passiveHealth.cooldownMs);
+      if (r.responseStarted) {
+        // Mid-body: the status line is gone, all that is left is to cut the client's response short.
+        o.errorCode = f.code;
+        return void res.destroy();
+      }
+      if (e instanceof ProxyError && e.code === "body_too_large") return sendError(req, res, "body_too_large", o);
+      this.d.log.debug({ requestId: o.requestId, routeId: route.id, targetId: t.id, agentId, code: f.code, err: e.message }, "upstream failed");
+      if (f.connectPhase && mayRetry && attempt === 0) {
+        if (agentId && f.code.startsWith("agent_")) excludeAgent = agentId;
+        else exclude = t.id;
+        continue;
+      }
+      return sendError(req, res, f.code, o);
     }
   }
 }
