@@ -31,9 +31,11 @@ export class EventWriter implements EventSink {
     private readonly o: EventWriterOptions,
     private readonly log: Logger,
   ) {
-    this.batchSize = o.batchSize ?? 500;
+    // Small batches: a write blocks the event loop (≈10 µs a row), so 128 rows keep each pause near
+    // 1 ms instead of adding several ms to the requests that arrive during a large one.
+    this.batchSize = o.batchSize ?? 128;
     this.maxQueued = o.maxQueued ?? 50_000;
-    this.timer = setInterval(() => this.flush(), o.flushEveryMs ?? 1000);
+    this.timer = setInterval(() => this.flush(), o.flushEveryMs ?? 250);
     this.timer.unref();
     this.pruneTimer = setInterval(() => this.prune(), 10 * 60_000);
     this.pruneTimer.unref();
