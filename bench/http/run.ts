@@ -1,0 +1,631 @@
+// HTTP proxy bench (issue 4, acceptance 9). Run: node --import tsx bench/http/run.ts [options]
+//
+// In one run, at 64 connections, with 1 KiB and 64 KiB response bodies, closed-loop:
+//   origin alone     a node:http origin in its own process (bench/http/origin.ts)
+//   nginx            `proxy_pass` to that origin, worker_processes 1, upstream keep-alive
+//                    (Debian's nginx; "nginx: not available" and the row is skipped when missing)
+//   warren direct    one `warren serve` process, a route with a direct target
+//   warren via agent the same server, a route with an agent target, a real `warren agent` process
+// then open-loop at 50% of Warren direct's measured req/s: origin alone vs Warren direct, for the
+// p99 Warren adds. Plus peak RSS (VmHWM) of Warren, the agent, nginx's worker and the origin.
+//
+// Load: `wrk` (Debian) for the closed-loop rows when installed, else bench/http/load.ts (undici) in a
+// child process; the fixed-rate rows always use load.ts --rate (Debian's wrk has no -R). Every
+// measurement is WARMUP s discarded + DURATION s measured, each generator in its own process.
+//
+// When a goal is missed (or with --profile), Warren (and, for the agent goal, the agent) are run
+// once more under load with --cpu-prof into bench/out/prof/ and the profiles are summarised.
+//
+// Options: --duration S (8) --warmup S (2) --connections N (64) --gen wrk|node --quick (3 s + 1 s)
+//          --profile (always profile) --no-profile (never) --profile-only (just the profile passes)
+// Output: a table and a JSON blob on stdout, also written to bench/out/http.json.
+import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { request } from "undici";
+import { BIN, JsonApi, ROOT, WarrenProcess, cookieHeader, setupAdmin, type LogLine } from "../../test/helpers/warren-process.ts";
+import { createAgent, freePort, startAgent, type AgentHandle } from "../../test/helpers/agent-process.ts";
+import type { LoadResult } from "./load.ts";
+import { formatSummary, summarize, type ProfileSummary } from "./profile-summary.ts";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const root = join(here, "../..");
+const outDir = join(root, "bench", "out");
+
+const { values: argv } = parseArgs({
+  options: {
+    duration: { type: "string" },
+    warmup: { type: "string" },
+    connections: { type: "string", default: "64" },
+    gen: { type: "string" },
+    profile: { type: "boolean", default: false },
+    "no-profile": { type: "boolean", default: false },
+    "profile-only": { type: "boolean", default: false },
+    quick: { type: "boolean", default: false },
+  },
+});
+const DURATION = Number(argv.duration ?? (argv.quick ? 3 : 8));
+const WARMUP = Number(argv.warmup ?? (argv.quick ? 1 : 2));
+const CONNS = Number(argv.connections);
+const SIZES = [
+  { path: "/1k", label: "1 KiB", bytes: 1024 },
+  { path: "/64k", label: "64 KiB", bytes: 64 * 1024 },
+] as const;
+const GOALS = { directVsNginx: 0.6, agentVsDirect: 0.8, addedP99Ms: 2 };
+
+const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)}s`;
+const note = (msg: string) => process.stderr.write(`[bench ${elapsed()}] ${msg}\n`);
+
+function maxRssKiB(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((_, reject) => {
+    t = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}
+
+/** All-CPU jiffies from /proc/stat: idle (+iowait), steal (time the hypervisor gave to others) and total. */
+function cpuTimes(): { idle: number; steal: number; total: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3]! + (f[4] ?? 0), steal: f[7] ?? 0, total: f.slice(0, 8).reduce((a, b) => a + b, 0) };
+}
+
+/** Runs `fn` and says how idle the machine was meanwhile and how much CPU the hypervisor stole. */
+async function withCpu<T>(fn: () => Promise<T>): Promise<{ value: T; idlePct: number; stealPct: number }> {
+  const a = cpuTimes();
+  const value = await fn();
+  const b = cpuTimes();
+  const total = Math.max(1, b.total - a.total);
+  return { value, idlePct: (100 * (b.idle - a.idle)) / total, stealPct: (100 * (b.steal - a.steal)) / total };
+}
+
+/** % of CPU time idle over `ms`: other load on the machine skews every row. */
+async function idlePct(ms: number): Promise<number> {
+  return (await withCpu(() => new Promise((r) => setTimeout(r, ms)))).idlePct;
+}
+
+// ---------------------------------------------------------------- origin
+
+interface OriginProc {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function startOriginProcess(): Promise<OriginProc> {
+  const child = fork(join(here, "origin.ts"), ["0"], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const [msg] = (await withTimeout(once(child, "message"), 15_000, "origin start")) as [{ port: number }];
+  return {
+    child,
+    port: msg.port,
+    url: `http://127.0.0.1:${msg.port}`,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.send({ cmd: "exit" });
+      await once(child, "exit");
+    },
+  };
+}
+
+// ---------------------------------------------------------------- nginx
+
+interface NginxProc {
+  child: ChildProcess;
+  port: number;
+  dir: string;
+  workerPid(): number | undefined;
+  stop(): Promise<void>;
+}
+
+function ensureInstalled(cmd: string, pkg: string): boolean {
+  if (has(cmd)) return true;
+  if (process.getuid?.() !== 0) return false;
+  note(`${cmd} missing: apt-get install -y ${pkg}`);
+  let r = spawnSync("apt-get", ["install", "-y", "-q", pkg], { stdio: "ignore", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  if (r.status !== 0) {
+    spawnSync("apt-get", ["update", "-q"], { stdio: "ignore" });
+    r = spawnSync("apt-get", ["install", "-y", "-q", pkg], { stdio: "ignore", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  }
+  return r.status === 0 && has(cmd);
+}
+
+async function waitHttp(url: string, host: string | undefined, expectBytes: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      const r = await request(url, { headers: host ? { host } : {} });
+      const body = Buffer.from(await r.body.arrayBuffer());
+      if (r.statusCode === 200 && body.length === expectBytes) return;
+      last = `${r.statusCode} ${body.length} bytes ${body.subarray(0, 200).toString()}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} (host ${host ?? "-"}) not ready: ${last}`);
+}
+
+async function startNginx(originPort: number): Promise<NginxProc | null> {
+  if (!ensureInstalled("nginx", "nginx")) return null;
+  const dir = mkdtempSync(join(tmpdir(), "warren-bench-nginx-"));
+  const port = await freePort();
+  const user = process.getuid?.() === 0 ? "user root;\n" : "";
+  const conf = join(dir, "nginx.conf");
+  writeFileSync(
+    conf,
+    `${user}worker_processes 1;
+daemon off;
+master_process on;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy_temp;
+  fastcgi_temp_path ${dir}/fastcgi_temp;
+  uwsgi_temp_path ${dir}/uwsgi_temp;
+  scgi_temp_path ${dir}/scgi_temp;
+  keepalive_requests 1000000;
+  upstream origin {
+    server 127.0.0.1:${originPort};
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`,
+  );
+  const child = spawn("nginx", ["-p", `${dir}/`, "-c", conf, "-e", `${dir}/error.log`], { stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  try {
+    await Promise.race([
+      waitHttp(`http://127.0.0.1:${port}/1k`, undefined, 1024, 10_000),
+      once(child, "exit").then(() => {
+        throw new Error(`nginx exited: ${err}`);
+      }),
+    ]);
+  } catch (e) {
+    note(`nginx failed to start: ${(e as Error).message}`);
+    if (child.exitCode === null) child.kill("SIGKILL");
+    return null;
+  }
+  return {
+    child,
+    port,
+    dir,
+    workerPid() {
+      for (const d of readdirSync("/proc")) {
+        if (!/^\d+$/.test(d)) continue;
+        try {
+          const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+          const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+          if (ppid === child.pid) return Number(d);
+        } catch {
+          // raced with an exiting process
+        }
+      }
+      return undefined;
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await once(child, "exit");
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------- warren
+
+interface WarrenBench {
+  w: WarrenProcess;
+  agent: WarrenProcess | null;
+  api: JsonApi;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const isMsg = (msg: string, extra: (l: LogLine) => boolean = () => true) => (l: LogLine) => l.msg === msg && extra(l);
+
+// Node 20 refuses --cpu-prof in NODE_OPTIONS, so profiled processes get it as a node flag. The
+// helpers spawn `node cli/bin.mjs …` without flags, so for those we spawn the child here and hand it
+// to WarrenProcess (whose constructor is private only to TypeScript) for the same log handling.
+type WarrenCtor = new (child: ChildProcess, configDir: string) => WarrenProcess;
+
+function spawnWarrenWithFlags(nodeFlags: string[], args: string[], env: Record<string, string>, configDir: string): WarrenProcess {
+  const child = spawn(process.execPath, [...nodeFlags, BIN, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return new (WarrenProcess as unknown as WarrenCtor)(child, configDir);
+}
+
+/** `warren serve` as WarrenProcess.start() runs it, plus node flags. */
+async function startServerWithFlags(nodeFlags: string[], env: Record<string, string>): Promise<WarrenProcess> {
+  const configDir = mkdtempSync(join(tmpdir(), "warren-bench-"));
+  const w = spawnWarrenWithFlags(nodeFlags, ["serve"], { CONFIG_DIR: configDir, MANAGEMENT_PORT: "0", MANAGEMENT_BIND_ADDRESS: "127.0.0.1", PUBLIC_HTTP_PORT: "0", ...env }, configDir);
+  await w.ready();
+  return w;
+}
+
+/** `warren agent` as startAgent() runs it, plus node flags. */
+function startAgentWithFlags(nodeFlags: string[], server: WarrenProcess, agent: AgentHandle, env: Record<string, string>): WarrenProcess {
+  const dir = mkdtempSync(join(tmpdir(), "warren-agent-"));
+  const caFile = join(dir, "management-ca.pem");
+  writeFileSync(caFile, server.caPem);
+  const a = { MANAGEMENT_URL: server.baseUrl.replace("127.0.0.1", "localhost"), AGENT_ID: agent.id, AGENT_TOKEN: agent.token, MANAGEMENT_CA_FILE: caFile, AGENT_STATE_DIR: dir };
+  return spawnWarrenWithFlags(nodeFlags, ["agent"], { ...a, ...env }, dir);
+}
+
+async function startWarrenBench(originUrl: string, opts: { withAgent: boolean; serverNodeFlags?: string[]; agentNodeFlags?: string[] }): Promise<WarrenBench> {
+  const env: Record<string, string> = { LOG_LEVEL: "info" };
+  const w = await withTimeout(opts.serverNodeFlags ? startServerWithFlags(opts.serverNodeFlags, env) : WarrenProcess.start({ env }), 60_000, "warren serve start");
+  const api = new JsonApi(w.baseUrl, w.caPem);
+  const c = cookieHeader((await setupAdmin(w, api)).cookie);
+  const cfg = await api.call("ProxyService/GetProxyConfig", {}, c);
+  const l = (cfg.json.listeners as { id: string; status: { boundPort: number } }[])[0]!;
+  const route = async (name: string, host: string, target: Record<string, unknown>) => {
+    const r = await api.call("ProxyService/CreateRoute", { spec: { listenerId: l.id, name, hosts: [host], action: "ROUTE_ACTION_FORWARD", targets: [{ ...target, enabled: true }] } }, c);
+    if (r.status !== 200) throw new Error(`CreateRoute ${name}: ${r.text}`);
+  };
+  await route("bench-direct", "direct.bench", { kind: "TARGET_KIND_DIRECT", url: originUrl });
+  let agent: WarrenProcess | null = null;
+  if (opts.withAgent) {
+    await route("bench-agent", "agent.bench", { kind: "TARGET_KIND_AGENT", url: originUrl, agentSelector: { bench: "http" } });
+    const handle = await createAgent(api, c, { name: "bench-agent", labels: { bench: "http" } });
+    const agentEnv: Record<string, string> = { LOG_LEVEL: "info" };
+    agent = opts.agentNodeFlags ? startAgentWithFlags(opts.agentNodeFlags, w, handle, agentEnv) : startAgent(w, handle, agentEnv);
+    await withTimeout(w.waitForLog(isMsg("agent online", (x) => x.agentId === handle.id)), 30_000, "agent online");
+  }
+  const b: WarrenBench = {
+    w,
+    agent,
+    api,
+    port: l.status.boundPort,
+    async stop() {
+      // The server first: its tunnel closes, so the agent has no open streams to drain on SIGTERM.
+      await api.close();
+      await w.stop();
+      if (agent) await agent.stop();
+      w.cleanup();
+      if (agent) rmSync(agent.configDir, { recursive: true, force: true });
+    },
+  };
+  return b;
+}
+
+// ---------------------------------------------------------------- load generation
+
+function parseWrkDuration(s: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(s.trim());
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === "us" ? v / 1000 : m[2] === "ms" ? v : m[2] === "s" ? v * 1000 : v * 60_000;
+}
+
+function runProcess(cmd: string, args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+    const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("exit", (code) => {
+      clearTimeout(t);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} exited ${code}: ${err || out}`));
+    });
+  });
+}
+
+async function wrk(url: string, host: string | undefined, durationS: number, withLatency: boolean): Promise<LoadResult> {
+  const args = ["-t1", `-c${CONNS}`, `-d${durationS}s`, "--timeout", "5s"];
+  if (withLatency) args.push("--latency");
+  if (host) args.push("-H", `Host: ${host}`);
+  args.push(url);
+  const out = await runProcess("wrk", args, (durationS + 30) * 1000);
+  const num = (re: RegExp) => {
+    const m = re.exec(out);
+    return m ? Number(m[1]) : 0;
+  };
+  const lat = (p: string) => {
+    const m = new RegExp(`^\\s*${p}%\\s+(\\S+)`, "m").exec(out);
+    return m ? parseWrkDuration(m[1]!) : NaN;
+  };
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const requests = num(/(\d+) requests in/);
+  return {
+    mode: "closed",
+    connections: CONNS,
+    durationS,
+    requests,
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    p50Ms: lat("50"),
+    p90Ms: lat("90"),
+    p99Ms: lat("99"),
+    maxMs: parseWrkDuration(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(out)?.[1] ?? ""),
+    meanMs: parseWrkDuration(/Latency\s+(\S+)/.exec(out)?.[1] ?? ""),
+    errors: sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+    non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
+    bytes: 0,
+  };
+}
+
+async function nodeLoad(url: string, host: string | undefined, rate?: number): Promise<LoadResult> {
+  const args = ["--import", "tsx", join(here, "load.ts"), "--url", url, "--connections", String(CONNS), "--duration", String(DURATION), "--warmup", String(WARMUP)];
+  if (host) args.push("--host", host);
+  if (rate !== undefined) args.push("--rate", String(rate));
+  const out = await runProcess(process.execPath, args, (DURATION + WARMUP + 60) * 1000);
+  return JSON.parse(out.trim().split("\n").pop()!) as LoadResult;
+}
+
+
+const useWrk = argv.gen !== "node" && ensureInstalled("wrk", "wrk");
+
+async function closedLoop(url: string, host: string | undefined): Promise<LoadResult> {
+  if (!useWrk) return nodeLoad(url, host);
+  await wrk(url, host, WARMUP, false); // warm-up, discarded
+  return wrk(url, host, DURATION, true);
+}
+
+// ---------------------------------------------------------------- the run
+
+interface Row {
+  case: string;
+  body: string;
+  rate?: number;
+  result: LoadResult;
+  /** Whole machine during the measurement (warm-up included). */
+  idlePct: number;
+  stealPct: number;
+}
+
+async function measure(c: string, body: string, rate: number | undefined, fn: () => Promise<LoadResult>): Promise<Row> {
+  const r = await withCpu(fn);
+  return { case: c, body, rate, result: r.value, idlePct: r.idlePct, stealPct: r.stealPct };
+}
+
+const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : "-");
+
+function table(rows: Row[]): string {
+  const head = ["case", "body", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "non-2xx", "cpu idle %", "steal %"];
+  const body = rows.map((r) => [
+    r.rate !== undefined ? `${r.case} @ ${r.rate} req/s` : r.case,
+    r.body,
+    fmt(r.result.rps, 0),
+    fmt(r.result.p50Ms),
+    fmt(r.result.p99Ms),
+    fmt(r.result.maxMs, 1),
+    String(r.result.errors),
+    String(r.result.non2xx),
+    fmt(r.idlePct, 0),
+    fmt(r.stealPct, 1),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+}
+
+/** `which`: the body path (/1k, /64k) to load each pass with, or undefined to skip that pass. */
+async function profilePass(originUrl: string, which: { direct?: string; agent?: string }): Promise<Record<string, ProfileSummary>> {
+  const profDir = join(outDir, "prof");
+  rmSync(profDir, { recursive: true, force: true });
+  mkdirSync(profDir, { recursive: true });
+  const result: Record<string, ProfileSummary> = {};
+  const pick = (pid: number | undefined, dir: string) => {
+    const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile") && f.includes(`.${pid}.0.`));
+    return files.length ? join(dir, files[0]!) : undefined;
+  };
+  const pass = async (name: string, host: string, withAgent: boolean, path: string) => {
+    const dir = join(profDir, name);
+    mkdirSync(dir, { recursive: true });
+    const flags = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
+    const size = SIZES.find((x) => x.path === path) ?? SIZES[0];
+    note(`profile pass "${name}": warren${withAgent ? " + agent" : ""} with --cpu-prof under ${host} ${size.label} load`);
+    const b = await startWarrenBench(originUrl, { withAgent, serverNodeFlags: flags, agentNodeFlags: withAgent ? flags : undefined });
+    const url = `http://127.0.0.1:${b.port}${size.path}`;
+    await waitHttp(url, host, size.bytes, 15_000);
+    const us = () => Number(process.hrtime.bigint() / 1000n);
+    // Warm-up is left out of the profile window; the generator runs in its own process.
+    if (useWrk) await wrk(url, host, WARMUP, false);
+    const fromUs = us();
+    const load = useWrk ? await wrk(url, host, Math.max(3, DURATION - 3), false) : await nodeLoad(url, host);
+    const window = { fromUs, toUs: us() };
+    note(`  ${Math.round(load.rps)} req/s under the profiler`);
+    const serverPid = b.w.child.pid;
+    const agentPid = b.agent?.child.pid;
+    await b.stop();
+    const sf = pick(serverPid, dir);
+    if (sf) result[`warren (${name}, ${size.label})`] = summarize(sf, 20, window);
+    const af = agentPid ? pick(agentPid, dir) : undefined;
+    if (af) result[`agent (${name}, ${size.label})`] = summarize(af, 20, window);
+  };
+  if (which.direct) await pass("direct", "direct.bench", false, which.direct);
+  if (which.agent) await pass("agent", "agent.bench", true, which.agent);
+  return result;
+}
+
+async function main(): Promise<void> {
+  mkdirSync(outDir, { recursive: true });
+  note(`load generator: ${useWrk ? "wrk (closed-loop) + load.ts (fixed rate)" : "load.ts (undici) for everything"}; ${CONNS} connections, ${WARMUP}s warm-up + ${DURATION}s per measurement`);
+  const idleBefore = await idlePct(1000);
+  if (idleBefore < 90) note(`warning: the machine is only ${idleBefore.toFixed(0)}% idle before the run; other load skews the numbers`);
+  const origin = await startOriginProcess();
+  if (argv["profile-only"]) {
+    try {
+      const profiles = await profilePass(origin.url, { direct: "/1k", agent: "/64k" });
+      for (const [label, sum] of Object.entries(profiles)) console.log("\n" + formatSummary(sum, label));
+    } finally {
+      await origin.stop();
+    }
+    return;
+  }
+  const cleanup: (() => Promise<void>)[] = [() => origin.stop()];
+  try {
+    const nginx = await startNginx(origin.port);
+    if (nginx) cleanup.unshift(() => nginx.stop());
+    else console.log("nginx: not available");
+    const warren = await startWarrenBench(origin.url, { withAgent: true });
+    cleanup.unshift(() => warren.stop());
+    note(`origin :${origin.port}, nginx ${nginx ? `:${nginx.port}` : "-"}, warren :${warren.port} (pid ${warren.w.child.pid}), agent pid ${warren.agent?.child.pid}`);
+
+    const targets: { case: string; base: string; host?: string }[] = [
+      { case: "origin alone", base: origin.url },
+      ...(nginx ? [{ case: "nginx proxy_pass", base: `http://127.0.0.1:${nginx.port}` }] : []),
+      { case: "warren direct", base: `http://127.0.0.1:${warren.port}`, host: "direct.bench" },
+      { case: "warren via agent", base: `http://127.0.0.1:${warren.port}`, host: "agent.bench" },
+    ];
+    for (const t of targets) for (const s of SIZES) await waitHttp(t.base + s.path, t.host, s.bytes, 15_000);
+
+    const rows: Row[] = [];
+    for (const s of SIZES) {
+      for (const t of targets) {
+        note(`${t.case}, ${s.label}`);
+        rows.push(await measure(t.case, s.label, undefined, () => closedLoop(t.base + s.path, t.host)));
+      }
+    }
+    const find = (c: string, body: string, rate = false) => rows.find((r) => r.case === c && r.body === body && (r.rate !== undefined) === rate)?.result;
+
+    // Open loop at half of Warren direct's max: origin alone vs Warren direct at the same rate.
+    for (const s of SIZES) {
+      const max = find("warren direct", s.label)!.rps;
+      const rate = Math.max(100, Math.round(max / 2 / 50) * 50);
+      for (const t of targets.filter((x) => x.case === "origin alone" || x.case === "warren direct")) {
+        note(`${t.case}, ${s.label}, fixed ${rate} req/s`);
+        rows.push(await measure(t.case, s.label, rate, () => nodeLoad(t.base + s.path, t.host, rate)));
+      }
+    }
+
+    const rss = {
+      warrenKiB: maxRssKiB(warren.w.child.pid),
+      agentKiB: maxRssKiB(warren.agent?.child.pid),
+      nginxWorkerKiB: nginx ? maxRssKiB(nginx.workerPid()) : null,
+      originKiB: maxRssKiB(origin.child.pid),
+    };
+
+    const ratios = SIZES.map((s) => {
+      const direct = find("warren direct", s.label)!;
+      const agent = find("warren via agent", s.label)!;
+      const ngx = find("nginx proxy_pass", s.label);
+      const rOrigin = find("origin alone", s.label, true)!;
+      const rDirect = find("warren direct", s.label, true)!;
+      const directVsNginx = ngx ? direct.rps / ngx.rps : null;
+      const agentVsDirect = agent.rps / direct.rps;
+      const addedP99Ms = rDirect.p99Ms - rOrigin.p99Ms;
+      return {
+        body: s.label,
+        directVsNginx,
+        agentVsDirect,
+        directVsOrigin: direct.rps / find("origin alone", s.label)!.rps,
+        addedP99Ms,
+        atRate: rDirect.targetRate,
+        goals: {
+          directVsNginx: directVsNginx === null ? null : directVsNginx >= GOALS.directVsNginx,
+          agentVsDirect: agentVsDirect >= GOALS.agentVsDirect,
+          addedP99Ms: addedP99Ms <= GOALS.addedP99Ms,
+        },
+      };
+    });
+    // Profile each pass at the body size that missed its goal worst.
+    const worst = (score: (r: (typeof ratios)[number]) => number | null) => {
+      const scored = ratios.map((r, i) => ({ i, v: score(r) })).filter((x): x is { i: number; v: number } => x.v !== null && x.v > 0);
+      return scored.length ? SIZES[scored.sort((a, b) => b.v - a.v)[0]!.i]!.path : undefined;
+    };
+    const missed = {
+      direct: worst((r) => (r.goals.directVsNginx === false ? GOALS.directVsNginx / r.directVsNginx! : 0) + (r.goals.addedP99Ms ? 0 : r.addedP99Ms / GOALS.addedP99Ms)),
+      agent: worst((r) => (r.goals.agentVsDirect ? 0 : GOALS.agentVsDirect / r.agentVsDirect)),
+    };
+
+    const mib = (k: number | null) => (k === null ? "-" : `${(k / 1024).toFixed(1)} MiB`);
+    const lines: string[] = [];
+    lines.push("");
+    lines.push(`HTTP bench: ${CONNS} connections, ${WARMUP}s warm-up + ${DURATION}s each; closed-loop by ${useWrk ? "wrk -t1" : "load.ts"}, fixed-rate rows by load.ts --rate (open loop)`);
+    lines.push(`node ${process.version}, ${readFileSync("/proc/cpuinfo", "utf8").split("\n").filter((x) => x.startsWith("processor")).length} CPUs${nginx ? "" : "; nginx: not available"}`);
+    lines.push("");
+    lines.push(table(rows));
+    const lag = rows.filter((r) => r.result.lagP99Ms !== undefined).map((r) => fmt(r.result.lagP99Ms!));
+    lines.push(`(fixed-rate rows: latency from hand-off to the pool; generator schedule lag p99 ${lag.join(" / ")} ms; machine ${idleBefore.toFixed(0)}% idle before the run)`);
+    lines.push("");
+    lines.push(`peak RSS (VmHWM): warren ${mib(rss.warrenKiB)}, agent ${mib(rss.agentKiB)}, nginx worker ${mib(rss.nginxWorkerKiB)}, origin ${mib(rss.originKiB)}`);
+    lines.push("");
+    const ok = (b: boolean | null) => (b === null ? "n/a" : b ? "ok" : "MISSED");
+    for (const r of ratios) {
+      lines.push(
+        `${r.body.padEnd(6)}: warren direct / nginx = ${r.directVsNginx === null ? "n/a" : fmt(r.directVsNginx)} (goal >= ${GOALS.directVsNginx}: ${ok(r.goals.directVsNginx)}); ` +
+          `via agent / direct = ${fmt(r.agentVsDirect)} (goal >= ${GOALS.agentVsDirect}: ${ok(r.goals.agentVsDirect)}); ` +
+          `p99 added @ ${r.atRate} req/s = ${fmt(r.addedP99Ms)} ms (goal <= ${GOALS.addedP99Ms} ms: ${ok(r.goals.addedP99Ms)}); direct / origin = ${fmt(r.directVsOrigin)}`,
+      );
+    }
+    console.log(lines.join("\n"));
+
+    const report: Record<string, unknown> = {
+      date: new Date().toISOString(),
+      node: process.version,
+      generator: useWrk ? "wrk" : "load.ts",
+      connections: CONNS,
+      warmupS: WARMUP,
+      durationS: DURATION,
+      nginx: nginx !== null,
+      idleBeforePct: idleBefore,
+      rows: rows.map((r) => ({ case: r.case, body: r.body, rate: r.rate ?? null, ...r.result, machineIdlePct: r.idlePct, stealPct: r.stealPct })),
+      ratios,
+      goals: GOALS,
+      peakRss: rss,
+    };
+
+    for (const c of cleanup.splice(0)) await c();
+    note("stopped");
+
+    if (!argv["no-profile"] && (argv.profile || missed.direct || missed.agent)) {
+      const o2 = await startOriginProcess();
+      cleanup.push(() => o2.stop());
+      const profiles = await profilePass(o2.url, argv.profile ? { direct: missed.direct ?? "/1k", agent: missed.agent ?? "/64k" } : missed);
+      report.profiles = profiles;
+      console.log("\nCPU profiles (goals missed" + (argv.profile ? " or --profile" : "") + "):");
+      for (const [label, s] of Object.entries(profiles)) console.log("\n" + formatSummary(s, label));
+    }
+
+    writeFileSync(join(outDir, "http.json"), JSON.stringify(report, null, 2) + "\n");
+    console.log("\nJSON:");
+    console.log(JSON.stringify({ ...report, profiles: report.profiles ? Object.keys(report.profiles as object) : undefined }));
+    note(`done; written to ${join(outDir, "http.json")}`);
+  } finally {
+    for (const c of cleanup) await c().catch(() => {});
+  }
+}
+
+if (!existsSync(join(root, "node_modules"))) {
+  console.error("run npm ci first");
+  process.exit(1);
+}
+await main();
