@@ -11,6 +11,7 @@ import { kPeer } from "./api/context.ts";
 import type { ApiDeps } from "./api/deps.ts";
 import { peerIp } from "./net/peer.ts";
 import { TUNNEL_PATH } from "../tunnel/handshake.ts";
+import { lingerAfterEarlyAnswer } from "../proxy/linger.ts";
 
 export const API_MAX_BODY_BYTES = 1024 * 1024;
 const API_PATH = /^\/warren\.v1\.[A-Za-z]+\/[A-Za-z]+$/;
@@ -44,26 +45,6 @@ export interface ManagementServer {
   close(): Promise<void>;
 }
 
-
-/** How long a connection that was answered before its request body ended keeps reading (and discarding). */
-const LINGER_MS = 2_000;
-
-/**
- * A request answered before its whole body arrived (size limit) leaves the HTTP/1.1 connection
- * mid-request, so it is not reused. Closing it outright would reset it while the client is still
- * sending, and the client would see EPIPE instead of our answer; like nginx's lingering close, stop
- * writing, let Node discard what still arrives, and close when the client does or after LINGER_MS.
- */
-function lingerAfterEarlyAnswer(req: http.IncomingMessage, res: http.ServerResponse): void {
-  const socket = req.socket;
-  res.once("finish", () => {
-    if (req.complete) return;
-    socket.end();
-    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-    timer.unref();
-    socket.once("close", () => clearTimeout(timer));
-  });
-}
 
 function send(res: Res, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body), ...extra });

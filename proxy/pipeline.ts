@@ -17,6 +17,7 @@ import type { PassiveHealth } from "./health.ts";
 import type { ActiveHealth } from "./health-checks.ts";
 import type { EventSink } from "./observe/request-event.ts";
 import { AgentPicker } from "./targets/agent-picker.ts";
+import { lingerAfterEarlyAnswer } from "./linger.ts";
 import { ResponseRelay, type RelayResult } from "./targets/response-relay.ts";
 
 export interface PipelineDeps {
@@ -78,7 +79,11 @@ function sendError(req: http.IncomingMessage, res: http.ServerResponse, code: Pr
     return;
   }
   const page = renderErrorPage(code, o.requestId, req.headers.accept);
-  const close = page.status === 400 || page.status === 413 || page.status === 431;
+  // A refused request whose body is still arriving: linger so the client reads this answer (the
+  // connection then closes). Malformed requests (400, 431) close at once: nothing of theirs is trusted.
+  const linger = page.status === 413 && !req.complete;
+  const close = !linger && (page.status === 400 || page.status === 431 || page.status === 413);
+  if (linger) lingerAfterEarlyAnswer(req, res);
   res.writeHead(page.status, {
     "content-type": page.contentType,
     "content-length": Buffer.byteLength(page.body),

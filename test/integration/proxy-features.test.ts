@@ -85,6 +85,35 @@ function connectOutcome(port: number): Promise<string> {
   });
 }
 
+/**
+ * Sends `head`, then `chunk()` blocks as fast as the server takes them, until the answer has arrived
+ * and 2 MiB more were sent after it, then ends. What a client uploading a large body sees when the
+ * server refuses it early: the answer, and no reset while it is still sending.
+ */
+function uploadPastAnswer(port: number, head: string, chunk: () => Buffer | string): Promise<RawResult> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, "127.0.0.1");
+    const parts: Buffer[] = [];
+    let error: NodeJS.ErrnoException | undefined;
+    let afterAnswer = 0;
+    const pump = () => {
+      while (!s.destroyed && s.writable) {
+        if (parts.length > 0 && afterAnswer >= 2 * 1024 * 1024) return void s.end();
+        const c = chunk();
+        if (parts.length > 0) afterAnswer += c.length;
+        if (!s.write(c)) return void s.once("drain", pump);
+      }
+    };
+    s.once("connect", () => {
+      s.write(head);
+      pump();
+    });
+    s.on("data", (d: Buffer) => parts.push(d));
+    s.on("error", (e: NodeJS.ErrnoException) => (error = e));
+    s.on("close", () => resolve({ text: Buffer.concat(parts).toString("latin1"), ...(error ? { error } : {}) }));
+  });
+}
+
 /** Body of a raw HTTP/1.1 response (after the blank line). */
 function rawBody(text: string): string {
   const i = text.indexOf("\r\n\r\n");
@@ -580,6 +609,17 @@ describe("proxy data-plane features", () => {
         assert.equal(r.completed, false, "the oversized body never completed at the origin");
         assert.ok(r.bytes <= 1024, `the origin got ${r.bytes} bytes`);
       }
+
+      // A client that keeps uploading after the 413 (as curl -T does) reads the answer instead of a
+      // reset: Warren lingers, discarding the rest, and closes when the client is done.
+      const block = Buffer.alloc(64 * 1024, 0x61);
+      const big = await uploadPastAnswer(httpPort, "POST /upload HTTP/1.1\r\nHost: limit.test\r\nContent-Length: 67108864\r\n\r\n", () => block);
+      assert.equal(big.error, undefined, `no reset while still sending: ${big.error?.message}`);
+      assert.match(big.text, /^HTTP\/1\.1 413 /);
+      const chunkedBlock = Buffer.concat([Buffer.from("10000\r\n"), block, Buffer.from("\r\n")]);
+      const bigChunked = await uploadPastAnswer(httpPort, "POST /upload HTTP/1.1\r\nHost: limit.test\r\nTransfer-Encoding: chunked\r\n\r\n", () => chunkedBlock);
+      assert.equal(bigChunked.error, undefined, `no reset while still sending (chunked): ${bigChunked.error?.message}`);
+      assert.match(bigChunked.text, /^HTTP\/1\.1 413 /);
     });
 
     it("sends per-target headers; a sensitive value is never returned and is kept when an update sends it empty", async () => {
