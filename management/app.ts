@@ -89,7 +89,7 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
   const store = openStore(s.databasePath);
   const registry = new AgentRegistry(log, store.agents);
   const authenticator = new Authenticator(store);
-  const events = new EventWriter(s.databasePath, { retentionDays: s.observabilityRetentionDays, maxRows: s.observabilityMaxEvents }, log);
+  const events = new EventWriter(store.events, { retentionDays: s.observabilityRetentionDays, maxRows: s.observabilityMaxEvents }, log);
   const dataPlane = new DataPlane({
     events,
     agents: registry,
@@ -141,7 +141,7 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
     });
   } catch (e) {
     await dataPlane.close();
-    await events.close();
+    events.close();
     store.close();
     throw e;
   }
@@ -174,7 +174,7 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
       await dataPlane.close();
       await management.close();
       // Events still queued are written before the database closes.
-      await events.close();
+      events.close();
       store.close();
     },
   };
