@@ -1,8 +1,8 @@
 // `warren agent`: identity + enrollment, the tunnel, and the data-stream relay, wired together.
-import { readFileSync } from "node:fs";
 import os from "node:os";
 import type { Logger } from "pino";
 import type { YamuxStream } from "../tunnel/yamux/index.ts";
+import { PACKAGE_VERSION } from "../tunnel/package-info.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { CertificateManager, connectEnroller, type EnrollFn } from "./enrollment.ts";
 import { AgentIdentity } from "./identity.ts";
@@ -13,7 +13,7 @@ import { RelayCounters, relayStream, type Connect, type RelayStats } from "./str
 import { TunnelClient } from "./tunnel-client.ts";
 
 /** The package version, reported in the hello. */
-export const AGENT_VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+export const AGENT_VERSION: string = PACKAGE_VERSION;
 
 /** How long start-up waits for the first enrollment before starting the tunnel anyway. */
 const ENROLL_WAIT_MS = 5_000;

@@ -1,6 +1,38 @@
 #!/usr/bin/env node
-// The installed `warren` command: registers the TypeScript loader, then runs the CLI.
-import { register } from "tsx/esm/api";
+// The installed `warren` command. It runs the compiled CLI from dist/ (built by `npm ci` through
+// `prepare`, or by `npm run build`): plain Node starts in a fraction of the time and ~30 MB smaller
+// than through a TypeScript loader. When a source file is newer than that build (a checkout being
+// edited) or there is none, it runs the TypeScript sources through tsx instead, so what runs is
+// always what is checked out.
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-register();
-await import("./warren.ts");
+const root = fileURLToPath(new URL("..", import.meta.url));
+const SOURCES = ["cli", "management", "proxy", "agent", "tunnel", "proto/gen"];
+
+function newestSource(dir, newest = 0) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) {
+      if (e.name !== "node_modules" && e.name !== "dist") newest = newestSource(join(dir, e.name), newest);
+    } else if (e.name.endsWith(".ts")) {
+      newest = Math.max(newest, statSync(join(dir, e.name)).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+function buildIsCurrent() {
+  const stamp = join(root, "dist", ".built");
+  if (!existsSync(stamp)) return false;
+  const built = statSync(stamp).mtimeMs;
+  return SOURCES.every((d) => newestSource(join(root, d)) <= built);
+}
+
+if (buildIsCurrent()) {
+  await import("../dist/cli/warren.js");
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import("./warren.ts");
+}

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { PACKAGE_VERSION } from "../tunnel/package-info.ts";
 
 /** The package version, read once from package.json. */
-export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+export const VERSION: string = PACKAGE_VERSION;

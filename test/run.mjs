@@ -37,6 +37,11 @@ if (tsc.status !== 0) {
   process.exit(tsc.status ?? 1);
 }
 
+// The integration tests spawn `warren` (cli/bin.mjs), which runs dist/ when it is current: build it,
+// so they exercise what `npm ci && npm start` runs.
+const build = spawnSync(process.execPath, [join(root, "cli/build.mjs")], { cwd: root, stdio: "inherit" });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
 const r = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", "--test-reporter=spec", `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files],

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Db } from "./database.ts";
+import { PACKAGE_ROOT } from "../../tunnel/package-info.ts";
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations/", import.meta.url));
+export const MIGRATIONS_DIR = join(PACKAGE_ROOT, "migrations");
 
 export interface Migration {
   readonly version: number;
