@@ -2,7 +2,7 @@
 import os from "node:os";
 import type { Logger } from "pino";
 import type { YamuxStream } from "../tunnel/yamux/index.ts";
-import { PACKAGE_VERSION } from "../tunnel/package-info.ts";
+import { PACKAGE_VERSION } from "../lib/package-info.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { CertificateManager, connectEnroller, type EnrollFn } from "./enrollment.ts";
 import { AgentIdentity } from "./identity.ts";

@@ -2,14 +2,16 @@
 // TargetPolicy adds DNS resolution so a host name is checked by the addresses it resolves to and
 // the agent then dials exactly those addresses (no second lookup: no DNS rebinding window).
 import { lookup as dnsLookup } from "node:dns/promises";
-import net from "node:net";
+import { isDnsName } from "../lib/host-name.ts";
+import { CidrSet } from "../lib/cidr-set.ts";
+import { ipVersion, normalizeIp } from "../lib/ip.ts";
 
 export type IpFamily = "ipv4" | "ipv6";
 
 type HostMatcher =
   | { readonly kind: "any" }
   /** An IP address or CIDR block. */
-  | { readonly kind: "net"; readonly list: net.BlockList; readonly family: IpFamily }
+  | { readonly kind: "net"; readonly set: CidrSet; readonly family: IpFamily }
   /** A host name glob (`*` matches any run of characters, dots included), lower case. */
   | { readonly kind: "glob"; readonly re: RegExp; readonly ipLike: boolean };
 
@@ -34,7 +36,6 @@ export class AllowlistError extends Error {
 
 const MAX_PORT = 65535;
 const NAME_GLOB_RE = /^[a-z0-9*_-]+(\.[a-z0-9*_-]+)*\.?$/i;
-const NAME_RE = /^(?=.{1,253}\.?$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
 
 function globRe(pattern: string): RegExp {
   const body = pattern
@@ -45,21 +46,14 @@ function globRe(pattern: string): RegExp {
 }
 
 function familyOf(ip: string): IpFamily | undefined {
-  const v = net.isIP(ip);
+  const v = ipVersion(ip);
   return v === 4 ? "ipv4" : v === 6 ? "ipv6" : undefined;
 }
 
-/** `::ffff:10.0.0.1` is dialled as (and checked as) 10.0.0.1. */
+/** `::ffff:10.0.0.1` is dialled as (and checked as) 10.0.0.1; IPv6 in one spelling, so globs and logs agree. */
 export function canonicalIp(ip: string): { address: string; family: IpFamily } | undefined {
-  const family = familyOf(ip);
-  if (family === undefined) return undefined;
-  if (family === "ipv6") {
-    const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-    if (m && familyOf(m[1]!) === "ipv4") return { address: m[1]!, family: "ipv4" };
-    // Normalise the textual form (zero compression, case) so globs and logs see one spelling.
-    return { address: new net.SocketAddress({ address: ip, family: "ipv6" }).address, family };
-  }
-  return { address: ip, family };
+  const n = normalizeIp(ip);
+  return n === undefined ? undefined : { address: n.address, family: n.version === 4 ? "ipv4" : "ipv6" };
 }
 
 function parseNet(entry: string, text: string): HostMatcher | undefined {
@@ -67,9 +61,9 @@ function parseNet(entry: string, text: string): HostMatcher | undefined {
   const ipText = slash < 0 ? text : text.slice(0, slash);
   const ip = canonicalIp(ipText);
   if (ip === undefined) return undefined;
-  const list = new net.BlockList();
+  const set = new CidrSet();
   if (slash < 0) {
-    list.addAddress(ip.address, ip.family);
+    set.add(ip.address);
   } else {
     const prefixText = text.slice(slash + 1);
     const max = ip.family === "ipv4" ? 32 : 128;
@@ -80,9 +74,9 @@ function parseNet(entry: string, text: string): HostMatcher | undefined {
     if (ip.family === "ipv4" && familyOf(ipText) === "ipv6") {
       throw new AllowlistError(entry, `"${entry}": write IPv4 blocks as a.b.c.d/n`);
     }
-    list.addSubnet(ip.address, Number(prefixText), ip.family);
+    set.add(`${ip.address}/${prefixText}`);
   }
-  return { kind: "net", list, family: ip.family };
+  return { kind: "net", set, family: ip.family };
 }
 
 function parseHost(entry: string, text: string): HostMatcher {
@@ -175,7 +169,7 @@ export function parseTarget(address: string): Target | undefined {
   if (port < 1 || port > MAX_PORT) return undefined;
   const ip = canonicalIp(hostText);
   if (ip !== undefined) return { kind: "ip", host: ip.address, family: ip.family, port };
-  if (!NAME_RE.test(hostText)) return undefined;
+  if (!isDnsName(hostText)) return undefined;
   return { kind: "name", host: hostText.toLowerCase().replace(/\.$/, ""), port };
 }
 
@@ -197,7 +191,7 @@ export function ruleAllowsIp(rule: AllowRule, ip: { address: string; family: IpF
     case "any":
       return true;
     case "net":
-      return rule.host.family === ip.family && rule.host.list.check(ip.address, ip.family);
+      return rule.host.family === ip.family && rule.host.set.contains(ip.address);
     case "glob":
       // "10.0.*:80" style globs apply to IPv4 text; name globs never match an address.
       return rule.host.ipLike && ip.family === "ipv4" && rule.host.re.test(ip.address);

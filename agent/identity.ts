@@ -4,7 +4,9 @@ import { X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes } f
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { agentSpiffeId } from "../tunnel/handshake.ts";
-import { AgentSettingsError, parsePemCertificates } from "./settings.ts";
+import { SettingsError, parsePemCertificates } from "./settings.ts";
+import { writeFileAtomic } from "../lib/atomic-file.ts";
+import { WarrenError } from "../lib/errors.ts";
 
 export const KEY_FILE = "agent.key.pem";
 export const CERT_FILE = "agent.crt.pem";
@@ -63,27 +65,11 @@ export function checkAgentCertificate(certPem: string, keyPem: string, agentId: 
   return { ok: true, cert: { certPem, serial: cert.serialNumber.toLowerCase(), notBefore, notAfter, renewAt: renewalTime(notBefore, notAfter) } };
 }
 
-async function writeFileAtomic(file: string, data: string, mode: number): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  let handle: fsp.FileHandle | undefined;
-  try {
-    handle = await fsp.open(tmp, "wx", mode);
-    await handle.writeFile(data);
-    if (!isWindows) await handle.chmod(mode);
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await fsp.rename(tmp, file);
-  } catch (err) {
-    await handle?.close().catch(() => {});
-    await fsp.rm(tmp, { force: true }).catch(() => {});
-    throw err;
-  }
-}
-
-function stateError(dir: string, what: string, err: unknown): AgentSettingsError {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return new AgentSettingsError("AGENT_STATE_DIR", `${what} in "${dir}" failed${code ? ` (${code})` : ""}; expected a directory the agent can write`);
+function stateError(dir: string, what: string, err: unknown): SettingsError {
+  // lib/atomic-file wraps the errno error as io_error; the errno code is what an operator can act on.
+  const errno = err instanceof WarrenError ? err.cause : err;
+  const code = (errno as NodeJS.ErrnoException | undefined)?.code;
+  return new SettingsError("AGENT_STATE_DIR", `${what} in "${dir}" failed${code ? ` (${code})` : ""}; expected a directory the agent can write`);
 }
 
 /** Key and current certificate of this agent, backed by AGENT_STATE_DIR. */
@@ -109,16 +95,16 @@ export class AgentIdentity {
   /**
    * Creates the state directory (0700, tightened if looser), loads the key or generates one (0600), and
    * reads agent.crt.pem if present (use `checkCertificate` to see whether it is usable).
-   * Throws AgentSettingsError("AGENT_STATE_DIR", …) on I/O trouble or a corrupt key.
+   * Throws SettingsError("AGENT_STATE_DIR", …) on I/O trouble or a corrupt key.
    */
   static async load(stateDir: string, agentId: string): Promise<{ identity: AgentIdentity; storedCertPem: string | undefined }> {
     try {
       await fsp.mkdir(stateDir, { recursive: true, mode: 0o700 });
       const st = await fsp.stat(stateDir);
-      if (!st.isDirectory()) throw new AgentSettingsError("AGENT_STATE_DIR", `"${stateDir}" is not a directory`);
+      if (!st.isDirectory()) throw new SettingsError("AGENT_STATE_DIR", `"${stateDir}" is not a directory`);
       if (!isWindows && (st.mode & 0o077) !== 0) await fsp.chmod(stateDir, 0o700);
     } catch (e) {
-      if (e instanceof AgentSettingsError) throw e;
+      if (e instanceof SettingsError) throw e;
       throw stateError(stateDir, "creating the state directory", e);
     }
     const keyFile = path.join(stateDir, KEY_FILE);
@@ -147,7 +133,7 @@ export class AgentIdentity {
         const key = createPrivateKey(keyPem);
         if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") throw new Error("not P-256");
       } catch {
-        throw new AgentSettingsError("AGENT_STATE_DIR", `"${keyFile}" is not an ECDSA P-256 private key (PEM); delete it and the agent generates a new key and enrolls again`);
+        throw new SettingsError("AGENT_STATE_DIR", `"${keyFile}" is not an ECDSA P-256 private key (PEM); delete it and the agent generates a new key and enrolls again`);
       }
     }
     let storedCertPem: string | undefined;

@@ -1,26 +1,15 @@
 // `warren agent` settings from the environment (DESIGN.md §7). Every invalid value throws
-// AgentSettingsError with one line naming the variable and what it accepts; the token never
+// SettingsError (lib/env.ts) with one line naming the variable and what it accepts; the token never
 // appears in a message.
-//
-// Self-contained on purpose: agent/ must not import management/ (the readers below mirror
-// management/settings/env.ts; they could move to a shared module).
 import { X509Certificate, createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { AGENT_ID_RE, splitAgentToken } from "../tunnel/handshake.ts";
 import { AllowlistError, parseAllowlist, type AllowRule } from "./allowlist.ts";
+import { SettingsError, readBool, readEnum, readString, type Env } from "../lib/env.ts";
 
-export class AgentSettingsError extends Error {
-  override name = "AgentSettingsError";
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-  }
-}
-
-export type Env = Readonly<Record<string, string | undefined>>;
+export { SettingsError };
+export type { Env };
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
 
@@ -46,40 +35,6 @@ export interface AgentSettings {
   readonly logLevel: LogLevel;
 }
 
-function raw(env: Env, name: string): string | undefined {
-  const v = env[name];
-  if (v === undefined) return undefined;
-  const t = v.trim();
-  return t === "" ? undefined : t;
-}
-
-function readBool(env: Env, name: string, fallback: boolean): boolean {
-  const v = raw(env, name);
-  if (v === undefined) return fallback;
-  switch (v.toLowerCase()) {
-    case "1":
-    case "true":
-    case "yes":
-    case "on":
-      return true;
-    case "0":
-    case "false":
-    case "no":
-    case "off":
-      return false;
-    default:
-      throw new AgentSettingsError(name, `got "${v}", expected true or false`);
-  }
-}
-
-function readEnum<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
-  const v = raw(env, name);
-  if (v === undefined) return fallback;
-  const hit = allowed.find((a) => a === v.toLowerCase());
-  if (!hit) throw new AgentSettingsError(name, `got "${v}", expected one of ${allowed.join(", ")}`);
-  return hit;
-}
-
 /** SHA-256 fingerprint as users paste it ("AB:CD:…", "abcd…", "sha256:…") → 64 lower-case hex digits, or undefined. */
 export function normalizeSha256(input: string): string | undefined {
   const hex = input.trim().toLowerCase().replace(/^sha-?256[:=]/, "").replace(/[:\s-]/g, "");
@@ -99,58 +54,58 @@ export function parsePemCertificates(pem: string): X509Certificate[] {
 
 function readManagementUrl(env: Env, allowInsecure: boolean): URL {
   const name = "MANAGEMENT_URL";
-  const v = raw(env, name);
-  if (v === undefined) throw new AgentSettingsError(name, "required: the management server's URL, e.g. https://warren.example.com:8081");
+  const v = readString(env, name);
+  if (v === undefined) throw new SettingsError(name, "required: the management server's URL, e.g. https://warren.example.com:8081");
   let u: URL;
   try {
     u = new URL(v);
   } catch {
-    throw new AgentSettingsError(name, `got "${v}", expected an absolute URL such as https://warren.example.com:8081`);
+    throw new SettingsError(name, `got "${v}", expected an absolute URL such as https://warren.example.com:8081`);
   }
-  if (u.username !== "" || u.password !== "") throw new AgentSettingsError(name, "must not contain credentials; use AGENT_TOKEN");
+  if (u.username !== "" || u.password !== "") throw new SettingsError(name, "must not contain credentials; use AGENT_TOKEN");
   if (u.protocol === "https:") return u;
   if (u.protocol === "http:") {
     if (allowInsecure) return u;
-    throw new AgentSettingsError(name, `got "${v}": http sends the agent token in clear text; use https, or set AGENT_ALLOW_INSECURE_MANAGEMENT=true to accept that`);
+    throw new SettingsError(name, `got "${v}": http sends the agent token in clear text; use https, or set AGENT_ALLOW_INSECURE_MANAGEMENT=true to accept that`);
   }
-  throw new AgentSettingsError(name, `got "${v}", expected an https URL`);
+  throw new SettingsError(name, `got "${v}", expected an https URL`);
 }
 
 function readIdentity(env: Env): { agentId: string; secret: string } {
-  const idRaw = raw(env, "AGENT_ID");
+  const idRaw = readString(env, "AGENT_ID");
   if (idRaw !== undefined && !AGENT_ID_RE.test(idRaw)) {
-    throw new AgentSettingsError("AGENT_ID", `got "${idRaw.slice(0, 64)}", expected an agent id such as agt_abcdefghijklmnop (agt_ and 16 characters a–z, 2–7)`);
+    throw new SettingsError("AGENT_ID", `got "${idRaw.slice(0, 64)}", expected an agent id such as agt_abcdefghijklmnop (agt_ and 16 characters a–z, 2–7)`);
   }
-  const token = raw(env, "AGENT_TOKEN");
-  if (token === undefined) throw new AgentSettingsError("AGENT_TOKEN", "required: the agent token shown when the agent was created (<agent id>.<secret>)");
-  if (/\s/.test(token)) throw new AgentSettingsError("AGENT_TOKEN", "must not contain whitespace");
+  const token = readString(env, "AGENT_TOKEN");
+  if (token === undefined) throw new SettingsError("AGENT_TOKEN", "required: the agent token shown when the agent was created (<agent id>.<secret>)");
+  if (/\s/.test(token)) throw new SettingsError("AGENT_TOKEN", "must not contain whitespace");
   const split = splitAgentToken(token);
   if (split !== undefined) {
     if (idRaw !== undefined && idRaw !== split.agentId) {
-      throw new AgentSettingsError("AGENT_ID", `is ${idRaw} but AGENT_TOKEN belongs to ${split.agentId}; unset AGENT_ID or fix one of them`);
+      throw new SettingsError("AGENT_ID", `is ${idRaw} but AGENT_TOKEN belongs to ${split.agentId}; unset AGENT_ID or fix one of them`);
     }
     return split;
   }
   if (idRaw === undefined) {
-    throw new AgentSettingsError("AGENT_TOKEN", "expected <agent id>.<secret> as shown when the agent was created, or set AGENT_ID and give the secret alone");
+    throw new SettingsError("AGENT_TOKEN", "expected <agent id>.<secret> as shown when the agent was created, or set AGENT_ID and give the secret alone");
   }
   if (token.startsWith("agt_") && token.includes(".")) {
-    throw new AgentSettingsError("AGENT_TOKEN", "looks like <agent id>.<secret> but the agent id part is malformed");
+    throw new SettingsError("AGENT_TOKEN", "looks like <agent id>.<secret> but the agent id part is malformed");
   }
   return { agentId: idRaw, secret: token };
 }
 
 function readTrust(env: Env, url: URL, cwd: string): ManagementTrust {
   if (url.protocol === "http:") return { kind: "insecure" };
-  const file = raw(env, "MANAGEMENT_CA_FILE");
-  const pinRaw = raw(env, "MANAGEMENT_CA_SHA256");
+  const file = readString(env, "MANAGEMENT_CA_FILE");
+  const pinRaw = readString(env, "MANAGEMENT_CA_SHA256");
   const pin = pinRaw === undefined ? undefined : normalizeSha256(pinRaw);
   if (pinRaw !== undefined && pin === undefined) {
-    throw new AgentSettingsError("MANAGEMENT_CA_SHA256", "expected the CA certificate's SHA-256 fingerprint: 64 hex digits, colons optional");
+    throw new SettingsError("MANAGEMENT_CA_SHA256", "expected the CA certificate's SHA-256 fingerprint: 64 hex digits, colons optional");
   }
   if (file === undefined) {
     if (pin !== undefined) return { kind: "pin", sha256: pin };
-    throw new AgentSettingsError(
+    throw new SettingsError(
       "MANAGEMENT_CA_FILE",
       "required for an https MANAGEMENT_URL unless MANAGEMENT_CA_SHA256 is set: the path of the management CA certificate (PEM), or its SHA-256 fingerprint in MANAGEMENT_CA_SHA256 (the system trust store is not used)",
     );
@@ -160,35 +115,35 @@ function readTrust(env: Env, url: URL, cwd: string): ManagementTrust {
   try {
     pem = readFileSync(path, "utf8");
   } catch (e) {
-    throw new AgentSettingsError("MANAGEMENT_CA_FILE", `cannot read "${file}": ${(e as NodeJS.ErrnoException).code ?? "error"}`);
+    throw new SettingsError("MANAGEMENT_CA_FILE", `cannot read "${file}": ${(e as NodeJS.ErrnoException).code ?? "error"}`);
   }
   let certs: X509Certificate[];
   try {
     certs = parsePemCertificates(pem);
   } catch {
-    throw new AgentSettingsError("MANAGEMENT_CA_FILE", `"${file}" holds a certificate that does not parse; expected PEM CA certificates`);
+    throw new SettingsError("MANAGEMENT_CA_FILE", `"${file}" holds a certificate that does not parse; expected PEM CA certificates`);
   }
-  if (certs.length === 0) throw new AgentSettingsError("MANAGEMENT_CA_FILE", `"${file}" holds no PEM certificate; expected the management CA certificate`);
+  if (certs.length === 0) throw new SettingsError("MANAGEMENT_CA_FILE", `"${file}" holds no PEM certificate; expected the management CA certificate`);
   if (pin !== undefined && !certs.some((c) => certSha256(c) === pin)) {
-    throw new AgentSettingsError("MANAGEMENT_CA_SHA256", `matches no certificate in MANAGEMENT_CA_FILE "${file}"; set one of them, or make them agree`);
+    throw new SettingsError("MANAGEMENT_CA_SHA256", `matches no certificate in MANAGEMENT_CA_FILE "${file}"; set one of them, or make them agree`);
   }
   return { kind: "ca", caPem: pem, caFile: path };
 }
 
 function readAllow(env: Env): readonly AllowRule[] | "all" {
-  const v = raw(env, "AGENT_ALLOW");
+  const v = readString(env, "AGENT_ALLOW");
   if (v === undefined) return "all";
   try {
     return parseAllowlist(v);
   } catch (e) {
     if (e instanceof AllowlistError) {
-      throw new AgentSettingsError("AGENT_ALLOW", `${e.message}; expected comma-separated CIDR blocks (10.0.0.0/8), IPs, or host:port globs (127.0.0.1:9000, *.internal:443, db.local:*, [::1]:8080)`);
+      throw new SettingsError("AGENT_ALLOW", `${e.message}; expected comma-separated CIDR blocks (10.0.0.0/8), IPs, or host:port globs (127.0.0.1:9000, *.internal:443, db.local:*, [::1]:8080)`);
     }
     throw e;
   }
 }
 
-/** Reads `warren agent`'s settings; throws AgentSettingsError naming the variable. */
+/** Reads `warren agent`'s settings; throws SettingsError naming the variable. */
 export function loadAgentSettings(env: Env, cwd: string = process.cwd()): AgentSettings {
   const allowInsecure = readBool(env, "AGENT_ALLOW_INSECURE_MANAGEMENT", false);
   const managementUrl = readManagementUrl(env, allowInsecure);
@@ -198,7 +153,7 @@ export function loadAgentSettings(env: Env, cwd: string = process.cwd()): AgentS
     managementUrl,
     agentId,
     trust,
-    stateDir: resolve(cwd, raw(env, "AGENT_STATE_DIR") ?? "./agent-data"),
+    stateDir: resolve(cwd, readString(env, "AGENT_STATE_DIR") ?? "./agent-data"),
     allow: readAllow(env),
     logLevel: readEnum<LogLevel>(env, "LOG_LEVEL", "info", LOG_LEVELS),
   };

@@ -3,14 +3,14 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import type { Duplex } from "node:stream";
-import { create } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
-import { OpenResultSchema, OpenStreamSchema } from "../proto/gen/warren/v1/tunnel_pb.ts";
 import type { TunnelErrorCode } from "../tunnel/errors.ts";
-import { readMessage, writeMessage } from "../tunnel/messages.ts";
+import { answerOpen, readOpen } from "../tunnel/open-stream.ts";
 import type { IpFamily, PolicyResult } from "./allowlist.ts";
 
 export const DIAL_TIMEOUT_MS = 5_000;
+/** The most a gateway may ask for (a route's connect timeout is validated to at most this). */
+export const MAX_DIAL_TIMEOUT_MS = 120_000;
 /** How long management may take to send OpenStream after opening the stream. */
 export const OPEN_STREAM_TIMEOUT_MS = 10_000;
 /** After a refusal, how long management gets to close the stream before it is reset. */
@@ -162,7 +162,7 @@ export async function relayStream(stream: Duplex, o: RelayOptions): Promise<Rela
   try {
     let open;
     try {
-      open = await readMessage(stream, OpenStreamSchema, o.openStreamTimeoutMs ?? OPEN_STREAM_TIMEOUT_MS);
+      open = await readOpen(stream, o.openStreamTimeoutMs ?? OPEN_STREAM_TIMEOUT_MS);
     } catch (e) {
       const message = (e as Error).message;
       logger.warn({ err: message }, "data stream without a valid OpenStream; resetting it");
@@ -175,7 +175,7 @@ export async function relayStream(stream: Duplex, o: RelayOptions): Promise<Rela
 
     const refuse = async (errorKind: TunnelErrorCode, message: string): Promise<RelayOutcome> => {
       if (!stream.destroyed) {
-        writeMessage(stream, OpenResultSchema, create(OpenResultSchema, { ok: false, errorKind, message }));
+        answerOpen(stream, { ok: false, errorKind, message });
         stream.end();
         stream.resume(); // whatever management still sends is discarded
         const linger = setTimeout(() => stream.destroy(), REFUSAL_LINGER_MS);
@@ -185,8 +185,9 @@ export async function relayStream(stream: Duplex, o: RelayOptions): Promise<Rela
       return { kind: "refused", errorKind, message, address, requestId };
     };
 
-    // The 5 s budget covers name resolution and connecting together.
-    const dialTimeoutMs = o.dialTimeoutMs ?? DIAL_TIMEOUT_MS;
+    // One budget covers name resolution and connecting together: the route's connect timeout when the
+    // gateway sends one (capped), else 5 s.
+    const dialTimeoutMs = open.dialTimeoutMs > 0 ? Math.min(open.dialTimeoutMs, MAX_DIAL_TIMEOUT_MS) : (o.dialTimeoutMs ?? DIAL_TIMEOUT_MS);
     const deadline = Date.now() + dialTimeoutMs;
     let lookupTimer: NodeJS.Timeout | undefined;
     const decision = await Promise.race([
@@ -233,7 +234,7 @@ export async function relayStream(stream: Duplex, o: RelayOptions): Promise<Rela
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
     log.debug({ remote: `${socket.remoteAddress}:${socket.remotePort}` }, "stream connected");
-    writeMessage(stream, OpenResultSchema, create(OpenResultSchema, { ok: true }));
+    answerOpen(stream, { ok: true });
     await pipeBothWays(stream, socket);
     log.debug({ bytesToOrigin: socket.bytesWritten, bytesFromOrigin: socket.bytesRead, error: streamError?.message }, "stream closed");
     return { kind: "relayed", address, requestId };

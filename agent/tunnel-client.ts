@@ -18,6 +18,7 @@ import {
   agentAuthorization,
 } from "../tunnel/handshake.ts";
 import { encodeMessage } from "../tunnel/messages.ts";
+import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS } from "../tunnel/keepalive.ts";
 import { YamuxSession, type YamuxOptions, type YamuxStream } from "../tunnel/yamux/index.ts";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
 import { isCertificateError, type ClientCertificate, type ManagementTls } from "./management-tls.ts";
@@ -264,8 +265,8 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   private runSession(socket: UpgradedSocket): Promise<Error | undefined> {
     const session = new YamuxSession(socket, {
       role: "client",
-      keepAliveIntervalMs: 15_000,
-      keepAliveTimeoutMs: 10_000,
+      keepAliveIntervalMs: KEEPALIVE_INTERVAL_MS,
+      keepAliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
       ...this.o.yamux,
     });
     this.currentSession = session;

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { runAgent } from "../agent/agent.ts";
-import { AgentSettingsError, loadAgentSettings } from "../agent/settings.ts";
+import { SettingsError, loadAgentSettings } from "../agent/settings.ts";
 import { createLogger } from "./logger.ts";
 
 /**
@@ -29,7 +29,7 @@ export async function agentCommand(): Promise<void> {
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
   } catch (e) {
-    if (e instanceof AgentSettingsError) {
+    if (e instanceof SettingsError) {
       process.stderr.write(`warren agent: ${e.message}\n`);
       process.exit(2);
     }

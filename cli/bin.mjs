@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const SOURCES = ["cli", "management", "proxy", "agent", "tunnel", "proto/gen"];
+const SOURCES = ["lib", "cli", "management", "proxy", "agent", "tunnel", "proto/gen"];
 
 function newestSource(dir, newest = 0) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {

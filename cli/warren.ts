@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { Command } from "commander";
-import { VERSION } from "../management/version.ts";
-import { SettingsError } from "../management/settings/env.ts";
+import { PACKAGE_VERSION as VERSION } from "../lib/package-info.ts";
+import { SettingsError } from "../lib/env.ts";
 import { MigrationError } from "../management/store/migrate.ts";
 import { CliError } from "./password-input.ts";
 

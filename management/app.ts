@@ -10,7 +10,7 @@ import { randomSecret } from "./auth/secrets.ts";
 import { startManagementServer, type ManagementServer } from "./server.ts";
 import type { ManagementSettings } from "./settings/management-settings.ts";
 import type { ServerInfo } from "./api/deps.ts";
-import { VERSION } from "./version.ts";
+import { PACKAGE_VERSION as VERSION } from "../lib/package-info.ts";
 import { AgentRegistry } from "./agents/registry.ts";
 import { TunnelEndpoint } from "./agents/tunnel-endpoint.ts";
 import { TEST_AGENT_STREAM_PATH, agentStreamTestHook } from "./agents/test-hooks.ts";

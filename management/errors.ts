@@ -1,41 +1,37 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { WarrenError, type ConnectCodeName, type ErrorCode } from "../lib/errors.ts";
 
-/**
- * Every failure the management API reports, with its stable code and its Connect code in one table.
- * Handlers throw ApiError; the error interceptor maps it to a ConnectError once, at the edge.
- */
-const TABLE = {
+/** Warren's error table (lib/errors.ts) names Connect codes by their wire names; this is the one map to connect-es. */
+const CONNECT_CODES: Readonly<Record<ConnectCodeName, Code>> = {
+  canceled: Code.Canceled,
+  unknown: Code.Unknown,
   invalid_argument: Code.InvalidArgument,
-  unauthenticated: Code.Unauthenticated,
-  permission_denied: Code.PermissionDenied,
+  deadline_exceeded: Code.DeadlineExceeded,
   not_found: Code.NotFound,
   already_exists: Code.AlreadyExists,
+  permission_denied: Code.PermissionDenied,
+  resource_exhausted: Code.ResourceExhausted,
   failed_precondition: Code.FailedPrecondition,
-  setup_closed: Code.FailedPrecondition,
-  login_throttled: Code.ResourceExhausted,
+  aborted: Code.Aborted,
+  out_of_range: Code.OutOfRange,
+  unimplemented: Code.Unimplemented,
   internal: Code.Internal,
-} as const satisfies Record<string, Code>;
+  unavailable: Code.Unavailable,
+  data_loss: Code.DataLoss,
+  unauthenticated: Code.Unauthenticated,
+};
 
-export type ApiErrorCode = keyof typeof TABLE;
-
-export class ApiError extends Error {
+/**
+ * A failure the management API reports. Handlers throw ApiError (or any WarrenError); the error
+ * interceptor maps it to a ConnectError once, at the edge, through the table.
+ */
+export class ApiError extends WarrenError<ErrorCode> {
   override name = "ApiError";
-  constructor(
-    readonly code: ApiErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
+}
 
-  get connectCode(): Code {
-    return TABLE[this.code];
-  }
-
-  toConnectError(): ConnectError {
-    // The cause stays in our logs; clients get only the message.
-    return new ConnectError(this.message, this.connectCode);
-  }
+/** The ConnectError a client sees for a WarrenError: the table's Connect code, the error's message (never its cause). */
+export function toConnectError(e: WarrenError): ConnectError {
+  return new ConnectError(e.message, CONNECT_CODES[e.connectCode]);
 }
 
 /** A request field failed validation; the message always starts with the field's name. */

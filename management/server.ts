@@ -9,7 +9,7 @@ import { apiRoutes } from "./api/routes.ts";
 import { apiInterceptor } from "./api/interceptor.ts";
 import { kPeer } from "./api/context.ts";
 import type { ApiDeps } from "./api/deps.ts";
-import { peerIp } from "./net/peer.ts";
+import { peerAddress } from "../lib/ip.ts";
 import { TUNNEL_PATH } from "../tunnel/handshake.ts";
 import { lingerAfterEarlyAnswer } from "../proxy/linger.ts";
 
@@ -75,7 +75,7 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
     contextValues: (req) => {
       const v = createContextValues();
       const ua = req.headers["user-agent"];
-      v.set(kPeer, { ip: peerIp(req.socket.remoteAddress), userAgent: typeof ua === "string" ? ua : "" });
+      v.set(kPeer, { ip: peerAddress(req.socket.remoteAddress), userAgent: typeof ua === "string" ? ua : "" });
       return v;
     },
     fallback: (_req, res) => {

@@ -2,7 +2,10 @@
 // (TRUSTED_PROXIES), in which case X-Forwarded-For is believed back to the first untrusted hop.
 // On listeners that accept the PROXY protocol, the listener passes the PROXY header's source as
 // `peer` (the L4 balancer in front is trusted by configuration, not by TRUSTED_PROXIES).
-import { CidrSet, ipVersion, parseIPv6 } from "./cidr.ts";
+import { CidrSet } from "../lib/cidr-set.ts";
+import { canonicalIp, ipVersion, parseIPv6 } from "../lib/ip.ts";
+
+export { canonicalIp };
 
 export class TrustedProxiesError extends Error {
   override name = "TrustedProxiesError";
@@ -22,14 +25,6 @@ export interface TrustedProxies {
   readonly entries: readonly string[];
   /** `ip` in any textual form (IPv4-mapped IPv6 counts as IPv4); false for anything not an IP. */
   contains(ip: string): boolean;
-}
-
-/** `::ffff:1.2.3.4` → `1.2.3.4`; other input unchanged. */
-export function canonicalIp(ip: string): string {
-  if (ip.length > 7 && (ip.charCodeAt(0) === 58 || ip.charCodeAt(0) === 48) && /^(?:0{0,4}:){0,5}:?ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) {
-    return ip.slice(ip.lastIndexOf(":") + 1);
-  }
-  return ip;
 }
 
 class CidrTrust implements TrustedProxies {

@@ -1,79 +1,9 @@
-// The data plane's error table: every way a public request can fail, with its stable code, its HTTP
-// status and the one sentence a client may see. Events and logs record the code; `cause` stays in logs.
-import { STATUS_CODES } from "node:http";
+// The data plane's errors: codes from Warren's one table (lib/errors.ts), and the small page a
+// client sees for one. Events and logs record the code; `cause` stays in logs.
+import { errorEntry, type ErrorCode } from "../lib/errors.ts";
+import { reasonPhrase } from "../lib/http-status.ts";
 
-interface Entry {
-  readonly status: number;
-  /** Shown to clients; never carries internal detail (addresses, agent names, stack traces). */
-  readonly message: string;
-}
-
-const TABLE = {
-  // 400: request hygiene (proxy/hygiene.ts) and malformed messages.
-  bad_request: { status: 400, message: "The request is malformed." },
-  bad_request_target: { status: 400, message: "The request target is malformed." },
-  path_dot_segment: { status: 400, message: "The request path contains a dot segment." },
-  path_backslash: { status: 400, message: "The request path contains a backslash." },
-  path_encoded_separator: { status: 400, message: "The request path contains an encoded path separator." },
-  path_bad_encoding: { status: 400, message: "The request path contains invalid percent-encoding." },
-  target_control_char: { status: 400, message: "The request target contains a control character." },
-  absolute_uri_host_mismatch: { status: 400, message: "The request target names a different host than the Host header." },
-  missing_host: { status: 400, message: "The Host header is missing." },
-  duplicate_host: { status: 400, message: "The request has more than one Host header." },
-  bad_host: { status: 400, message: "The Host header is not a valid host name." },
-  bad_framing: { status: 400, message: "The request framing headers (Content-Length, Transfer-Encoding) are invalid or ambiguous." },
-  bad_header: { status: 400, message: "A request header is malformed." },
-  // Routing.
-  route_not_found: { status: 404, message: "No route matches this request." },
-  method_not_allowed: { status: 405, message: "This method is not allowed for this resource." },
-  // Limits and timeouts on the client side.
-  request_timeout: { status: 408, message: "The request was not received in time." },
-  body_too_large: { status: 413, message: "The request body is too large." },
-  header_too_large: { status: 431, message: "The request headers are too large." },
-  internal_error: { status: 500, message: "The gateway failed to handle the request." },
-  // Upstream failures.
-  upstream_connect_failed: { status: 502, message: "The upstream server could not be reached." },
-  upstream_reset: { status: 502, message: "The upstream server closed the connection unexpectedly." },
-  upstream_bad_response: { status: 502, message: "The upstream server sent an invalid response." },
-  agent_disconnected: { status: 502, message: "The agent serving this route disconnected." },
-  agent_dial_failed: { status: 502, message: "The agent could not reach the upstream server." },
-  agent_denied: { status: 502, message: "The agent refused to reach the upstream server." },
-  no_healthy_target: { status: 503, message: "No healthy upstream is available." },
-  upstream_timeout: { status: 504, message: "The upstream server did not answer in time." },
-  agent_dial_timeout: { status: 504, message: "The agent did not reach the upstream server in time." },
-} as const satisfies Record<string, Entry>;
-
-export type ProxyErrorCode = keyof typeof TABLE;
-
-export function isProxyErrorCode(s: string): s is ProxyErrorCode {
-  return Object.hasOwn(TABLE, s);
-}
-
-export function statusOf(code: ProxyErrorCode): number {
-  return TABLE[code].status;
-}
-
-/** The public one-line explanation for a code. */
-export function publicMessage(code: ProxyErrorCode): string {
-  return TABLE[code].message;
-}
-
-/** Every code, for tests and docs. */
-export const PROXY_ERROR_CODES: readonly ProxyErrorCode[] = Object.freeze(Object.keys(TABLE) as ProxyErrorCode[]);
-
-export class ProxyError extends Error {
-  override name = "ProxyError";
-  readonly status: number;
-  constructor(
-    readonly code: ProxyErrorCode,
-    /** For logs only; clients get publicMessage(code). Defaults to it. */
-    message?: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message ?? TABLE[code].message, options);
-    this.status = TABLE[code].status;
-  }
-}
+export { WarrenError, isErrorCode, publicMessage, statusOf, type ErrorCode } from "../lib/errors.ts";
 
 export interface ErrorPage {
   readonly status: number;
@@ -86,8 +16,8 @@ export interface ErrorPage {
  * type) over `text/html`, HTML otherwise (ties and a missing Accept go to HTML). Carries the code,
  * the public message and the request id; never internal details.
  */
-export function renderErrorPage(code: ProxyErrorCode, requestId: string, accept: string | undefined): ErrorPage {
-  const { status, message } = TABLE[code];
+export function renderErrorPage(code: ErrorCode, requestId: string, accept: string | undefined): ErrorPage {
+  const { status, message } = errorEntry(code);
   if (prefersJson(accept)) {
     return {
       status,
@@ -95,7 +25,7 @@ export function renderErrorPage(code: ProxyErrorCode, requestId: string, accept:
       body: JSON.stringify({ error: { code, status, message, request_id: requestId } }),
     };
   }
-  const reason = STATUS_CODES[status] ?? "Error";
+  const reason = reasonPhrase(status);
   const title = `${status} ${reason}`;
   const body =
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +

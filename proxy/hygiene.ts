@@ -8,15 +8,14 @@
 //      route match, since `%2F`/`%5C` are allowed per route.
 // What is forwarded is always the raw target (TargetOk.forwardTarget); routingPath is only for
 // routing and policy scopes.
-import net from "node:net";
-import type { ProxyErrorCode } from "./errors.ts";
-import { normalizeHost } from "./routing/host-pattern.ts";
+import { parseAuthority } from "../lib/host-name.ts";
+import type { ErrorCode } from "../lib/errors.ts";
 import { normalizePath } from "./routing/path-prefix.ts";
 
 export { normalizePath };
 
 export type HygieneCode = Extract<
-  ProxyErrorCode,
+  ErrorCode,
   | "bad_request_target"
   | "path_dot_segment"
   | "path_backslash"
@@ -214,50 +213,7 @@ export function checkEncodedSeparators(path: string, allowed: boolean): "path_en
   return undefined;
 }
 
-const HOST_LABEL_RE = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/i;
-
-export interface Authority {
-  /** Normalized (normalizeHost): lower case, no trailing dot, IPv6 in brackets. */
-  readonly host: string;
-  readonly port: number | undefined;
-}
-
-/**
- * Parses a Host value or URI authority: a DNS name (letters, digits, "-", "_"; labels ≤ 63,
- * total ≤ 253, one trailing dot allowed), an IPv4 address or a bracketed IPv6 address, optionally
- * with ":port" (1–65535). No userinfo. Returns undefined when invalid.
- */
-export function parseAuthority(value: string): Authority | undefined {
-  const n = value.length;
-  if (n === 0 || n > 260) return undefined;
-  let hostEnd: number;
-  let portStart = -1;
-  if (value.charCodeAt(0) === 91 /* [ */) {
-    const close = value.indexOf("]");
-    if (close < 0 || !net.isIPv6(value.slice(1, close))) return undefined;
-    hostEnd = close + 1;
-    if (hostEnd < n) {
-      if (value.charCodeAt(hostEnd) !== 58) return undefined;
-      portStart = hostEnd + 1;
-    }
-  } else {
-    const colon = value.indexOf(":");
-    hostEnd = colon < 0 ? n : colon;
-    if (colon >= 0) portStart = colon + 1;
-    let name = value.slice(0, hostEnd);
-    if (name.endsWith(".")) name = name.slice(0, -1);
-    if (name.length === 0 || name.length > 253) return undefined;
-    for (const label of name.split(".")) if (!HOST_LABEL_RE.test(label)) return undefined;
-  }
-  let port: number | undefined;
-  if (portStart >= 0) {
-    const p = value.slice(portStart);
-    if (!/^[0-9]{1,5}$/.test(p)) return undefined;
-    port = Number(p);
-    if (port < 1 || port > 65535) return undefined;
-  }
-  return { host: normalizeHost(value.slice(0, hostEnd)), port };
-}
+export { parseAuthority };
 
 export type HostCheck =
   | {

@@ -5,8 +5,10 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type { CompiledListener, ProxySnapshot } from "./snapshot.ts";
 import { ProxyProtocolParser } from "./proxy-protocol.ts";
-import { clientErrorCode } from "./node-error.ts";
+import { clientErrorCode } from "../lib/error-mapper.ts";
 import { renderErrorPage } from "./errors.ts";
+import { peerAddress } from "../lib/ip.ts";
+import { rawResponse } from "../lib/http-status.ts";
 
 export type ListenerState = "running" | "stopped" | "error";
 
@@ -42,12 +44,7 @@ const peerOf = new WeakMap<net.Socket, string>();
 function peerFor(socket: net.Socket): string {
   // On HTTPS listeners req.socket is the TLSSocket; the PROXY header was read on the TCP socket under it.
   const tcp = (socket as net.Socket & { _parent?: net.Socket })._parent ?? socket;
-  return peerOf.get(tcp) ?? plainPeer(socket.remoteAddress);
-}
-
-function plainPeer(addr: string | undefined): string {
-  if (!addr) return "";
-  return addr.startsWith("::ffff:") ? addr.slice(7) : addr;
+  return peerOf.get(tcp) ?? peerAddress(socket.remoteAddress);
 }
 
 /**
@@ -142,7 +139,7 @@ export class ListenerManager {
       const code = clientErrorCode(err);
       if (!code || !socket.writable) return void socket.destroy();
       const page = renderErrorPage(code, "-", undefined);
-      socket.end(`HTTP/1.1 ${page.status} Bad Request\r\nContent-Type: ${page.contentType}\r\nContent-Length: ${Buffer.byteLength(page.body)}\r\nConnection: close\r\n\r\n${page.body}`);
+      socket.end(rawResponse(page.status, ["content-type", page.contentType], page.body));
     });
     if (l.acceptProxyProtocol) this.wrapProxyProtocol(server, l.protocol === "https");
     await new Promise<void>((resolve, reject) => {
@@ -196,7 +193,7 @@ export class ListenerManager {
         clearTimeout(timer);
         socket.off("data", onData);
         socket.pause();
-        if (r.source) peerOf.set(socket, plainPeer(r.source.address));
+        if (r.source) peerOf.set(socket, peerAddress(r.source.address));
         if (r.rest.length) socket.unshift(r.rest);
         for (const fn of original) (fn as (s: net.Socket) => void).call(server, socket);
         // The TLS layer takes the bytes still buffered on the socket (the ClientHello that came with

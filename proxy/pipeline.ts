@@ -8,8 +8,14 @@ import type { Dispatcher } from "undici";
 import { checkEncodedSeparators, checkFraming, checkHostHeader, checkRequestTarget } from "./hygiene.ts";
 import { clientIp, type TrustedProxies } from "./client-ip.ts";
 import { buildDownstreamResponseHeaders, buildUpstreamRequestHeaders, flatHeaders, rawHeaderValue } from "./headers.ts";
-import { ProxyError, renderErrorPage, statusOf, type ProxyErrorCode } from "./errors.ts";
-import { classifyUpstreamError } from "./node-error.ts";
+import { WarrenError, renderErrorPage, statusOf, type ErrorCode } from "./errors.ts";
+import { mapError } from "../lib/error-mapper.ts";
+
+function classifyUpstreamError(e: unknown) {
+  const m = mapError(e);
+  const connectPhase = m.phase === "connect";
+  return { code: m.code, connectPhase, countsForHealth: (connectPhase && m.code !== "agent_denied") || m.code === "upstream_timeout" };
+}
 import { matchPathPrefix } from "./routing/path-prefix.ts";
 import type { CompiledRoute, CompiledTarget, ProxySnapshot } from "./snapshot.ts";
 import type { AgentDialer, UpstreamPools } from "./targets/upstream-pools.ts";
@@ -45,12 +51,12 @@ interface Outcome {
   routeId?: string;
   targetId?: string;
   agentId?: string;
-  errorCode?: ProxyErrorCode;
+  errorCode?: ErrorCode;
   bytesIn: number;
   bytesOut: number;
 }
 
-type Refusal = { code: ProxyErrorCode; extra?: Record<string, string>; routeId?: string };
+type Refusal = { code: ErrorCode; extra?: Record<string, string>; routeId?: string };
 
 interface Prepared {
   readonly route: CompiledRoute;
@@ -64,7 +70,7 @@ interface Prepared {
 }
 
 /** An error page on a socket that never became an HTTP response (upgrade requests). */
-function rawError(req: http.IncomingMessage, socket: Duplex, code: ProxyErrorCode, o: Outcome, extra: Record<string, string> = {}): void {
+function rawError(req: http.IncomingMessage, socket: Duplex, code: ErrorCode, o: Outcome, extra: Record<string, string> = {}): void {
   o.errorCode = code;
   const page = renderErrorPage(code, o.requestId, req.headers.accept);
   let text = `HTTP/1.1 ${page.status} ${STATUS_CODES[page.status] ?? "Error"}\r\ncontent-type: ${page.contentType}\r\ncontent-length: ${Buffer.byteLength(page.body)}\r\nx-request-id: ${o.requestId}\r\nconnection: close\r\n`;
@@ -72,7 +78,7 @@ function rawError(req: http.IncomingMessage, socket: Duplex, code: ProxyErrorCod
   socket.end(`${text}\r\n${page.body}`);
 }
 
-function sendError(req: http.IncomingMessage, res: http.ServerResponse, code: ProxyErrorCode, o: Outcome, extra: Record<string, string> = {}): void {
+function sendError(req: http.IncomingMessage, res: http.ServerResponse, code: ErrorCode, o: Outcome, extra: Record<string, string> = {}): void {
   o.errorCode = code;
   if (res.headersSent) {
     res.destroy();
@@ -103,7 +109,7 @@ function limitBody(max: number, o: Outcome): Transform {
     transform(chunk: Buffer, _enc, cb) {
       seen += chunk.length;
       o.bytesIn = seen;
-      if (max > 0 && seen > max) cb(new ProxyError("body_too_large"));
+      if (max > 0 && seen > max) cb(new WarrenError("body_too_large"));
       else cb(null, chunk);
     },
   });
@@ -382,7 +388,7 @@ export class Pipeline {
         o.errorCode = f.code;
         return void res.destroy();
       }
-      if (e instanceof ProxyError && e.code === "body_too_large") return sendError(req, res, "body_too_large", o);
+      if (e instanceof WarrenError && e.code === "body_too_large") return sendError(req, res, "body_too_large", o);
       this.d.log.debug({ requestId: o.requestId, routeId: route.id, targetId: t.id, agentId, code: f.code, err: e.message }, "upstream failed");
       if (f.connectPhase && mayRetry && attempt === 0) {
         if (agentId && f.code.startsWith("agent_")) excludeAgent = agentId;

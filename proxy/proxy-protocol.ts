@@ -4,7 +4,7 @@
 // (socket.unshift(rest)) and hands the socket to the HTTP server. The header is required on such
 // a listener: a connection that does not start with one is refused, never guessed at. The listener
 // also bounds how long it waits for the header (a timer; not this parser's job).
-import net from "node:net";
+import { formatIPv4, formatIPv6, ipVersion } from "../lib/ip.ts";
 
 export type ProxyProtocolErrorCode =
   | "not_proxy_protocol"
@@ -119,8 +119,8 @@ export class ProxyProtocolParser {
         done: true,
         version: 2,
         command: "proxy",
-        source: { address: ipv4(buf, a), port: buf.readUInt16BE(a + 8) },
-        destination: { address: ipv4(buf, a + 4), port: buf.readUInt16BE(a + 10) },
+        source: { address: formatIPv4(buf, a), port: buf.readUInt16BE(a + 8) },
+        destination: { address: formatIPv4(buf, a + 4), port: buf.readUInt16BE(a + 10) },
         rest,
       };
     }
@@ -130,8 +130,8 @@ export class ProxyProtocolParser {
         done: true,
         version: 2,
         command: "proxy",
-        source: { address: ipv6(buf, a), port: buf.readUInt16BE(a + 32) },
-        destination: { address: ipv6(buf, a + 16), port: buf.readUInt16BE(a + 34) },
+        source: { address: formatIPv6(buf, a), port: buf.readUInt16BE(a + 32) },
+        destination: { address: formatIPv6(buf, a + 16), port: buf.readUInt16BE(a + 34) },
         rest,
       };
     }
@@ -178,8 +178,8 @@ function parseV1(buf: Buffer): ProxyParseResult {
   if (proto !== "TCP4" && proto !== "TCP6") throw malformed(`unknown protocol ${JSON.stringify(proto ?? "")}`);
   if (parts.length !== 6) throw malformed("expected PROXY TCPx SRC DST SPORT DPORT");
   const [, , src, dst, sport, dport] = parts as [string, string, string, string, string, string];
-  const isIp = proto === "TCP4" ? net.isIPv4 : net.isIPv6;
-  if (!isIp(src) || !isIp(dst)) throw malformed(`addresses are not ${proto === "TCP4" ? "IPv4" : "IPv6"}`);
+  const want = proto === "TCP4" ? 4 : 6;
+  if (ipVersion(src) !== want || ipVersion(dst) !== want) throw malformed(`addresses are not ${proto === "TCP4" ? "IPv4" : "IPv6"}`);
   if (!PORT_RE.test(sport) || !PORT_RE.test(dport) || Number(sport) > 65535 || Number(dport) > 65535) throw malformed("invalid port");
   return {
     done: true,
@@ -195,37 +195,3 @@ function malformed(what: string): ProxyProtocolError {
   return new ProxyProtocolError("v1_malformed", `PROXY v1: ${what}`);
 }
 
-function ipv4(b: Buffer, o: number): string {
-  return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
-}
-
-/** RFC 5952 text form (longest zero run compressed, lower case); IPv4-mapped as ::ffff:a.b.c.d. */
-function ipv6(b: Buffer, o: number): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(o + i * 2));
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `::ffff:${ipv4(b, o + 12)}`;
-  }
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (from: number, to: number) =>
-    g
-      .slice(from, to)
-      .map((x) => x.toString(16))
-      .join(":");
-  if (bestStart < 0) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
-}

@@ -1,11 +1,16 @@
 import type { Duplex, Readable, Writable } from "node:stream";
+import { WarrenError } from "../lib/errors.ts";
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 
 /** Upper bound for one tunnel control message; anything larger is a protocol error. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 
-export class TunnelProtocolError extends Error {
+/** A malformed, oversized, truncated or late tunnel message. */
+export class TunnelProtocolError extends WarrenError<"tunnel_protocol_error"> {
   override name = "TunnelProtocolError";
+  constructor(message: string) {
+    super("tunnel_protocol_error", message);
+  }
 }
 
 export function encodeMessage<D extends DescMessage>(schema: D, msg: MessageShape<D>): Buffer {

@@ -1,16 +1,17 @@
 import { EventEmitter } from "node:events";
 import type { Duplex } from "node:stream";
-import { create } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { YamuxSession, type YamuxStream } from "../../tunnel/yamux/index.ts";
-import { readMessage, readMessages, writeMessage } from "../../tunnel/messages.ts";
-import { TunnelError, isTunnelErrorCode } from "../../tunnel/errors.ts";
-import { ControlMessageSchema, OpenResultSchema, OpenStreamSchema } from "../../proto/gen/warren/v1/tunnel_pb.ts";
+import { readMessages } from "../../tunnel/messages.ts";
+import { TunnelError } from "../../tunnel/errors.ts";
+import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS } from "../../tunnel/keepalive.ts";
+import { requestOpen, type OpenRequest } from "../../tunnel/open-stream.ts";
+import { ControlMessageSchema } from "../../proto/gen/warren/v1/tunnel_pb.ts";
 
-export const KEEPALIVE_INTERVAL_MS = 15_000;
-export const KEEPALIVE_TIMEOUT_MS = 10_000;
-/** The agent dials with a 5 s timeout; allow for the round trip on top. */
-export const OPEN_RESULT_TIMEOUT_MS = 7_000;
+/** The agent dials with its default 5 s timeout unless told otherwise. */
+const DEFAULT_DIAL_MS = 5_000;
+/** On top of the dial time: the OpenStream/OpenResult round trip through the tunnel. */
+const OPEN_RESULT_SLACK_MS = 2_000;
 const PERSIST_SEEN_EVERY_MS = 60_000;
 
 export interface ConnectionInfo {
@@ -29,12 +30,7 @@ export interface LiveAgentStatus extends ConnectionInfo {
   readonly bytesOut: number;
 }
 
-export interface OpenStreamRequest {
-  /** host:port the agent dials. */
-  readonly address: string;
-  readonly sni?: string;
-  readonly requestId: string;
-}
+export type OpenStreamRequest = OpenRequest;
 
 interface LiveAgent {
   readonly agentId: string;
@@ -192,19 +188,12 @@ export class AgentRegistry extends EventEmitter<AgentRegistryEvents> {
     } catch (e) {
       throw new TunnelError("agent_disconnected", `agent ${agentId} refused a new stream`, { cause: e });
     }
-    writeMessage(stream, OpenStreamSchema, create(OpenStreamSchema, { address: req.address, tlsSni: req.sni ?? "", requestId: req.requestId }));
-    let result;
+    const timeoutMs = (req.dialTimeoutMs || DEFAULT_DIAL_MS) + OPEN_RESULT_SLACK_MS;
     try {
-      result = await readMessage(stream, OpenResultSchema, OPEN_RESULT_TIMEOUT_MS);
+      await requestOpen(stream, req, timeoutMs, () => a.session.isClosed);
     } catch (e) {
       stream.destroy();
-      if (a.session.isClosed) throw new TunnelError("agent_disconnected", `agent ${agentId} disconnected`, { cause: e });
-      throw new TunnelError("agent_dial_timeout", `agent ${agentId} did not answer within ${OPEN_RESULT_TIMEOUT_MS} ms`, { cause: e });
-    }
-    if (!result.ok) {
-      stream.destroy();
-      const code = isTunnelErrorCode(result.errorKind) ? result.errorKind : "agent_dial_failed";
-      throw new TunnelError(code, result.message || code);
+      throw e;
     }
     a.activeStreams++;
     let counted = true;

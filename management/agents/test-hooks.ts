@@ -43,7 +43,7 @@ export function agentStreamTestHook(registry: AgentRegistry, authenticator: Auth
         stream.pipe(socket);
       },
       (e: unknown) => {
-        const code = e instanceof TunnelError ? e.code : "internal";
+        const code = e instanceof TunnelError ? e.code : "internal_error";
         log.debug({ agentId, address, code }, "test stream failed");
         fail(e instanceof TunnelError ? 502 : 500, code);
       },

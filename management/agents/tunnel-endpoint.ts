@@ -7,19 +7,14 @@ import type { CertificateAuthority } from "../pki/index.ts";
 import { authenticateAgent } from "./agent-auth.ts";
 import type { AgentRegistry } from "./registry.ts";
 import { TUNNEL_PROTOCOL_VERSION, TUNNEL_VERSION_HEADER, UPGRADE_PROTOCOL, agentSpiffeId } from "../../tunnel/handshake.ts";
-import { peerIp } from "../net/peer.ts";
+import { peerAddress } from "../../lib/ip.ts";
+import { statusOf, type ErrorCode } from "../../lib/errors.ts";
+import { rawResponse } from "../../lib/http-status.ts";
 
 const REPLACE_PING_MS = 2_000;
 
-type Verdict = { status: number; message: string } | { status: 101; agent: AgentRow; mtls: boolean; certNotAfter: number | undefined };
-
-const STATUS_TEXT: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  409: "Conflict",
-  426: "Upgrade Required",
-};
+type Refusal = Extract<ErrorCode, `tunnel_${string}`>;
+type Verdict = { refused: Refusal; message: string } | { refused: undefined; agent: AgentRow; mtls: boolean; certNotAfter: number | undefined };
 
 export interface TunnelEndpointDeps {
   readonly store: Store;
@@ -58,51 +53,48 @@ export class TunnelEndpoint {
 
   private async verdict(req: http.IncomingMessage, isUpgrade: boolean): Promise<Verdict> {
     const auth = authenticateAgent(this.d.store, req.headers.authorization);
-    if (!auth.ok) return { status: 401, message: auth.reason === "agent disabled" ? "agent disabled" : "invalid agent credentials" };
+    if (!auth.ok) return { refused: "tunnel_unauthenticated", message: auth.reason === "agent disabled" ? "agent disabled" : "invalid agent credentials" };
     const agent = auth.agent;
     const cert = this.clientCertFor(req, agent.id);
-    if (agent.require_mtls && !cert.valid) return { status: 403, message: `this agent requires mTLS: ${cert.why}` };
+    if (agent.require_mtls && !cert.valid) return { refused: "tunnel_mtls_required", message: `this agent requires mTLS: ${cert.why}` };
     const upgrade = String(req.headers.upgrade ?? "").toLowerCase();
     const connection = String(req.headers.connection ?? "").toLowerCase();
     if (!isUpgrade || upgrade !== UPGRADE_PROTOCOL || !connection.split(/,\s*/).includes("upgrade") || req.method !== "GET") {
-      return { status: 400, message: `expected GET with Connection: Upgrade and Upgrade: ${UPGRADE_PROTOCOL}` };
+      return { refused: "tunnel_not_upgrade", message: `expected GET with Connection: Upgrade and Upgrade: ${UPGRADE_PROTOCOL}` };
     }
     const version = String(req.headers[TUNNEL_VERSION_HEADER] ?? "");
     if (version !== String(TUNNEL_PROTOCOL_VERSION)) {
-      return { status: 426, message: `tunnel protocol version "${version}" is not supported; this server speaks ${TUNNEL_PROTOCOL_VERSION}` };
+      return { refused: "tunnel_version_unsupported", message: `tunnel protocol version "${version}" is not supported; this server speaks ${TUNNEL_PROTOCOL_VERSION}` };
     }
     if (await this.d.registry.holdsLiveSession(agent.id, REPLACE_PING_MS)) {
-      return { status: 409, message: "this agent is already connected" };
+      return { refused: "tunnel_already_connected", message: "this agent is already connected" };
     }
-    return { status: 101, agent, mtls: cert.valid, certNotAfter: cert.notAfter };
+    return { refused: undefined, agent, mtls: cert.valid, certNotAfter: cert.notAfter };
   }
 
   /** A plain (non-upgrade) request to the tunnel path: same checks, ending in 400 at best. */
   async handleRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const v = await this.verdict(req, false);
-    const status = v.status === 101 ? 400 : v.status;
-    const body = `${"message" in v ? v.message : "not an upgrade"}\n`;
+    const status = statusOf(v.refused ?? "tunnel_not_upgrade");
+    const body = `${v.refused ? v.message : "not an upgrade"}\n`;
     res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) });
     res.end(body);
   }
 
   async handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on("error", () => {});
-    const remote = peerIp(req.socket.remoteAddress);
+    const remote = peerAddress(req.socket.remoteAddress);
     let v: Verdict;
     try {
       v = await this.verdict(req, true);
     } catch (e) {
       this.d.log.error({ err: e }, "tunnel handshake failed");
-      socket.end("HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      socket.end(rawResponse(500, []));
       return;
     }
-    if (!("agent" in v)) {
-      this.d.log.info({ status: v.status, reason: v.message, remoteAddress: remote }, "tunnel refused");
-      const body = `${v.message}\n`;
-      socket.end(
-        `HTTP/1.1 ${v.status} ${STATUS_TEXT[v.status] ?? "Error"}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
+    if (v.refused) {
+      this.d.log.info({ status: statusOf(v.refused), code: v.refused, reason: v.message, remoteAddress: remote }, "tunnel refused");
+      socket.end(rawResponse(statusOf(v.refused), ["content-type", "text/plain; charset=utf-8"], `${v.message}\n`));
       return;
     }
     if (socket.destroyed) return;

@@ -174,7 +174,7 @@ export function agentService(d: ApiDeps): ServiceImpl<typeof AgentService> {
         cert = await ca.signClientCsr({ csrPem: req.csrPem, uriSan: agentSpiffeId(agent.id), validityDays: AGENT_CERT_VALIDITY_DAYS, now: new Date(d.now()) });
       } catch (e) {
         const code = (e as { code?: string }).code;
-        if (code === "PKI_BAD_CSR" || code === "PKI_UNSUPPORTED_KEY") throw fieldError("csr_pem", (e as Error).message);
+        if (code === "pki_bad_csr" || code === "pki_unsupported_key") throw fieldError("csr_pem", (e as Error).message);
         throw e;
       }
       d.store.agents.insertCertificate({

@@ -1,6 +1,7 @@
 import { ConnectError, Code, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { ApiError } from "../errors.ts";
+import { ApiError, toConnectError as fromWarrenError } from "../errors.ts";
+import { WarrenError } from "../../lib/errors.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
 import { policyFor, type MethodPolicy } from "../auth/method-access.ts";
 import type { Principal } from "../auth/principal.ts";
@@ -15,7 +16,10 @@ function authorize(policy: MethodPolicy, p: Principal | undefined): void {
 
 /** Maps any thrown value to the ConnectError a client sees. Unknown errors are logged and hidden. */
 function toConnectError(e: unknown, log: Logger, procedure: string): ConnectError {
-  if (e instanceof ApiError) return e.toConnectError();
+  if (e instanceof WarrenError) {
+    if (e.code === "internal_error") log.error({ err: e, procedure }, "internal error in API handler");
+    return fromWarrenError(e);
+  }
   if (e instanceof ConnectError) return e;
   log.error({ err: e, procedure }, "unexpected error in API handler");
   return new ConnectError("internal error", Code.Internal);
@@ -59,7 +63,7 @@ export function apiInterceptor(d: InterceptorDeps): Interceptor {
       return await next(req);
     } catch (e) {
       const ce = toConnectError(e, d.log, procedure);
-      outcome = e instanceof ApiError ? e.code : Code[ce.code].replace(/[A-Z]/g, (c, i: number) => (i ? "_" : "") + c.toLowerCase());
+      outcome = e instanceof WarrenError ? e.code : Code[ce.code].replace(/[A-Z]/g, (c, i: number) => (i ? "_" : "") + c.toLowerCase());
       throw ce;
     } finally {
       if (policy.audited) {

@@ -194,7 +194,7 @@ export function routeSpecFromJson(json: string): RouteSpec {
   try {
     return fromJson(RouteSpecSchema, JSON.parse(json) as JsonValue);
   } catch (e) {
-    throw new ApiError("internal", "a stored route is unreadable", { cause: e });
+    throw new ApiError("internal_error", "a stored route is unreadable", { cause: e });
   }
 }
 

@@ -2,7 +2,7 @@ import { X509Certificate as NodeX509Certificate, randomBytes } from "node:crypto
 import * as path from "node:path";
 import { PkiError } from "./errors.ts";
 import { fingerprintSha256 } from "./fingerprint.ts";
-import { ensurePrivateDir, exists, readIfExists, tightenMode, withLockFile, writeFileAtomic } from "./fs-atomic.ts";
+import { ensurePrivateDir, exists, readIfExists, tightenMode, withLockFile, writeFileAtomic } from "../../lib/atomic-file.ts";
 import { normalizeHosts } from "./hosts.ts";
 import { checkSubjectPublicKey, generateP256, importSigningKey, randomSerial, type SigningKey } from "./keys.ts";
 import { certificateDer, derToPem, pemBlocks } from "./pem.ts";
@@ -80,7 +80,7 @@ function parseCertificate(input: string | Buffer): { der: Buffer; cert: x509.X50
   try {
     return { der, cert: new x509.X509Certificate(der), node: new NodeX509Certificate(der) };
   } catch {
-    throw new PkiError("PKI_BAD_CERT", "certificate could not be parsed");
+    throw new PkiError("pki_bad_cert", "certificate could not be parsed");
   }
 }
 
@@ -119,7 +119,7 @@ export class CertificateAuthority {
   /**
    * Loads the CA from `${dir}/ca.crt.pem` + `${dir}/ca.key.pem`, or creates a new one
    * when neither exists. The directory is created 0700 (tightened if looser), the key
-   * is kept at 0600. If only one of the two files exists this throws PKI_IO rather
+   * is kept at 0600. If only one of the two files exists this throws io_error rather
    * than minting a new CA, which would orphan every agent's pinned fingerprint.
    */
   static async loadOrCreate(
@@ -169,14 +169,14 @@ export class CertificateAuthority {
   static async fromPem(certPem: string, keyPem: string): Promise<CertificateAuthority> {
     const { der, cert, node } = parseCertificate(certPem);
     const bc = cert.getExtension(x509.BasicConstraintsExtension);
-    if (!bc?.ca) throw new PkiError("PKI_BAD_CERT", "CA certificate lacks basicConstraints CA:true");
+    if (!bc?.ca) throw new PkiError("pki_bad_cert", "CA certificate lacks basicConstraints CA:true");
     const ku = cert.getExtension(x509.KeyUsagesExtension);
     if (ku && (ku.usages & x509.KeyUsageFlags.keyCertSign) === 0) {
-      throw new PkiError("PKI_BAD_CERT", "CA certificate keyUsage does not allow keyCertSign");
+      throw new PkiError("pki_bad_cert", "CA certificate keyUsage does not allow keyCertSign");
     }
     const key = await importSigningKey(keyPem, "CA private key");
     if (!node.checkPrivateKey(key.keyObject)) {
-      throw new PkiError("PKI_BAD_CERT", "CA private key does not match the CA certificate");
+      throw new PkiError("pki_bad_cert", "CA private key does not match the CA certificate");
     }
     const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
     const keyId = ski?.keyId ?? (await x509.SubjectKeyIdentifierExtension.create(cert.publicKey)).keyId;
@@ -247,7 +247,7 @@ export class CertificateAuthority {
     checkSubjectPublicKey(new Uint8Array(csr.publicKey.rawData));
     const hash = csr.signatureAlgorithm?.hash?.name?.toUpperCase();
     if (!hash || !CSR_HASHES.has(hash)) {
-      throw new PkiError("PKI_BAD_CSR", `CSR signature hash ${hash ?? "?"} is not accepted (SHA-256/384/512 required)`);
+      throw new PkiError("pki_bad_csr", `CSR signature hash ${hash ?? "?"} is not accepted (SHA-256/384/512 required)`);
     }
     let ok = false;
     try {
@@ -255,7 +255,7 @@ export class CertificateAuthority {
     } catch {
       ok = false;
     }
-    if (!ok) throw new PkiError("PKI_BAD_CSR", "CSR signature does not verify");
+    if (!ok) throw new PkiError("pki_bad_csr", "CSR signature does not verify");
 
     const serial = randomSerial();
     const cert = await this.#sign({
@@ -282,28 +282,28 @@ export class CertificateAuthority {
    * Verifies that a client certificate (DER Buffer, or PEM) was issued by this CA
    * (issuer/AKI match and signature), is valid at `now`, is not a CA and carries
    * EKU clientAuth. Returns its serial (lower-case hex) and URI SANs.
-   * Errors: PKI_BAD_CERT (unparsable, wrong usage), PKI_UNTRUSTED (other issuer),
-   * PKI_EXPIRED (outside its validity window, including not yet valid).
+   * Errors: pki_bad_cert (unparsable, wrong usage), pki_untrusted (other issuer),
+   * pki_expired (outside its validity window, including not yet valid).
    */
   async verifyClientCertificate(certDerOrPem: Buffer | string, now?: Date): Promise<VerifiedClientCertificate> {
     const at = checkDate(now, "now");
     const { cert } = parseCertificate(certDerOrPem);
     if (!this.isIssuerOf(certDerOrPem)) {
-      throw new PkiError("PKI_UNTRUSTED", "client certificate was not issued by this CA");
+      throw new PkiError("pki_untrusted", "client certificate was not issued by this CA");
     }
     const t = at.getTime();
-    if (t < cert.notBefore.getTime()) throw new PkiError("PKI_EXPIRED", "client certificate is not yet valid");
-    if (t > cert.notAfter.getTime()) throw new PkiError("PKI_EXPIRED", "client certificate has expired");
+    if (t < cert.notBefore.getTime()) throw new PkiError("pki_expired", "client certificate is not yet valid");
+    if (t > cert.notAfter.getTime()) throw new PkiError("pki_expired", "client certificate has expired");
     if (cert.getExtension(x509.BasicConstraintsExtension)?.ca) {
-      throw new PkiError("PKI_BAD_CERT", "a CA certificate cannot be used as a client certificate");
+      throw new PkiError("pki_bad_cert", "a CA certificate cannot be used as a client certificate");
     }
     const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
     if (!eku || !eku.usages.map(String).includes(x509.ExtendedKeyUsage.clientAuth)) {
-      throw new PkiError("PKI_BAD_CERT", "client certificate lacks extended key usage clientAuth");
+      throw new PkiError("pki_bad_cert", "client certificate lacks extended key usage clientAuth");
     }
     const ku = cert.getExtension(x509.KeyUsagesExtension);
     if (ku && (ku.usages & x509.KeyUsageFlags.digitalSignature) === 0) {
-      throw new PkiError("PKI_BAD_CERT", "client certificate keyUsage lacks digitalSignature");
+      throw new PkiError("pki_bad_cert", "client certificate keyUsage lacks digitalSignature");
     }
     const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
     const uris = san ? san.names.items.filter((n) => n.type === "url").map((n) => n.value) : [];
@@ -379,17 +379,17 @@ function decodeURIComponentSafe(s: string): string {
 }
 
 function parseCsr(csrPem: unknown): x509.Pkcs10CertificateRequest {
-  if (typeof csrPem !== "string" || csrPem.length === 0) throw new PkiError("PKI_BAD_CSR", "CSR must be a PEM string");
-  if (csrPem.length > MAX_CSR_PEM_BYTES) throw new PkiError("PKI_BAD_CSR", "CSR is too large");
+  if (typeof csrPem !== "string" || csrPem.length === 0) throw new PkiError("pki_bad_csr", "CSR must be a PEM string");
+  if (csrPem.length > MAX_CSR_PEM_BYTES) throw new PkiError("pki_bad_csr", "CSR is too large");
   const der = pemBlocks(csrPem, "CERTIFICATE REQUEST")[0] ?? pemBlocks(csrPem, "NEW CERTIFICATE REQUEST")[0];
-  if (!der) throw new PkiError("PKI_BAD_CSR", "no PEM CERTIFICATE REQUEST block found");
+  if (!der) throw new PkiError("pki_bad_csr", "no PEM CERTIFICATE REQUEST block found");
   try {
     const csr = new x509.Pkcs10CertificateRequest(der);
     void csr.publicKey; // force lazy parsing of the parts we use
     void csr.signatureAlgorithm;
     return csr;
   } catch {
-    throw new PkiError("PKI_BAD_CSR", "CSR could not be parsed");
+    throw new PkiError("pki_bad_csr", "CSR could not be parsed");
   }
 }
 
@@ -409,7 +409,7 @@ async function tryLoad(dir: string): Promise<LoadResult> {
 function halfPresentError(dir: string, missing: string): PkiError {
   const present = missing === CA_CERT_FILE ? CA_KEY_FILE : CA_CERT_FILE;
   return new PkiError(
-    "PKI_IO",
+    "io_error",
     `CA directory ${dir} contains ${present} but not ${missing}; refusing to create a new CA because agents pin ` +
       `the current CA fingerprint. Restore ${missing}, or remove ${present} to start a new CA (every agent must then re-trust it).`,
   );

@@ -1,26 +1,16 @@
-/** Error codes raised by the PKI module. */
-export type PkiErrorCode =
-  | "PKI_BAD_CSR"
-  | "PKI_UNSUPPORTED_KEY"
-  | "PKI_BAD_CERT"
-  | "PKI_UNTRUSTED"
-  | "PKI_EXPIRED"
-  | "PKI_IO";
+import { WarrenError, type ErrorCode } from "../../lib/errors.ts";
+
+/** Error codes raised by the PKI module (lib/errors.ts has them with their statuses). */
+export type PkiErrorCode = Extract<ErrorCode, `pki_${string}` | "io_error">;
 
 /**
  * Typed PKI failure. Messages never contain key material; `cause` is only
  * attached for filesystem errors (which carry paths, not contents).
  */
-export class PkiError extends Error {
-  readonly code: PkiErrorCode;
-
-  constructor(code: PkiErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "PkiError";
-    this.code = code;
-  }
+export class PkiError extends WarrenError<PkiErrorCode> {
+  override name = "PkiError";
 }
 
 export function isPkiError(err: unknown, code?: PkiErrorCode): err is PkiError {
-  return err instanceof PkiError && (code === undefined || err.code === code);
+  return err instanceof WarrenError && (err.code.startsWith("pki_") || err.code === "io_error") && (code === undefined || err.code === code);
 }

@@ -1,5 +1,6 @@
-import { isIPv4, isIPv6 } from "node:net";
 import { domainToASCII } from "node:url";
+import { DNS_LABEL_RE, MAX_DNS_NAME } from "../../lib/host-name.ts";
+import { ipVersion } from "../../lib/ip.ts";
 
 /** A server-certificate host: a DNS name or an IP literal, in canonical form. */
 export interface HostName {
@@ -9,8 +10,6 @@ export interface HostName {
   /** Comparison key, e.g. "dns:localhost", "ip:::1". */
   key: string;
 }
-
-const LABEL_RE = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 
 /**
  * Canonicalizes one host. IPv4/IPv6 literals (IPv6 optionally in brackets) become
@@ -22,11 +21,11 @@ export function normalizeHost(raw: string): HostName {
   if (typeof raw !== "string") throw new TypeError("host must be a string");
   let v = raw.trim();
   if (v.startsWith("[") && v.endsWith("]")) v = v.slice(1, -1);
-  if (isIPv4(v)) {
+  if (ipVersion(v) === 4) {
     const value = v.split(".").map((p) => String(Number(p))).join(".");
     return { kind: "ip", value, key: `ip:${value}` };
   }
-  if (isIPv6(v)) {
+  if (v.includes(":") && (v.includes("%") || ipVersion(v) === 6)) {
     if (v.includes("%")) throw new TypeError(`IPv6 zone ids are not allowed in certificates: ${JSON.stringify(raw)}`);
     // WHATWG URL serializes IPv6 canonically (RFC 5952, lower-case, embedded IPv4 as hex).
     const value = new URL(`http://[${v}]/`).hostname.slice(1, -1);
@@ -41,7 +40,7 @@ export function normalizeHost(raw: string): HostName {
   }
   const ascii = /^[\x21-\x7e]*$/.test(name) ? name : domainToASCII(name);
   const labels = ascii.split(".");
-  if (!ascii || ascii.length > 253 || !labels.every((l) => LABEL_RE.test(l))) {
+  if (!ascii || ascii.length > MAX_DNS_NAME || !labels.every((l) => DNS_LABEL_RE.test(l))) {
     throw new TypeError(`not a valid DNS name or IP address: ${JSON.stringify(raw)}`);
   }
   const value = wildcard ? `*.${ascii}` : ascii;

@@ -40,21 +40,21 @@ export async function importSigningKey(keyPem: string, what: string): Promise<Si
   try {
     keyObject = createPrivateKey({ key: keyPem, format: "pem" });
   } catch {
-    throw new PkiError("PKI_BAD_CERT", `${what} is not a readable unencrypted PEM private key`);
+    throw new PkiError("pki_bad_cert", `${what} is not a readable unencrypted PEM private key`);
   }
   const pkcs8 = keyObject.export({ format: "der", type: "pkcs8" });
   const type = keyObject.asymmetricKeyType;
   const details = keyObject.asymmetricKeyDetails ?? {};
   if (type === "ec") {
     const curve = EC_CURVES[details.namedCurve ?? ""];
-    if (!curve) throw new PkiError("PKI_UNSUPPORTED_KEY", `${what}: unsupported EC curve ${details.namedCurve ?? "?"}`);
+    if (!curve) throw new PkiError("pki_unsupported_key", `${what}: unsupported EC curve ${details.namedCurve ?? "?"}`);
     const privateKey = await webcrypto.subtle.importKey("pkcs8", pkcs8, { name: "ECDSA", namedCurve: curve.webName }, false, [
       "sign",
     ]);
     return { privateKey, keyObject, signingAlgorithm: { name: "ECDSA", hash: curve.hash } };
   }
   if (type === "rsa") {
-    if ((details.modulusLength ?? 0) < 2048) throw new PkiError("PKI_UNSUPPORTED_KEY", `${what}: RSA key shorter than 2048 bits`);
+    if ((details.modulusLength ?? 0) < 2048) throw new PkiError("pki_unsupported_key", `${what}: RSA key shorter than 2048 bits`);
     const privateKey = await webcrypto.subtle.importKey(
       "pkcs8",
       pkcs8,
@@ -64,7 +64,7 @@ export async function importSigningKey(keyPem: string, what: string): Promise<Si
     );
     return { privateKey, keyObject, signingAlgorithm: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } };
   }
-  throw new PkiError("PKI_UNSUPPORTED_KEY", `${what}: unsupported key type ${type ?? "?"}`);
+  throw new PkiError("pki_unsupported_key", `${what}: unsupported key type ${type ?? "?"}`);
 }
 
 /** Describes a subject public key (SPKI DER) and rejects anything but EC P-256/P-384 or RSA 2048–8192. */
@@ -73,22 +73,22 @@ export function checkSubjectPublicKey(spkiDer: Uint8Array): { type: "ec" | "rsa"
   try {
     key = createPublicKey({ key: Buffer.from(spkiDer), format: "der", type: "spki" });
   } catch {
-    throw new PkiError("PKI_UNSUPPORTED_KEY", "public key is malformed or of an unsupported type");
+    throw new PkiError("pki_unsupported_key", "public key is malformed or of an unsupported type");
   }
   const type = key.asymmetricKeyType;
   const details = key.asymmetricKeyDetails ?? {};
   if (type === "ec") {
     const curve = EC_CURVES[details.namedCurve ?? ""];
-    if (!curve) throw new PkiError("PKI_UNSUPPORTED_KEY", `unsupported EC curve ${details.namedCurve ?? "?"} (P-256 or P-384 required)`);
+    if (!curve) throw new PkiError("pki_unsupported_key", `unsupported EC curve ${details.namedCurve ?? "?"} (P-256 or P-384 required)`);
     return { type, detail: curve.webName };
   }
   if (type === "rsa") {
     const bits = details.modulusLength ?? 0;
-    if (bits < 2048) throw new PkiError("PKI_UNSUPPORTED_KEY", `RSA key of ${bits} bits is too short (>= 2048 required)`);
-    if (bits > 8192) throw new PkiError("PKI_UNSUPPORTED_KEY", `RSA key of ${bits} bits is too long (<= 8192 accepted)`);
+    if (bits < 2048) throw new PkiError("pki_unsupported_key", `RSA key of ${bits} bits is too short (>= 2048 required)`);
+    if (bits > 8192) throw new PkiError("pki_unsupported_key", `RSA key of ${bits} bits is too long (<= 8192 accepted)`);
     return { type, detail: `RSA-${bits}` };
   }
-  throw new PkiError("PKI_UNSUPPORTED_KEY", `unsupported key type ${type ?? "?"} (EC P-256/P-384 or RSA >= 2048 required)`);
+  throw new PkiError("pki_unsupported_key", `unsupported key type ${type ?? "?"} (EC P-256/P-384 or RSA >= 2048 required)`);
 }
 
 /** Random 16-byte positive certificate serial as 32 lower-case hex digits (first byte 0x01–0x7f, so DER keeps all 16 bytes). */

@@ -20,11 +20,11 @@ export function certificateDer(input: string | Buffer | Uint8Array): Buffer {
     const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     // A Buffer holding PEM text is accepted too.
     if (buf.length > 0 && buf[0] === 0x2d /* '-' */) return certificateDer(buf.toString("latin1"));
-    if (buf.length < 2 || buf[0] !== 0x30) throw new PkiError("PKI_BAD_CERT", "certificate is neither DER nor PEM");
+    if (buf.length < 2 || buf[0] !== 0x30) throw new PkiError("pki_bad_cert", "certificate is neither DER nor PEM");
     return buf;
   }
   const der = pemBlocks(input, "CERTIFICATE")[0];
-  if (!der) throw new PkiError("PKI_BAD_CERT", "no PEM CERTIFICATE block found");
+  if (!der) throw new PkiError("pki_bad_cert", "no PEM CERTIFICATE block found");
   return der;
 }
 

@@ -1,7 +1,7 @@
 import { X509Certificate as NodeX509Certificate, createPrivateKey } from "node:crypto";
 import * as path from "node:path";
 import type { CertificateAuthority } from "./certificate-authority.ts";
-import { ensurePrivateDir, readIfExists, tightenMode, writeFileAtomic } from "./fs-atomic.ts";
+import { ensurePrivateDir, readIfExists, tightenMode, writeFileAtomic } from "../../lib/atomic-file.ts";
 import { normalizeHost, normalizeHosts, sameHostSet, type HostName } from "./hosts.ts";
 import { x509 } from "./x509.ts";
 

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { readFileSync } from "node:fs";
 import { parseTrustedProxies } from "../../proxy/client-ip.ts";
-import { SettingsError, readBool, readEnum, readInt, readList, readString, readUrl, type Env } from "./env.ts";
+import { SettingsError, readBool, readEnum, readInt, readList, readString, readUrl, type Env } from "../../lib/env.ts";
 
 export type TlsMode = "auto" | "provided" | "off";
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";

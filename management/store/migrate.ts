@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "./database.ts";
-import { PACKAGE_ROOT } from "../../tunnel/package-info.ts";
+import { PACKAGE_ROOT } from "../../lib/package-info.ts";
 
 export const MIGRATIONS_DIR = join(PACKAGE_ROOT, "migrations");
 

@@ -158,7 +158,7 @@ async function connect(role: "client" | "server", args: string[] = []): Promise<
     async finish() {
       session.close();
       const code = await peer.exited;
-      if (process.env.YAMUX_INTEROP_VERBOSE) process.stderr.write(`--- yamux-peer (${role}) stderr ---\n${peer.stderr}`);
+      if (process.env.yamux_interop_verbose) process.stderr.write(`--- yamux-peer (${role}) stderr ---\n${peer.stderr}`);
       assert.deepEqual(peer.errors(), [], "hashicorp/yamux logged no errors");
       assert.equal(code, 0, `yamux-peer exit code; stderr:\n${peer.stderr}`);
     },
@@ -318,7 +318,7 @@ else describe("interop with hashicorp/yamux (Go reference)", () => {
         const refused = streams.filter((s) => s.destroyed);
         assert.ok(refused.length === 5 || refused.length === 6, `${refused.length} refused`);
         for (const s of refused) {
-          assert.ok(s.errored instanceof YamuxError && s.errored.code === "YAMUX_STREAM_RESET", String(s.errored));
+          assert.ok(s.errored instanceof YamuxError && s.errored.code === "yamux_stream_reset", String(s.errored));
         }
         assert.equal(await peer.command("resume-accept"), "resume-ok");
         const alive = streams.filter((s) => !s.destroyed);
@@ -341,7 +341,7 @@ else describe("interop with hashicorp/yamux (Go reference)", () => {
         before.write("E1");
         assert.equal(await peer.command("goaway"), "goaway-ok");
         assert.equal(session.remoteGoAway, true);
-        assert.throws(() => session.openStream(), (err: unknown) => err instanceof YamuxError && err.code === "YAMUX_GO_AWAY");
+        assert.throws(() => session.openStream(), (err: unknown) => err instanceof YamuxError && err.code === "yamux_go_away");
         before.end("23");
         assert.equal((await readAll(before)).toString(), "123");
         assert.match(await peer.command("open 3 1000 9"), /^open-ok 3$/);

@@ -47,7 +47,7 @@ describe("yamux over a transport that splits every write at random points", () =
       const c = await accepted;
       const reset = streamError(s);
       c.destroy();
-      assert.equal((await reset).code, "YAMUX_STREAM_RESET");
+      assert.equal((await reset).code, "yamux_stream_reset");
 
       await server.ping();
       assert.equal(client.streamCount, 0);

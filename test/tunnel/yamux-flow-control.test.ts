@@ -142,7 +142,7 @@ describe("yamux flow control", () => {
     const [a] = pipePair();
     assert.throws(
       () => new YamuxSession(a, { role: "client", maxStreamWindow: 1024 }),
-      (err: unknown) => err instanceof YamuxError && err.code === "YAMUX_INVALID_OPTION",
+      (err: unknown) => err instanceof YamuxError && err.code === "yamux_invalid_option",
     );
   });
 });

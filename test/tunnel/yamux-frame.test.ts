@@ -85,7 +85,7 @@ describe("yamux frame codec", () => {
     assert.deepEqual(decodeHeader(h), { type: FrameType.WindowUpdate, flags: 3, streamId: 0x01020304, length: 0x0a0b0c0d });
   });
 
-  it("rejects an unknown version or type with YAMUX_PROTOCOL_ERROR", () => {
+  it("rejects an unknown version or type with yamux_protocol_error", () => {
     const badVersion = encodeHeader(FrameType.Ping, Flag.SYN, 0, 1);
     badVersion[0] = 1;
     const badType = encodeHeader(FrameType.Ping, Flag.SYN, 0, 1);
@@ -93,7 +93,7 @@ describe("yamux frame codec", () => {
     for (const bad of [badVersion, badType]) {
       assert.throws(
         () => parseAll([bad]),
-        (err: unknown) => err instanceof YamuxError && err.code === "YAMUX_PROTOCOL_ERROR",
+        (err: unknown) => err instanceof YamuxError && err.code === "yamux_protocol_error",
       );
     }
   });

@@ -82,7 +82,7 @@ describe("yamux session lifecycle", () => {
     close();
   });
 
-  it("destroy() sends RST: the peer's stream fails with YAMUX_STREAM_RESET, even while it is blocked writing", async () => {
+  it("destroy() sends RST: the peer's stream fails with yamux_stream_reset, even while it is blocked writing", async () => {
     const { client, server, close } = await tcpSessions();
     const accepted = nextStream(server);
     const c = client.openStream();
@@ -91,7 +91,7 @@ describe("yamux session lifecycle", () => {
     const failed = streamError(c);
     s.destroy();
     const err = await failed;
-    assert.ok(isYamuxError("YAMUX_STREAM_RESET")(err));
+    assert.ok(isYamuxError("yamux_stream_reset")(err));
     assert.equal(client.streamCount, 0);
     assert.equal(server.streamCount, 0);
 
@@ -110,12 +110,12 @@ describe("yamux session lifecycle", () => {
     s2.destroy(new Error("local reason"));
     assert.equal((await localErr).message, "local reason", "the local side sees its own error");
     const werr = await writeFailed;
-    assert.ok(isYamuxError("YAMUX_STREAM_RESET")(werr));
+    assert.ok(isYamuxError("yamux_stream_reset")(werr));
     assert.equal(c2.destroyed, true);
     close();
   });
 
-  it("close() fails every open stream at once with YAMUX_SESSION_CLOSED, rejects pings, and emits close once", async () => {
+  it("close() fails every open stream at once with yamux_session_closed, rejects pings, and emits close once", async () => {
     const { client, server } = await tcpSessions();
     echoStreams(server);
     const streams = Array.from({ length: 10 }, () => client.openStream());
@@ -139,14 +139,14 @@ describe("yamux session lifecycle", () => {
     assert.equal(client.streamCount, 0);
     for (const s of streams) assert.equal(s.destroyed, true, "destroyed synchronously by close()");
     for (const err of await Promise.all(errors)) {
-      assert.ok(isYamuxError("YAMUX_SESSION_CLOSED")(err));
+      assert.ok(isYamuxError("yamux_session_closed")(err));
       assert.equal(err.cause, boom);
     }
-    await assert.rejects(pendingPing, isYamuxError("YAMUX_SESSION_CLOSED"));
-    assert.throws(() => client.openStream(), isYamuxError("YAMUX_SESSION_CLOSED"));
+    await assert.rejects(pendingPing, isYamuxError("yamux_session_closed"));
+    assert.throws(() => client.openStream(), isYamuxError("yamux_session_closed"));
     // The peer hears go-away (internal error) and its socket ending: it closes too.
     const [serverErr] = (await serverClosed) as [Error | undefined];
-    assert.ok(isYamuxError("YAMUX_GO_AWAY")(serverErr));
+    assert.ok(isYamuxError("yamux_go_away")(serverErr));
     assert.equal(server.isClosed, true);
   });
 
@@ -161,8 +161,8 @@ describe("yamux session lifecycle", () => {
     const serverClosed = once(server, "close");
     a.destroy(new Error("cable cut"));
     const [err] = (await closed) as [Error];
-    assert.ok(isYamuxError("YAMUX_SOCKET_ERROR")(err));
-    assert.ok(isYamuxError("YAMUX_SESSION_CLOSED")(await failed));
+    assert.ok(isYamuxError("yamux_socket_error")(err));
+    assert.ok(isYamuxError("yamux_session_closed")(await failed));
     await serverClosed; // the peer saw its socket end/reset
     assert.equal(server.isClosed, true);
   });
@@ -185,7 +185,7 @@ describe("yamux session lifecycle", () => {
     server.goAway();
     assert.deepEqual(await goaway, [0]);
     assert.equal(client.remoteGoAway, true);
-    assert.throws(() => client.openStream(), isYamuxError("YAMUX_GO_AWAY"));
+    assert.throws(() => client.openStream(), isYamuxError("yamux_go_away"));
     // The stream opened before still echoes both ways.
     before.end("23");
     assert.equal((await readAll(before)).toString(), "123");
@@ -209,8 +209,8 @@ describe("yamux session lifecycle", () => {
       return s;
     });
     const errs = await Promise.all([streamError(streams[4]!), streamError(streams[5]!)]);
-    for (const e of errs) assert.ok(isYamuxError("YAMUX_STREAM_RESET")(e));
-    assert.deepEqual(refused, ["YAMUX_BACKLOG_FULL", "YAMUX_BACKLOG_FULL"]);
+    for (const e of errs) assert.ok(isYamuxError("yamux_stream_reset")(e));
+    assert.deepEqual(refused, ["yamux_backlog_full", "yamux_backlog_full"]);
     assert.equal(server.streamCount, 4);
     // Attaching a listener delivers the queued streams in order, data included.
     const got: number[] = [];
@@ -234,13 +234,13 @@ describe("yamux session lifecycle", () => {
     echoStreams(server);
     const a = client.openStream();
     const b = client.openStream();
-    assert.throws(() => client.openStream(), isYamuxError("YAMUX_TOO_MANY_STREAMS"));
+    assert.throws(() => client.openStream(), isYamuxError("yamux_too_many_streams"));
     const refused = once(server, "refused");
     const reset = streamError(b);
     a.write("a");
     b.write("b");
-    assert.ok(isYamuxError("YAMUX_STREAM_RESET")(await reset));
-    assert.equal(((await refused)[1] as YamuxError).code, "YAMUX_TOO_MANY_STREAMS");
+    assert.ok(isYamuxError("yamux_stream_reset")(await reset));
+    assert.equal(((await refused)[1] as YamuxError).code, "yamux_too_many_streams");
     a.end();
     assert.equal((await readAll(a)).toString(), "a");
     close();
@@ -256,8 +256,8 @@ describe("yamux session lifecycle", () => {
     // Then it goes silent: the pong deadline passes.
     peer.answerPings = false;
     const [err] = (await once(session, "close")) as [Error];
-    assert.ok(isYamuxError("YAMUX_KEEPALIVE_TIMEOUT")(err));
-    assert.ok(isYamuxError("YAMUX_SESSION_CLOSED")(await failed));
+    assert.ok(isYamuxError("yamux_keepalive_timeout")(err));
+    assert.ok(isYamuxError("yamux_session_closed")(await failed));
     await peer.ended; // and the socket is gone
   });
 

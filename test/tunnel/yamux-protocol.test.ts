@@ -90,7 +90,7 @@ describe("yamux frames on the wire", () => {
     peer.send(FrameType.Ping, Flag.SYN, 0, 0xdeadbeef);
     assert.equal((await pong).length, 0xdeadbeef);
     peer.answerPings = false;
-    await assert.rejects(session.ping(30), expectCode("YAMUX_PING_TIMEOUT"));
+    await assert.rejects(session.ping(30), expectCode("yamux_ping_timeout"));
     assert.equal(session.isClosed, false, "a failed ping() alone does not close the session");
     session.close();
   });
@@ -100,12 +100,12 @@ describe("yamux frames on the wire", () => {
     const goaway = once(session, "goaway");
     peer.send(FrameType.GoAway, 0, 0, GoAwayCode.Normal);
     assert.deepEqual(await goaway, [0]);
-    assert.throws(() => session.openStream(), expectCode("YAMUX_GO_AWAY"));
+    assert.throws(() => session.openStream(), expectCode("yamux_go_away"));
     assert.equal(session.isClosed, false);
     const closed = once(session, "close");
     peer.send(FrameType.GoAway, 0, 0, GoAwayCode.InternalError);
     const [err] = (await closed) as [Error];
-    assert.ok(expectCode("YAMUX_GO_AWAY")(err));
+    assert.ok(expectCode("yamux_go_away")(err));
   });
 
   it("after goAway(), an incoming SYN is answered with RST and reported as refused", async () => {
@@ -119,12 +119,12 @@ describe("yamux frames on the wire", () => {
     await rst;
     const [id, reason] = (await refused) as [number, YamuxError];
     assert.equal(id, 1);
-    assert.equal(reason.code, "YAMUX_GO_AWAY");
+    assert.equal(reason.code, "yamux_go_away");
     assert.equal(session.streamCount, 0);
     session.close();
   });
 
-  it("destroy() sends RST; an incoming RST destroys the stream with YAMUX_STREAM_RESET", async () => {
+  it("destroy() sends RST; an incoming RST destroys the stream with yamux_stream_reset", async () => {
     const { session, peer } = await rawPair("client");
     const a = session.openStream();
     const rst = peer.next(isWU(a.id, Flag.RST));
@@ -133,7 +133,7 @@ describe("yamux frames on the wire", () => {
     const b = session.openStream();
     const failed = streamError(b);
     peer.send(FrameType.WindowUpdate, Flag.RST, b.id, 0);
-    assert.ok(expectCode("YAMUX_STREAM_RESET")(await failed));
+    assert.ok(expectCode("yamux_stream_reset")(await failed));
     await peer.barrier();
     assert.equal(peer.frames.filter(isWU(b.id, Flag.RST)).length, 0, "no RST sent back for a reset stream");
     assert.equal(session.streamCount, 0);
@@ -154,7 +154,7 @@ describe("yamux frames on the wire", () => {
     const rst = peer.next(isWU(1, Flag.RST));
     peer.sendData(1, 0, Buffer.from("after fin"));
     await rst;
-    assert.ok(expectCode("YAMUX_PROTOCOL_ERROR")(await failed));
+    assert.ok(expectCode("yamux_protocol_error")(await failed));
     assert.equal(session.isClosed, false, "a stream-level violation resets only the stream");
     session.close();
   });
@@ -191,8 +191,8 @@ describe("yamux frames on the wire", () => {
         act(peer);
         assert.equal((await goaway).length, GoAwayCode.ProtocolError);
         const [err] = (await closed) as [Error];
-        assert.ok(expectCode("YAMUX_PROTOCOL_ERROR")(err));
-        assert.ok(expectCode("YAMUX_SESSION_CLOSED")(await failed));
+        assert.ok(expectCode("yamux_protocol_error")(err));
+        assert.ok(expectCode("yamux_session_closed")(await failed));
         await peer.ended;
       });
     }

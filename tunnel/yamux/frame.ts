@@ -53,12 +53,12 @@ export function encodeHeader(type: FrameType, flags: number, streamId: number, l
   return buf;
 }
 
-/** Decodes and validates one header; throws YAMUX_PROTOCOL_ERROR on a bad version or type. */
+/** Decodes and validates one header; throws yamux_protocol_error on a bad version or type. */
 export function decodeHeader(buf: Buffer, offset = 0): FrameHeader {
   const version = buf[offset]!;
   const type = buf[offset + 1]!;
-  if (version !== PROTOCOL_VERSION) throw new YamuxError("YAMUX_PROTOCOL_ERROR", `unsupported yamux version ${version}`);
-  if (type > FrameType.GoAway) throw new YamuxError("YAMUX_PROTOCOL_ERROR", `unknown yamux frame type ${type}`);
+  if (version !== PROTOCOL_VERSION) throw new YamuxError("yamux_protocol_error", `unsupported yamux version ${version}`);
+  if (type > FrameType.GoAway) throw new YamuxError("yamux_protocol_error", `unknown yamux frame type ${type}`);
   return {
     type: type as FrameType,
     flags: buf.readUInt16BE(offset + 2),
@@ -81,7 +81,7 @@ export interface FrameSink {
 
 /**
  * Incremental frame parser, correct for any chunking: a header or payload may split at any byte.
- * `push` throws YAMUX_PROTOCOL_ERROR on malformed input; after `stop()` the rest of the input is ignored.
+ * `push` throws yamux_protocol_error on malformed input; after `stop()` the rest of the input is ignored.
  */
 export class FrameParser {
   private readonly headerBuf = Buffer.allocUnsafe(HEADER_SIZE);

@@ -8,7 +8,7 @@
  * Usage notes:
  * - After an HTTP upgrade, put the bytes that came with the 101 back first: `socket.unshift(head)`,
  *   then construct the session (the server's first frames often ride in the same packet).
- * - When a session closes, every open stream is destroyed with YAMUX_SESSION_CLOSED: give streams an
+ * - When a session closes, every open stream is destroyed with yamux_session_closed: give streams an
  *   'error' listener, as with any socket.
  * - `for await (const chunk of stream)` destroys the stream when the loop ends, which sends RST if
  *   our write side is still open; end() first, or read with 'data'/'end'.

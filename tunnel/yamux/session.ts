@@ -1,3 +1,4 @@
+import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS } from "../keepalive.ts";
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
@@ -43,8 +44,6 @@ export interface YamuxSessionEvents {
 }
 
 const DEFAULT_MAX_STREAM_WINDOW = 16 * 1024 * 1024;
-const DEFAULT_KEEPALIVE_INTERVAL_MS = 15_000;
-const DEFAULT_KEEPALIVE_TIMEOUT_MS = 10_000;
 const DEFAULT_ACCEPT_BACKLOG = 256;
 /**
  * DATA waits for 'drain', so only control frames can pile up in the socket; that much of them means the
@@ -103,15 +102,15 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
 
   constructor(socket: Duplex, opts: YamuxOptions) {
     super();
-    if (opts.role !== "client" && opts.role !== "server") throw new YamuxError("YAMUX_INVALID_OPTION", `role must be "client" or "server"`);
+    if (opts.role !== "client" && opts.role !== "server") throw new YamuxError("yamux_invalid_option", `role must be "client" or "server"`);
     this.socket = socket;
     this.role = opts.role;
     this.maxStreamWindow = opts.maxStreamWindow ?? DEFAULT_MAX_STREAM_WINDOW;
     if (!Number.isInteger(this.maxStreamWindow) || this.maxStreamWindow < INITIAL_STREAM_WINDOW || this.maxStreamWindow > MAX_WINDOW) {
-      throw new YamuxError("YAMUX_INVALID_OPTION", `maxStreamWindow must be an integer from ${INITIAL_STREAM_WINDOW} to ${MAX_WINDOW}`);
+      throw new YamuxError("yamux_invalid_option", `maxStreamWindow must be an integer from ${INITIAL_STREAM_WINDOW} to ${MAX_WINDOW}`);
     }
-    const keepAliveIntervalMs = opts.keepAliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
-    this.keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS;
+    const keepAliveIntervalMs = opts.keepAliveIntervalMs ?? KEEPALIVE_INTERVAL_MS;
+    this.keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? KEEPALIVE_TIMEOUT_MS;
     this.acceptBacklog = opts.acceptBacklog ?? DEFAULT_ACCEPT_BACKLOG;
     this.maxStreams = opts.maxStreams ?? Infinity;
     for (const [name, v] of [
@@ -120,9 +119,9 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
       ["acceptBacklog", this.acceptBacklog],
       ["maxStreams", this.maxStreams],
     ] as const) {
-      if (!(v >= 0)) throw new YamuxError("YAMUX_INVALID_OPTION", `${name} must be >= 0`);
+      if (!(v >= 0)) throw new YamuxError("yamux_invalid_option", `${name} must be >= 0`);
     }
-    if (!(this.keepAliveTimeoutMs > 0)) throw new YamuxError("YAMUX_INVALID_OPTION", "keepAliveTimeoutMs must be > 0");
+    if (!(this.keepAliveTimeoutMs > 0)) throw new YamuxError("yamux_invalid_option", "keepAliveTimeoutMs must be > 0");
     this.nextStreamId = this.role === "client" ? 1 : 2;
 
     const session = this;
@@ -187,7 +186,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     return this.outBytes;
   }
 
-  /** True once the peer sent go-away: openStream() throws YAMUX_GO_AWAY. */
+  /** True once the peer sent go-away: openStream() throws yamux_go_away. */
   get remoteGoAway(): boolean {
     return this.peerGoAway;
   }
@@ -199,11 +198,11 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
 
   /** Opens a stream; SYN goes out at once and writing may start before the peer's ACK. */
   openStream(): YamuxStream {
-    if (this.closed) throw new YamuxError("YAMUX_SESSION_CLOSED");
-    if (this.peerGoAway) throw new YamuxError("YAMUX_GO_AWAY", "peer sent go-away: no new streams");
-    if (this.streams.size >= this.maxStreams) throw new YamuxError("YAMUX_TOO_MANY_STREAMS");
+    if (this.closed) throw new YamuxError("yamux_session_closed");
+    if (this.peerGoAway) throw new YamuxError("yamux_go_away", "peer sent go-away: no new streams");
+    if (this.streams.size >= this.maxStreams) throw new YamuxError("yamux_too_many_streams");
     const id = this.nextStreamId;
-    if (id > MAX_STREAM_ID) throw new YamuxError("YAMUX_STREAMS_EXHAUSTED");
+    if (id > MAX_STREAM_ID) throw new YamuxError("yamux_streams_exhausted");
     this.nextStreamId += 2;
     const stream = new YamuxStream(id, this.host, true);
     this.streams.set(id, stream);
@@ -211,14 +210,14 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     return stream;
   }
 
-  /** Measures the round-trip time in ms. Rejects with YAMUX_PING_TIMEOUT or YAMUX_SESSION_CLOSED. */
-  ping(timeoutMs: number = this.keepAliveTimeoutMs || DEFAULT_KEEPALIVE_TIMEOUT_MS): Promise<number> {
-    if (this.closed) return Promise.reject(new YamuxError("YAMUX_SESSION_CLOSED"));
+  /** Measures the round-trip time in ms. Rejects with yamux_ping_timeout or yamux_session_closed. */
+  ping(timeoutMs: number = this.keepAliveTimeoutMs || KEEPALIVE_TIMEOUT_MS): Promise<number> {
+    if (this.closed) return Promise.reject(new YamuxError("yamux_session_closed"));
     const id = (this.nextPingId = (this.nextPingId + 1) >>> 0);
     return new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pings.delete(id);
-        reject(new YamuxError("YAMUX_PING_TIMEOUT", `no pong within ${timeoutMs} ms`));
+        reject(new YamuxError("yamux_ping_timeout", `no pong within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pings.set(id, { resolve, reject, timer, start: performance.now() });
       this.sendControl(FrameType.Ping, Flag.SYN, 0, id);
@@ -233,14 +232,14 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
   }
 
   /**
-   * Closes the session: every open stream is destroyed at once with YAMUX_SESSION_CLOSED (its `cause` is
+   * Closes the session: every open stream is destroyed at once with yamux_session_closed (its `cause` is
    * `err`), pending pings fail, the peer gets a go-away and the socket is ended. Emits "close" once.
    */
   close(err?: Error): void {
     if (this.closed) return;
     if (!this.socket.destroyed && this.socket.writable) {
       const code =
-        err === undefined ? GoAwayCode.Normal : err instanceof YamuxError && err.code === "YAMUX_PROTOCOL_ERROR" ? GoAwayCode.ProtocolError : GoAwayCode.InternalError;
+        err === undefined ? GoAwayCode.Normal : err instanceof YamuxError && err.code === "yamux_protocol_error" ? GoAwayCode.ProtocolError : GoAwayCode.InternalError;
       if (!(this.localGoAway && code === GoAwayCode.Normal)) this.write(encodeHeader(FrameType.GoAway, 0, 0, code));
     }
     this.closed = true;
@@ -255,7 +254,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     // The error listener stays: a late socket error must not become an uncaught exception.
     if (!socket.destroyed) {
       const destroy = () => socket.destroy();
-      if (err instanceof YamuxError && (err.code === "YAMUX_KEEPALIVE_TIMEOUT" || err.code === "YAMUX_SOCKET_ERROR")) {
+      if (err instanceof YamuxError && (err.code === "yamux_keepalive_timeout" || err.code === "yamux_socket_error")) {
         destroy(); // nobody is listening: no point in a goodbye
       } else {
         // Lingering close: send our FIN after the go-away but keep draining input until the peer's FIN;
@@ -270,7 +269,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
       }
     }
 
-    const reason = new YamuxError("YAMUX_SESSION_CLOSED", err ? `session closed: ${err.message}` : "session closed", { cause: err });
+    const reason = new YamuxError("yamux_session_closed", err ? `session closed: ${err.message}` : "session closed", { cause: err });
     for (const p of this.pings.values()) {
       clearTimeout(p.timer);
       p.reject(reason);
@@ -291,7 +290,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     try {
       this.parser.push(chunk);
     } catch (err) {
-      if (err instanceof YamuxError && err.code === "YAMUX_PROTOCOL_ERROR") this.close(err);
+      if (err instanceof YamuxError && err.code === "yamux_protocol_error") this.close(err);
       else throw err;
     }
   };
@@ -299,10 +298,10 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
   private onHeader(h: FrameHeader): void {
     if (h.type !== FrameType.Data && h.type !== FrameType.WindowUpdate) return;
     const id = h.streamId;
-    if (id === 0) throw new YamuxError("YAMUX_PROTOCOL_ERROR", "stream frame on stream id 0");
+    if (id === 0) throw new YamuxError("yamux_protocol_error", "stream frame on stream id 0");
     let stream: YamuxStream | undefined;
     if (h.flags & Flag.SYN) {
-      if (this.streams.has(id)) throw new YamuxError("YAMUX_PROTOCOL_ERROR", `duplicate SYN for stream ${id}`);
+      if (this.streams.has(id)) throw new YamuxError("yamux_protocol_error", `duplicate SYN for stream ${id}`);
       stream = this.incomingStream(id);
     } else {
       stream = this.streams.get(id);
@@ -311,7 +310,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     this.current = stream;
     if (h.type !== FrameType.Data || stream === undefined) return;
     if (h.length > stream.receiveWindow) {
-      throw new YamuxError("YAMUX_PROTOCOL_ERROR", `stream ${id}: ${h.length} bytes exceed the receive window of ${stream.receiveWindow}`);
+      throw new YamuxError("yamux_protocol_error", `stream ${id}: ${h.length} bytes exceed the receive window of ${stream.receiveWindow}`);
     }
     stream.consumeWindow(h.length);
     if (h.length > 0 && stream.remoteEnded) {
@@ -349,12 +348,12 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
 
   private incomingStream(id: number): YamuxStream | undefined {
     if ((id & 1) !== (this.role === "client" ? 0 : 1)) {
-      throw new YamuxError("YAMUX_PROTOCOL_ERROR", `stream ${id} has the wrong parity for a ${this.role === "client" ? "server" : "client"}`);
+      throw new YamuxError("yamux_protocol_error", `stream ${id} has the wrong parity for a ${this.role === "client" ? "server" : "client"}`);
     }
-    if (this.localGoAway) return this.refuse(id, new YamuxError("YAMUX_GO_AWAY", "go-away sent: not accepting streams"));
-    if (this.streams.size >= this.maxStreams) return this.refuse(id, new YamuxError("YAMUX_TOO_MANY_STREAMS"));
+    if (this.localGoAway) return this.refuse(id, new YamuxError("yamux_go_away", "go-away sent: not accepting streams"));
+    if (this.streams.size >= this.maxStreams) return this.refuse(id, new YamuxError("yamux_too_many_streams"));
     const deliverNow = this.acceptQueue.length === 0 && this.listenerCount("stream") > 0;
-    if (!deliverNow && this.acceptQueue.length >= this.acceptBacklog) return this.refuse(id, new YamuxError("YAMUX_BACKLOG_FULL"));
+    if (!deliverNow && this.acceptQueue.length >= this.acceptBacklog) return this.refuse(id, new YamuxError("yamux_backlog_full"));
     const stream = new YamuxStream(id, this.host, false);
     this.streams.set(id, stream);
     if (deliverNow) this.accept(stream);
@@ -395,7 +394,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     this.emit("goaway", code);
     if (code !== GoAwayCode.Normal) {
       const what = code === GoAwayCode.ProtocolError ? "a protocol error" : code === GoAwayCode.InternalError ? "an internal error" : `code ${code}`;
-      this.close(new YamuxError("YAMUX_GO_AWAY", `peer ended the session with ${what}`));
+      this.close(new YamuxError("yamux_go_away", `peer ended the session with ${what}`));
     }
   }
 
@@ -408,7 +407,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
       },
       (err: YamuxError) => {
         this.keepAliveInFlight = false;
-        if (err.code === "YAMUX_PING_TIMEOUT") this.close(new YamuxError("YAMUX_KEEPALIVE_TIMEOUT", `no pong within ${this.keepAliveTimeoutMs} ms`));
+        if (err.code === "yamux_ping_timeout") this.close(new YamuxError("yamux_keepalive_timeout", `no pong within ${this.keepAliveTimeoutMs} ms`));
       },
     );
   }
@@ -418,7 +417,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
   };
 
   private readonly onSocketError = (err: Error): void => {
-    if (!this.closed) this.close(new YamuxError("YAMUX_SOCKET_ERROR", err.message, { cause: err }));
+    if (!this.closed) this.close(new YamuxError("yamux_socket_error", err.message, { cause: err }));
   };
 
   private release(stream: YamuxStream): void {
@@ -446,7 +445,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
   private sendControl(type: FrameType, flags: number, streamId: number, length: number): void {
     if (this.closed) return;
     if (this.socket.writableLength > CONTROL_FLOOD_LIMIT) {
-      this.close(new YamuxError("YAMUX_PROTOCOL_ERROR", "peer does not read while it keeps asking for replies"));
+      this.close(new YamuxError("yamux_protocol_error", "peer does not read while it keeps asking for replies"));
       return;
     }
     if (!this.write(encodeHeader(type, flags, streamId, length))) this.sendBlocked = true;

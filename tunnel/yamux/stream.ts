@@ -140,12 +140,12 @@ export class YamuxStream extends Duplex {
   handleReset(): void {
     this.release();
     // An undelivered stream has no owner to hear the error.
-    this.destroy(this.delivered ? new YamuxError("YAMUX_STREAM_RESET") : undefined);
+    this.destroy(this.delivered ? new YamuxError("yamux_stream_reset") : undefined);
   }
 
   /** @internal the peer broke the protocol on this stream only: reset it. */
   protocolReset(message: string): void {
-    this.destroy(this.delivered ? new YamuxError("YAMUX_PROTOCOL_ERROR", message) : undefined);
+    this.destroy(this.delivered ? new YamuxError("yamux_protocol_error", message) : undefined);
   }
 
   /** @internal the session is gone: fail at once, without sending anything. */
@@ -159,7 +159,7 @@ export class YamuxStream extends Duplex {
   /** @internal the peer granted `delta` more bytes. */
   handleWindowUpdate(delta: number): void {
     const next = this.sendWindow + delta;
-    if (next > MAX_WINDOW) throw new YamuxError("YAMUX_PROTOCOL_ERROR", `stream ${this.id}: window update overflows the send window`);
+    if (next > MAX_WINDOW) throw new YamuxError("yamux_protocol_error", `stream ${this.id}: window update overflows the send window`);
     this.sendWindow = next;
     if (this.pendBytes > 0) this.flushWrites();
   }
@@ -245,7 +245,7 @@ export class YamuxStream extends Duplex {
       this.pendCb = null;
       this.pendBufs = NO_BUFFERS;
       this.pendBytes = 0;
-      writeCb(err ?? new YamuxError("YAMUX_STREAM_RESET", "stream destroyed before the write completed"));
+      writeCb(err ?? new YamuxError("yamux_stream_reset", "stream destroyed before the write completed"));
     }
     cb(err);
   }

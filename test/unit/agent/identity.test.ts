@@ -18,7 +18,7 @@ import { agentSpiffeId } from "../../../tunnel/handshake.ts";
 import { CertificateManager, connectEnroller, type EnrollFn } from "../../../agent/enrollment.ts";
 import { AgentIdentity, CERT_FILE, KEY_FILE, checkAgentCertificate, renewalTime } from "../../../agent/identity.ts";
 import { ManagementTls } from "../../../agent/management-tls.ts";
-import { AgentSettingsError } from "../../../agent/settings.ts";
+import { SettingsError } from "../../../agent/settings.ts";
 
 const ID = "agt_abcdefghijklmnop";
 const OTHER = "agt_zzzzzzzzzzzzzzzz";
@@ -92,7 +92,7 @@ describe("agent identity", () => {
   it("refuses a corrupt key with an AGENT_STATE_DIR error", async () => {
     const dir = await tempDir();
     await writeFile(path.join(dir, KEY_FILE), "garbage", { mode: 0o600 });
-    await assert.rejects(AgentIdentity.load(dir, ID), (e: unknown) => e instanceof AgentSettingsError && e.variable === "AGENT_STATE_DIR");
+    await assert.rejects(AgentIdentity.load(dir, ID), (e: unknown) => e instanceof SettingsError && e.variable === "AGENT_STATE_DIR");
   });
 
   it("checks certificates: key, dates, SPIFFE id, issuer", async () => {

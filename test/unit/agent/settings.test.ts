@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CertificateAuthority } from "../../../management/pki/index.ts";
-import { AgentSettingsError, loadAgentSettings, managementEndpoint, normalizeSha256 } from "../../../agent/settings.ts";
+import { SettingsError, loadAgentSettings, managementEndpoint, normalizeSha256 } from "../../../agent/settings.ts";
 
 const ID = "agt_abcdefghijklmnop";
 const SECRET = "s3cr3t-token-value";
@@ -28,7 +28,7 @@ function bad(env: Record<string, string>, variable: string, match?: RegExp) {
   assert.throws(
     () => loadAgentSettings(env, dir),
     (e: unknown) => {
-      assert.ok(e instanceof AgentSettingsError, `expected AgentSettingsError, got ${String(e)}`);
+      assert.ok(e instanceof SettingsError, `expected SettingsError, got ${String(e)}`);
       assert.equal(e.variable, variable, e.message);
       assert.ok(e.message.startsWith(`${variable}`), e.message);
       assert.ok(!e.message.includes("\n"), "one line");

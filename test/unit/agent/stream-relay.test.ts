@@ -340,7 +340,7 @@ describe("stream relay", () => {
     const errored = new Promise<Error>((resolve) => b.stream.once("error", resolve));
     o.connections[1]!.resetAndDestroy();
     const err = (await errored) as Error & { code?: string };
-    assert.equal(err.code, "YAMUX_STREAM_RESET");
+    assert.equal(err.code, "yamux_stream_reset");
     await until(() => h.counters.snapshot().activeStreams === 0, 5000, "relays to finish");
   });
 
@@ -349,7 +349,7 @@ describe("stream relay", () => {
     const stream = h.gateway.openStream();
     const err = new Promise<Error & { code?: string }>((resolve) => stream.once("error", resolve));
     stream.write(Buffer.from([0xff, 0xff, 0xff, 0xff]));
-    assert.equal((await err).code, "YAMUX_STREAM_RESET");
+    assert.equal((await err).code, "yamux_stream_reset");
     await until(() => h.outcomes.length === 1);
     assert.equal(h.outcomes[0]!.kind, "protocol_error");
   });

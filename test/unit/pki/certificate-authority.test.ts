@@ -1,3 +1,4 @@
+import { WarrenError } from "../../../lib/errors.ts";
 import assert from "node:assert/strict";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { chmod, readFile, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
@@ -12,7 +13,8 @@ const mode = async (p: string) => (await stat(p)).mode & 0o777;
 
 function assertPkiError(code: PkiError["code"]) {
   return (err: unknown) => {
-    assert.ok(err instanceof PkiError, `expected PkiError, got ${String(err)}`);
+    assert.ok(code === "io_error" ? err instanceof WarrenError : err instanceof PkiError, `expected PkiError, got ${String(err)}`);
+    assert.ok(err instanceof WarrenError);
     assert.equal(err.code, code, err.message);
     return true;
   };
@@ -80,7 +82,7 @@ describe("CertificateAuthority.loadOrCreate", () => {
       await CertificateAuthority.loadOrCreate(dir);
       await rm(path.join(dir, missing));
       await assert.rejects(CertificateAuthority.loadOrCreate(dir), (err: unknown) => {
-        assertPkiError("PKI_IO")(err);
+        assertPkiError("io_error")(err);
         assert.match((err as Error).message, new RegExp(missing.replace(".", "\\.")));
         return true;
       });
@@ -95,7 +97,7 @@ describe("CertificateAuthority.loadOrCreate", () => {
     const other = await CertificateAuthority.generate();
     await writeFile(path.join(dir, "ca.key.pem"), other.keyPem, { mode: 0o600 });
     await assert.rejects(CertificateAuthority.loadOrCreate(dir), (err: unknown) => {
-      assertPkiError("PKI_BAD_CERT")(err);
+      assertPkiError("pki_bad_cert")(err);
       assert.doesNotMatch((err as Error).message, /PRIVATE KEY|MIG/);
       return true;
     });
@@ -103,7 +105,7 @@ describe("CertificateAuthority.loadOrCreate", () => {
     const secretish = "-----BEGIN PRIVATE KEY-----\nTOP-SECRET-MATERIAL\n-----END PRIVATE KEY-----\n";
     await writeFile(path.join(dir, "ca.key.pem"), secretish, { mode: 0o600 });
     await assert.rejects(CertificateAuthority.loadOrCreate(dir), (err: unknown) => {
-      assertPkiError("PKI_BAD_CERT")(err);
+      assertPkiError("pki_bad_cert")(err);
       assert.doesNotMatch(String((err as Error).message), /TOP-SECRET/);
       assert.doesNotMatch(JSON.stringify(err), /TOP-SECRET/);
       return true;
@@ -171,7 +173,7 @@ describe("fingerprintSha256", () => {
   });
 
   test("rejects non-certificates", () => {
-    assert.throws(() => fingerprintSha256("hello"), assertPkiError("PKI_BAD_CERT"));
-    assert.throws(() => fingerprintSha256(Buffer.from([1, 2, 3])), assertPkiError("PKI_BAD_CERT"));
+    assert.throws(() => fingerprintSha256("hello"), assertPkiError("pki_bad_cert"));
+    assert.throws(() => fingerprintSha256(Buffer.from([1, 2, 3])), assertPkiError("pki_bad_cert"));
   });
 });

@@ -1,3 +1,4 @@
+import { WarrenError } from "../../../lib/errors.ts";
 import assert from "node:assert/strict";
 import { X509Certificate, createPrivateKey, webcrypto } from "node:crypto";
 import { describe, test } from "node:test";
@@ -16,7 +17,8 @@ async function memoryCa(name = "Client Test CA") {
 
 function assertPkiError(code: PkiError["code"]) {
   return (err: unknown) => {
-    assert.ok(err instanceof PkiError, `expected PkiError, got ${String(err)}`);
+    assert.ok(code === "io_error" ? err instanceof WarrenError : err instanceof PkiError, `expected PkiError, got ${String(err)}`);
+    assert.ok(err instanceof WarrenError);
     assert.equal(err.code, code, err.message);
     return true;
   };
@@ -83,23 +85,23 @@ describe("createKeyAndCsr + signClientCsr", () => {
     assert.equal(new X509Certificate(r.certPem).subjectAltName, `URI:${URI}`);
   });
 
-  test("tampered or malformed CSRs → PKI_BAD_CSR", async () => {
+  test("tampered or malformed CSRs → pki_bad_csr", async () => {
     const ca = await memoryCa();
     const { csrPem } = await createKeyAndCsr({ commonName: "agt_x" });
     const lastByte = tamper(csrPem, (der) => {
       der[der.length - 1] = der[der.length - 1]! ^ 0x01;
     });
-    await assert.rejects(ca.signClientCsr({ csrPem: lastByte, uriSan: URI, validityDays: 90 }), assertPkiError("PKI_BAD_CSR"));
+    await assert.rejects(ca.signClientCsr({ csrPem: lastByte, uriSan: URI, validityDays: 90 }), assertPkiError("pki_bad_csr"));
     // Change the subject CN ("agt_x" → "agt_y") without re-signing.
     const subject = tamper(csrPem, (der) => {
       const i = der.indexOf(Buffer.from("agt_x"));
       assert.ok(i > 0);
       der[i + 4] = "y".charCodeAt(0);
     });
-    await assert.rejects(ca.signClientCsr({ csrPem: subject, uriSan: URI, validityDays: 90 }), assertPkiError("PKI_BAD_CSR"));
-    await assert.rejects(ca.signClientCsr({ csrPem: "not a csr", uriSan: URI, validityDays: 90 }), assertPkiError("PKI_BAD_CSR"));
+    await assert.rejects(ca.signClientCsr({ csrPem: subject, uriSan: URI, validityDays: 90 }), assertPkiError("pki_bad_csr"));
+    await assert.rejects(ca.signClientCsr({ csrPem: "not a csr", uriSan: URI, validityDays: 90 }), assertPkiError("pki_bad_csr"));
     const garbage = derToPem(Buffer.from("3003020100", "hex"), "CERTIFICATE REQUEST");
-    await assert.rejects(ca.signClientCsr({ csrPem: garbage, uriSan: URI, validityDays: 90 }), assertPkiError("PKI_BAD_CSR"));
+    await assert.rejects(ca.signClientCsr({ csrPem: garbage, uriSan: URI, validityDays: 90 }), assertPkiError("pki_bad_csr"));
   });
 
   test("key policy: EC P-256/P-384 and RSA >= 2048 accepted; RSA-1024, SHA-1 and Ed25519 rejected", async () => {
@@ -114,10 +116,10 @@ describe("createKeyAndCsr + signClientCsr", () => {
     assert.equal(rsaCert.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
 
     const rsa1024 = await csrFor({ ...rsaAlg, modulusLength: 1024 }, { name: "RSASSA-PKCS1-v1_5" });
-    await assert.rejects(sign(rsa1024), assertPkiError("PKI_UNSUPPORTED_KEY"));
+    await assert.rejects(sign(rsa1024), assertPkiError("pki_unsupported_key"));
 
     const sha1 = await csrFor({ ...rsaAlg, modulusLength: 2048, hash: "SHA-1" }, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-1" });
-    await assert.rejects(sign(sha1), assertPkiError("PKI_BAD_CSR"));
+    await assert.rejects(sign(sha1), assertPkiError("pki_bad_csr"));
 
     let ed: string | undefined;
     try {
@@ -125,7 +127,7 @@ describe("createKeyAndCsr + signClientCsr", () => {
     } catch {
       // WebCrypto Ed25519 unavailable on this Node; key policy still covered above.
     }
-    if (ed) await assert.rejects(sign(ed), assertPkiError("PKI_UNSUPPORTED_KEY"));
+    if (ed) await assert.rejects(sign(ed), assertPkiError("pki_unsupported_key"));
   });
 
   test("argument validation", async () => {
@@ -191,23 +193,23 @@ describe("verifyClientCertificate", () => {
     const der = new X509Certificate(issued.certPem).raw;
     assert.deepEqual(await ca.verifyClientCertificate(der), ok);
 
-    await assert.rejects(ca.verifyClientCertificate(issued.certPem, new Date(now.getTime() + 91 * DAY)), assertPkiError("PKI_EXPIRED"));
-    await assert.rejects(ca.verifyClientCertificate(issued.certPem, new Date(now.getTime() - DAY)), assertPkiError("PKI_EXPIRED"));
+    await assert.rejects(ca.verifyClientCertificate(issued.certPem, new Date(now.getTime() + 91 * DAY)), assertPkiError("pki_expired"));
+    await assert.rejects(ca.verifyClientCertificate(issued.certPem, new Date(now.getTime() - DAY)), assertPkiError("pki_expired"));
 
     const other = await memoryCa("Other CA");
     const foreign = await other.signClientCsr({ csrPem, uriSan: URI, validityDays: 90, now });
-    await assert.rejects(ca.verifyClientCertificate(foreign.certPem, now), assertPkiError("PKI_UNTRUSTED"));
+    await assert.rejects(ca.verifyClientCertificate(foreign.certPem, now), assertPkiError("pki_untrusted"));
     // Same DN as our CA but a different key: signature check must fail.
     const m = await CertificateAuthority.generate({ commonName: "Client Test CA" });
     const twin = await CertificateAuthority.fromPem(m.certPem, m.keyPem);
     const twinCert = await twin.signClientCsr({ csrPem, uriSan: URI, validityDays: 90, now });
-    await assert.rejects(ca.verifyClientCertificate(twinCert.certPem, now), assertPkiError("PKI_UNTRUSTED"));
+    await assert.rejects(ca.verifyClientCertificate(twinCert.certPem, now), assertPkiError("pki_untrusted"));
 
     const serverCert = await ca.issueServerCertificate(["localhost"], { now });
-    await assert.rejects(ca.verifyClientCertificate(serverCert.certPem, now), assertPkiError("PKI_BAD_CERT"));
+    await assert.rejects(ca.verifyClientCertificate(serverCert.certPem, now), assertPkiError("pki_bad_cert"));
     await assert.rejects(ca.verifyClientCertificate(ca.certPem, now), (e: unknown) => e instanceof PkiError);
-    await assert.rejects(ca.verifyClientCertificate(Buffer.from("nope"), now), assertPkiError("PKI_BAD_CERT"));
-    await assert.rejects(ca.verifyClientCertificate("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", now), assertPkiError("PKI_BAD_CERT"));
+    await assert.rejects(ca.verifyClientCertificate(Buffer.from("nope"), now), assertPkiError("pki_bad_cert"));
+    await assert.rejects(ca.verifyClientCertificate("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", now), assertPkiError("pki_bad_cert"));
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { checkEncodedSeparators, checkFraming, checkHostHeader, checkRequestTarget, parseAuthority, type TargetCheck } from "../../../proxy/hygiene.ts";
-import { isProxyErrorCode, statusOf } from "../../../proxy/errors.ts";
+import { isErrorCode, statusOf } from "../../../proxy/errors.ts";
 
 function codeOf(r: TargetCheck): string {
   return r.ok ? "ok" : r.code;
@@ -23,7 +23,7 @@ describe("checkRequestTarget", () => {
     assert.equal(enc.forwardTarget, "/a%2Fb", "forwarded raw");
     assert.equal(enc.routingPath, "/a%2Fb");
     for (const code of ["path_dot_segment", "path_backslash", "path_encoded_separator"]) {
-      assert.ok(isProxyErrorCode(code));
+      assert.ok(isErrorCode(code));
       assert.equal(statusOf(code), 400);
     }
   });

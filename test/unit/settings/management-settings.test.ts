@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { loadManagementSettings } from "../../../management/settings/management-settings.ts";
-import { SettingsError } from "../../../management/settings/env.ts";
+import { SettingsError } from "../../../lib/env.ts";
 
 const bad = (env: Record<string, string>, variable: string) =>
   assert.throws(() => loadManagementSettings(env, "/srv"), (e: unknown) => e instanceof SettingsError && e.variable === variable);

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warren/v1/tunnel.proto.
  */
 export const file_warren_v1_tunnel: GenFile = /*@__PURE__*/
-  fileDesc("ChZ3YXJyZW4vdjEvdHVubmVsLnByb3RvEgl3YXJyZW4udjEiQgoKT3BlblN0cmVhbRIPCgdhZGRyZXNzGAEgASgJEg8KB3Rsc19zbmkYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCSI9CgpPcGVuUmVzdWx0EgoKAm9rGAEgASgIEhIKCmVycm9yX2tpbmQYAiABKAkSDwoHbWVzc2FnZRgDIAEoCSKXAQoOQ29udHJvbE1lc3NhZ2USJgoFaGVsbG8YASABKAsyFS53YXJyZW4udjEuQWdlbnRIZWxsb0gAEi4KCWhlYXJ0YmVhdBgCIAEoCzIZLndhcnJlbi52MS5BZ2VudEhlYXJ0YmVhdEgAEiYKBXN0YXRzGAMgASgLMhUud2FycmVuLnYxLkFnZW50U3RhdHNIAEIFCgNtc2ciqwEKCkFnZW50SGVsbG8SDwoHdmVyc2lvbhgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIxCgZsYWJlbHMYAyADKAsyIS53YXJyZW4udjEuQWdlbnRIZWxsby5MYWJlbHNFbnRyeRIYChBwcm90b2NvbF92ZXJzaW9uGAQgASgNGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiKQoOQWdlbnRIZWFydGJlYXQSFwoPc2VudF9hdF91bml4X21zGAEgASgDIogBCgpBZ2VudFN0YXRzEhYKDmFjdGl2ZV9zdHJlYW1zGAEgASgEEhUKDXN0cmVhbXNfdG90YWwYAiABKAQSFQoNZGlhbF9mYWlsdXJlcxgDIAEoBBIaChJieXRlc19mcm9tX29yaWdpbnMYBCABKAQSGAoQYnl0ZXNfdG9fb3JpZ2lucxgFIAEoBGIGcHJvdG8z");
+  fileDesc("ChZ3YXJyZW4vdjEvdHVubmVsLnByb3RvEgl3YXJyZW4udjEiWwoKT3BlblN0cmVhbRIPCgdhZGRyZXNzGAEgASgJEg8KB3Rsc19zbmkYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIXCg9kaWFsX3RpbWVvdXRfbXMYBCABKA0iPQoKT3BlblJlc3VsdBIKCgJvaxgBIAEoCBISCgplcnJvcl9raW5kGAIgASgJEg8KB21lc3NhZ2UYAyABKAkilwEKDkNvbnRyb2xNZXNzYWdlEiYKBWhlbGxvGAEgASgLMhUud2FycmVuLnYxLkFnZW50SGVsbG9IABIuCgloZWFydGJlYXQYAiABKAsyGS53YXJyZW4udjEuQWdlbnRIZWFydGJlYXRIABImCgVzdGF0cxgDIAEoCzIVLndhcnJlbi52MS5BZ2VudFN0YXRzSABCBQoDbXNnIqsBCgpBZ2VudEhlbGxvEg8KB3ZlcnNpb24YASABKAkSEAoIaG9zdG5hbWUYAiABKAkSMQoGbGFiZWxzGAMgAygLMiEud2FycmVuLnYxLkFnZW50SGVsbG8uTGFiZWxzRW50cnkSGAoQcHJvdG9jb2xfdmVyc2lvbhgEIAEoDRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIikKDkFnZW50SGVhcnRiZWF0EhcKD3NlbnRfYXRfdW5peF9tcxgBIAEoAyKIAQoKQWdlbnRTdGF0cxIWCg5hY3RpdmVfc3RyZWFtcxgBIAEoBBIVCg1zdHJlYW1zX3RvdGFsGAIgASgEEhUKDWRpYWxfZmFpbHVyZXMYAyABKAQSGgoSYnl0ZXNfZnJvbV9vcmlnaW5zGAQgASgEEhgKEGJ5dGVzX3RvX29yaWdpbnMYBSABKARiBnByb3RvMw");
 
 /**
  * First message on every data stream the server opens.
@@ -37,6 +37,14 @@ export type OpenStream = Message<"warren.v1.OpenStream"> & {
    * @generated from field: string request_id = 3;
    */
   requestId: string;
+
+  /**
+   * How long the agent may take to connect, in ms: the route's connect timeout (0 = the agent's
+   * default of 5 s). The gateway waits that long plus a round trip for the OpenResult.
+   *
+   * @generated from field: uint32 dial_timeout_ms = 4;
+   */
+  dialTimeoutMs: number;
 };
 
 /**

@@ -1,6 +1,6 @@
-// IP parsing and CIDR sets in plain JS, for per-request checks. node:net's BlockList answers the
-// same question but costs microseconds per call (it builds a native SocketAddress each time);
-// this costs tens of nanoseconds and allocates nothing.
+// IP addresses in plain JS, for per-request work: parsing without allocation (node:net's isIP and
+// BlockList cost microseconds a call), IPv4-mapped normalisation and RFC 5952 formatting. The one
+// place Warren parses an IP; cidr-set.ts builds on it.
 
 /** The four 32-bit words of the last IPv6 address parsed (big-endian); reused, never retained. */
 const scratch = new Uint32Array(4);
@@ -116,81 +116,84 @@ export function ipVersion(s: string): 0 | 4 | 6 {
   return parseIPv6(s) ? 6 : 0;
 }
 
-function mask32(bits: number): number {
-  return bits <= 0 ? 0 : bits >= 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
+/** The four 32-bit words (big-endian) of the IPv6 address parseIPv6 last accepted; shared scratch, read at once. */
+export function ipv6Words(): Uint32Array {
+  return scratch;
 }
 
-/** A set of IPv4 and IPv6 CIDR blocks; IPv4-mapped IPv6 addresses match the IPv4 blocks. */
-export class CidrSet {
-  private readonly v4: number[] = []; // net, mask pairs
-  private readonly v6: number[] = []; // 4 net words, 4 mask words
-  private count = 0;
-
-  get size(): number {
-    return this.count;
-  }
-
-  /** Adds "10.0.0.0/8", "fd00::/8" or a bare address. Returns an error message or undefined. */
-  add(cidr: string): string | undefined {
-    const slash = cidr.indexOf("/");
-    const addrEnd = slash < 0 ? cidr.length : slash;
-    let bits = -1;
-    if (slash >= 0) {
-      const b = cidr.slice(slash + 1);
-      if (!/^[0-9]{1,3}$/.test(b)) return "invalid prefix length";
-      bits = Number(b);
-    }
-    const v4 = parseIPv4(cidr, 0, addrEnd);
-    if (v4 >= 0) {
-      if (bits > 32) return "prefix length must be 0–32";
-      const m = mask32(bits < 0 ? 32 : bits);
-      this.v4.push((v4 & m) >>> 0, m);
-      this.count++;
-      return undefined;
-    }
-    if (!parseIPv6(cidr, 0, addrEnd)) return "not an IP address or CIDR";
-    if (bits > 128) return "prefix length must be 0–128";
-    const total = bits < 0 ? 128 : bits;
-    if (isMapped() && total >= 96) {
-      // ::ffff:10.0.0.0/104 is the IPv4 block 10.0.0.0/8.
-      const m = mask32(total - 96);
-      this.v4.push((scratch[3]! & m) >>> 0, m);
-    } else {
-      const masks = [0, 1, 2, 3].map((w) => mask32(total - w * 32));
-      for (let w = 0; w < 4; w++) this.v6.push((scratch[w]! & masks[w]!) >>> 0);
-      this.v6.push(...masks);
-    }
-    this.count++;
-    return undefined;
-  }
-
-  /** False for anything that is not an IP address. */
-  contains(ip: string): boolean {
-    const v4 = parseIPv4(ip);
-    if (v4 >= 0) return this.containsV4(v4);
-    if (!parseIPv6(ip)) return false;
-    if (isMapped()) return this.containsV4(scratch[3]!);
-    const a = this.v6;
-    for (let i = 0; i < a.length; i += 8) {
-      if (
-        ((scratch[0]! & a[i + 4]!) >>> 0) === a[i] &&
-        ((scratch[1]! & a[i + 5]!) >>> 0) === a[i + 1] &&
-        ((scratch[2]! & a[i + 6]!) >>> 0) === a[i + 2] &&
-        ((scratch[3]! & a[i + 7]!) >>> 0) === a[i + 3]
-      ) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private containsV4(ip: number): boolean {
-    const a = this.v4;
-    for (let i = 0; i < a.length; i += 2) if (((ip & a[i + 1]!) >>> 0) === a[i]) return true;
-    return false;
-  }
-}
-
-function isMapped(): boolean {
+/** The last parsed IPv6 address is IPv4-mapped (::ffff:a.b.c.d). */
+export function lastIPv6IsMapped(): boolean {
   return scratch[0] === 0 && scratch[1] === 0 && scratch[2] === 0xffff;
+}
+
+/** `::ffff:1.2.3.4` (any spelling of the mapped prefix) → `1.2.3.4`; other input unchanged. */
+export function canonicalIp(ip: string): string {
+  if (ip.length > 7 && (ip.charCodeAt(0) === 58 || ip.charCodeAt(0) === 48) && /^(?:0{0,4}:){0,5}:?ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) {
+    return ip.slice(ip.lastIndexOf(":") + 1);
+  }
+  return ip;
+}
+
+/** A socket's remoteAddress as Warren shows and compares it: IPv4-mapped as IPv4, "" when unknown. */
+export function peerAddress(addr: string | undefined): string {
+  return addr ? canonicalIp(addr) : "";
+}
+
+function dotted(b: Uint8Array, o: number): string {
+  return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+}
+
+/** 4 bytes → dotted quad. */
+export function formatIPv4(b: Uint8Array, offset = 0): string {
+  return dotted(b, offset);
+}
+
+/** 16 bytes → RFC 5952 text (longest zero run compressed, lower case); IPv4-mapped as ::ffff:a.b.c.d. */
+export function formatIPv6(b: Uint8Array, offset = 0): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((b[offset + i * 2]! << 8) | b[offset + i * 2 + 1]!);
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${dotted(b, offset + 12)}`;
+  }
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (from: number, to: number) =>
+    g
+      .slice(from, to)
+      .map((x) => x.toString(16))
+      .join(":");
+  if (bestStart < 0) return hex(0, 8);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
+}
+
+/**
+ * One spelling per address: IPv4 as given (dotted quads have one form), IPv6 in RFC 5952 form,
+ * IPv4-mapped IPv6 as the IPv4 address. Undefined when `ip` is not an address.
+ */
+export function normalizeIp(ip: string): { readonly address: string; readonly version: 4 | 6 } | undefined {
+  if (parseIPv4(ip) >= 0) return { address: ip, version: 4 };
+  if (!parseIPv6(ip)) return undefined;
+  if (lastIPv6IsMapped()) return { address: `${scratch[3]! >>> 24}.${(scratch[3]! >>> 16) & 255}.${(scratch[3]! >>> 8) & 255}.${scratch[3]! & 255}`, version: 4 };
+  const b = new Uint8Array(16);
+  for (let w = 0; w < 4; w++) {
+    const v = scratch[w]!;
+    b[w * 4] = v >>> 24;
+    b[w * 4 + 1] = (v >>> 16) & 255;
+    b[w * 4 + 2] = (v >>> 8) & 255;
+    b[w * 4 + 3] = v & 255;
+  }
+  return { address: formatIPv6(b), version: 6 };
 }

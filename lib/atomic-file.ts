@@ -1,13 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
-import { PkiError } from "./errors.ts";
+import { WarrenError } from "./errors.ts";
 
 const isWindows = process.platform === "win32";
 
-function ioError(action: string, file: string, err: unknown): PkiError {
+function ioError(action: string, file: string, err: unknown): WarrenError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return new PkiError("PKI_IO", `${action} ${file} failed${code ? ` (${code})` : ""}`, { cause: err });
+  return new WarrenError("io_error", `${action} ${file} failed${code ? ` (${code})` : ""}`, { cause: err });
 }
 
 /**
@@ -55,10 +55,10 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     if (isWindows) return;
     const st = await fsp.stat(dir);
-    if (!st.isDirectory()) throw new PkiError("PKI_IO", `${dir} is not a directory`);
+    if (!st.isDirectory()) throw new WarrenError("io_error", `${dir} is not a directory`);
     if ((st.mode & 0o077) !== 0) await fsp.chmod(dir, 0o700);
   } catch (err) {
-    if (err instanceof PkiError) throw err;
+    if (err instanceof WarrenError) throw err;
     throw ioError("preparing directory", dir, err);
   }
 }
@@ -126,7 +126,7 @@ export async function withLockFile<T>(
       } catch {
         continue; // vanished between open and stat
       }
-      if (Date.now() > deadline) throw new PkiError("PKI_IO", `timed out waiting for lock ${lockFile}`);
+      if (Date.now() > deadline) throw new WarrenError("io_error", `timed out waiting for lock ${lockFile}`);
       await sleep(25);
     }
   }

@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { CidrSet, ipVersion, parseIPv4 } from "../../../proxy/cidr.ts";
+import { CidrSet } from "../../../lib/cidr-set.ts";
+import { ipVersion, parseIPv4 } from "../../../lib/ip.ts";
 
 /** Deterministic [0, 1) source (mulberry32). */
 function seeded(seed: number): () => number {
