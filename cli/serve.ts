@@ -1,12 +1,14 @@
 import type { Logger } from "pino";
 import { loadManagementSettings } from "../management/settings/management-settings.ts";
 import { startWarren } from "../management/app.ts";
+import { DataPlane } from "../proxy/index.ts";
 import { createLogger } from "./logger.ts";
 
 export async function serve(): Promise<void> {
   const settings = loadManagementSettings(process.env);
   const log: Logger = createLogger(settings.logLevel, "warren");
-  const warren = await startWarren(settings, log);
+  // The composition root: management gets the data plane through its control interface only.
+  const warren = await startWarren(settings, log, (o) => new DataPlane(o));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

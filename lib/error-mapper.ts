@@ -1,7 +1,7 @@
 // The one mapper from what Node, undici, TLS, the tunnel and Yamux throw to Warren's error codes
 // (lib/errors.ts), with the phase the failure happened in: "connect" when no byte reached the
 // upstream (an idempotent request may be retried elsewhere), "exchange" after that.
-import { WarrenError, type ErrorCode } from "./errors.ts";
+import { ConnectPhaseError, WarrenError, type ErrorCode } from "./errors.ts";
 
 export interface MappedError {
   readonly code: ErrorCode;
@@ -72,8 +72,8 @@ export function mapError(err: unknown): MappedError {
       const code = e.code as ErrorCode;
       const as = YAMUX_AS[code];
       if (as !== undefined) return mapped(as, as === "agent_dial_failed" ? "connect" : "exchange");
-      // A TunnelError from openStream: the stream was never opened, so nothing was sent.
-      if (e.name === "TunnelError") return mapped(code, "connect");
+      // E.g. a TunnelError from openStream, or Warren's own connect timer: nothing was sent.
+      if (e instanceof ConnectPhaseError) return mapped(code, "connect");
       return mapped(code, CONNECT_PHASE.has(code) ? "connect" : "exchange");
     }
     const c = codeOf(e);

@@ -166,3 +166,8 @@ export class WarrenError<C extends ErrorCode = ErrorCode> extends Error {
 export function isWarrenError(err: unknown, code?: ErrorCode): err is WarrenError {
   return err instanceof WarrenError && (code === undefined || err.code === code);
 }
+
+/** A failure before any byte reached the upstream (no connection, no stream): safe to retry elsewhere. */
+export class ConnectPhaseError<C extends ErrorCode = ErrorCode> extends WarrenError<C> {
+  override name = "ConnectPhaseError";
+}

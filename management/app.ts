@@ -14,8 +14,7 @@ import { PACKAGE_VERSION as VERSION } from "../lib/package-info.ts";
 import { AgentRegistry } from "./agents/registry.ts";
 import { TunnelEndpoint } from "./agents/tunnel-endpoint.ts";
 import { TEST_AGENT_STREAM_PATH, agentStreamTestHook } from "./agents/test-hooks.ts";
-import { DataPlane } from "../proxy/data-plane.ts";
-import { parseTrustedProxies } from "../proxy/client-ip.ts";
+import { parseTrustedProxies, type DataPlaneControl, type DataPlaneOptions } from "../proxy/index.ts";
 import { SnapshotService } from "./config/snapshot-service.ts";
 import { seedPublicListener } from "./config/seed.ts";
 import { EventWriter } from "./observe/event-writer.ts";
@@ -78,8 +77,11 @@ function ensurePrivateDir(dir: string): void {
   if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
 }
 
-/** Starts `warren serve`: state directory, PKI, database, API server. */
-export async function startWarren(s: ManagementSettings, log: Logger): Promise<RunningWarren> {
+/** The data plane as management sees it: a control interface, built by the composition root (cli/serve.ts). */
+export type DataPlaneFactory = (o: DataPlaneOptions) => DataPlaneControl & { close(): Promise<void> };
+
+/** Starts `warren serve`: state directory, PKI, database, API server, and the data plane it is given. */
+export async function startWarren(s: ManagementSettings, log: Logger, createDataPlane: DataPlaneFactory): Promise<RunningWarren> {
   const startedAt = Date.now();
   ensurePrivateDir(s.configDir);
   const { ca, dir: caDir } = await loadCa(s, log);
@@ -90,7 +92,7 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
   const registry = new AgentRegistry(log, store.agents);
   const authenticator = new Authenticator(store);
   const events = new EventWriter(store.events, { retentionDays: s.observabilityRetentionDays, maxRows: s.observabilityMaxEvents }, log);
-  const dataPlane = new DataPlane({
+  const dataPlane = createDataPlane({
     events,
     agents: registry,
     trusted: parseTrustedProxies(s.trustedProxies),
@@ -101,7 +103,8 @@ export async function startWarren(s: ManagementSettings, log: Logger): Promise<R
     },
     log,
   });
-  registry.on("offline", (agentId) => dataPlane.pools.closeAgent(agentId));
+  registry.on("offline", (agentId) => dataPlane.agentOffline(agentId));
+  registry.on("draining", (agentId) => dataPlane.agentDraining(agentId));
   const snapshots = new SnapshotService(store, dataPlane, log);
   seedPublicListener(store, s.publicHttpPort, log);
   await snapshots.refresh();

@@ -11,7 +11,7 @@ import { kPeer } from "./api/context.ts";
 import type { ApiDeps } from "./api/deps.ts";
 import { peerAddress } from "../lib/ip.ts";
 import { TUNNEL_PATH } from "../tunnel/handshake.ts";
-import { lingerAfterEarlyAnswer } from "../proxy/linger.ts";
+import { lingerAfterEarlyAnswer } from "../lib/lingering-close.ts";
 
 export const API_MAX_BODY_BYTES = 1024 * 1024;
 const API_PATH = /^\/warren\.v1\.[A-Za-z]+\/[A-Za-z]+$/;

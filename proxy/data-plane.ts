@@ -1,10 +1,16 @@
+import type http from "node:http";
 import type { Logger } from "pino";
-import { EMPTY_SNAPSHOT, type ProxySnapshot } from "./snapshot.ts";
-import { ListenerManager, type ListenerStatus } from "./listeners.ts";
-import { Pipeline } from "./pipeline.ts";
-import { PassiveHealth } from "./health.ts";
-import { ActiveHealth } from "./health-checks.ts";
+import { EMPTY_SNAPSHOT, type CompiledListener, type ProxySnapshot } from "./snapshot.ts";
+import { DEFAULT_LISTENER_TIMEOUTS, ListenerManager, type ListenerStatus, type ListenerTimeouts } from "./listeners.ts";
+import { Pipeline, pipelineStages } from "./pipeline.ts";
+import { PassiveHealth } from "./health/passive.ts";
+import { ActiveHealth } from "./health/active.ts";
 import { UpstreamPools, type AgentDialer } from "./targets/upstream-pools.ts";
+import { TargetSelector } from "./targets/target-selector.ts";
+import { bodyLimit } from "./body/body-limit.ts";
+import { RequestContext, type RawRequestSocket } from "./context.ts";
+import { RawResponse, answerError } from "./respond.ts";
+import { recordWhenDone } from "./observe/record.ts";
 import type { TrustedProxies } from "./client-ip.ts";
 import type { EventSink } from "./observe/request-event.ts";
 
@@ -14,32 +20,60 @@ export interface DataPlaneOptions {
   readonly selfSigned: (listenerName: string) => Promise<{ cert: string; key: string }>;
   readonly events: EventSink;
   readonly log: Logger;
+  /** Tests shorten these. */
+  readonly listenerTimeouts?: ListenerTimeouts;
 }
 
-/** The public side: holds the current snapshot, the listeners and the request pipeline. */
-export class DataPlane {
+/**
+ * What management may do with the data plane (DESIGN.md §2): swap the snapshot, read listener
+ * status, and tell it about agents coming and going. cli/serve.ts builds the DataPlane and hands
+ * management only this.
+ */
+export interface DataPlaneControl {
+  apply(next: ProxySnapshot): Promise<void>;
+  listenerStatus(id: string): ListenerStatus | undefined;
+  /** The agent is gone: its pooled upstream connections are destroyed. */
+  agentOffline(agentId: string): void;
+  /** The agent sent go-away: idle pooled connections close now, busy ones after their response. */
+  agentDraining(agentId: string): void;
+}
+
+/** The public side: the current snapshot, the listeners and the request pipeline. */
+export class DataPlane implements DataPlaneControl {
   private current: ProxySnapshot = EMPTY_SNAPSHOT;
   private readonly listeners: ListenerManager;
-  readonly pools: UpstreamPools;
+  private readonly pools: UpstreamPools;
   private readonly active: ActiveHealth;
+  private readonly pipeline: Pipeline;
 
-  constructor(o: DataPlaneOptions) {
+  constructor(private readonly o: DataPlaneOptions) {
     this.pools = new UpstreamPools(o.agents);
     this.active = new ActiveHealth(this.pools, o.agents, o.log);
-    const pipeline = new Pipeline({ snapshot: () => this.current, pools: this.pools, agents: o.agents, trusted: o.trusted, health: new PassiveHealth(), active: this.active, events: o.events, log: o.log });
-    this.listeners = new ListenerManager(
-      (id, proto, peer, req, res) => pipeline.handle(id, proto, peer, req, res),
-      (id, proto, peer, req, socket, head) => pipeline.handleUpgrade(id, proto, peer, req, socket, head),
-      o.selfSigned,
-      o.log,
-    );
+    const passive = new PassiveHealth();
+    const selector = new TargetSelector(this.pools, o.agents, passive, this.active);
+    const stages = pipelineStages({ selector, passive, agents: o.agents, trusted: o.trusted, decorators: [], bodyTransforms: [bodyLimit], log: o.log });
+    this.pipeline = new Pipeline(stages, (ctx, stage, err) => {
+      ctx.answeredBy = stage.name;
+      ctx.cause = err;
+      answerError(ctx, "internal_error");
+    });
+    this.listeners = new ListenerManager((l, peer, req, res, raw) => this.handle(l, peer, req, res, raw), o.selfSigned, o.log, o.listenerTimeouts ?? DEFAULT_LISTENER_TIMEOUTS);
   }
 
   get snapshot(): ProxySnapshot {
     return this.current;
   }
 
-  /** Swaps the snapshot atomically, then reconciles listeners to it. */
+  private handle(l: CompiledListener, peer: string, req: http.IncomingMessage, res: http.ServerResponse | undefined, raw: RawRequestSocket | undefined): void {
+    const snapshot = this.current;
+    // Routes come from the current snapshot; a listener removed meanwhile keeps its last routes while it drains.
+    const listener = snapshot.listeners.get(l.id) ?? l;
+    const ctx = new RequestContext(snapshot, listener, listener.protocol, peer, req, res ?? new RawResponse(raw!.socket), raw);
+    recordWhenDone(ctx, this.o.events, this.pipeline.names, this.o.log);
+    this.pipeline.run(ctx);
+  }
+
+  /** Swaps the snapshot atomically, then reconciles listeners and health checks to it. */
   apply(next: ProxySnapshot): Promise<void> {
     this.current = next;
     this.active.apply(next);
@@ -48,6 +82,14 @@ export class DataPlane {
 
   listenerStatus(id: string): ListenerStatus | undefined {
     return this.listeners.status(id);
+  }
+
+  agentOffline(agentId: string): void {
+    this.pools.closeAgent(agentId);
+  }
+
+  agentDraining(agentId: string): void {
+    this.pools.closeAgent(agentId, true);
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
 // undici's `headers` option and res.writeHead(status, array) accept. Names are compared
 // case-insensitively; output names we add are lower case. Nothing here validates incoming
 // values (llhttp already refused CR/LF/NUL); configured values are validated when compiled.
-import { canonicalIp } from "./client-ip.ts";
+import { canonicalIp } from "../lib/ip.ts";
 
 /** RFC 9110 §7.6.1 plus the legacy names proxies must not forward. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -158,7 +158,7 @@ export interface UpstreamRequestOptions {
   /** req.httpVersion ("1.1", "1.0"), the protocol Via reports as received. */
   readonly httpVersion: string;
   readonly rules?: HeaderRules | undefined;
-  /** Via pseudonym; default "warren". */
+  /** Via pseudonym (route option add_via); undefined = no Via, as nginx, Caddy, Traefik and HAProxy. */
   readonly via?: string | undefined;
 }
 
@@ -167,9 +167,10 @@ export interface UpstreamRequestOptions {
  * Connection-named, Host and X-Real-IP dropped; X-Forwarded-For and the other forwarding headers
  * dropped unless the peer is trusted); then x-forwarded-for (chain + peer if trusted, else the
  * peer alone), x-forwarded-proto and x-forwarded-host (unless a trusted peer sent them),
- * x-real-ip, via "<version> warren"; then the route's set/add headers. The route's remove/set
- * names drop Warren's headers too. Upgrade/Connection never appear: for an upgrade, pass
- * req.headers.upgrade to undici's `upgrade` option, which writes both.
+ * x-real-ip, via "<version> warren" when asked; then the route's set/add headers. The route's
+ * remove/set names drop Warren's headers too. Upgrade/Connection never appear: for an upgrade, pass
+ * the token to undici's `upgrade` option, which writes both. Expect never does: Warren answers
+ * 100-continue itself (and undici refuses the header).
  */
 export function buildUpstreamRequestHeaders(raw: RawHeaders, o: UpstreamRequestOptions): string[] {
   const rules = o.rules ?? NO_HEADER_RULES;
@@ -182,7 +183,7 @@ export function buildUpstreamRequestHeaders(raw: RawHeaders, o: UpstreamRequestO
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === "host" || lower === "x-real-ip" || drop.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || lower === "host" || lower === "x-real-ip" || lower === "expect" || drop.has(lower)) continue;
     if (conn !== undefined && conn.has(lower)) continue;
     if (lower === "x-forwarded-for") {
       if (o.peerTrusted) chain = chain === undefined ? raw[i + 1]! : `${chain}, ${raw[i + 1]!}`;
@@ -203,14 +204,14 @@ export function buildUpstreamRequestHeaders(raw: RawHeaders, o: UpstreamRequestO
   if (!sawProto && !drop.has("x-forwarded-proto")) out.push("x-forwarded-proto", o.proto);
   if (!sawHost && o.originalHost !== undefined && !drop.has("x-forwarded-host")) out.push("x-forwarded-host", o.originalHost);
   if (!drop.has("x-real-ip")) out.push("x-real-ip", o.clientIp);
-  if (!drop.has("via")) out.push("via", `${viaVersion(o.httpVersion)} ${o.via ?? "warren"}`);
+  if (o.via !== undefined && !drop.has("via")) out.push("via", `${viaVersion(o.httpVersion)} ${o.via}`);
   for (let i = 0; i < rules.append.length; i++) out.push(rules.append[i]!);
   return out;
 }
 
 export interface DownstreamResponseOptions {
   readonly rules?: HeaderRules | undefined;
-  /** Via pseudonym, or false for none; default "warren". */
+  /** Via pseudonym (route option add_via), or false / undefined for none (the default). */
   readonly via?: string | false | undefined;
   /** Protocol version of the upstream response (undici speaks HTTP/1.1). */
   readonly httpVersion?: string | undefined;
@@ -251,7 +252,7 @@ export function buildDownstreamResponseHeaders(raw: RawHeaders, o: DownstreamRes
     out.push(name, raw[i + 1]!);
   }
   if (o.upgrade) out.push("connection", "upgrade");
-  if (o.via !== false && !drop.has("via")) out.push("via", `${viaVersion(o.httpVersion ?? "1.1")} ${o.via ?? "warren"}`);
+  if (typeof o.via === "string" && !drop.has("via")) out.push("via", `${viaVersion(o.httpVersion ?? "1.1")} ${o.via}`);
   for (let i = 0; i < rules.append.length; i++) out.push(rules.append[i]!);
   return out;
 }

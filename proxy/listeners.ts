@@ -4,6 +4,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type { CompiledListener, ProxySnapshot } from "./snapshot.ts";
+import type { RawRequestSocket } from "./context.ts";
 import { ProxyProtocolParser } from "./proxy-protocol.ts";
 import { clientErrorCode } from "../lib/error-mapper.ts";
 import { renderErrorPage } from "./errors.ts";
@@ -19,9 +20,24 @@ export interface ListenerStatus {
   readonly boundPort: number;
 }
 
-/** Invoked for every request with the listener id and the client's TCP (or PROXY protocol) address. */
-export type RequestHandler = (listenerId: string, proto: "http" | "https", peer: string, req: http.IncomingMessage, res: http.ServerResponse) => void;
-export type UpgradeHandler = (listenerId: string, proto: "http" | "https", peer: string, req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+/**
+ * Invoked for every request with its listener and the client's TCP (or PROXY protocol) address.
+ * `raw` is set for requests node:http hands over as a bare socket (Upgrade, CONNECT); `res` otherwise.
+ */
+export type RequestHandler = (
+  listener: CompiledListener,
+  peer: string,
+  req: http.IncomingMessage,
+  res: http.ServerResponse | undefined,
+  raw: RawRequestSocket | undefined,
+) => void;
+
+export interface ListenerTimeouts {
+  /** A request head must be complete within this (slowloris); default 20 s. */
+  readonly headersMs: number;
+}
+
+export const DEFAULT_LISTENER_TIMEOUTS: ListenerTimeouts = { headersMs: 20_000 };
 
 interface Running {
   readonly key: string;
@@ -59,9 +75,9 @@ export class ListenerManager {
 
   constructor(
     private readonly handler: RequestHandler,
-    private readonly upgradeHandler: UpgradeHandler,
     private readonly selfSigned: (listenerName: string) => Promise<{ cert: string; key: string }>,
     private readonly log: Logger,
+    private readonly timeouts: ListenerTimeouts = DEFAULT_LISTENER_TIMEOUTS,
   ) {}
 
   status(id: string): ListenerStatus | undefined {
@@ -114,12 +130,21 @@ export class ListenerManager {
       if (draining.value) res.shouldKeepAlive = false;
       inFlight.add(res);
       res.once("close", () => inFlight.delete(res));
-      this.handler(l.id, l.protocol, peerFor(req.socket), req, res);
+      this.guard(req, res, undefined, () => this.handler(l, peerFor(req.socket), req, res, undefined));
+    };
+    const onRaw = (kind: RawRequestSocket["kind"]) => (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      upgraded.add(socket);
+      socket.once("close", () => upgraded.delete(socket));
+      socket.on("error", () => {});
+      this.guard(req, undefined, socket, () => this.handler(l, peerFor(req.socket), req, undefined, { kind, socket, head }));
     };
     const opts: http.ServerOptions = {
-      // Slowloris: headers must arrive within 20 s, a whole request within 0 (no limit: long uploads stream).
-      headersTimeout: 20_000,
+      // Slowloris: headers must arrive within 20 s, a whole request within 0 (no limit: long uploads
+      // stream). Node checks both only every connectionsCheckingInterval (30 s by default), so a
+      // slow head was cut after 20–50 s; checked every second, it is cut within 21 s.
+      headersTimeout: this.timeouts.headersMs,
       requestTimeout: 0,
+      connectionsCheckingInterval: Math.min(1_000, this.timeouts.headersMs),
       maxHeaderSize: 32 * 1024,
       keepAliveTimeout: 30_000,
     };
@@ -130,11 +155,11 @@ export class ListenerManager {
     } else {
       server = http.createServer(opts, onRequest);
     }
-    server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-      upgraded.add(socket);
-      socket.once("close", () => upgraded.delete(socket));
-      this.upgradeHandler(l.id, l.protocol, peerFor(req.socket), req, socket, head);
-    });
+    // Expect: 100-continue is Warren's to answer (once the body is wanted), not Node's at once.
+    server.on("checkContinue", onRequest);
+    server.on("checkExpectation", onRequest);
+    server.on("upgrade", onRaw("upgrade"));
+    server.on("connect", onRaw("connect"));
     server.on("clientError", (err: Error, socket: net.Socket) => {
       const code = clientErrorCode(err);
       if (!code || !socket.writable) return void socket.destroy();
@@ -171,6 +196,25 @@ export class ListenerManager {
       return closed.finally(() => clearTimeout(force));
     };
     return { key: l.socketKey, server, port: (server.address() as net.AddressInfo).port, drain };
+  }
+
+  /** The last resort: a throw that escaped the pipeline answers 500 and is logged; the process never dies. */
+  private guard(req: http.IncomingMessage, res: http.ServerResponse | undefined, socket: Duplex | undefined, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err, url: req.url?.slice(0, 256) }, "unhandled error in the public request handler");
+      const page = renderErrorPage("internal_error", "-", req.headers.accept);
+      if (res !== undefined) {
+        if (res.headersSent) res.destroy();
+        else {
+          res.writeHead(500, { "content-type": page.contentType, "content-length": Buffer.byteLength(page.body), connection: "close" });
+          res.end(page.body);
+        }
+      } else if (socket !== undefined && socket.writable) {
+        socket.end(rawResponse(500, ["content-type", page.contentType], page.body));
+      }
+    }
   }
 
   /** Reads the PROXY protocol header before HTTP (or TLS) sees a byte. */

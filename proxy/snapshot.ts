@@ -1,5 +1,5 @@
-import type { Router, RouteSpec as RouterRoute } from "./router.ts";
-import type { TargetPool, GroupedTarget } from "./balance/index.ts";
+import type { Router, RouteSpec as RouterRoute } from "./routing/router.ts";
+import type { Balancer, BalanceTarget, TargetPool, GroupedTarget } from "./balance/index.ts";
 import type { HeaderRules } from "./headers.ts";
 
 // The immutable, compiled public configuration the data plane reads. Built by management/config
@@ -25,6 +25,21 @@ export interface CompiledTarget extends GroupedTarget {
   readonly headers: readonly string[];
   /** Agent targets: every pair must be in the agent's labels. */
   readonly agentSelector: readonly (readonly [string, string])[];
+  /** Runtime state (health, active counts) of this target on its route: "routeId|targetId|". */
+  readonly key: string;
+  /** Agent targets: the enabled agents whose labels match, in id order (online is checked per request). */
+  readonly agents: readonly AgentCandidate[];
+  /** Chooses among `agents` with the route's policy (one Balancer interface for targets and agents). */
+  readonly agentBalancer: Balancer<AgentCandidate> | undefined;
+}
+
+/** One agent that may serve one agent target of one route. */
+export interface AgentCandidate extends BalanceTarget {
+  /** The agent id. */
+  readonly id: string;
+  readonly weight: 1;
+  /** Runtime state key of this (route, target, agent): "routeId|targetId|agentId". */
+  readonly key: string;
 }
 
 export interface RouteTimeouts {
@@ -34,7 +49,15 @@ export interface RouteTimeouts {
 
 export type RouteAction =
   | { readonly kind: "forward" }
-  | { readonly kind: "redirect"; readonly status: number; readonly mode: "same_host_path" | "external_origin" | "absolute_url"; readonly location: string; readonly keepQuery: boolean }
+  | {
+      readonly kind: "redirect";
+      readonly status: number;
+      readonly mode: "same_host_path" | "external_origin" | "absolute_url";
+      readonly location: string;
+      readonly keepQuery: boolean;
+      /** same_host_path: append the request path below the route's prefix. */
+      readonly keepPathBelowPrefix: boolean;
+    }
   | { readonly kind: "static"; readonly status: number; readonly headers: readonly string[]; readonly body: Buffer };
 
 export interface ActiveCheck {
@@ -65,6 +88,10 @@ export interface CompiledRoute extends RouterRoute {
   readonly allowEncodedSeparators: boolean;
   readonly httpsRedirect: boolean;
   readonly hstsMaxAgeSeconds: number;
+  /** Send Via on forwarded requests and responses (off by default). */
+  readonly addVia: boolean;
+  /** Upgrade tokens spliced through, lower case; always has "websocket". */
+  readonly upgradeProtocols: ReadonlySet<string>;
   readonly pool: TargetPool<CompiledTarget>;
   readonly hash: { readonly on: "client_ip" | "header" | "cookie"; readonly key: string } | undefined;
   readonly passiveHealth: { readonly enabled: boolean; readonly cooldownMs: number };

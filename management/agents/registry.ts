@@ -42,6 +42,8 @@ interface LiveAgent {
   version: string;
   hostname: string;
   activeStreams: number;
+  /** The agent sent go-away (it is shutting down): no new streams, in-flight ones finish. */
+  draining: boolean;
 }
 
 export interface SeenRecorder {
@@ -51,6 +53,8 @@ export interface SeenRecorder {
 export interface AgentRegistryEvents {
   online: [agentId: string];
   offline: [agentId: string];
+  /** The agent sent go-away: the data plane opens no new streams and lets idle ones go. */
+  draining: [agentId: string];
 }
 
 /**
@@ -68,8 +72,15 @@ export class AgentRegistry extends EventEmitter<AgentRegistryEvents> {
     super();
   }
 
-  isOnline(agentId: string): boolean {
+  /** Has a tunnel session, draining or not. */
+  isConnected(agentId: string): boolean {
     return this.live.has(agentId);
+  }
+
+  /** Connected and accepting new streams (an agent that sent go-away is not). */
+  isOnline(agentId: string): boolean {
+    const a = this.live.get(agentId);
+    return a !== undefined && !a.draining;
   }
 
   onlineIds(): string[] {
@@ -113,7 +124,7 @@ export class AgentRegistry extends EventEmitter<AgentRegistryEvents> {
     this.disconnect(agentId, "replaced by a new connection");
     const session = new YamuxSession(socket, { role: "server", keepAliveIntervalMs: KEEPALIVE_INTERVAL_MS, keepAliveTimeoutMs: KEEPALIVE_TIMEOUT_MS });
     const now = this.now();
-    const a: LiveAgent = { agentId, session, info, connectedAt: now, lastSeenAt: now, lastPersistedAt: 0, version: "", hostname: "", activeStreams: 0 };
+    const a: LiveAgent = { agentId, session, info, connectedAt: now, lastSeenAt: now, lastPersistedAt: 0, version: "", hostname: "", activeStreams: 0, draining: false };
     this.live.set(agentId, a);
     let controlSeen = false;
     session.on("stream", (stream: YamuxStream) => {
@@ -124,6 +135,11 @@ export class AgentRegistry extends EventEmitter<AgentRegistryEvents> {
       }
       controlSeen = true;
       void this.readControl(a, stream);
+    });
+    session.once("goaway", () => {
+      a.draining = true;
+      this.log.info({ agentId }, "agent is going away: no new streams");
+      this.emit("draining", agentId);
     });
     session.once("close", (err?: Error) => {
       if (this.live.get(agentId) === a) this.live.delete(agentId);

@@ -152,7 +152,7 @@ export function agentService(d: ApiDeps): ServiceImpl<typeof AgentService> {
     async deleteAgent(req, ctx) {
       setAuditTarget(ctx, req.id);
       const a = mustFind(req.id);
-      if (registry.isOnline(a.id)) throw new ApiError("failed_precondition", "id: the agent is connected; disable it first (that closes its tunnel), then delete it");
+      if (registry.isConnected(a.id)) throw new ApiError("failed_precondition", "id: the agent is connected; disable it first (that closes its tunnel), then delete it");
       d.store.agents.delete(a.id);
       await d.proxy.snapshots.refresh();
       return {};

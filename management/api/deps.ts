@@ -7,7 +7,7 @@ import type { TlsMode } from "../settings/management-settings.ts";
 import type { AgentRegistry } from "../agents/registry.ts";
 import type { CertificateAuthority } from "../pki/index.ts";
 import type { SnapshotService } from "../config/snapshot-service.ts";
-import type { ListenerStatus } from "../../proxy/listeners.ts";
+import type { ListenerStatus } from "../../proxy/index.ts";
 
 export interface ServerInfo {
   readonly version: string;

@@ -1,10 +1,24 @@
 import { createHash } from "node:crypto";
 import { BalancePolicy, HashOn, RedirectMode, RouteAction, TargetKind, type RouteSpec } from "../../proto/gen/warren/v1/proxy_pb.ts";
 import type { AgentRow, ListenerRow, RouteRow } from "../store/index.ts";
-import { compileRouter, RouterConfigError } from "../../proxy/router.ts";
-import { TargetPool, type BalancePolicy as PolicyName } from "../../proxy/balance/index.ts";
-import { compileHeaderRules, hstsValue, HeaderRuleError } from "../../proxy/headers.ts";
-import type { ActiveCheck, AgentInfo, CompiledListener, CompiledRoute, CompiledTarget, ProxySnapshot, RouteAction as CompiledAction } from "../../proxy/snapshot.ts";
+import {
+  compileHeaderRules,
+  compileRouter,
+  createBalancer,
+  hstsValue,
+  HeaderRuleError,
+  RouterConfigError,
+  TargetPool,
+  type ActiveCheck,
+  type AgentCandidate,
+  type AgentInfo,
+  type BalancePolicy as PolicyName,
+  type CompiledListener,
+  type CompiledRoute,
+  type CompiledTarget,
+  type ProxySnapshot,
+  type RouteAction as CompiledAction,
+} from "../../proxy/index.ts";
 import { fieldError } from "../errors.ts";
 import { effectiveLabels, parseStoredLabels } from "../agents/labels.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./validate-route.ts";
@@ -18,7 +32,13 @@ const POLICIES: Record<number, PolicyName> = {
   [BalancePolicy.CONSISTENT_HASH]: "consistent_hash",
 };
 
-function compileTarget(t: RouteSpec["targets"][number]): CompiledTarget {
+function agentMatches(agent: AgentInfo, selector: readonly (readonly [string, string])[]): boolean {
+  if (!agent.enabled) return false;
+  for (const [k, v] of selector) if (agent.labels[k] !== v) return false;
+  return true;
+}
+
+function compileTarget(routeId: string, t: RouteSpec["targets"][number], policy: PolicyName, agents: readonly AgentInfo[]): CompiledTarget {
   const url = new URL(t.url);
   const https = url.protocol === "https:";
   const port = url.port || (https ? "443" : "80");
@@ -26,12 +46,17 @@ function compileTarget(t: RouteSpec["targets"][number]): CompiledTarget {
   const basePath = url.pathname.replace(/\/+$/, "");
   const headers: string[] = [];
   for (const h of t.headers) headers.push(h.name, h.value);
+  const agentSelector = Object.entries(t.agentSelector).sort(([a], [b]) => (a < b ? -1 : 1));
+  const isAgent = t.kind === TargetKind.AGENT;
+  const candidates: AgentCandidate[] = isAgent
+    ? agents.filter((a) => agentMatches(a, agentSelector)).map((a) => Object.freeze({ id: a.id, weight: 1 as const, key: `${routeId}|${t.id}|${a.id}` }))
+    : [];
   return {
     id: t.id,
     name: t.name || t.id,
     priorityGroup: t.priorityGroup,
     weight: t.weight || 1,
-    kind: t.kind === TargetKind.AGENT ? "agent" : "direct",
+    kind: isAgent ? "agent" : "direct",
     origin: `${url.protocol}//${url.host}`,
     protocol: https ? "https:" : "http:",
     address: `${host}:${port}`,
@@ -40,7 +65,11 @@ function compileTarget(t: RouteSpec["targets"][number]): CompiledTarget {
     basePath,
     tlsSkipVerify: t.tlsSkipVerify,
     headers,
-    agentSelector: Object.entries(t.agentSelector).sort(([a], [b]) => (a < b ? -1 : 1)),
+    agentSelector,
+    key: `${routeId}|${t.id}|`,
+    agents: Object.freeze(candidates),
+    // Agents are chosen with the route's policy, through the same Balancer interface as targets.
+    agentBalancer: isAgent ? createBalancer<AgentCandidate>(policy) : undefined,
   };
 }
 
@@ -67,7 +96,14 @@ function compileAction(spec: RouteSpec): CompiledAction {
   if (spec.action === RouteAction.REDIRECT && spec.redirect) {
     const r = spec.redirect;
     const mode = r.mode === RedirectMode.SAME_HOST_PATH ? "same_host_path" : r.mode === RedirectMode.EXTERNAL_ORIGIN ? "external_origin" : "absolute_url";
-    return { kind: "redirect", status: r.status, mode, location: mode === "external_origin" ? r.location.replace(/\/$/, "") : r.location, keepQuery: r.keepQuery };
+    return {
+      kind: "redirect",
+      status: r.status,
+      mode,
+      location: mode === "external_origin" ? r.location.replace(/\/$/, "") : r.location,
+      keepQuery: r.keepQuery,
+      keepPathBelowPrefix: mode === "same_host_path" && r.keepPathBelowPrefix,
+    };
   }
   if (spec.action === RouteAction.STATIC && spec.staticResponse) {
     const s = spec.staticResponse;
@@ -78,7 +114,7 @@ function compileAction(spec: RouteSpec): CompiledAction {
   return { kind: "forward" };
 }
 
-function compileRoute(row: RouteRow, spec: RouteSpec, listenerProtocol: "http" | "https" | undefined): CompiledRoute {
+function compileRoute(row: RouteRow, spec: RouteSpec, listenerProtocol: "http" | "https" | undefined, agents: readonly AgentInfo[]): CompiledRoute {
   const o = spec.options;
   const field = (f: string) => `routes[${row.id}].${f}`;
   let requestRules, responseRules;
@@ -104,7 +140,7 @@ function compileRoute(row: RouteRow, spec: RouteSpec, listenerProtocol: "http" |
     policy === "consistent_hash" && lb
       ? { on: lb.hashOn === HashOn.HEADER ? ("header" as const) : lb.hashOn === HashOn.COOKIE ? ("cookie" as const) : ("client_ip" as const), key: lb.hashKey.trim().toLowerCase() }
       : undefined;
-  const targets = spec.action === RouteAction.FORWARD ? spec.targets.filter((t) => t.enabled).map(compileTarget) : [];
+  const targets = spec.action === RouteAction.FORWARD ? spec.targets.filter((t) => t.enabled).map((t) => compileTarget(row.id, t, policy, agents)) : [];
   return {
     id: row.id,
     listenerId: row.listener_id,
@@ -124,6 +160,8 @@ function compileRoute(row: RouteRow, spec: RouteSpec, listenerProtocol: "http" |
     allowEncodedSeparators: o?.allowEncodedSeparators ?? false,
     httpsRedirect: o?.httpsRedirect ?? false,
     hstsMaxAgeSeconds: hsts,
+    addVia: o?.addVia ?? false,
+    upgradeProtocols: new Set(["websocket", ...(o?.upgradeProtocols ?? [])]),
     pool: new TargetPool(targets, policy),
     hash,
     passiveHealth: { enabled: spec.passiveHealth?.enabled ?? false, cooldownMs: spec.passiveHealth?.cooldownMs || 30_000 },
@@ -139,10 +177,12 @@ export function compileSnapshot(
   agents: readonly AgentRow[],
 ): ProxySnapshot {
   const protocols = new Map(listeners.map((l) => [l.id, l.protocol]));
+  const agentInfos: AgentInfo[] = agents.map((a) => ({ id: a.id, enabled: a.enabled === 1, labels: effectiveLabels(a.id, parseStoredLabels(a.labels)) }));
+  agentInfos.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const byListener = new Map<string, CompiledRoute[]>();
   for (const { row, spec } of routes) {
     const list = byListener.get(row.listener_id) ?? [];
-    list.push(compileRoute(row, spec, protocols.get(row.listener_id)));
+    list.push(compileRoute(row, spec, protocols.get(row.listener_id), agentInfos));
     byListener.set(row.listener_id, list);
   }
   const compiled = new Map<string, CompiledListener>();
@@ -171,6 +211,5 @@ export function compileSnapshot(
       router,
     });
   }
-  const agentInfos: AgentInfo[] = agents.map((a) => ({ id: a.id, enabled: a.enabled === 1, labels: effectiveLabels(a.id, parseStoredLabels(a.labels)) }));
   return Object.freeze({ version, listeners: compiled, agents: Object.freeze(agentInfos) });
 }

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Store } from "../store/index.ts";
-import type { ProxySnapshot } from "../../proxy/snapshot.ts";
+import type { ProxySnapshot } from "../../proxy/index.ts";
 import { compileSnapshot } from "./compile-snapshot.ts";
 import { routeSpecFromJson } from "./validate-route.ts";
 

@@ -10,8 +10,7 @@ import {
   type Target,
 } from "../../proto/gen/warren/v1/proxy_pb.ts";
 import { ApiError, fieldError } from "../errors.ts";
-import { validateHostPattern, validateMethod, validatePathPrefix } from "../../proxy/router.ts";
-import { validateHeaderName, validateHeaderValue } from "../../proxy/headers.ts";
+import { validateHeaderName, validateHeaderValue, validateHostPattern, validateMethod, validatePathPrefix } from "../../proxy/index.ts";
 import { newId } from "../store/ids.ts";
 
 export const DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024;
@@ -112,6 +111,15 @@ export function validateRoute(spec: RouteSpec | undefined, previous?: RouteSpec)
     if (o.connectTimeoutMs > 120_000) throw fieldError("spec.options.connect_timeout_ms", "must be at most 120000");
     if (o.responseHeaderTimeoutMs > 3_600_000) throw fieldError("spec.options.response_header_timeout_ms", "must be at most 3600000");
     if (o.hstsMaxAgeSeconds > 63_072_000) throw fieldError("spec.options.hsts_max_age_seconds", "must be at most 63072000 (2 years)");
+    if (o.upgradeProtocols.length > 16) throw fieldError("spec.options.upgrade_protocols", "at most 16 tokens");
+    o.upgradeProtocols = o.upgradeProtocols.map((t, i) => {
+      const token = t.trim().toLowerCase();
+      // RFC 9110 §7.8: protocol-name ["/" protocol-version], both tokens.
+      if (!/^[!#$%&'*+\-.^_`|~0-9a-z]{1,64}(\/[!#$%&'*+\-.^_`|~0-9a-z]{1,64})?$/.test(token)) {
+        throw fieldError(`spec.options.upgrade_protocols[${i}]`, "must be an upgrade token such as h2c or tls/1.2");
+      }
+      return token;
+    });
   }
 
   switch (spec.action) {
@@ -167,6 +175,9 @@ export function validateRoute(spec: RouteSpec | undefined, previous?: RouteSpec)
         }
       } else {
         throw fieldError("spec.redirect.mode", "must be SAME_HOST_PATH, EXTERNAL_ORIGIN or ABSOLUTE_URL");
+      }
+      if (r.keepPathBelowPrefix && r.mode !== RedirectMode.SAME_HOST_PATH) {
+        throw fieldError("spec.redirect.keep_path_below_prefix", "applies only to SAME_HOST_PATH redirects");
       }
       if (spec.targets.length > 0) throw fieldError("spec.targets", "only forward routes have targets");
       break;

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { EventSink, RequestEvent } from "../../proxy/observe/request-event.ts";
+import type { EventSink, RequestEvent } from "../../proxy/index.ts";
 import type { EventsRepo } from "../store/events-repo.ts";
 
 export interface EventWriterOptions {

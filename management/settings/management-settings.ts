@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from "node:path";
 import { readFileSync } from "node:fs";
-import { parseTrustedProxies } from "../../proxy/client-ip.ts";
+import { parseTrustedProxies } from "../../proxy/index.ts";
 import { SettingsError, readBool, readEnum, readInt, readList, readString, readUrl, type Env } from "../../lib/env.ts";
 
 export type TlsMode = "auto" | "provided" | "off";

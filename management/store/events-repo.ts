@@ -1,5 +1,5 @@
 import type { Db } from "./database.ts";
-import type { RequestEvent } from "../../proxy/observe/request-event.ts";
+import type { RequestEvent } from "../../proxy/index.ts";
 
 export interface EventRow {
   id: number;
@@ -18,6 +18,22 @@ export interface EventRow {
   duration_ms: number;
   error_kind: string;
   client_ip: string;
+  answered_by: string;
+  upgrade: 0 | 1;
+  /** JSON: stage name → milliseconds. */
+  stage_timings: string;
+}
+
+/** `{"hygiene":0.004,…}` with microsecond precision; stages that did not run are left out. */
+export function formatStageTimings(names: readonly string[], timings: readonly number[]): string {
+  let out = "{";
+  for (let i = 0; i < names.length; i++) {
+    const t = timings[i];
+    if (t === undefined) continue;
+    if (out.length > 1) out += ",";
+    out += `${JSON.stringify(names[i])}:${Math.round(t * 1000) / 1000}`;
+  }
+  return `${out}}`;
 }
 
 /** Request events: batched inserts and pruning. */
@@ -27,7 +43,7 @@ export class EventsRepo {
   constructor(db: Db) {
     this.s = {
       insert: db.prepare(
-        "INSERT INTO request_events (at, request_id, listener_id, route_id, target_id, agent_id, method, host, path, status, bytes_in, bytes_out, duration_ms, error_kind, client_ip) VALUES (@at, @requestId, @listenerId, @routeId, @targetId, @agentId, @method, @host, @path, @status, @bytesIn, @bytesOut, @durationMs, @errorKind, @clientIp)",
+        "INSERT INTO request_events (at, request_id, listener_id, route_id, target_id, agent_id, method, host, path, status, bytes_in, bytes_out, duration_ms, error_kind, client_ip, answered_by, upgrade, stage_timings) VALUES (@at, @requestId, @listenerId, @routeId, @targetId, @agentId, @method, @host, @path, @status, @bytesIn, @bytesOut, @durationMs, @errorKind, @clientIp, @answeredBy, @upgrade, @stageTimings)",
       ),
       pruneAge: db.prepare<[number]>("DELETE FROM request_events WHERE at < ?"),
       maxId: db.prepare<[], { m: number | null }>("SELECT MAX(id) AS m FROM request_events"),
@@ -37,7 +53,28 @@ export class EventsRepo {
     };
     const insert = this.s.insert;
     this.insertMany = db.transaction((events: readonly RequestEvent[]) => {
-      for (const e of events) insert.run(e);
+      for (const e of events) {
+        insert.run({
+          at: e.at,
+          requestId: e.requestId,
+          listenerId: e.listenerId,
+          routeId: e.routeId,
+          targetId: e.targetId,
+          agentId: e.agentId,
+          method: e.method,
+          host: e.host,
+          path: e.path,
+          status: e.status,
+          bytesIn: e.bytesIn,
+          bytesOut: e.bytesOut,
+          durationMs: e.durationMs,
+          errorKind: e.errorKind,
+          clientIp: e.clientIp,
+          answeredBy: e.answeredBy,
+          upgrade: e.upgrade ? 1 : 0,
+          stageTimings: formatStageTimings(e.stageNames, e.timings),
+        });
+      }
     });
   }
 

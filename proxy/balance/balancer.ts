@@ -26,8 +26,8 @@ export interface PickContext<T> {
   readonly exclude?: string | undefined;
   /** consistent_hash key (client IP, a header or a cookie value); without one it falls back to round robin. */
   readonly key?: string | undefined;
-  /** In-flight requests per id, for least_active; undefined = 0 for all. */
-  readonly active?: ((id: string) => number) | undefined;
+  /** In-flight requests (and open upgraded connections) per candidate, for least_active; undefined = 0 for all. */
+  readonly active?: ((t: T) => number) | undefined;
 }
 
 export interface Balancer<T extends BalanceTarget> {

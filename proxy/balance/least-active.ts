@@ -22,7 +22,7 @@ export class LeastActiveBalancer<T extends BalanceTarget> implements Balancer<T>
       const i = start + k < n ? start + k : start + k - n;
       const t = candidates[i]!;
       if (!usable(t, ctx)) continue;
-      const a = active === undefined ? 0 : active(t.id);
+      const a = active === undefined ? 0 : active(t);
       const w = weightOf(t);
       if (best === undefined || a * bestW < bestA * w) {
         best = t;

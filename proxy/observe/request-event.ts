@@ -14,8 +14,17 @@ export interface RequestEvent {
   readonly bytesIn: number;
   readonly bytesOut: number;
   readonly durationMs: number;
+  /** An error code from lib/errors.ts, or "". */
   readonly errorKind: string;
   readonly clientIp: string;
+  /** The stage that answered or took the request over ("forward" for proxied requests). */
+  readonly answeredBy: string;
+  /** An upgrade request (spliced when status is 101). */
+  readonly upgrade: boolean;
+  /** Milliseconds per stage, by index into `stageNames` (a stage that did not run has no entry). */
+  readonly timings: readonly number[];
+  /** The pipeline's stage names; the same array for every event. */
+  readonly stageNames: readonly string[];
 }
 
 /** Where the data plane hands events; it must never block or throw on the request path. */

@@ -1,20 +1,45 @@
 import tls from "node:tls";
 import type { Duplex } from "node:stream";
-import { Pool, type Dispatcher } from "undici";
+import { Client, Pool, type Dispatcher } from "undici";
 import type { CompiledTarget } from "../snapshot.ts";
 
 /** How the data plane reaches agents: the management registry, behind a narrow interface. */
 export interface AgentDialer {
+  /** Connected and not going away (an agent that sent go-away gets no new streams). */
   isOnline(agentId: string): boolean;
-  openStream(agentId: string, req: { address: string; sni?: string; requestId: string }): Promise<Duplex>;
+  openStream(agentId: string, req: { address: string; sni?: string; requestId: string; dialTimeoutMs?: number }): Promise<Duplex>;
 }
+
+/** undici dispatch options plus the request a tunnel stream is opened for (the agent logs it). */
+export type UpstreamDispatchOptions = Dispatcher.DispatchOptions & { readonly requestId?: string };
 
 const POOL_OPTIONS = {
   connections: 256,
   pipelining: 1,
   keepAliveTimeout: 30_000,
   keepAliveMaxTimeout: 600_000,
+  // Warren times the connect and response-header phases itself, to the millisecond (proxy/stages/
+  // forward.ts); undici's own timers have a one-second resolution and are only a backstop here.
+  headersTimeout: 0,
+  bodyTimeout: 0,
 } as const;
+
+/** undici's connector waits this much longer than Warren's own connect timer (a backstop, never the answer). */
+const CONNECT_BACKSTOP_MS = 1_000;
+
+/**
+ * A Client whose connection is a tunnel stream. It remembers the request id of the last dispatch, so
+ * the stream it opens for that request (pipelining 1: a client connects only for the request just
+ * given to it) carries that request's id, not the first one the pool ever saw.
+ */
+class TunnelClient extends Client {
+  requestId = "";
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const id = (opts as UpstreamDispatchOptions).requestId;
+    if (id !== undefined) this.requestId = id;
+    return super.dispatch(opts, handler);
+  }
+}
 
 /**
  * undici pools, one per direct origin (and TLS mode) and one per (agent, origin): keep-alive
@@ -30,34 +55,10 @@ export class UpstreamPools {
     if (!p) {
       p = new Pool(t.origin, {
         ...POOL_OPTIONS,
-        connect: { timeout: connectTimeoutMs, rejectUnauthorized: !t.tlsSkipVerify, servername: t.protocol === "https:" ? t.servername : undefined },
-      });
-      this.pools.set(key, p);
-    }
-    return p;
-  }
-
-  viaAgent(agentId: string, t: CompiledTarget, requestId: () => string): Dispatcher {
-    const key = `a|${agentId}|${t.origin}|${t.tlsSkipVerify ? 1 : 0}`;
-    let p = this.pools.get(key);
-    if (!p) {
-      const agents = this.agents;
-      p = new Pool(t.origin, {
-        ...POOL_OPTIONS,
-        // undici speaks HTTP over whatever `connect` hands it: here a tunnel stream (TLS on top for https origins).
-        connect: (_opts, cb) => {
-          agents.openStream(agentId, { address: t.address, sni: t.protocol === "https:" ? t.servername : undefined, requestId: requestId() }).then(
-            (stream) => {
-              if (t.protocol !== "https:") {
-                process.nextTick(cb, null, stream as never);
-                return;
-              }
-              const sock = tls.connect({ socket: stream, servername: t.servername, rejectUnauthorized: !t.tlsSkipVerify, ALPNProtocols: ["http/1.1"] });
-              sock.once("secureConnect", () => cb(null, sock as never));
-              sock.once("error", (e) => cb(e, null));
-            },
-            (e: Error) => process.nextTick(cb, e, null),
-          );
+        connect: {
+          timeout: connectTimeoutMs + CONNECT_BACKSTOP_MS,
+          rejectUnauthorized: !t.tlsSkipVerify,
+          servername: t.protocol === "https:" ? t.servername : undefined,
         },
       });
       this.pools.set(key, p);
@@ -65,12 +66,52 @@ export class UpstreamPools {
     return p;
   }
 
-  /** Drops pools to an agent (it went offline or was rotated). */
-  closeAgent(agentId: string): void {
+  viaAgent(agentId: string, t: CompiledTarget, connectTimeoutMs: number): Dispatcher {
+    const key = `a|${agentId}|${t.origin}|${t.tlsSkipVerify ? 1 : 0}|${connectTimeoutMs}`;
+    let p = this.pools.get(key);
+    if (!p) {
+      const agents = this.agents;
+      const https = t.protocol === "https:";
+      p = new Pool(t.origin, {
+        ...POOL_OPTIONS,
+        factory: (origin, opts) => {
+          const client: TunnelClient = new TunnelClient(origin, {
+            ...opts,
+            // undici speaks HTTP over whatever `connect` hands it: here a tunnel stream (TLS on top for https origins).
+            connect: (_o, cb) => {
+              const req = { address: t.address, sni: https ? t.servername : undefined, requestId: client.requestId, dialTimeoutMs: connectTimeoutMs };
+              agents.openStream(agentId, req).then(
+                (stream) => {
+                  if (!https) {
+                    process.nextTick(cb, null, stream as never);
+                    return;
+                  }
+                  const sock = tls.connect({ socket: stream, servername: t.servername, rejectUnauthorized: !t.tlsSkipVerify, ALPNProtocols: ["http/1.1"] });
+                  sock.once("secureConnect", () => cb(null, sock as never));
+                  sock.once("error", (e) => cb(e, null));
+                },
+                (e: Error) => process.nextTick(cb, e, null),
+              );
+            },
+          });
+          return client;
+        },
+      });
+      this.pools.set(key, p);
+    }
+    return p;
+  }
+
+  /**
+   * Drops the pools to an agent. `graceful` (the agent sent go-away): idle connections close at
+   * once and busy ones after their response, so the agent can exit as soon as its requests finish.
+   * Otherwise (it is gone) they are destroyed.
+   */
+  closeAgent(agentId: string, graceful = false): void {
     for (const [k, p] of this.pools) {
       if (k.startsWith(`a|${agentId}|`)) {
         this.pools.delete(k);
-        void p.destroy().catch(() => {});
+        void (graceful ? p.close() : p.destroy()).catch(() => {});
       }
     }
   }

@@ -51,7 +51,7 @@ function makeBalancer(policy: BalancePolicy): Balancer<T> {
 
 /** Varies the key and the active counts per pick, so every policy exercises its full logic. */
 function ctxFor(i: number, extra: PickContext<T> = {}): PickContext<T> {
-  return { key: `10.0.${i >> 8}.${i & 255}`, active: (id) => (id.charCodeAt(0) * 7 + i) % 5, ...extra };
+  return { key: `10.0.${i >> 8}.${i & 255}`, active: (t) => (t.id.charCodeAt(0) * 7 + i) % 5, ...extra };
 }
 
 // One conformance suite, run against every policy (STYLE.md: shared suites for pluggable parts).
@@ -202,7 +202,7 @@ describe("least active", () => {
   it("picks the minimum, weighting active requests by weight", () => {
     const b = new LeastActiveBalancer<T>();
     const active: Record<string, number> = { a: 4, b: 1, c: 2 };
-    const ctx = { active: (id: string) => active[id]! };
+    const ctx = { active: (t: T) => active[t.id]! };
     for (let i = 0; i < 10; i++) assert.equal(b.pick(targets("a", "b", "c"), ctx)!.id, "b");
     // a: 4/10 = 0.4 per unit of weight beats b: 1/1.
     assert.equal(b.pick(targets(["a", 10], ["b", 1], ["c", 1]), ctx)!.id, "a");
@@ -212,7 +212,7 @@ describe("least active", () => {
     const b = new LeastActiveBalancer<T>();
     const ts = targets("a", "b", "c");
     const active = new Map<string, number>();
-    const ctx = { active: (id: string) => active.get(id) ?? 0 };
+    const ctx = { active: (t: T) => active.get(t.id) ?? 0 };
     const seq: string[] = [];
     for (let i = 0; i < 6; i++) {
       const t = b.pick(ts, ctx)!;

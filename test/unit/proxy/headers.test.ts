@@ -77,9 +77,9 @@ describe("hop-by-hop removal", () => {
 });
 
 describe("buildUpstreamRequestHeaders", () => {
-  it("sets Host, strips hop-by-hop, and adds X-Forwarded-*, X-Real-IP and Via", () => {
+  it("sets Host, strips hop-by-hop and Expect, and adds X-Forwarded-* and X-Real-IP (no Via by default)", () => {
     const out = buildUpstreamRequestHeaders(
-      ["Host", "app.example.com", "User-Agent", "curl", "Connection", "close, X-Hop", "X-Hop", "1", "Accept", "a", "Accept", "b", "Content-Length", "3", "Keep-Alive", "5"],
+      ["Host", "app.example.com", "User-Agent", "curl", "Connection", "close, X-Hop", "X-Hop", "1", "Accept", "a", "Accept", "b", "Content-Length", "3", "Keep-Alive", "5", "Expect", "100-continue"],
       base,
     );
     assert.deepEqual(pairs(out), [
@@ -92,8 +92,8 @@ describe("buildUpstreamRequestHeaders", () => {
       ["x-forwarded-proto", "https"],
       ["x-forwarded-host", "app.example.com"],
       ["x-real-ip", "203.0.113.9"],
-      ["via", "1.1 warren"],
     ]);
+    assert.deepEqual(all(buildUpstreamRequestHeaders([], { ...base, via: "warren" }), "via"), ["1.1 warren"], "the route's add_via");
   });
 
   it("replaces a spoofed chain from an untrusted peer and drops its forwarding headers", () => {
@@ -132,7 +132,7 @@ describe("buildUpstreamRequestHeaders", () => {
   });
 
   it("cannot be tricked into dropping Warren's headers through Connection", () => {
-    const out = buildUpstreamRequestHeaders(["Connection", "X-Forwarded-For, X-Real-IP, Via, Host", "X-Forwarded-For", "6.6.6.6"], base);
+    const out = buildUpstreamRequestHeaders(["Connection", "X-Forwarded-For, X-Real-IP, Via, Host", "X-Forwarded-For", "6.6.6.6"], { ...base, via: "warren" });
     assert.deepEqual(all(out, "x-forwarded-for"), ["203.0.113.9"]);
     assert.deepEqual(all(out, "x-real-ip"), ["203.0.113.9"]);
     assert.deepEqual(all(out, "host"), ["origin.internal:8080"]);
@@ -168,7 +168,7 @@ describe("buildUpstreamRequestHeaders", () => {
 });
 
 describe("buildDownstreamResponseHeaders", () => {
-  it("strips hop-by-hop, keeps repeats, adds Via and the route's response rules", () => {
+  it("strips hop-by-hop, keeps repeats, adds Via when asked and the route's response rules", () => {
     const rules = compileHeaderRules({ remove: ["Server"], set: [{ name: "Strict-Transport-Security", value: hstsValue({ maxAgeSeconds: 31536000, includeSubDomains: true }) }] });
     const out = buildDownstreamResponseHeaders(
       [
@@ -182,7 +182,7 @@ describe("buildDownstreamResponseHeaders", () => {
         "Set-Cookie", "b=2",
         "Strict-Transport-Security", "max-age=0",
       ],
-      { rules },
+      { rules, via: "warren" },
     );
     assert.deepEqual(pairs(out), [
       ["content-type", "text/plain"],

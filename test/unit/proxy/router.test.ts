@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { compileRouter, RouterConfigError, validateHostPattern, validateMethod, validatePathPrefix, type RouteSpec } from "../../../proxy/router.ts";
+import { compileRouter, RouterConfigError, validateHostPattern, validateMethod, validatePathPrefix, type RouteSpec } from "../../../proxy/routing/router.ts";
 import { hostMatches, normalizeHost, parseHostPattern } from "../../../proxy/routing/host-pattern.ts";
 import { matchPathPrefix, normalizePath, parsePathPrefix } from "../../../proxy/routing/path-prefix.ts";
 

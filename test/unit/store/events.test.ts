@@ -6,7 +6,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { openStore } from "../../../management/store/index.ts";
 import { EventWriter } from "../../../management/observe/event-writer.ts";
-import type { RequestEvent } from "../../../proxy/observe/request-event.ts";
+import type { RequestEvent } from "../../../proxy/index.ts";
 
 const ev = (at: number, i: number): RequestEvent => ({
   at,
@@ -24,6 +24,10 @@ const ev = (at: number, i: number): RequestEvent => ({
   durationMs: 1,
   errorKind: "",
   clientIp: "127.0.0.1",
+  answeredBy: "forward",
+  upgrade: false,
+  timings: [0.01, 0.002],
+  stageNames: ["hygiene", "route"],
 });
 
 describe("EventWriter", () => {

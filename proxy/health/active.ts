@@ -1,7 +1,6 @@
 import type { Logger } from "pino";
-import type { ActiveCheck, CompiledRoute, CompiledTarget, ProxySnapshot } from "./snapshot.ts";
-import type { AgentDialer, UpstreamPools } from "./targets/upstream-pools.ts";
-import { agentMatches } from "./targets/agent-picker.ts";
+import type { ActiveCheck, CompiledRoute, CompiledTarget, ProxySnapshot } from "../snapshot.ts";
+import type { AgentDialer, UpstreamPools } from "../targets/upstream-pools.ts";
 
 interface Probe {
   readonly fingerprint: string;
@@ -15,7 +14,8 @@ interface Probe {
  * Active health checks: each (route, target) — and for agent targets each (route, target, agent),
  * probed through that agent — is requested every interval; `unhealthyThreshold` failures in a row
  * take it out of rotation, `healthyThreshold` successes bring it back. Targets start healthy.
- * State is keyed by ids plus the check's fingerprint, so an edit resets only what changed.
+ * State is keyed by the snapshot's CompiledTarget.key / AgentCandidate.key plus the check's
+ * fingerprint, so an edit resets only what changed.
  */
 export class ActiveHealth {
   private readonly probes = new Map<string, Probe>();
@@ -26,9 +26,10 @@ export class ActiveHealth {
     private readonly log: Logger,
   ) {}
 
-  isHealthy(routeId: string, targetId: string, agentId = ""): boolean {
+  /** `key`: CompiledTarget.key for direct targets, AgentCandidate.key for an agent of an agent target. */
+  isHealthy(key: string): boolean {
     if (this.probes.size === 0) return true;
-    return this.probes.get(`${routeId}|${targetId}|${agentId}`)?.healthy ?? true;
+    return this.probes.get(key)?.healthy ?? true;
   }
 
   apply(snapshot: ProxySnapshot): void {
@@ -39,11 +40,8 @@ export class ActiveHealth {
         const check = route.activeCheck;
         if (!check) continue;
         for (const target of route.pool.targets) {
-          if (target.kind === "direct") wanted.set(`${route.id}|${target.id}|`, { route, check, target, agentId: "" });
-          else
-            for (const a of snapshot.agents) {
-              if (agentMatches(a, target.agentSelector)) wanted.set(`${route.id}|${target.id}|${a.id}`, { route, check, target, agentId: a.id });
-            }
+          if (target.kind === "direct") wanted.set(target.key, { route, check, target, agentId: "" });
+          else for (const a of target.agents) wanted.set(a.key, { route, check, target, agentId: a.id });
         }
       }
     }
@@ -70,7 +68,7 @@ export class ActiveHealth {
     let ok = false;
     let detail = "";
     try {
-      const dispatcher = agentId ? this.pools.viaAgent(agentId, target, () => `health-${key}`) : this.pools.direct(target, check.timeoutMs);
+      const dispatcher = agentId ? this.pools.viaAgent(agentId, target, check.timeoutMs) : this.pools.direct(target, check.timeoutMs);
       const res = await dispatcher.request({
         method: check.method as "GET",
         path: `${target.basePath}${check.path}`,

@@ -13,8 +13,8 @@
 //   request did address a configured resource). Otherwise the listener's default route (its
 //   hosts, prefix and methods are ignored: it is the fallback), otherwise 404.
 //   A route allowing GET also allows HEAD.
-import { hostMatches, normalizeHost, parseHostPattern, validateHostPattern, type HostPattern } from "./routing/host-pattern.ts";
-import { matchPathPrefix, normalizePath, parsePathPrefix, validatePathPrefix } from "./routing/path-prefix.ts";
+import { hostMatches, normalizeHost, parseHostPattern, validateHostPattern, type HostPattern } from "./host-pattern.ts";
+import { matchPathPrefix, normalizePath, parsePathPrefix, validatePathPrefix } from "./path-prefix.ts";
 
 export { validateHostPattern, validatePathPrefix };
 

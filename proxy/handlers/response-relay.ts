@@ -1,0 +1,106 @@
+import type { Duplex } from "node:stream";
+import type { Dispatcher } from "undici";
+import { statusLine } from "../../lib/http-status.ts";
+import { buildDownstreamResponseHeaders, flatHeaders } from "../headers.ts";
+import type { RequestContext } from "../context.ts";
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/** How one upstream attempt ended: ok once the response was relayed (or the upgrade spliced), or the failure. */
+export type RelayResult = { readonly ok: true } | { readonly ok: false; readonly error: Error; readonly responseStarted: boolean };
+
+/**
+ * The terminal undici dispatch handler: writes the upstream response straight into the client's
+ * response (a ServerResponse, or a raw writer for requests that came as bare sockets) with no
+ * intermediate Readable or stream.pipeline per request. Backpressure: a full client socket pauses
+ * the upstream connection until it drains. For an allowed upgrade, a 101 is spliced through; any
+ * other answer to it is relayed like a normal response.
+ */
+export class ResponseRelay implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private abortReason: Error | undefined;
+  private started = false;
+  private settled = false;
+  private readonly onDrain = () => this.controller?.resume();
+
+  constructor(
+    private readonly ctx: RequestContext,
+    private readonly settle: (r: RelayResult) => void,
+  ) {}
+
+  /** The client went away: stop the upstream exchange. */
+  abort(reason: Error): void {
+    if (this.controller) this.controller.abort(reason);
+    else this.abortReason = reason;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.abortReason) controller.abort(this.abortReason);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Headers): void {
+    const ctx = this.ctx;
+    const route = ctx.route!;
+    if (statusCode < 200) {
+      // 100 is the proxy's business (undici absorbs it); 103 Early Hints reach HTTP/1.1 clients.
+      if (statusCode === 103 && ctx.req.httpVersion === "1.1" && headers.link !== undefined) ctx.res.writeEarlyHints(headers as Record<string, string | string[]>);
+      return;
+    }
+    const out = buildDownstreamResponseHeaders(flatHeaders(headers), { rules: route.responseRules, via: route.addVia ? "warren" : false });
+    out.push("x-request-id", ctx.id);
+    ctx.status = statusCode;
+    ctx.res.writeHead(statusCode, out);
+    this.started = true;
+    ctx.res.on("drain", this.onDrain);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.ctx.bytesOut += chunk.length;
+    if (!this.ctx.res.write(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.ctx.res.off("drain", this.onDrain);
+    this.ctx.res.end();
+    this.finish({ ok: true });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.started) this.ctx.res.off("drain", this.onDrain);
+    this.finish({ ok: false, error, responseStarted: this.started });
+  }
+
+  /** The origin accepted the upgrade: send the 101 on, then the two sockets are one pipe. */
+  onRequestUpgrade(_controller: Dispatcher.DispatchController, statusCode: number, headers: Headers, upstream: Duplex): void {
+    const ctx = this.ctx;
+    const client = ctx.raw!.socket;
+    const out = buildDownstreamResponseHeaders(flatHeaders(headers), { rules: ctx.route!.responseRules, upgrade: true, via: ctx.route!.addVia ? "warren" : false });
+    let head = statusLine(statusCode);
+    for (let i = 0; i < out.length; i += 2) head += `${out[i]}: ${out[i + 1]}\r\n`;
+    client.write(`${head}x-request-id: ${ctx.id}\r\n\r\n`, "latin1");
+    ctx.status = statusCode;
+    this.started = true;
+    const rest = ctx.raw!.head;
+    if (rest.length > 0) {
+      ctx.bytesIn += rest.length;
+      upstream.write(rest);
+    }
+    upstream.on("data", (c: Buffer) => (ctx.bytesOut += c.length));
+    client.on("data", (c: Buffer) => (ctx.bytesIn += c.length));
+    upstream.on("error", () => client.destroy());
+    client.on("error", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+    client.on("close", () => upstream.destroy());
+    upstream.pipe(client);
+    client.pipe(upstream);
+    // Settled when the spliced connection is over, so in-flight counts and the event cover its life.
+    client.once("close", () => this.finish({ ok: true }));
+  }
+
+  private finish(r: RelayResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.settle(r);
+  }
+}

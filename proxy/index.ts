@@ -1,0 +1,23 @@
+// The data plane's public surface: the only module outside proxy/ may import (DESIGN.md §2).
+// Management compiles the snapshot with these types and builders and controls the running data
+// plane through DataPlaneControl; cli/serve.ts constructs it.
+export { DataPlane, type DataPlaneControl, type DataPlaneOptions } from "./data-plane.ts";
+export type { ListenerStatus, ListenerState, ListenerTimeouts } from "./listeners.ts";
+export {
+  EMPTY_SNAPSHOT,
+  type ActiveCheck,
+  type AgentCandidate,
+  type AgentInfo,
+  type CompiledListener,
+  type CompiledRoute,
+  type CompiledTarget,
+  type ProxySnapshot,
+  type RouteAction,
+  type RouteTimeouts,
+} from "./snapshot.ts";
+export { compileRouter, RouterConfigError, validateHostPattern, validateMethod, validatePathPrefix } from "./routing/router.ts";
+export { createBalancer, TargetPool, type BalancePolicy, type Balancer } from "./balance/index.ts";
+export { compileHeaderRules, hstsValue, HeaderRuleError, validateHeaderName, validateHeaderValue, type HeaderRules } from "./headers.ts";
+export { parseTrustedProxies, TrustedProxiesError, TRUST_NOBODY, type TrustedProxies } from "./client-ip.ts";
+export type { AgentDialer } from "./targets/upstream-pools.ts";
+export { NO_EVENTS, type EventSink, type RequestEvent } from "./observe/request-event.ts";

@@ -1,0 +1,65 @@
+// Stage 11's hand-off: when a request is over — the pipeline is done with it and its response is
+// closed (finished, or the client or the spliced connection went away) — one event goes to the sink, and a gateway-side failure is logged with its
+// cause and the request id the client saw.
+import type http from "node:http";
+import type { Logger } from "pino";
+import { statusOf } from "../../lib/errors.ts";
+import type { RequestContext } from "../context.ts";
+import type { EventSink } from "./request-event.ts";
+
+function causeOf(err: unknown): { message: string; code?: string } | undefined {
+  if (err === undefined || err === null) return undefined;
+  if (!(err instanceof Error)) return { message: String(err) };
+  const code = (err as { code?: unknown }).code;
+  const inner = (err as { cause?: unknown }).cause;
+  const innerCode = inner instanceof Error ? (inner as { code?: unknown }).code : undefined;
+  // Messages of socket, TLS and undici errors name addresses, never headers or bodies.
+  return {
+    message: inner instanceof Error && inner.message !== err.message ? `${err.message}: ${inner.message}` : err.message,
+    ...(typeof code === "string" ? { code } : typeof innerCode === "string" ? { code: innerCode } : {}),
+  };
+}
+
+export function recordWhenDone(ctx: RequestContext, sink: EventSink, stageNames: readonly string[], log: Logger): void {
+  ctx.onDone = (): void => {
+    const res = ctx.res;
+    let status = ctx.status;
+    if (ctx.raw === undefined) {
+      const r = res as http.ServerResponse;
+      // A response that never started (client gone) is recorded as 499, like nginx.
+      status = r.headersSent ? r.statusCode : 499;
+    } else if (status === 0) {
+      status = 499;
+    }
+    const finished = res.writableFinished || ctx.status === 101;
+    const code = ctx.code ?? (finished ? undefined : "client_aborted");
+    if (code !== undefined && statusOf(code) >= 500) {
+      const fields = { requestId: ctx.id, routeId: ctx.route?.id, targetId: ctx.target?.id, agentId: ctx.agent?.id, code, cause: causeOf(ctx.cause) };
+      if (code === "internal_error") log.error({ ...fields, err: ctx.cause }, "request failed: internal error");
+      else log.warn(fields, "request failed");
+    }
+    const req = ctx.req;
+    sink.record({
+      at: ctx.at,
+      requestId: ctx.id,
+      listenerId: ctx.listener.id,
+      routeId: ctx.route?.id ?? "",
+      targetId: ctx.target?.id ?? "",
+      agentId: ctx.agent?.id ?? "",
+      method: ctx.method.slice(0, 16),
+      host: String(req.headers.host ?? "").slice(0, 255),
+      path: (ctx.path || (req.url ?? "").split("?")[0]!).slice(0, 2048),
+      status,
+      bytesIn: ctx.bytesIn,
+      bytesOut: ctx.bytesOut,
+      durationMs: Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
+      errorKind: code ?? "",
+      clientIp: ctx.clientIp,
+      answeredBy: ctx.answeredBy,
+      upgrade: ctx.raw?.kind === "upgrade",
+      timings: ctx.timings,
+      stageNames,
+    });
+  };
+  ctx.res.once("close", () => ctx.settle("response"));
+}

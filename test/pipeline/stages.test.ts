@@ -1,0 +1,77 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { request, WebSocket } from "undici";
+import { Harness, rawHttp } from "./harness.ts";
+import { startOrigin, startWebSocketEcho, type Origin } from "../helpers/origins.ts";
+import { RouteAction, TargetKind } from "../../proto/gen/warren/v1/proxy_pb.ts";
+
+describe("the stage pipeline", () => {
+  let h: Harness;
+  let origin: Origin;
+  let ws: Awaited<ReturnType<typeof startWebSocketEcho>>;
+
+  before(async () => {
+    origin = await startOrigin("a");
+    ws = await startWebSocketEcho();
+    h = await Harness.start({
+      listeners: [
+        {
+          routes: [
+            { pathPrefix: "/ws", action: RouteAction.FORWARD, targets: [{ kind: TargetKind.DIRECT, url: ws.url, enabled: true }] },
+            { pathPrefix: "/", action: RouteAction.FORWARD, targets: [{ kind: TargetKind.DIRECT, url: origin.url, enabled: true }] },
+          ],
+        },
+      ],
+    });
+  });
+  after(async () => {
+    await h.close();
+    await origin.close();
+    await ws.close();
+  });
+
+  it("runs a plain request through every stage, forward answering", async () => {
+    const before = h.events.length;
+    const r = await request(`${h.url()}/hello?x=1`);
+    assert.equal(r.statusCode, 200);
+    await r.body.text();
+    await h.waitForEvents(before + 1);
+    const e = h.events.at(-1)!;
+    assert.equal(e.answeredBy, "forward");
+    assert.equal(e.upgrade, false);
+    assert.deepEqual(e.stageNames, ["hygiene", "client_identity", "reserved_paths", "route", "route_action", "select_target", "forward"]);
+    assert.equal(e.timings.filter((t) => t !== undefined).length, 7, "every stage timed");
+    assert.equal(e.path, "/hello");
+  });
+
+  it("runs a WebSocket upgrade through the same stages and records it", async () => {
+    const before = h.events.length;
+    const sock = new WebSocket(`${h.url().replace("http", "ws")}/ws`);
+    const got = await new Promise<string>((resolve, reject) => {
+      sock.onopen = () => sock.send("ping");
+      sock.onmessage = (ev) => {
+        resolve(String(ev.data));
+        sock.close();
+      };
+      sock.onerror = () => reject(new Error("websocket error"));
+    });
+    assert.equal(got, "ping");
+    await h.waitForEvents(before + 1);
+    const e = h.events.at(-1)!;
+    assert.equal(e.upgrade, true);
+    assert.equal(e.status, 101);
+    assert.equal(e.answeredBy, "forward");
+    assert.deepEqual(e.stageNames, h.events[0]!.stageNames);
+    assert.equal(e.timings.filter((t) => t !== undefined).length, 7);
+    assert.ok(e.bytesIn > 0 && e.bytesOut > 0, "bytes both ways are counted");
+  });
+
+  it("records the stage that answered a refusal", async () => {
+    const before = h.events.length;
+    const r = await rawHttp(h.port(), "GET /a/%2e%2e/b HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.equal(r.status, 400);
+    await h.waitForEvents(before + 1);
+    assert.equal(h.events.at(-1)!.answeredBy, "hygiene");
+    assert.equal(h.events.at(-1)!.errorKind, "path_dot_segment");
+  });
+});
