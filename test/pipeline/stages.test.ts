@@ -1,7 +1,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { request, WebSocket } from "undici";
-import { Harness, rawHttp } from "./harness.ts";
+import { Harness } from "./harness.ts";
+import { rawHttp } from "../helpers/raw-http.ts";
 import { startOrigin, startWebSocketEcho, type Origin } from "../helpers/origins.ts";
 import { RouteAction, TargetKind } from "../../proto/gen/warren/v1/proxy_pb.ts";
 
