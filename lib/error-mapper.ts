@@ -76,6 +76,8 @@ export function mapError(err: unknown): MappedError {
       if (e instanceof ConnectPhaseError) return mapped(code, "connect");
       return mapped(code, CONNECT_PHASE.has(code) ? "connect" : "exchange");
     }
+    // undici's llhttp errors: a response that is not HTTP (it may carry no code at all).
+    if ((e as { name?: unknown }).name === "HTTPParserError") return mapped("upstream_bad_response", "exchange");
     const c = codeOf(e);
     if (c !== undefined) {
       if (c === "UND_ERR_CONNECT_TIMEOUT" || c === "ETIMEDOUT") return mapped("upstream_timeout", "connect");

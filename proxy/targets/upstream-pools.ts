@@ -2,6 +2,7 @@ import tls from "node:tls";
 import type { Duplex } from "node:stream";
 import { Client, Pool, type Dispatcher } from "undici";
 import type { CompiledTarget } from "../snapshot.ts";
+import { ipVersion } from "../../lib/ip.ts";
 
 /** How the data plane reaches agents: the management registry, behind a narrow interface. */
 export interface AgentDialer {
@@ -58,7 +59,8 @@ export class UpstreamPools {
         connect: {
           timeout: connectTimeoutMs + CONNECT_BACKSTOP_MS,
           rejectUnauthorized: !t.tlsSkipVerify,
-          servername: t.protocol === "https:" ? t.servername : undefined,
+          // SNI names hosts, never IP addresses (RFC 6066 §3).
+          servername: t.protocol === "https:" && ipVersion(t.servername) === 0 ? t.servername : undefined,
         },
       });
       this.pools.set(key, p);
@@ -86,7 +88,9 @@ export class UpstreamPools {
                     process.nextTick(cb, null, stream as never);
                     return;
                   }
-                  const sock = tls.connect({ socket: stream, servername: t.servername, rejectUnauthorized: !t.tlsSkipVerify, ALPNProtocols: ["http/1.1"] });
+                  const sni = ipVersion(t.servername) === 0 ? t.servername : undefined;
+                  // `host` is what the certificate is checked against (an IP SAN when the target is an address).
+                  const sock = tls.connect({ socket: stream, host: t.servername, servername: sni, rejectUnauthorized: !t.tlsSkipVerify, ALPNProtocols: ["http/1.1"] });
                   sock.once("secureConnect", () => cb(null, sock as never));
                   sock.once("error", (e) => cb(e, null));
                 },

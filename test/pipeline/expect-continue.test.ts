@@ -37,7 +37,7 @@ describe("Expect: 100-continue (item 1)", () => {
       listeners: [
         {
           routes: [
-            { pathPrefix: "/direct", stripPathPrefix: false, action: RouteAction.FORWARD, targets: [{ kind: TargetKind.DIRECT, url: origin.url, enabled: true }] },
+            { pathPrefix: "/direct", action: RouteAction.FORWARD, targets: [{ kind: TargetKind.DIRECT, url: origin.url, enabled: true }] },
             { pathPrefix: "/agent", action: RouteAction.FORWARD, targets: [{ kind: TargetKind.AGENT, url: origin.url, agentSelector: { site: "x" }, enabled: true }] },
             { pathPrefix: "/small", action: RouteAction.FORWARD, options: { maxBodyBytes: 1024n }, targets: [{ kind: TargetKind.DIRECT, url: origin.url, enabled: true }] },
           ],

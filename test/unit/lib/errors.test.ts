@@ -82,6 +82,7 @@ describe("mapError", () => {
     assert.equal(mapError(withCode("UND_ERR_SOCKET")).phase, "exchange");
     assert.equal(mapError(withCode("HPE_INVALID_CONSTANT")).code, "upstream_bad_response");
     assert.equal(mapError(withCode("HPE_INVALID_CHUNK_SIZE")).code, "upstream_bad_response");
+    assert.equal(mapError(Object.assign(new Error("Response does not match the HTTP/1.1 protocol"), { name: "HTTPParserError" })).code, "upstream_bad_response", "undici's parser error may have no code");
   });
 
   it("maps tunnel errors to their own codes, through causes", () => {
