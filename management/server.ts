@@ -12,6 +12,7 @@ import type { ApiDeps } from "./api/deps.ts";
 import { peerAddress } from "../lib/ip.ts";
 import { TUNNEL_PATH } from "../tunnel/handshake.ts";
 import { lingerAfterEarlyAnswer } from "../lib/lingering-close.ts";
+import { rawResponse } from "../lib/http-status.ts";
 
 export const API_MAX_BODY_BYTES = 1024 * 1024;
 const API_PATH = /^\/warren\.v1\.[A-Za-z]+\/[A-Za-z]+$/;
@@ -141,12 +142,12 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
     }
     const extra = path === undefined ? undefined : o.extraUpgrades?.get(path);
     if (extra) return extra(req, socket, head);
-    socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    socket.end(rawResponse(404, []));
   });
   // TLS handshakes that fail (scanners, wrong CA) are routine: keep them out of error logs.
   server.on("tlsClientError", (err: Error) => o.log.debug({ err: err.message }, "TLS handshake failed"));
   server.on("clientError", (_err: Error, socket: Duplex) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    if (socket.writable) socket.end(rawResponse(400, []));
   });
 
   await new Promise<void>((resolve, reject) => {

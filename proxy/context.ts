@@ -5,7 +5,7 @@ import type { Duplex } from "node:stream";
 import { randomBytes } from "node:crypto";
 import type { ErrorCode } from "../lib/errors.ts";
 import type { CompiledListener, CompiledRoute, CompiledTarget, ProxySnapshot, AgentCandidate } from "./snapshot.ts";
-import type { ResponseSink } from "./respond.ts";
+import type { ResponseSink } from "./response-sink.ts";
 import type { Selection } from "./targets/target-selector.ts";
 
 const REQUEST_ID_PREFIX = randomBytes(4).toString("hex");

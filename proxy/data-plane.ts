@@ -11,6 +11,7 @@ import { bodyLimit } from "./body/body-limit.ts";
 import { RequestContext, type RawRequestSocket } from "./context.ts";
 import { RawResponse, answerError } from "./respond.ts";
 import { recordWhenDone } from "./observe/record.ts";
+import { mapError } from "../lib/error-mapper.ts";
 import type { TrustedProxies } from "./client-ip.ts";
 import type { EventSink } from "./observe/request-event.ts";
 
@@ -55,7 +56,7 @@ export class DataPlane implements DataPlaneControl {
     this.pipeline = new Pipeline(stages, (ctx, stage, err) => {
       ctx.answeredBy = stage.name;
       ctx.cause = err;
-      answerError(ctx, "internal_error");
+      answerError(ctx, mapError(err).code);
     });
     this.listeners = new ListenerManager((l, peer, req, res, raw) => this.handle(l, peer, req, res, raw), o.selfSigned, o.log, o.listenerTimeouts ?? DEFAULT_LISTENER_TIMEOUTS);
   }

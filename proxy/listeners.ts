@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import type { CompiledListener, ProxySnapshot } from "./snapshot.ts";
 import type { RawRequestSocket } from "./context.ts";
 import { ProxyProtocolParser } from "./proxy-protocol.ts";
-import { clientErrorCode } from "../lib/error-mapper.ts";
+import { clientErrorCode, mapError } from "../lib/error-mapper.ts";
 import { renderErrorPage } from "./errors.ts";
 import { peerAddress } from "../lib/ip.ts";
 import { rawResponse } from "../lib/http-status.ts";
@@ -204,7 +204,7 @@ export class ListenerManager {
       fn();
     } catch (err) {
       this.log.error({ err, url: req.url?.slice(0, 256) }, "unhandled error in the public request handler");
-      const page = renderErrorPage("internal_error", "-", req.headers.accept);
+      const page = renderErrorPage(mapError(err).code, "-", req.headers.accept);
       if (res !== undefined) {
         if (res.headersSent) res.destroy();
         else {

@@ -19,7 +19,7 @@ export class Pipeline {
   readonly names: readonly string[];
   constructor(
     readonly stages: readonly Stage[],
-    /** A stage threw: Warren's bug. Answers internal_error and logs the cause. */
+    /** A stage threw: Warren's bug. Answers with the mapped code (unknown errors: 500) and logs the cause. */
     private readonly onBug: (ctx: RequestContext, stage: Stage, err: unknown) => void,
   ) {
     this.names = Object.freeze(stages.map((s) => s.name));

@@ -9,21 +9,9 @@ import type { ErrorCode } from "../lib/errors.ts";
 import { renderErrorPage } from "./errors.ts";
 import { lingerAfterEarlyAnswer } from "../lib/lingering-close.ts";
 import type { RequestContext } from "./context.ts";
+import type { ResponseSink } from "./response-sink.ts";
 
-/** What stages and the response relay write to: the part of http.ServerResponse Warren uses. */
-export interface ResponseSink {
-  readonly headersSent: boolean;
-  readonly writableFinished: boolean;
-  writeHead(status: number, headers: string[]): unknown;
-  write(chunk: Buffer): boolean;
-  end(chunk?: Buffer | string): unknown;
-  destroy(err?: Error): unknown;
-  on(event: "drain" | "close" | "finish", fn: () => void): unknown;
-  once(event: "drain" | "close" | "finish", fn: () => void): unknown;
-  off(event: "drain" | "close" | "finish", fn: () => void): unknown;
-  /** 103 Early Hints (HTTP/1.1 clients only). */
-  writeEarlyHints(hints: Record<string, string | string[]>): void;
-}
+export type { ResponseSink };
 
 /**
  * An HTTP/1.1 response written straight onto a socket: status line and headers, then the body

@@ -35,7 +35,8 @@ export function recordWhenDone(ctx: RequestContext, sink: EventSink, stageNames:
     const code = ctx.code ?? (finished ? undefined : "client_aborted");
     if (code !== undefined && statusOf(code) >= 500) {
       const fields = { requestId: ctx.id, routeId: ctx.route?.id, targetId: ctx.target?.id, agentId: ctx.agent?.id, code, cause: causeOf(ctx.cause) };
-      if (code === "internal_error") log.error({ ...fields, err: ctx.cause }, "request failed: internal error");
+      // A 500 is Warren's own failure (a bug): logged at error level with the whole cause.
+      if (statusOf(code) === 500) log.error({ ...fields, err: ctx.cause }, "request failed: gateway error");
       else log.warn(fields, "request failed");
     }
     const req = ctx.req;
