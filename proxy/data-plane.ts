@@ -78,6 +78,7 @@ export class DataPlane implements DataPlaneControl {
   apply(next: ProxySnapshot): Promise<void> {
     this.current = next;
     this.active.apply(next);
+    this.pools.retain(next);
     return this.listeners.apply(next);
   }
 

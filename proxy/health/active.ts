@@ -68,7 +68,9 @@ export class ActiveHealth {
     let ok = false;
     let detail = "";
     try {
-      const dispatcher = agentId ? this.pools.viaAgent(agentId, target, check.timeoutMs) : this.pools.direct(target, check.timeoutMs);
+      // The route's pools (its connect timeout); the probe as a whole is bounded by the check's timeout below.
+      const connectMs = w.route.timeouts.connectMs;
+      const dispatcher = agentId ? this.pools.viaAgent(agentId, target, connectMs) : this.pools.direct(target, connectMs);
       const res = await dispatcher.request({
         method: check.method as "GET",
         path: `${target.basePath}${check.path}`,

@@ -1,7 +1,7 @@
 import tls from "node:tls";
 import type { Duplex } from "node:stream";
 import { Client, Pool, type Dispatcher } from "undici";
-import type { CompiledTarget } from "../snapshot.ts";
+import type { CompiledTarget, ProxySnapshot } from "../snapshot.ts";
 import { ipVersion } from "../../lib/ip.ts";
 
 /** How the data plane reaches agents: the management registry, behind a narrow interface. */
@@ -48,9 +48,13 @@ class TunnelClient extends Client {
  */
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
+  /** The pool of each compiled direct target, so a request costs no key string and no Map lookup. */
+  private readonly byTarget = new WeakMap<CompiledTarget, Pool>();
   constructor(private readonly agents: AgentDialer) {}
 
   direct(t: CompiledTarget, connectTimeoutMs: number): Dispatcher {
+    const cached = this.byTarget.get(t);
+    if (cached !== undefined && !cached.closed && !cached.destroyed) return cached;
     const key = `d|${t.origin}|${t.tlsSkipVerify ? 1 : 0}|${connectTimeoutMs}`;
     let p = this.pools.get(key);
     if (!p) {
@@ -65,6 +69,7 @@ export class UpstreamPools {
       });
       this.pools.set(key, p);
     }
+    this.byTarget.set(t, p);
     return p;
   }
 
@@ -104,6 +109,28 @@ export class UpstreamPools {
       this.pools.set(key, p);
     }
     return p;
+  }
+
+  /**
+   * After a snapshot swap: pools no target of the new snapshot uses close gracefully (idle
+   * connections at once, busy ones after their response), so a removed origin leaves nothing behind.
+   */
+  retain(snapshot: ProxySnapshot): void {
+    const wanted = new Set<string>();
+    for (const l of snapshot.listeners.values()) {
+      for (const r of l.router.routes) {
+        const ms = r.timeouts.connectMs;
+        for (const t of r.pool.targets) {
+          if (t.kind === "direct") wanted.add(`d|${t.origin}|${t.tlsSkipVerify ? 1 : 0}|${ms}`);
+          else for (const a of t.agents) wanted.add(`a|${a.id}|${t.origin}|${t.tlsSkipVerify ? 1 : 0}|${ms}`);
+        }
+      }
+    }
+    for (const [k, p] of this.pools) {
+      if (wanted.has(k)) continue;
+      this.pools.delete(k);
+      void p.close().catch(() => {});
+    }
   }
 
   /**

@@ -7,6 +7,10 @@ export interface Origin {
   readonly url: string;
   /** Requests this origin saw (method, url, headers). */
   readonly seen: { method: string; url: string; headers: http.IncomingHttpHeaders }[];
+  /** TCP connections open right now. */
+  openConnections(): number;
+  /** Resolves once no connection is open. */
+  connectionsClosed(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -64,12 +68,23 @@ export async function startOrigin(name: string): Promise<Origin> {
     });
   });
   server.keepAliveTimeout = 60_000;
+  const conns = new Set<import("node:net").Socket>();
+  const idle: (() => void)[] = [];
+  server.on("connection", (s) => {
+    conns.add(s);
+    s.once("close", () => {
+      conns.delete(s);
+      if (conns.size === 0) for (const f of idle.splice(0)) f();
+    });
+  });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as AddressInfo).port;
   return {
     port,
     url: `http://127.0.0.1:${port}`,
     seen,
+    openConnections: () => conns.size,
+    connectionsClosed: () => (conns.size === 0 ? Promise.resolve() : new Promise<void>((r) => idle.push(r))),
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

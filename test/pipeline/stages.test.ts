@@ -76,3 +76,26 @@ describe("the stage pipeline", () => {
     assert.equal(h.events.at(-1)!.errorKind, "path_dot_segment");
   });
 });
+
+describe("snapshot swaps", () => {
+  it("closes the pooled connections of an origin no route uses any more", async () => {
+    const a = await startOrigin("a");
+    const b = await startOrigin("b");
+    const route = (url: string) => ({ pathPrefix: "/", action: RouteAction.FORWARD, targets: [{ kind: TargetKind.DIRECT, url, enabled: true }] });
+    const h = await Harness.start({ listeners: [{ routes: [route(a.url)] }] });
+    try {
+      const r = await request(`${h.url()}/x`);
+      await r.body.text();
+      assert.equal(a.openConnections(), 1, "a keep-alive connection to a");
+      await h.reconfigure({ listeners: [{ routes: [route(b.url)] }] });
+      await a.connectionsClosed();
+      assert.equal(a.openConnections(), 0);
+      const again = await request(`${h.url()}/y`);
+      assert.equal(((await again.body.json()) as { origin: string }).origin, "b");
+    } finally {
+      await h.close();
+      await a.close();
+      await b.close();
+    }
+  });
+});
