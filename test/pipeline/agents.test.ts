@@ -8,7 +8,7 @@ import { request, WebSocket } from "undici";
 import { Harness, type InProcessAgent } from "./harness.ts";
 import { startOrigin, startWebSocketEcho, type Origin } from "../helpers/origins.ts";
 import { startRawOrigin } from "../helpers/raw-origin.ts";
-import { BalancePolicy, RouteAction, TargetKind } from "../../proto/gen/warren/v1/proxy_pb.ts";
+import { BalancePolicy, HashOn, RouteAction, TargetKind } from "../../proto/gen/warren/v1/proxy_pb.ts";
 
 const A = "agt_aaaaaaaaaaaaaaaa";
 const B = "agt_bbbbbbbbbbbbbbbb";
@@ -87,6 +87,25 @@ describe("agents as targets", () => {
       assert.ok(other.counters.snapshot().bytesFromOrigins > before, `request ${i} went to the idle agent`);
     }
     sock.close();
+  });
+
+  it("chooses agents with the route's policy: consistent hashing keeps a client on one agent", async () => {
+    h = await start([
+      { pathPrefix: "/", action: RouteAction.FORWARD, loadBalancing: { policy: BalancePolicy.CONSISTENT_HASH, hashOn: HashOn.HEADER, hashKey: "x-user" }, targets: agentTarget(origin.url) },
+    ]);
+    const agents = [await h.connectAgent(A), await h.connectAgent(B)];
+    const chosen = new Map<string, Set<string>>();
+    for (let i = 0; i < 24; i++) {
+      const user = `u${i % 6}`;
+      const before = agents.map((a) => a.counters.snapshot().bytesFromOrigins);
+      const r: Awaited<ReturnType<typeof request>> = await request(`${h.url()}/x`, { headers: { "x-user": user } });
+      await r.body.text();
+      const by = agents.find((a, k) => a.counters.snapshot().bytesFromOrigins > before[k]!)!.id;
+      if (!chosen.has(user)) chosen.set(user, new Set());
+      chosen.get(user)!.add(by);
+    }
+    for (const [user, set] of chosen) assert.equal(set.size, 1, `${user} stayed on one agent`);
+    assert.equal(new Set([...chosen.values()].map((s2) => [...s2][0])).size, 2, "users spread over both agents");
   });
 
   it("opens each tunnel stream with the id of the request it serves (item 14)", async () => {
