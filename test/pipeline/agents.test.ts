@@ -95,8 +95,9 @@ describe("agents as targets", () => {
     ]);
     const agents = [await h.connectAgent(A), await h.connectAgent(B)];
     const chosen = new Map<string, Set<string>>();
-    for (let i = 0; i < 24; i++) {
-      const user = `u${i % 6}`;
+    // Five users over two agents: round robin would move each of them on every visit.
+    for (let i = 0; i < 20; i++) {
+      const user = `u${i % 5}`;
       const before = agents.map((a) => a.counters.snapshot().bytesFromOrigins);
       const r: Awaited<ReturnType<typeof request>> = await request(`${h.url()}/x`, { headers: { "x-user": user } });
       await r.body.text();
