@@ -26,7 +26,7 @@ const ev = (at: number, i: number): RequestEvent => ({
   clientIp: "127.0.0.1",
   answeredBy: "forward",
   upgrade: false,
-  timings: [0.01, 0.002],
+  timings: [0.01, 0.0020004],
   stageNames: ["hygiene", "route"],
 });
 
@@ -41,7 +41,11 @@ describe("EventWriter", () => {
     assert.equal(store.events.count(), 3000, "the queue is bounded; the excess is dropped");
     w.prune(now);
     assert.equal(store.events.count(), 1000, "age first (100 old rows), then the row cap");
-    assert.equal(store.events.recent(1)[0]!.request_id, "r2999", "the newest rows are kept");
+    const newest = store.events.recent(1)[0]!;
+    assert.equal(newest.request_id, "r2999", "the newest rows are kept");
+    assert.equal(newest.answered_by, "forward");
+    assert.equal(newest.upgrade, 0);
+    assert.deepEqual(JSON.parse(newest.stage_timings), { hygiene: 0.01, route: 0.002 });
     w.close();
     store.close();
   });
