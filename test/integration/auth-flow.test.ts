@@ -31,8 +31,16 @@ describe("auth flow over JSON (acceptance 3, 5, 7)", () => {
     assert.ok(Date.parse(String(state.json.openUntil)) > Date.now());
 
     const wrong = await api.call("AuthService/SetupAdmin", { setupToken: "not-the-token-at-all", username: "admin", password: ADMIN_PASSWORD });
-    assert.equal(wrong.status, 403);
-    assert.equal(wrong.json.code, "permission_denied");
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.json.code, "unauthenticated");
+    assert.match(String(wrong.json.message), /^setup_token: invalid setup token/);
+    // A missing token is a missing credential: the same answer as a wrong one.
+    for (const body of [{ username: "admin", password: ADMIN_PASSWORD }, { setupToken: "", username: "admin", password: ADMIN_PASSWORD }]) {
+      const missing = await api.call("AuthService/SetupAdmin", body);
+      assert.equal(missing.status, 401, missing.text);
+      assert.equal(missing.json.code, "unauthenticated");
+      assert.match(String(missing.json.message), /^setup_token: is required/);
+    }
 
     const ok = await api.call("AuthService/SetupAdmin", { setupToken: w.setupToken(), username: "Admin", password: ADMIN_PASSWORD });
     assert.equal(ok.status, 200, ok.text);

@@ -23,7 +23,7 @@ describe("setup window (acceptance 4)", () => {
       const api = new JsonApi(again.baseUrl, again.caPem);
       assert.notEqual(again.setupToken(), w.setupToken(), "each start generates a new token");
       const old = await api.call("AuthService/SetupAdmin", { setupToken: w.setupToken(), username: "admin", password: ADMIN_PASSWORD });
-      assert.equal(old.json.code, "permission_denied", "the previous run's token is dead");
+      assert.equal(old.json.code, "unauthenticated", "the previous run's token is dead");
       const ok = await api.call("AuthService/SetupAdmin", { setupToken: again.setupToken(), username: "admin", password: ADMIN_PASSWORD });
       assert.equal(ok.status, 200, ok.text);
       await api.close();
@@ -38,8 +38,10 @@ describe("setup window (acceptance 4)", () => {
     const w = await WarrenProcess.start({ env: { MANAGEMENT_SETUP_TOKEN: token } });
     try {
       const api = new JsonApi(w.baseUrl, w.caPem);
+      const missing = await api.call("AuthService/SetupAdmin", { username: "admin", password: ADMIN_PASSWORD });
+      assert.equal(missing.json.code, "unauthenticated", missing.text);
+      assert.match(String(missing.json.message), /^setup_token: is required/);
       const cases: [Record<string, string>, RegExp][] = [
-        [{ username: "admin", password: ADMIN_PASSWORD }, /^setup_token: is required/],
         [{ setupToken: token, username: "a!", password: ADMIN_PASSWORD }, /^username: /],
         [{ setupToken: token, username: "admin", password: "short" }, /^password: must be at least 12 characters/],
       ];
