@@ -24,9 +24,23 @@ export interface WithWarrenOptions {
 /** How long SIGTERM may take before clean-up uses SIGKILL. */
 const STOP_GRACE_MS = 15_000;
 
+// Temp dirs still owned when the test process exits early (a file timeout stops it with SIGTERM,
+// and warren-process.ts then kills the children and exits): removed on the way out.
+const liveDirs = new Set<string>();
+process.once("exit", () => {
+  for (const d of liveDirs) {
+    try {
+      rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+    } catch {
+      // best effort on the way out
+    }
+  }
+});
+
 export class WarrenFixture {
   private proc: WarrenProcess | undefined;
   private client: JsonApi | undefined;
+  private cookie: string | undefined;
   private adminHeaders: Record<string, string> | undefined;
   private userId: string | undefined;
   private token: string | undefined;
@@ -40,19 +54,19 @@ export class WarrenFixture {
     if (o.configDir) this.configDir = o.configDir;
     else {
       this.configDir = mkdtempSync(join(tmpdir(), "warren-test-"));
-      this.ownedDirs.push(this.configDir);
+      this.own(this.configDir);
     }
   }
 
   /** The running `warren serve` (the new one after restart). */
   get w(): WarrenProcess {
-    if (!this.proc) throw new Error("withWarren: the server is not started yet (use it inside tests or later hooks)");
+    if (!this.proc) throw new Error("withWarren: the server is not running (use it inside tests or later hooks)");
     return this.proc;
   }
 
   /** JSON-over-Connect client for this server (unauthenticated; pass `admin` or `bearer(adminToken)`). */
   get api(): JsonApi {
-    if (!this.client) throw new Error("withWarren: the server is not started yet");
+    if (!this.client) throw new Error("withWarren: the server is not running (not started yet, or stopped)");
     return this.client;
   }
 
@@ -60,6 +74,12 @@ export class WarrenFixture {
   get admin(): Record<string, string> {
     if (!this.adminHeaders) throw new Error("withWarren: start with { admin: true } to get admin headers");
     return this.adminHeaders;
+  }
+
+  /** The first admin's session cookie value (option `admin`). */
+  get adminCookie(): string {
+    if (!this.cookie) throw new Error("withWarren: start with { admin: true } to get an admin session");
+    return this.cookie;
   }
 
   get adminUserId(): string {
@@ -79,6 +99,7 @@ export class WarrenFixture {
     this.client = new JsonApi(this.proc.baseUrl, this.proc.caPem);
     if ((this.o.admin || this.o.apiToken) && !this.adminHeaders) {
       const { cookie, userId } = await setupAdmin(this.proc, this.client);
+      this.cookie = cookie;
       this.adminHeaders = cookieHeader(cookie);
       this.userId = userId;
     }
@@ -95,7 +116,7 @@ export class WarrenFixture {
    * with a new API client; the admin session and token stay valid (they live in the database).
    */
   async restart(opts: { kill?: boolean } = {}): Promise<void> {
-    await this.client?.close();
+    await this.closeClient();
     if (opts.kill) await this.proc?.kill();
     else await this.stopServer();
     await this.start();
@@ -103,7 +124,7 @@ export class WarrenFixture {
 
   /** Stops the server now (the data directory stays until clean-up). */
   async stop(): Promise<void> {
-    await this.client?.close();
+    await this.closeClient();
     await this.stopServer();
   }
 
@@ -111,13 +132,24 @@ export class WarrenFixture {
   agent(agent: AgentHandle, env: Record<string, string> = {}, stateDir?: string): WarrenProcess {
     const p = startAgent(this.w, agent, env, stateDir);
     this.agents.push(p);
-    if (!stateDir) this.ownedDirs.push(p.configDir);
+    if (!stateDir) this.own(p.configDir);
     return p;
   }
 
   /** Runs `fn` at clean-up, before agents and the server go (last registered, first run). */
   defer(fn: () => unknown): void {
     this.deferred.push(fn);
+  }
+
+  private own(dir: string): void {
+    this.ownedDirs.push(dir);
+    liveDirs.add(dir);
+  }
+
+  private async closeClient(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    await c?.close();
   }
 
   private async stopServer(): Promise<void> {
@@ -141,9 +173,12 @@ export class WarrenFixture {
     };
     for (const fn of this.deferred.splice(0).reverse()) await attempt(fn);
     for (const a of this.agents.splice(0)) await attempt(() => a.kill());
-    await attempt(() => this.client?.close());
+    await attempt(() => this.closeClient());
     await attempt(() => this.stopServer());
-    for (const d of this.ownedDirs.splice(0)) await attempt(() => rmSync(d, { recursive: true, force: true }));
+    for (const d of this.ownedDirs.splice(0)) {
+      await attempt(() => rmSync(d, { recursive: true, force: true }));
+      liveDirs.delete(d);
+    }
     if (errors.length > 0) throw errors[0];
   }
 }

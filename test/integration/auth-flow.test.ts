@@ -1,23 +1,20 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ADMIN_PASSWORD, JsonApi, WarrenProcess, bearer, cookieHeader, login } from "../helpers/warren-process.ts";
+import { ADMIN_PASSWORD, bearer, cookieHeader, login, type JsonApi, type WarrenProcess } from "../helpers/warren-process.ts";
+import { withWarren } from "../helpers/with-warren.ts";
 
 describe("auth flow over JSON (acceptance 3, 5, 7)", () => {
+  const warren = withWarren();
   let w: WarrenProcess;
   let api: JsonApi;
   const secrets: string[] = [ADMIN_PASSWORD];
 
-  before(async () => {
-    w = await WarrenProcess.start();
-    api = new JsonApi(w.baseUrl, w.caPem);
-  });
+  before(() => ({ w, api } = warren));
   after(async () => {
-    await api.close();
-    await w.stop();
+    await warren.stop();
     // Acceptance 8: no token, password or cookie value used here ever reached the logs.
     const out = w.allOutput();
     for (const s of secrets) assert.ok(!out.includes(s), `log output contains a secret (${s.slice(0, 6)}…)`);
-    w.cleanup();
   });
 
   let cookie = "";
