@@ -13,12 +13,13 @@ import { peerAddress } from "../lib/ip.ts";
 import { TUNNEL_PATH } from "../tunnel/handshake.ts";
 import { lingerAfterEarlyAnswer } from "../lib/lingering-close.ts";
 import { rawResponse } from "../lib/http-status.ts";
+import { answerError, answerErrorOnSocket, authorityProblem, guardRequests, guardUpgrades, type ManagementRequest, type ManagementResponse } from "./request-guard.ts";
 
 export const API_MAX_BODY_BYTES = 1024 * 1024;
 const API_PATH = /^\/warren\.v1\.[A-Za-z]+\/[A-Za-z]+$/;
 
-type Req = http.IncomingMessage | http2.Http2ServerRequest;
-type Res = http.ServerResponse | http2.Http2ServerResponse;
+type Req = ManagementRequest;
+type Res = ManagementResponse;
 
 export interface ManagementServerOptions {
   readonly bindAddress: string;
@@ -86,8 +87,11 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
     },
   });
 
-  const handle = (req: Req, res: Res): void => {
+  const handle = (req: Req, res: Res): void | Promise<void> => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    // Before any handler: connect-node turns the authority into a URL and throws on a bad one.
+    const hostProblem = authorityProblem(req);
+    if (hostProblem) return answerError(res, hostProblem);
     const path = (req.url ?? "/").split("?")[0]!;
     if (path === "/healthz") {
       if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "method not allowed\n", { allow: "GET, HEAD" });
@@ -105,10 +109,7 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
     }
     if (path === TUNNEL_PATH) {
       if (req.httpVersionMajor !== 1) return send(res, 400, "text/plain", "the agent tunnel needs HTTP/1.1\n");
-      return void o.tunnel.handleRequest(req as http.IncomingMessage, res as http.ServerResponse).catch((err: unknown) => {
-        o.log.error({ err }, "tunnel request failed");
-        if (!res.headersSent) send(res, 500, "text/plain", "internal error\n");
-      });
+      return o.tunnel.handleRequest(req as http.IncomingMessage, res as http.ServerResponse);
     }
     if (!o.uiDisabled && (req.method === "GET" || req.method === "HEAD") && !path.startsWith("/warren.")) {
       return send(res, 200, "text/html; charset=utf-8", PLACEHOLDER_UI, {
@@ -118,6 +119,7 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
     return send(res, 404, "text/plain", "not found\n");
   };
 
+  const guarded = guardRequests(handle, o.log);
   const server = o.tls
     ? http2.createSecureServer(
         {
@@ -130,20 +132,20 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
           rejectUnauthorized: false,
           ...(o.tls.clientCas.length > 0 ? { ca: o.tls.clientCas } : {}),
         },
-        handle,
+        guarded,
       )
-    : http.createServer({ headersTimeout: 20_000, requestTimeout: 60_000 }, handle);
+    : http.createServer({ headersTimeout: 20_000, requestTimeout: 60_000 }, guarded);
 
-  server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+  const upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void | Promise<void> => {
+    const hostProblem = authorityProblem(req);
+    if (hostProblem) return answerErrorOnSocket(socket, hostProblem);
     const path = (req.url ?? "/").split("?")[0];
-    if (path === TUNNEL_PATH) {
-      void o.tunnel.handleUpgrade(req, socket, head);
-      return;
-    }
+    if (path === TUNNEL_PATH) return o.tunnel.handleUpgrade(req, socket, head);
     const extra = path === undefined ? undefined : o.extraUpgrades?.get(path);
     if (extra) return extra(req, socket, head);
     socket.end(rawResponse(404, []));
-  });
+  };
+  server.on("upgrade", guardUpgrades(upgrade, o.log));
   // TLS handshakes that fail (scanners, wrong CA) are routine: keep them out of error logs.
   server.on("tlsClientError", (err: Error) => o.log.debug({ err: err.message }, "TLS handshake failed"));
   server.on("clientError", (_err: Error, socket: Duplex) => {

@@ -42,9 +42,22 @@ if (tsc.status !== 0) {
 const build = spawnSync(process.execPath, [join(root, "cli/build.mjs")], { cwd: root, stdio: "inherit" });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
+// Nothing may hang forever: a test still running after TEST_TIMEOUT_MS fails. Node 20 applies the
+// bound to each test file as a whole (newer Node to each test); the slowest file, agent-tunnel, takes
+// about a minute on a loaded 2-core machine. Inside a file the helpers' own deadlines (waitForLog,
+// pollUntil, ready) fail first, naming what they waited for.
+const timeoutMs = Number(process.env.TEST_TIMEOUT_MS ?? 300_000);
 const r = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-reporter=spec", `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files],
+  [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-reporter=spec",
+    `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
+    `--test-timeout=${timeoutMs}`,
+    ...files,
+  ],
   { cwd: root, stdio: "inherit" },
 );
 process.exit(r.status ?? 1);

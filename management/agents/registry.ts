@@ -6,7 +6,7 @@ import { readMessages } from "../../tunnel/messages.ts";
 import { TunnelError } from "../../tunnel/errors.ts";
 import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS } from "../../tunnel/keepalive.ts";
 import { requestOpen, type OpenRequest } from "../../tunnel/open-stream.ts";
-import { ControlMessageSchema } from "../../proto/gen/warren/v1/tunnel_pb.ts";
+import { ControlMessageSchema, type AgentStats } from "../../proto/gen/warren/v1/tunnel_pb.ts";
 
 /** The agent dials with its default 5 s timeout unless told otherwise. */
 const DEFAULT_DIAL_MS = 5_000;
@@ -20,6 +20,16 @@ export interface ConnectionInfo {
   readonly certificateNotAfter: number | undefined;
 }
 
+/** The counters an agent reports about itself (AgentStats), as last received, with when. */
+export interface ReportedStats {
+  readonly activeStreams: number;
+  readonly streamsTotal: number;
+  readonly dialFailures: number;
+  readonly bytesFromOrigins: number;
+  readonly bytesToOrigins: number;
+  readonly reportedAt: number;
+}
+
 export interface LiveAgentStatus extends ConnectionInfo {
   readonly connectedAt: number;
   readonly lastSeenAt: number;
@@ -28,6 +38,23 @@ export interface LiveAgentStatus extends ConnectionInfo {
   readonly activeStreams: number;
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** Undefined until the agent's first stats message on this connection. */
+  readonly reported: ReportedStats | undefined;
+}
+
+const MAX_REPORTED = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** The remote agent chooses these numbers: keep only the latest, each capped so it stays an exact number. */
+function reportedStats(m: AgentStats, at: number): ReportedStats {
+  const cap = (v: bigint) => Number(v > MAX_REPORTED ? MAX_REPORTED : v);
+  return {
+    activeStreams: cap(m.activeStreams),
+    streamsTotal: cap(m.streamsTotal),
+    dialFailures: cap(m.dialFailures),
+    bytesFromOrigins: cap(m.bytesFromOrigins),
+    bytesToOrigins: cap(m.bytesToOrigins),
+    reportedAt: at,
+  };
 }
 
 export type OpenStreamRequest = OpenRequest;
@@ -44,6 +71,7 @@ interface LiveAgent {
   activeStreams: number;
   /** The agent sent go-away (it is shutting down): no new streams, in-flight ones finish. */
   draining: boolean;
+  reported: ReportedStats | undefined;
 }
 
 export interface SeenRecorder {
@@ -99,6 +127,7 @@ export class AgentRegistry extends EventEmitter<AgentRegistryEvents> {
       activeStreams: a.activeStreams,
       bytesIn: a.session.bytesIn,
       bytesOut: a.session.bytesOut,
+      reported: a.reported,
     };
   }
 
@@ -124,7 +153,19 @@ export class AgentRegistry extends EventEmitter<AgentRegistryEvents> {
     this.disconnect(agentId, "replaced by a new connection");
     const session = new YamuxSession(socket, { role: "server", keepAliveIntervalMs: KEEPALIVE_INTERVAL_MS, keepAliveTimeoutMs: KEEPALIVE_TIMEOUT_MS });
     const now = this.now();
-    const a: LiveAgent = { agentId, session, info, connectedAt: now, lastSeenAt: now, lastPersistedAt: 0, version: "", hostname: "", activeStreams: 0, draining: false };
+    const a: LiveAgent = {
+      agentId,
+      session,
+      info,
+      connectedAt: now,
+      lastSeenAt: now,
+      lastPersistedAt: 0,
+      version: "",
+      hostname: "",
+      activeStreams: 0,
+      draining: false,
+      reported: undefined,
+    };
     this.live.set(agentId, a);
     let controlSeen = false;
     session.on("stream", (stream: YamuxStream) => {
@@ -162,9 +203,10 @@ export class AgentRegistry extends EventEmitter<AgentRegistryEvents> {
           a.version = m.msg.value.version.slice(0, 64);
           a.hostname = m.msg.value.hostname.slice(0, 255);
           this.persistSeen(a, now);
-        } else if (now - a.lastPersistedAt >= PERSIST_SEEN_EVERY_MS) {
-          this.persistSeen(a, now);
+          continue;
         }
+        if (m.msg.case === "stats") a.reported = reportedStats(m.msg.value, now);
+        if (now - a.lastPersistedAt >= PERSIST_SEEN_EVERY_MS) this.persistSeen(a, now);
       }
     } catch (e) {
       this.log.warn({ agentId: a.agentId, err: (e as Error).message }, "bad control stream; closing the tunnel");

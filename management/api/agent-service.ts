@@ -50,6 +50,14 @@ export function agentService(d: ApiDeps): ServiceImpl<typeof AgentService> {
             bytesOut: BigInt(live.bytesOut),
             mtls: live.mtls,
             certificateNotAfter: ts(live.certificateNotAfter),
+            reportedStats: live.reported && {
+              activeStreams: BigInt(live.reported.activeStreams),
+              streamsTotal: BigInt(live.reported.streamsTotal),
+              dialFailures: BigInt(live.reported.dialFailures),
+              bytesFromOrigins: BigInt(live.reported.bytesFromOrigins),
+              bytesToOrigins: BigInt(live.reported.bytesToOrigins),
+              reportedAt: ts(live.reported.reportedAt),
+            },
           }
         : {
             online: false,

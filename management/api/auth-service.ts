@@ -23,7 +23,6 @@ export function authService(d: ApiDeps): ServiceImpl<typeof AuthService> {
     },
 
     async setupAdmin(req, ctx) {
-      if (req.setupToken === "") throw fieldError("setup_token", "is required");
       const state = d.setup.state(d.store.users.count(), d.now());
       if (!state.required) throw new ApiError("failed_precondition", "setup is already complete: an admin exists");
       if (!state.open) {
@@ -32,7 +31,9 @@ export function authService(d: ApiDeps): ServiceImpl<typeof AuthService> {
           `the setup window closed at ${d.setup.openUntil.toISOString()}; restart warren serve to open it again`,
         );
       }
-      if (!d.setup.tokenMatches(req.setupToken)) throw new ApiError("permission_denied", "setup_token: invalid setup token");
+      // The setup token is a credential: missing or wrong, the caller is not authenticated (401).
+      if (req.setupToken === "") throw new ApiError("unauthenticated", "setup_token: is required");
+      if (!d.setup.tokenMatches(req.setupToken)) throw new ApiError("unauthenticated", "setup_token: invalid setup token");
       const username = normalizeUsername(req.username);
       checkNewPassword(req.password);
       const hash = await hashPassword(req.password);

@@ -20,6 +20,36 @@ export interface WarrenOptions {
   env?: Record<string, string>;
 }
 
+export type LogPredicate = ((l: LogLine) => boolean) & { description?: string };
+
+/** How long waitForLog and ready wait by default: well inside the per-file test timeout (test/run.mjs). */
+export const LOG_WAIT_MS = 60_000;
+
+/** A predicate for log lines with this `msg` (and whatever else `extra` checks), named for failure messages. */
+export function isMsg(msg: string, extra: (l: LogLine) => boolean = () => true): LogPredicate {
+  const pred: LogPredicate = (l: LogLine) => l.msg === msg && extra(l);
+  pred.description = extra.length === 0 && String(extra) === "() => true" ? `msg "${msg}"` : `msg "${msg}" and ${oneLine(extra)}`;
+  return pred;
+}
+
+function oneLine(fn: (...a: never[]) => unknown): string {
+  const src = String(fn).replace(/\s+/g, " ");
+  return src.length > 160 ? `${src.slice(0, 157)}...` : src;
+}
+
+// Children still running when the test process goes away (a failed test, a file timeout) are killed.
+const live = new Set<ChildProcess>();
+const killAll = () => {
+  for (const c of live) c.kill("SIGKILL");
+};
+process.once("exit", killAll);
+for (const sig of ["SIGTERM", "SIGINT"] as const) {
+  process.once(sig, () => {
+    killAll();
+    process.exit(128 + (sig === "SIGTERM" ? 15 : 2));
+  });
+}
+
 /** A real `warren serve` child process on an ephemeral loopback port, with its logs captured. */
 export class WarrenProcess {
   readonly logs: LogLine[] = [];
@@ -30,7 +60,10 @@ export class WarrenProcess {
   private constructor(
     readonly child: ChildProcess,
     readonly configDir: string,
+    /** "warren serve", "warren agent": for failure messages. */
+    readonly name: string,
   ) {
+    live.add(child);
     const onLine = (line: string) => {
       this.rawOutput.push(line);
       let parsed: LogLine;
@@ -44,7 +77,12 @@ export class WarrenProcess {
     };
     createInterface({ input: child.stdout! }).on("line", onLine);
     createInterface({ input: child.stderr! }).on("line", onLine);
-    this.exitPromise = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    this.exitPromise = new Promise((resolve) =>
+      child.once("exit", (code) => {
+        live.delete(child);
+        resolve(code);
+      }),
+    );
   }
 
   /** Spawns `warren <args>` with a clean environment plus `env` (used for agents too). */
@@ -54,7 +92,7 @@ export class WarrenProcess {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "debug", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    return new WarrenProcess(child, configDir);
+    return new WarrenProcess(child, configDir, `warren ${args.join(" ")}`);
   }
 
   static spawn(opts: WarrenOptions = {}): WarrenProcess {
@@ -74,7 +112,7 @@ export class WarrenProcess {
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    return new WarrenProcess(child, configDir);
+    return new WarrenProcess(child, configDir, "warren serve");
   }
 
   /** Starts and waits for the "management listening" line (an event, not a sleep). */
@@ -85,13 +123,8 @@ export class WarrenProcess {
   }
 
   private url?: string;
-  async ready(): Promise<void> {
-    const line = await Promise.race([
-      this.waitForLog((l) => l.msg === "management listening"),
-      this.exitPromise.then((code) => {
-        throw new Error(`warren serve exited with ${code} before listening:\n${this.rawOutput.join("\n")}`);
-      }),
-    ]);
+  async ready(timeoutMs = LOG_WAIT_MS): Promise<void> {
+    const line = await this.waitForLog(isMsg("management listening"), { timeoutMs });
     this.url = String(line.url).replace("localhost", "127.0.0.1");
   }
 
@@ -110,10 +143,34 @@ export class WarrenProcess {
     return new URL(String(line.setupUrl)).searchParams.get("setup_token")!;
   }
 
-  waitForLog(pred: (l: LogLine) => boolean): Promise<LogLine> {
+  /**
+   * Resolves with the first log line (already logged or still to come) that matches. Rejects, naming
+   * what was awaited and showing the last output, when the process exits first or after `timeoutMs`.
+   */
+  waitForLog(pred: LogPredicate, opts: { timeoutMs?: number; what?: string } = {}): Promise<LogLine> {
     const hit = this.logs.find(pred);
     if (hit) return Promise.resolve(hit);
-    return new Promise((resolve) => this.waiters.push({ pred, resolve }));
+    const what = opts.what ?? pred.description ?? oneLine(pred);
+    const timeoutMs = opts.timeoutMs ?? LOG_WAIT_MS;
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        pred,
+        resolve: (l: LogLine) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`${this.name} (pid ${this.child.pid}): ${why}; its last output:\n${this.rawOutput.slice(-20).join("\n")}`));
+      };
+      const timer = setTimeout(() => fail(`no log line matching ${what} within ${timeoutMs} ms`), timeoutMs);
+      this.waiters.push(waiter);
+      void this.exitPromise.then((code) => {
+        if (this.waiters.includes(waiter)) fail(`exited (code ${code}, signal ${this.child.signalCode}) before logging a line matching ${what}`);
+      });
+    });
   }
 
   exited(): Promise<number | null> {

@@ -1,9 +1,10 @@
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { request as httpsRequest } from "node:https";
 import type { IncomingMessage } from "node:http";
 import { createKeyAndCsr } from "../../tunnel/csr.ts";
-import { JsonApi, WarrenProcess, cookieHeader, setupAdmin } from "../helpers/warren-process.ts";
+import type { JsonApi, WarrenProcess } from "../helpers/warren-process.ts";
+import { withWarren } from "../helpers/with-warren.ts";
 import { X509Certificate } from "node:crypto";
 
 /** A raw request to the tunnel endpoint, as any HTTP client would send it. */
@@ -39,20 +40,11 @@ const upgrade = (auth: string, version = "1") => ({
 });
 
 describe("AgentService and the tunnel endpoint's refusals", () => {
+  const warren = withWarren({ admin: true });
   let w: WarrenProcess;
   let api: JsonApi;
   let c: Record<string, string>;
-
-  before(async () => {
-    w = await WarrenProcess.start();
-    api = new JsonApi(w.baseUrl, w.caPem);
-    c = cookieHeader((await setupAdmin(w, api)).cookie);
-  });
-  after(async () => {
-    await api.close();
-    await w.stop();
-    w.cleanup();
-  });
+  before(() => ({ w, api, admin: c } = warren));
 
   it("creates an agent with a one-time token, system label and install snippets", async () => {
     const r = await api.call("AgentService/CreateAgent", { name: "edge-1", labels: { site: "fra", tier: "web" } }, c);

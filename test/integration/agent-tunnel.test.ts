@@ -1,37 +1,23 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { JsonApi, WarrenProcess, cookieHeader, setupAdmin, type LogLine } from "../helpers/warren-process.ts";
-import { createAgent, echoServer, echoTransfer, freePort, openAgentStream, startAgent } from "../helpers/agent-process.ts";
-
-const isMsg = (msg: string, extra: (l: LogLine) => boolean = () => true) => (l: LogLine) => l.msg === msg && extra(l);
+import { isMsg, type JsonApi, type WarrenProcess } from "../helpers/warren-process.ts";
+import { createAgent, echoServer, echoTransfer, freePort, openAgentStream } from "../helpers/agent-process.ts";
+import { withWarren } from "../helpers/with-warren.ts";
 
 describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
-  let port: number;
+  // A fixed management port, so agents find the server again after it restarts.
+  const warren = withWarren({ apiToken: true, env: async () => ({ MANAGEMENT_PORT: String(await freePort()), WARREN_TEST_HOOKS: "true" }) });
   let w: WarrenProcess;
   let api: JsonApi;
   let c: Record<string, string>;
   let adminToken: string;
   let echo: Awaited<ReturnType<typeof echoServer>>;
-  const agents: WarrenProcess[] = [];
-
-  const serve = (configDir?: string) =>
-    WarrenProcess.start({ configDir, env: { MANAGEMENT_PORT: String(port), WARREN_TEST_HOOKS: "true" } });
 
   before(async () => {
-    port = await freePort();
-    w = await serve();
-    api = new JsonApi(w.baseUrl, w.caPem);
-    c = cookieHeader((await setupAdmin(w, api)).cookie);
-    adminToken = String((await api.call("TokenService/CreateToken", { name: "tests" }, c)).json.secret);
+    ({ w, api, admin: c, adminToken } = warren);
     echo = await echoServer();
   });
-  after(async () => {
-    for (const a of agents) await a.kill();
-    await echo.close();
-    await api.close();
-    await w.stop();
-    w.cleanup();
-  });
+  after(() => echo.close());
 
   const getAgent = async (id: string) => (await api.call("AgentService/GetAgent", { id }, c)).json.agent as { status: Record<string, unknown> };
 
@@ -41,8 +27,7 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
   it("connects and relays 256 MiB intact through a stream to a TCP origin", async (t) => {
     const a = await createAgent(api, c, { name: "relay", labels: { site: "test" } });
     const t0 = Date.now();
-    const proc = startAgent(w, a);
-    agents.push(proc);
+    const proc = warren.agent(a);
     await proc.waitForLog(isMsg("tunnel connected"));
     await w.waitForLog(isMsg("agent online", (l) => l.agentId === a.id));
     t.diagnostic(`measured: agent online ${Date.now() - t0} ms after its process started (goal 2000 ms)`);
@@ -65,8 +50,7 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
 
   it("refuses a wrong token (401) and keeps retrying with growing backoff", async () => {
     const a = await createAgent(api, c, { name: "wrong-token" });
-    const proc = startAgent(w, { id: a.id, token: `${a.id}.not-the-token` });
-    agents.push(proc);
+    const proc = warren.agent({ id: a.id, token: `${a.id}.not-the-token` });
     const first = await proc.waitForLog(isMsg("tunnel refused"));
     assert.equal(first.status, 401);
     const delays: number[] = [];
@@ -82,11 +66,9 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
 
   it("refuses a disabled agent (401) and a second process with the same id (409)", async () => {
     const a = await createAgent(api, c, { name: "dupe" });
-    const one = startAgent(w, a);
-    agents.push(one);
+    const one = warren.agent(a);
     await one.waitForLog(isMsg("tunnel connected"));
-    const two = startAgent(w, a);
-    agents.push(two);
+    const two = warren.agent(a);
     const refused = await two.waitForLog(isMsg("tunnel refused"));
     assert.equal(refused.status, 409);
     await two.kill();
@@ -99,23 +81,20 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
 
   it("rotating the token closes the live tunnel, refuses the old token, and the new token connects", async () => {
     const a = await createAgent(api, c, { name: "rotate" });
-    const old = startAgent(w, a);
-    agents.push(old);
+    const old = warren.agent(a);
     await old.waitForLog(isMsg("tunnel connected"));
     const rotated = await api.call("AgentService/RotateAgentToken", { id: a.id }, c);
     const refused = await old.waitForLog(isMsg("tunnel refused"));
     assert.equal(refused.status, 401);
     await old.kill();
-    const fresh = startAgent(w, { id: a.id, token: String(rotated.json.token) });
-    agents.push(fresh);
+    const fresh = warren.agent({ id: a.id, token: String(rotated.json.token) });
     await fresh.waitForLog(isMsg("tunnel connected"));
     await fresh.stop();
   });
 
   it("require_mtls: the agent enrolls, connects with its certificate; a rotated token revokes it", async () => {
     const a = await createAgent(api, c, { name: "mtls", requireMtls: true });
-    const proc = startAgent(w, a);
-    agents.push(proc);
+    const proc = warren.agent(a);
     await proc.waitForLog(isMsg("enrolled"));
     await proc.waitForLog(isMsg("tunnel connected"));
     const st = (await getAgent(a.id)).status;
@@ -124,8 +103,7 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
     await proc.stop();
     const rotated = await api.call("AgentService/RotateAgentToken", { id: a.id }, c);
     // Same state dir: the agent still holds the now-revoked certificate.
-    const again = startAgent(w, { id: a.id, token: String(rotated.json.token) }, {}, proc.configDir);
-    agents.push(again);
+    const again = warren.agent({ id: a.id, token: String(rotated.json.token) }, {}, proc.configDir);
     await w.waitForLog(isMsg("tunnel refused", (l) => l.status === 403 && /revoked/.test(String(l.reason))));
     // The agent re-enrolls with its new token and gets in.
     await again.waitForLog(isMsg("tunnel connected"));
@@ -137,8 +115,7 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
     const other = await echoServer();
     try {
       const a = await createAgent(api, c, { name: "allow" });
-      const proc = startAgent(w, a, { AGENT_ALLOW: `127.0.0.1:${allowed.port}` });
-      agents.push(proc);
+      const proc = warren.agent(a, { AGENT_ALLOW: `127.0.0.1:${allowed.port}` });
       await proc.waitForLog(isMsg("tunnel connected"));
       await assert.rejects(openAgentStream(w, adminToken, a.id, `127.0.0.1:${other.port}`), /agent_denied/);
       assert.equal(other.connections(), 0, "the denied origin never saw a connection");
@@ -148,8 +125,7 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
       await proc.stop();
       // Nothing listening behind an allowed address: agent_dial_failed.
       const open = await createAgent(api, c, { name: "dial-fail" });
-      const proc2 = startAgent(w, open);
-      agents.push(proc2);
+      const proc2 = warren.agent(open);
       await proc2.waitForLog(isMsg("tunnel connected"));
       await assert.rejects(openAgentStream(w, adminToken, open.id, `127.0.0.1:${await freePort()}`), /agent_dial_failed/);
       await proc2.stop();
@@ -161,16 +137,13 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
 
   it("comes back after a server restart on the 1 s backoff schedule; a killed agent fails its streams at once", async (t) => {
     const a = await createAgent(api, c, { name: "restart" });
-    const proc = startAgent(w, a);
-    agents.push(proc);
+    const proc = warren.agent(a);
     await proc.waitForLog(isMsg("tunnel connected"));
     const connectedBefore = proc.logs.filter((l) => l.msg === "tunnel connected").length;
 
-    await api.close();
-    await w.kill();
-    w = await serve(w.configDir);
+    await warren.restart({ kill: true });
+    ({ w, api } = warren);
     const up = Date.now();
-    api = new JsonApi(w.baseUrl, w.caPem);
     await proc.waitForLog((l) => l.msg === "tunnel connected" && proc.logs.filter((x) => x.msg === "tunnel connected").length > connectedBefore);
     await w.waitForLog(isMsg("agent online", (l) => l.agentId === a.id));
     t.diagnostic(`measured: agent back online ${Date.now() - up} ms after the server was up (goal 5000 ms)`);

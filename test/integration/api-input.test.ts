@@ -1,4 +1,4 @@
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
@@ -7,22 +7,17 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { AuthService } from "../../proto/gen/warren/v1/auth_pb.ts";
 import { UserService, Role } from "../../proto/gen/warren/v1/user_pb.ts";
 import { METHOD_POLICIES } from "../../management/auth/method-access.ts";
-import { JsonApi, WarrenProcess, cookieHeader, setupAdmin } from "../helpers/warren-process.ts";
+import { cookieHeader, type JsonApi, type WarrenProcess } from "../helpers/warren-process.ts";
+import { withWarren } from "../helpers/with-warren.ts";
 
 describe("management API: protocols and bad input", () => {
+  const warren = withWarren({ admin: true });
   let w: WarrenProcess;
   let api: JsonApi;
   let cookie: string;
-
-  before(async () => {
-    w = await WarrenProcess.start();
-    api = new JsonApi(w.baseUrl, w.caPem);
-    ({ cookie } = await setupAdmin(w, api));
-  });
-  after(async () => {
-    await api.close();
-    await w.stop();
-    w.cleanup();
+  before(() => {
+    ({ w, api } = warren);
+    cookie = warren.adminCookie;
   });
 
   it("speaks Connect (JSON and binary), gRPC and gRPC-Web over HTTP/2 and HTTP/1.1", async () => {

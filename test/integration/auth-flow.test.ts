@@ -1,23 +1,20 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ADMIN_PASSWORD, JsonApi, WarrenProcess, bearer, cookieHeader, login } from "../helpers/warren-process.ts";
+import { ADMIN_PASSWORD, bearer, cookieHeader, login, type JsonApi, type WarrenProcess } from "../helpers/warren-process.ts";
+import { withWarren } from "../helpers/with-warren.ts";
 
 describe("auth flow over JSON (acceptance 3, 5, 7)", () => {
+  const warren = withWarren();
   let w: WarrenProcess;
   let api: JsonApi;
   const secrets: string[] = [ADMIN_PASSWORD];
 
-  before(async () => {
-    w = await WarrenProcess.start();
-    api = new JsonApi(w.baseUrl, w.caPem);
-  });
+  before(() => ({ w, api } = warren));
   after(async () => {
-    await api.close();
-    await w.stop();
+    await warren.stop();
     // Acceptance 8: no token, password or cookie value used here ever reached the logs.
     const out = w.allOutput();
     for (const s of secrets) assert.ok(!out.includes(s), `log output contains a secret (${s.slice(0, 6)}…)`);
-    w.cleanup();
   });
 
   let cookie = "";
@@ -31,8 +28,16 @@ describe("auth flow over JSON (acceptance 3, 5, 7)", () => {
     assert.ok(Date.parse(String(state.json.openUntil)) > Date.now());
 
     const wrong = await api.call("AuthService/SetupAdmin", { setupToken: "not-the-token-at-all", username: "admin", password: ADMIN_PASSWORD });
-    assert.equal(wrong.status, 403);
-    assert.equal(wrong.json.code, "permission_denied");
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.json.code, "unauthenticated");
+    assert.match(String(wrong.json.message), /^setup_token: invalid setup token/);
+    // A missing token is a missing credential: the same answer as a wrong one.
+    for (const body of [{ username: "admin", password: ADMIN_PASSWORD }, { setupToken: "", username: "admin", password: ADMIN_PASSWORD }]) {
+      const missing = await api.call("AuthService/SetupAdmin", body);
+      assert.equal(missing.status, 401, missing.text);
+      assert.equal(missing.json.code, "unauthenticated");
+      assert.match(String(missing.json.message), /^setup_token: is required/);
+    }
 
     const ok = await api.call("AuthService/SetupAdmin", { setupToken: w.setupToken(), username: "Admin", password: ADMIN_PASSWORD });
     assert.equal(ok.status, 200, ok.text);

@@ -3,35 +3,26 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { request } from "undici";
-import { JsonApi, WarrenProcess, cookieHeader, publicListener, setupAdmin, type LogLine } from "../helpers/warren-process.ts";
-import { createAgent, startAgent } from "../helpers/agent-process.ts";
+import { isMsg, publicListener, type JsonApi, type WarrenProcess } from "../helpers/warren-process.ts";
+import { createAgent } from "../helpers/agent-process.ts";
 import { startOrigin, type Origin } from "../helpers/origins.ts";
-
-const isMsg = (msg: string, extra: (l: LogLine) => boolean = () => true) => (l: LogLine) => l.msg === msg && extra(l);
+import { withWarren } from "../helpers/with-warren.ts";
 
 describe("agent targets (issue 4 acceptance 2)", () => {
+  const warren = withWarren({ admin: true });
   let w: WarrenProcess;
   let api: JsonApi;
   let c: Record<string, string>;
   let port: number;
   let listenerId: string;
   let origin: Origin;
-  const agents: WarrenProcess[] = [];
 
   before(async () => {
-    w = await WarrenProcess.start();
-    api = new JsonApi(w.baseUrl, w.caPem);
-    c = cookieHeader((await setupAdmin(w, api)).cookie);
+    ({ w, api, admin: c } = warren);
     ({ id: listenerId, port } = await publicListener(api, c));
     origin = await startOrigin("behind-agent");
   });
-  after(async () => {
-    for (const a of agents) await a.kill();
-    await origin.close();
-    await api.close();
-    await w.stop();
-    w.cleanup();
-  });
+  after(() => origin.close());
 
   it("forwards through an agent, streams 50 MiB both ways, fails over to another matching agent, and answers 503 with none", async () => {
     const one = await createAgent(api, c, { name: "site-1", labels: { pool: "web" } });
@@ -58,8 +49,7 @@ describe("agent targets (issue 4 acceptance 2)", () => {
     const logged = await w.waitForLog((l) => l.msg === "request failed" && l.requestId === page.error.request_id);
     assert.equal(logged.code, "no_healthy_target", "the request id on the error page is in the logs");
 
-    const p1 = startAgent(w, one);
-    agents.push(p1);
+    const p1 = warren.agent(one);
     await w.waitForLog(isMsg("agent online", (l) => l.agentId === one.id));
     const ok = await request(`http://127.0.0.1:${port}/hello`, { headers: { host: "agent.test" } });
     assert.equal(ok.statusCode, 200);
@@ -82,8 +72,7 @@ describe("agent targets (issue 4 acceptance 2)", () => {
     for await (const d of down.body) h.update(d as Buffer);
     assert.equal(h.digest("hex"), down.headers["x-sha256"]);
 
-    const p2 = startAgent(w, two);
-    agents.push(p2);
+    const p2 = warren.agent(two);
     await w.waitForLog(isMsg("agent online", (l) => l.agentId === two.id));
     await p1.stop();
     await w.waitForLog(isMsg("agent offline", (l) => l.agentId === one.id));

@@ -19,7 +19,8 @@ import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { Duplex } from "node:stream";
 import { Agent, request } from "undici";
-import { BIN, JsonApi, ROOT, WarrenProcess, cookieHeader, setupAdmin, type LogLine } from "../helpers/warren-process.ts";
+import { BIN, ROOT, type JsonApi, type LogLine, type WarrenProcess } from "../helpers/warren-process.ts";
+import { withWarren } from "../helpers/with-warren.ts";
 import { startOrigin, type Origin } from "../helpers/origins.ts";
 import { freePort } from "../helpers/agent-process.ts";
 import { CertificateAuthority } from "../../management/pki/index.ts";
@@ -253,6 +254,7 @@ async function startRecordingOrigin(name: string) {
 // ---------------------------------------------------------------------------------------------
 
 describe("proxy data-plane features", () => {
+  const warren = withWarren({ admin: true });
   let w: WarrenProcess;
   let api: JsonApi;
   let c: Record<string, string>;
@@ -262,9 +264,7 @@ describe("proxy data-plane features", () => {
   const cleanups: (() => Promise<void>)[] = [];
 
   before(async () => {
-    w = await WarrenProcess.start();
-    api = new JsonApi(w.baseUrl, w.caPem);
-    c = cookieHeader((await setupAdmin(w, api)).cookie);
+    ({ w, api, admin: c } = warren);
     const cfg = await api.call("ProxyService/GetProxyConfig", {}, c);
     const seeded = (cfg.json.listeners as ListenerJson[]).find((l) => l.spec.name === "public-http")!;
     assert.equal(seeded.status.state, "LISTENER_STATE_RUNNING");
@@ -275,9 +275,6 @@ describe("proxy data-plane features", () => {
   after(async () => {
     for (const fn of cleanups) await fn();
     for (const o of origins) await o.close();
-    await api.close();
-    await w.stop();
-    w.cleanup();
   });
 
   const call = async (proc: string, body: unknown) => {
@@ -931,21 +928,13 @@ describe("proxy data-plane features", () => {
 
 // Its own Warren, so that the held request below cannot disturb the other tests' listeners.
 describe("disabling a listener with a request in flight", () => {
+  const warren = withWarren({ admin: true });
   let w: WarrenProcess;
   let api: JsonApi;
-
-  before(async () => {
-    w = await WarrenProcess.start();
-    api = new JsonApi(w.baseUrl, w.caPem);
-  });
-  after(async () => {
-    await api.close();
-    await w.stop();
-    w.cleanup();
-  });
+  before(() => ({ w, api } = warren));
 
   it("answers the write at once, stops accepting, lets the request finish and then closes its connection", async () => {
-    const c = cookieHeader((await setupAdmin(w, api)).cookie);
+    const c = warren.admin;
     const origin = await startRecordingOrigin("drain");
     // A dedicated client pool, so that closing it in `finally` releases the connection either way.
     const client = new Agent();
@@ -987,24 +976,19 @@ describe("disabling a listener with a request in flight", () => {
 
 // Its own Warren: TRUSTED_PROXIES is process-wide.
 describe("trusted proxies", () => {
+  const warren = withWarren({ admin: true, env: { TRUSTED_PROXIES: "127.0.0.1/32, 10.0.0.0/8" } });
   let w: WarrenProcess;
   let api: JsonApi;
   let origin: Origin;
 
   before(async () => {
-    w = await WarrenProcess.start({ env: { TRUSTED_PROXIES: "127.0.0.1/32, 10.0.0.0/8" } });
-    api = new JsonApi(w.baseUrl, w.caPem);
+    ({ w, api } = warren);
     origin = await startOrigin("trusted");
   });
-  after(async () => {
-    await origin.close();
-    await api.close();
-    await w.stop();
-    w.cleanup();
-  });
+  after(() => origin.close());
 
   it("believes X-Forwarded-For from a trusted peer: the right-most untrusted entry is the client", async () => {
-    const c = cookieHeader((await setupAdmin(w, api)).cookie);
+    const c = warren.admin;
     const lr = await api.call("ProxyService/CreateListener", { spec: { name: "trusted", bindAddress: "127.0.0.1", port: 0, enabled: true, protocol: "LISTENER_PROTOCOL_HTTP" } }, c);
     assert.equal(lr.status, 200, lr.text);
     const l = lr.json.listener as ListenerJson;

@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { request } from "undici";
-import { JsonApi, WarrenProcess, cookieHeader, publicListener, setupAdmin, type LogLine } from "../helpers/warren-process.ts";
-import { createAgent, startAgent } from "../helpers/agent-process.ts";
+import { publicListener, type JsonApi, type LogLine, type WarrenProcess } from "../helpers/warren-process.ts";
+import { createAgent } from "../helpers/agent-process.ts";
+import { withWarren } from "../helpers/with-warren.ts";
 
 /** An origin whose /healthz answers 200 or 503 as the test says; everything else names the origin. */
 async function toggledOrigin(name: string) {
@@ -22,6 +23,7 @@ async function toggledOrigin(name: string) {
 }
 
 describe("active health checks", () => {
+  const warren = withWarren({ admin: true });
   let w: WarrenProcess;
   let api: JsonApi;
   let c: Record<string, string>;
@@ -30,16 +32,11 @@ describe("active health checks", () => {
   const closers: (() => Promise<void>)[] = [];
 
   before(async () => {
-    w = await WarrenProcess.start();
-    api = new JsonApi(w.baseUrl, w.caPem);
-    c = cookieHeader((await setupAdmin(w, api)).cookie);
+    ({ w, api, admin: c } = warren);
     ({ id: listenerId, port } = await publicListener(api, c));
   });
   after(async () => {
     for (const f of closers) await f();
-    await api.close();
-    await w.stop();
-    w.cleanup();
   });
 
   const origins = async (host: string) => {
@@ -87,8 +84,7 @@ describe("active health checks", () => {
     const o = await toggledOrigin("via-agent");
     closers.push(o.close);
     const ag = await createAgent(api, c, { name: "hc-agent", labels: { pool: "hc" } });
-    const proc = startAgent(w, ag);
-    closers.push(() => proc.kill());
+    warren.agent(ag);
     await w.waitForLog((l: LogLine) => l.msg === "agent online" && l.agentId === ag.id);
     const r = await api.call(
       "ProxyService/CreateRoute",

@@ -5,7 +5,8 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { request } from "undici";
-import { JsonApi, WarrenProcess, cookieHeader, setupAdmin } from "../helpers/warren-process.ts";
+import type { JsonApi, WarrenProcess } from "../helpers/warren-process.ts";
+import { withWarren } from "../helpers/with-warren.ts";
 import { startOrigin, type Origin } from "../helpers/origins.ts";
 
 /** Peak RSS of a process (VmHWM), in MB. */
@@ -27,6 +28,7 @@ function rawRequest(port: number, text: string): Promise<string> {
 }
 
 describe("public data plane: listeners, routes, direct targets", () => {
+  const warren = withWarren({ admin: true });
   let w: WarrenProcess;
   let api: JsonApi;
   let c: Record<string, string>;
@@ -35,9 +37,7 @@ describe("public data plane: listeners, routes, direct targets", () => {
   const origins: Origin[] = [];
 
   before(async () => {
-    w = await WarrenProcess.start();
-    api = new JsonApi(w.baseUrl, w.caPem);
-    c = cookieHeader((await setupAdmin(w, api)).cookie);
+    ({ w, api, admin: c } = warren);
     const cfg = await api.call("ProxyService/GetProxyConfig", {}, c);
     const listeners = cfg.json.listeners as { id: string; spec: { name: string }; status: { state: string; boundPort: number } }[];
     const seeded = listeners.find((l) => l.spec.name === "public-http")!;
@@ -48,9 +48,6 @@ describe("public data plane: listeners, routes, direct targets", () => {
   });
   after(async () => {
     for (const o of origins) await o.close();
-    await api.close();
-    await w.stop();
-    w.cleanup();
   });
 
   const get = (path: string, headers: Record<string, string> = {}) => request(`http://127.0.0.1:${port}${path}`, { headers });

@@ -1,8 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket } from "undici";
-import { JsonApi, WarrenProcess, cookieHeader, publicListener, setupAdmin, type LogLine } from "../helpers/warren-process.ts";
-import { createAgent, startAgent } from "../helpers/agent-process.ts";
+import { publicListener, type JsonApi, type LogLine, type WarrenProcess } from "../helpers/warren-process.ts";
+import { createAgent } from "../helpers/agent-process.ts";
+import { withWarren } from "../helpers/with-warren.ts";
 import { startWebSocketEcho } from "../helpers/origins.ts";
 
 /** Opens a WebSocket, sends each message and collects the echoes. */
@@ -26,28 +27,20 @@ async function echo(url: string, messages: string[]): Promise<string[]> {
 }
 
 describe("WebSocket upgrades through the proxy (issue 4 acceptance 4)", () => {
+  const warren = withWarren({ admin: true });
   let w: WarrenProcess;
   let api: JsonApi;
   let c: Record<string, string>;
   let port: number;
   let listenerId: string;
   let origin: Awaited<ReturnType<typeof startWebSocketEcho>>;
-  let agent: WarrenProcess | undefined;
 
   before(async () => {
-    w = await WarrenProcess.start();
-    api = new JsonApi(w.baseUrl, w.caPem);
-    c = cookieHeader((await setupAdmin(w, api)).cookie);
+    ({ w, api, admin: c } = warren);
     ({ id: listenerId, port } = await publicListener(api, c));
     origin = await startWebSocketEcho();
   });
-  after(async () => {
-    await agent?.kill();
-    await origin.close();
-    await api.close();
-    await w.stop();
-    w.cleanup();
-  });
+  after(() => origin.close());
 
   it("echoes through a direct target", async () => {
     const r = await api.call(
@@ -75,7 +68,7 @@ describe("WebSocket upgrades through the proxy (issue 4 acceptance 4)", () => {
       c,
     );
     assert.equal(r.status, 200, r.text);
-    agent = startAgent(w, a);
+    warren.agent(a);
     await w.waitForLog((l: LogLine) => l.msg === "agent online" && l.agentId === a.id);
     const msgs = ["through", "the", "tunnel"];
     assert.deepEqual(await echo(`ws://127.0.0.1:${port}/ws-agent/chat`, msgs), msgs);

@@ -2,16 +2,16 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "undici";
 import Database from "better-sqlite3";
-import { JsonApi, WarrenProcess, cookieHeader, setupAdmin } from "../helpers/warren-process.ts";
+import { withWarren } from "../helpers/with-warren.ts";
 import { startOrigin } from "../helpers/origins.ts";
 
 describe("request events (stage 11)", () => {
-  it("records one event per request, written in batches, without the query string", async () => {
-    const w = await WarrenProcess.start();
+  it("records one event per request, written in batches, without the query string", async (t) => {
+    const warren = await withWarren(t, { admin: true });
+    const { w } = warren;
     const origin = await startOrigin("ev");
     try {
-      const api = new JsonApi(w.baseUrl, w.caPem);
-      const c = cookieHeader((await setupAdmin(w, api)).cookie);
+      const { api, admin: c } = warren;
       const l = ((await api.call("ProxyService/GetProxyConfig", {}, c)).json.listeners as { id: string; status: { boundPort: number } }[])[0]!;
       const r = await api.call(
         "ProxyService/CreateRoute",
@@ -27,9 +27,8 @@ describe("request events (stage 11)", () => {
       await up.body.dump();
       const missing = await request(`${base}/x`, { method: "DELETE", headers: { host: "ev.test" } });
       await missing.body.dump();
-      await api.close();
       // Stopping flushes what is queued; then read the real database file.
-      await w.stop();
+      await warren.stop();
       const db = new Database(`${w.configDir}/warren.db`, { readonly: true });
       const rows = db.prepare("SELECT * FROM request_events ORDER BY id").all() as Record<string, unknown>[];
       db.close();
@@ -50,8 +49,6 @@ describe("request events (stage 11)", () => {
       assert.equal(nf.error_kind, "method_not_allowed");
     } finally {
       await origin.close();
-      await w.stop();
-      w.cleanup();
     }
   });
 });

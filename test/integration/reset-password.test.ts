@@ -3,54 +3,50 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, JsonApi, ROOT, WarrenProcess, cookieHeader, login, setupAdmin } from "../helpers/warren-process.ts";
+import { BIN, ROOT, cookieHeader, login } from "../helpers/warren-process.ts";
+import { withWarren } from "../helpers/with-warren.ts";
 
 describe("warren users reset-password (acceptance 6)", () => {
-  it("resets the password while the server runs, revokes sessions and reports what it did", async () => {
-    const w = await WarrenProcess.start();
-    try {
-      const api = new JsonApi(w.baseUrl, w.caPem);
-      const { cookie } = await setupAdmin(w, api);
-      assert.equal((await api.call("AuthService/GetCurrentUser", {}, cookieHeader(cookie))).status, 200);
+  it("resets the password while the server runs, revokes sessions and reports what it did", async (t) => {
+    const warren = await withWarren(t, { admin: true });
+    const { w } = warren;
+    const api = warren.api;
+    const cookie = warren.adminCookie;
+    assert.equal((await api.call("AuthService/GetCurrentUser", {}, cookieHeader(cookie))).status, 200);
 
-      const newPassword = "a brand new password";
-      const file = join(w.configDir, "pw.txt");
-      writeFileSync(file, `${newPassword}\n`, { mode: 0o600 });
-      const env = { PATH: process.env.PATH ?? "", CONFIG_DIR: w.configDir };
-      const r = spawnSync(process.execPath, [BIN, "users", "reset-password", "admin", "--password-file", file], { cwd: ROOT, env, encoding: "utf8" });
-      assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /password of admin \(usr_[a-z2-7]+\) reset; revoked 1 session\(s\)/);
-      assert.ok(!r.stdout.includes(newPassword) && !r.stderr.includes(newPassword));
+    const newPassword = "a brand new password";
+    const file = join(w.configDir, "pw.txt");
+    writeFileSync(file, `${newPassword}\n`, { mode: 0o600 });
+    const env = { PATH: process.env.PATH ?? "", CONFIG_DIR: w.configDir };
+    const r = spawnSync(process.execPath, [BIN, "users", "reset-password", "admin", "--password-file", file], { cwd: ROOT, env, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /password of admin \(usr_[a-z2-7]+\) reset; revoked 1 session\(s\)/);
+    assert.ok(!r.stdout.includes(newPassword) && !r.stderr.includes(newPassword));
 
-      const old = await api.call("AuthService/GetCurrentUser", {}, cookieHeader(cookie));
-      assert.equal(old.json.code, "unauthenticated", "the old session is gone");
-      const bad = await api.call("AuthService/Login", { username: "admin", password: "correct horse battery staple" });
-      assert.equal(bad.json.code, "unauthenticated", "the old password no longer works");
-      const fresh = await login(api, "admin", newPassword);
-      assert.equal((await api.call("AuthService/GetCurrentUser", {}, cookieHeader(fresh))).status, 200);
+    const old = await api.call("AuthService/GetCurrentUser", {}, cookieHeader(cookie));
+    assert.equal(old.json.code, "unauthenticated", "the old session is gone");
+    const bad = await api.call("AuthService/Login", { username: "admin", password: "correct horse battery staple" });
+    assert.equal(bad.json.code, "unauthenticated", "the old password no longer works");
+    const fresh = await login(api, "admin", newPassword);
+    assert.equal((await api.call("AuthService/GetCurrentUser", {}, cookieHeader(fresh))).status, 200);
 
-      // --password-env, and clear errors for unknown users, short passwords and no terminal.
-      const viaEnv = spawnSync(process.execPath, [BIN, "users", "reset-password", "admin", "--password-env", "NEWPW"], {
-        cwd: ROOT,
-        env: { ...env, NEWPW: "yet another password" },
-        encoding: "utf8",
-      });
-      assert.equal(viaEnv.status, 0, viaEnv.stderr);
-      const unknown = spawnSync(process.execPath, [BIN, "users", "reset-password", "nobody", "--password-file", file], { cwd: ROOT, env, encoding: "utf8" });
-      assert.equal(unknown.status, 2);
-      assert.match(unknown.stderr, /no user "nobody" \(users: admin\)/);
-      writeFileSync(file, "short\n");
-      const short = spawnSync(process.execPath, [BIN, "users", "reset-password", "admin", "--password-file", file], { cwd: ROOT, env, encoding: "utf8" });
-      assert.equal(short.status, 2);
-      assert.match(short.stderr, /password: must be at least 12 characters/);
-      const noTty = spawnSync(process.execPath, [BIN, "users", "reset-password", "admin"], { cwd: ROOT, env, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
-      assert.equal(noTty.status, 2);
-      assert.match(noTty.stderr, /--password-file FILE or --password-env VAR/);
-      await api.close();
-      assert.ok(!w.allOutput().includes(newPassword));
-    } finally {
-      await w.stop();
-      w.cleanup();
-    }
+    // --password-env, and clear errors for unknown users, short passwords and no terminal.
+    const viaEnv = spawnSync(process.execPath, [BIN, "users", "reset-password", "admin", "--password-env", "NEWPW"], {
+      cwd: ROOT,
+      env: { ...env, NEWPW: "yet another password" },
+      encoding: "utf8",
+    });
+    assert.equal(viaEnv.status, 0, viaEnv.stderr);
+    const unknown = spawnSync(process.execPath, [BIN, "users", "reset-password", "nobody", "--password-file", file], { cwd: ROOT, env, encoding: "utf8" });
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /no user "nobody" \(users: admin\)/);
+    writeFileSync(file, "short\n");
+    const short = spawnSync(process.execPath, [BIN, "users", "reset-password", "admin", "--password-file", file], { cwd: ROOT, env, encoding: "utf8" });
+    assert.equal(short.status, 2);
+    assert.match(short.stderr, /password: must be at least 12 characters/);
+    const noTty = spawnSync(process.execPath, [BIN, "users", "reset-password", "admin"], { cwd: ROOT, env, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+    assert.equal(noTty.status, 2);
+    assert.match(noTty.stderr, /--password-file FILE or --password-env VAR/);
+    assert.ok(!w.allOutput().includes(newPassword));
   });
 });

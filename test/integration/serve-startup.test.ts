@@ -1,81 +1,74 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BIN, JsonApi, ROOT, WarrenProcess, setupAdmin } from "../helpers/warren-process.ts";
+import { BIN, JsonApi, ROOT, setupAdmin } from "../helpers/warren-process.ts";
+import { withWarren } from "../helpers/with-warren.ts";
 import Database from "better-sqlite3";
 
 const mode = (p: string) => statSync(p).mode & 0o777;
 
 describe("warren serve start-up (acceptance 2, 8)", () => {
-  it("answers /healthz over HTTPS from its own CA within 5 s, logs a setup URL, and keeps CA and data across restarts", async () => {
+  it("answers /healthz over HTTPS from its own CA within 5 s, logs a setup URL, and keeps CA and data across restarts", async (t) => {
     const t0 = Date.now();
-    const w = await WarrenProcess.start();
-    try {
-      const api = new JsonApi(w.baseUrl, w.caPem);
-      const health = await api.raw("/healthz", { method: "GET" });
-      assert.ok(Date.now() - t0 < 5000, `ready after ${Date.now() - t0} ms`);
-      assert.equal(health.status, 200);
-      assert.deepEqual(Object.keys(health.json).sort(), ["status", "version"], "nothing but status and version");
-      assert.equal(health.json.status, "ok");
-      assert.equal(typeof health.json.version, "string");
-      assert.match(w.setupToken(), /^[A-Za-z0-9_-]{43}$/);
-      const fp = w.logs.find((l) => l.msg === "management CA")!.caFingerprintSha256;
-      assert.match(String(fp), /^([0-9a-f]{2}:){31}[0-9a-f]{2}$/);
-      const { userId } = await setupAdmin(w, api);
-      await api.close();
-      await w.stop();
-
-      // Files: database, WAL and CA key are private; the state directory too.
-      const certs = join(w.configDir, "certs", "management");
-      assert.equal(mode(join(certs, "ca.key.pem")), 0o600);
-      assert.equal(mode(join(certs, "server.key.pem")), 0o600);
-      assert.equal(mode(certs), 0o700);
-      assert.equal(mode(w.configDir), 0o700);
-      assert.equal(mode(join(w.configDir, "warren.db")), 0o600);
-
-      const again = await WarrenProcess.start({ configDir: w.configDir });
-      try {
-        assert.equal(again.logs.find((l) => l.msg === "management CA")!.caFingerprintSha256, fp, "same CA after restart");
-        assert.ok(!again.logs.some((l) => l.msg === "created the management CA"));
-        assert.ok(!again.logs.some((l) => typeof l.setupUrl === "string"), "no setup URL once an admin exists");
-        const api2 = new JsonApi(again.baseUrl, again.caPem);
-        const state = await api2.call("AuthService/GetSetupState", {});
-        assert.equal(state.json.setupRequired ?? false, false);
-        const { login } = await import("../helpers/warren-process.ts");
-        const cookie = await login(api2, "admin", "correct horse battery staple");
-        const me = await api2.call("AuthService/GetCurrentUser", {}, { cookie: `warren_session=${cookie}` });
-        assert.equal((me.json.user as { id: string }).id, userId, "same data after restart");
-        await api2.close();
-        const wal = join(w.configDir, "warren.db-wal");
-        assert.equal(mode(wal), 0o600, "WAL file is private");
-      } finally {
-        await again.stop();
-      }
-    } finally {
-      await w.stop();
-      w.cleanup();
-    }
-  });
-
-  it("re-issues only the server certificate when the host set changes", async () => {
-    const w = await WarrenProcess.start();
+    const first = await withWarren(t);
+    const { w } = first;
+    const api = first.api;
+    const health = await api.raw("/healthz", { method: "GET" });
+    assert.ok(Date.now() - t0 < 5000, `ready after ${Date.now() - t0} ms`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(Object.keys(health.json).sort(), ["status", "version"], "nothing but status and version");
+    assert.equal(health.json.status, "ok");
+    assert.equal(typeof health.json.version, "string");
+    assert.match(w.setupToken(), /^[A-Za-z0-9_-]{43}$/);
     const fp = w.logs.find((l) => l.msg === "management CA")!.caFingerprintSha256;
-    await w.stop();
-    const w2 = await WarrenProcess.start({ configDir: w.configDir, env: { MANAGEMENT_TLS_EXTRA_HOSTS: "warren.internal,10.9.8.7" } });
-    try {
-      assert.equal(w2.logs.find((l) => l.msg === "management CA")!.caFingerprintSha256, fp);
-      const issued = w2.logs.find((l) => l.msg === "issued the management server certificate");
-      assert.equal(issued?.reason, "hosts_changed");
-    } finally {
-      await w2.stop();
-      w2.cleanup();
-    }
+    assert.match(String(fp), /^([0-9a-f]{2}:){31}[0-9a-f]{2}$/);
+    const { userId } = await setupAdmin(w, api);
+    await first.stop();
+
+    // Files: database, WAL and CA key are private; the state directory too.
+    const certs = join(w.configDir, "certs", "management");
+    assert.equal(mode(join(certs, "ca.key.pem")), 0o600);
+    assert.equal(mode(join(certs, "server.key.pem")), 0o600);
+    assert.equal(mode(certs), 0o700);
+    assert.equal(mode(w.configDir), 0o700);
+    assert.equal(mode(join(w.configDir, "warren.db")), 0o600);
+
+    const second = await withWarren(t, { configDir: w.configDir });
+    const again = second.w;
+    assert.equal(again.logs.find((l) => l.msg === "management CA")!.caFingerprintSha256, fp, "same CA after restart");
+    assert.ok(!again.logs.some((l) => l.msg === "created the management CA"));
+    assert.ok(!again.logs.some((l) => typeof l.setupUrl === "string"), "no setup URL once an admin exists");
+    const api2 = second.api;
+    const state = await api2.call("AuthService/GetSetupState", {});
+    assert.equal(state.json.setupRequired ?? false, false);
+    const { login } = await import("../helpers/warren-process.ts");
+    const cookie = await login(api2, "admin", "correct horse battery staple");
+    const me = await api2.call("AuthService/GetCurrentUser", {}, { cookie: `warren_session=${cookie}` });
+    assert.equal((me.json.user as { id: string }).id, userId, "same data after restart");
+    const wal = join(w.configDir, "warren.db-wal");
+    assert.equal(mode(wal), 0o600, "WAL file is private");
   });
 
-  it("stops with one line naming the variable when the environment is invalid", () => {
+  it("re-issues only the server certificate when the host set changes", async (t) => {
+    const first = await withWarren(t);
+    const w = first.w;
+    const fp = w.logs.find((l) => l.msg === "management CA")!.caFingerprintSha256;
+    await first.stop();
+    const w2 = (await withWarren(t, { configDir: w.configDir, env: { MANAGEMENT_TLS_EXTRA_HOSTS: "warren.internal,10.9.8.7" } })).w;
+    assert.equal(w2.logs.find((l) => l.msg === "management CA")!.caFingerprintSha256, fp);
+    const issued = w2.logs.find((l) => l.msg === "issued the management server certificate");
+    assert.equal(issued?.reason, "hosts_changed");
+  });
+
+  it("stops with one line naming the variable when the environment is invalid", (t) => {
+    const tempDir = (prefix: string) => {
+      const d = mkdtempSync(join(tmpdir(), prefix));
+      t.after(() => rmSync(d, { recursive: true, force: true }));
+      return d;
+    };
     const cases: [Record<string, string>, RegExp][] = [
       [{ MANAGEMENT_PORT: "eighty" }, /^warren: MANAGEMENT_PORT: got "eighty", expected an integer from 0 to 65535$/],
       [{ MANAGEMENT_TLS_MODE: "maybe" }, /^warren: MANAGEMENT_TLS_MODE: got "maybe", expected one of auto, provided, off$/],
@@ -87,7 +80,7 @@ describe("warren serve start-up (acceptance 2, 8)", () => {
     for (const [env, re] of cases) {
       const r = spawnSync(process.execPath, [BIN, "serve"], {
         cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "", CONFIG_DIR: mkdtempSync(join(tmpdir(), "warren-env-")), ...env },
+        env: { PATH: process.env.PATH ?? "", CONFIG_DIR: tempDir("warren-env-"), ...env },
         encoding: "utf8",
       });
       assert.equal(r.status, 2, JSON.stringify(env));
@@ -103,28 +96,18 @@ describe("warren serve start-up (acceptance 2, 8)", () => {
     assert.equal(r.stdout.trim(), JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version);
   });
 
-  it("turns off only the UI routes with MANAGEMENT_UI_DISABLED", async () => {
-    const on = await WarrenProcess.start();
-    const off = await WarrenProcess.start({ env: { MANAGEMENT_UI_DISABLED: "true" } });
-    try {
-      const apiOn = new JsonApi(on.baseUrl, on.caPem);
-      const apiOff = new JsonApi(off.baseUrl, off.caPem);
-      assert.equal((await apiOn.raw("/", { method: "GET" })).status, 200);
-      assert.equal((await apiOff.raw("/", { method: "GET" })).status, 404);
-      assert.equal((await apiOff.raw("/healthz", { method: "GET" })).status, 200);
-      assert.equal((await apiOff.call("AuthService/GetSetupState", {})).status, 200);
-      await apiOn.close();
-      await apiOff.close();
-    } finally {
-      await on.stop();
-      await off.stop();
-      on.cleanup();
-      off.cleanup();
-    }
+  it("turns off only the UI routes with MANAGEMENT_UI_DISABLED", async (t) => {
+    const apiOn = (await withWarren(t)).api;
+    const apiOff = (await withWarren(t, { env: { MANAGEMENT_UI_DISABLED: "true" } })).api;
+    assert.equal((await apiOn.raw("/", { method: "GET" })).status, 200);
+    assert.equal((await apiOff.raw("/", { method: "GET" })).status, 404);
+    assert.equal((await apiOff.raw("/healthz", { method: "GET" })).status, 200);
+    assert.equal((await apiOff.call("AuthService/GetSetupState", {})).status, 200);
   });
 
-  it("refuses to start on a database newer than the code", () => {
+  it("refuses to start on a database newer than the code", (t) => {
     const dir = mkdtempSync(join(tmpdir(), "warren-newer-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const db = new Database(join(dir, "warren.db"));
     db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
     db.prepare("INSERT INTO schema_migrations VALUES (999, 'future', 0)").run();
@@ -138,39 +121,32 @@ describe("warren serve start-up (acceptance 2, 8)", () => {
     assert.match(r.stderr, /database schema version 999 is newer than this Warren supports/);
   });
 
-  it("serves plain HTTP only with MANAGEMENT_ALLOW_INSECURE_HTTP, warns, and drops Secure from cookies", async () => {
-    const w = await WarrenProcess.start({ env: { MANAGEMENT_TLS_MODE: "off", MANAGEMENT_ALLOW_INSECURE_HTTP: "true" } });
-    try {
-      assert.match(w.baseUrl, /^http:\/\//);
-      assert.ok(w.logs.some((l) => l.level === 40 && /plain HTTP/.test(l.msg)));
-      const api = new JsonApi(w.baseUrl, "");
-      await setupAdmin(w, api);
-      const res = await api.call("AuthService/Login", { username: "admin", password: "correct horse battery staple" });
-      assert.doesNotMatch(String(res.headers["set-cookie"]), /Secure/);
-      await api.close();
-    } finally {
-      await w.stop();
-      w.cleanup();
-    }
+  it("serves plain HTTP only with MANAGEMENT_ALLOW_INSECURE_HTTP, warns, and drops Secure from cookies", async (t) => {
+    const { w, api } = await withWarren(t, { env: { MANAGEMENT_TLS_MODE: "off", MANAGEMENT_ALLOW_INSECURE_HTTP: "true" } });
+    assert.match(w.baseUrl, /^http:\/\//);
+    assert.ok(w.logs.some((l) => l.level === 40 && /plain HTTP/.test(l.msg)));
+    await setupAdmin(w, api);
+    const res = await api.call("AuthService/Login", { username: "admin", password: "correct horse battery staple" });
+    assert.doesNotMatch(String(res.headers["set-cookie"]), /Secure/);
   });
 
-  it("serves an operator's certificate with MANAGEMENT_TLS_MODE=provided", async () => {
+  it("serves an operator's certificate with MANAGEMENT_TLS_MODE=provided", async (t) => {
     const { CertificateAuthority } = await import("../../management/pki/index.ts");
     const dir = mkdtempSync(join(tmpdir(), "warren-provided-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const { ca } = await CertificateAuthority.loadOrCreate(join(dir, "op-ca"));
     const leaf = await ca.issueServerCertificate(["127.0.0.1", "localhost"]);
     writeFileSync(join(dir, "cert.pem"), leaf.certPem);
     writeFileSync(join(dir, "key.pem"), leaf.keyPem, { mode: 0o600 });
-    const w = await WarrenProcess.start({
+    const { w } = await withWarren(t, {
       env: { MANAGEMENT_TLS_MODE: "provided", MANAGEMENT_TLS_CERT_FILE: join(dir, "cert.pem"), MANAGEMENT_TLS_KEY_FILE: join(dir, "key.pem") },
     });
+    // Trusting the operator's CA, not Warren's.
+    const api = new JsonApi(w.baseUrl, ca.certPem);
     try {
-      const api = new JsonApi(w.baseUrl, ca.certPem);
       assert.equal((await api.raw("/healthz", { method: "GET" })).status, 200);
-      await api.close();
     } finally {
-      await w.stop();
-      w.cleanup();
+      await api.close();
     }
   });
 });

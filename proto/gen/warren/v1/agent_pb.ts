@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warren/v1/agent.proto.
  */
 export const file_warren_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChV3YXJyZW4vdjEvYWdlbnQucHJvdG8SCXdhcnJlbi52MSKtAgoFQWdlbnQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIsCgZsYWJlbHMYAyADKAsyHC53YXJyZW4udjEuQWdlbnQuTGFiZWxzRW50cnkSDwoHZW5hYmxlZBgEIAEoCBIUCgxyZXF1aXJlX210bHMYBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoGc3RhdHVzGAggASgLMhYud2FycmVuLnYxLkFnZW50U3RhdHVzGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiwgIKC0FnZW50U3RhdHVzEg4KBm9ubGluZRgBIAEoCBIzCg9jb25uZWN0ZWRfc2luY2UYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWxhc3Rfc2VlbhgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOcmVtb3RlX2FkZHJlc3MYBCABKAkSDwoHdmVyc2lvbhgFIAEoCRIQCghob3N0bmFtZRgGIAEoCRIWCg5hY3RpdmVfc3RyZWFtcxgHIAEoBBIQCghieXRlc19pbhgIIAEoBBIRCglieXRlc19vdXQYCSABKAQSDAoEbXRscxgKIAEoCBI5ChVjZXJ0aWZpY2F0ZV9ub3RfYWZ0ZXIYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImcKDkluc3RhbGxTbmlwcGV0EhQKDHN5c3RlbWRfdW5pdBgBIAEoCRIQCghlbnZfZmlsZRgCIAEoCRIXCg9jb21wb3NlX3NlcnZpY2UYAyABKAkSFAoMY29tbWFuZF9saW5lGAQgASgJIsQBChJDcmVhdGVBZ2VudFJlcXVlc3QSDAoEbmFtZRgBIAEoCRI5CgZsYWJlbHMYAiADKAsyKS53YXJyZW4udjEuQ3JlYXRlQWdlbnRSZXF1ZXN0LkxhYmVsc0VudHJ5EhQKB2VuYWJsZWQYAyABKAhIAIgBARIUCgxyZXF1aXJlX210bHMYBCABKAgaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIKCghfZW5hYmxlZCJxChNDcmVhdGVBZ2VudFJlc3BvbnNlEh8KBWFnZW50GAEgASgLMhAud2FycmVuLnYxLkFnZW50Eg0KBXRva2VuGAIgASgJEioKB2luc3RhbGwYAyABKAsyGS53YXJyZW4udjEuSW5zdGFsbFNuaXBwZXQiEwoRTGlzdEFnZW50c1JlcXVlc3QiNgoSTGlzdEFnZW50c1Jlc3BvbnNlEiAKBmFnZW50cxgBIAMoCzIQLndhcnJlbi52MS5BZ2VudCIdCg9HZXRBZ2VudFJlcXVlc3QSCgoCaWQYASABKAkiMwoQR2V0QWdlbnRSZXNwb25zZRIfCgVhZ2VudBgBIAEoCzIQLndhcnJlbi52MS5BZ2VudCKMAgoSVXBkYXRlQWdlbnRSZXF1ZXN0EgoKAmlkGAEgASgJEhEKBG5hbWUYAiABKAlIAIgBARIWCg5yZXBsYWNlX2xhYmVscxgDIAEoCBI5CgZsYWJlbHMYBCADKAsyKS53YXJyZW4udjEuVXBkYXRlQWdlbnRSZXF1ZXN0LkxhYmVsc0VudHJ5EhQKB2VuYWJsZWQYBSABKAhIAYgBARIZCgxyZXF1aXJlX210bHMYBiABKAhIAogBARotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgcKBV9uYW1lQgoKCF9lbmFibGVkQg8KDV9yZXF1aXJlX210bHMiNgoTVXBkYXRlQWdlbnRSZXNwb25zZRIfCgVhZ2VudBgBIAEoCzIQLndhcnJlbi52MS5BZ2VudCIlChdSb3RhdGVBZ2VudFRva2VuUmVxdWVzdBIKCgJpZBgBIAEoCSJ2ChhSb3RhdGVBZ2VudFRva2VuUmVzcG9uc2USHwoFYWdlbnQYASABKAsyEC53YXJyZW4udjEuQWdlbnQSDQoFdG9rZW4YAiABKAkSKgoHaW5zdGFsbBgDIAEoCzIZLndhcnJlbi52MS5JbnN0YWxsU25pcHBldCIgChJEZWxldGVBZ2VudFJlcXVlc3QSCgoCaWQYASABKAkiFQoTRGVsZXRlQWdlbnRSZXNwb25zZSImChhHZXRJbnN0YWxsU25pcHBldFJlcXVlc3QSCgoCaWQYASABKAkiRwoZR2V0SW5zdGFsbFNuaXBwZXRSZXNwb25zZRIqCgdpbnN0YWxsGAEgASgLMhkud2FycmVuLnYxLkluc3RhbGxTbmlwcGV0IiAKDUVucm9sbFJlcXVlc3QSDwoHY3NyX3BlbRgBIAEoCSJ0Cg5FbnJvbGxSZXNwb25zZRIXCg9jZXJ0aWZpY2F0ZV9wZW0YASABKAkSGgoSY2FfY2VydGlmaWNhdGVfcGVtGAIgASgJEi0KCW5vdF9hZnRlchgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAyhAUKDEFnZW50U2VydmljZRJMCgtDcmVhdGVBZ2VudBIdLndhcnJlbi52MS5DcmVhdGVBZ2VudFJlcXVlc3QaHi53YXJyZW4udjEuQ3JlYXRlQWdlbnRSZXNwb25zZRJJCgpMaXN0QWdlbnRzEhwud2FycmVuLnYxLkxpc3RBZ2VudHNSZXF1ZXN0Gh0ud2FycmVuLnYxLkxpc3RBZ2VudHNSZXNwb25zZRJDCghHZXRBZ2VudBIaLndhcnJlbi52MS5HZXRBZ2VudFJlcXVlc3QaGy53YXJyZW4udjEuR2V0QWdlbnRSZXNwb25zZRJMCgtVcGRhdGVBZ2VudBIdLndhcnJlbi52MS5VcGRhdGVBZ2VudFJlcXVlc3QaHi53YXJyZW4udjEuVXBkYXRlQWdlbnRSZXNwb25zZRJbChBSb3RhdGVBZ2VudFRva2VuEiIud2FycmVuLnYxLlJvdGF0ZUFnZW50VG9rZW5SZXF1ZXN0GiMud2FycmVuLnYxLlJvdGF0ZUFnZW50VG9rZW5SZXNwb25zZRJMCgtEZWxldGVBZ2VudBIdLndhcnJlbi52MS5EZWxldGVBZ2VudFJlcXVlc3QaHi53YXJyZW4udjEuRGVsZXRlQWdlbnRSZXNwb25zZRJeChFHZXRJbnN0YWxsU25pcHBldBIjLndhcnJlbi52MS5HZXRJbnN0YWxsU25pcHBldFJlcXVlc3QaJC53YXJyZW4udjEuR2V0SW5zdGFsbFNuaXBwZXRSZXNwb25zZRI9CgZFbnJvbGwSGC53YXJyZW4udjEuRW5yb2xsUmVxdWVzdBoZLndhcnJlbi52MS5FbnJvbGxSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChV3YXJyZW4vdjEvYWdlbnQucHJvdG8SCXdhcnJlbi52MSKtAgoFQWdlbnQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIsCgZsYWJlbHMYAyADKAsyHC53YXJyZW4udjEuQWdlbnQuTGFiZWxzRW50cnkSDwoHZW5hYmxlZBgEIAEoCBIUCgxyZXF1aXJlX210bHMYBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoGc3RhdHVzGAggASgLMhYud2FycmVuLnYxLkFnZW50U3RhdHVzGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi+QIKC0FnZW50U3RhdHVzEg4KBm9ubGluZRgBIAEoCBIzCg9jb25uZWN0ZWRfc2luY2UYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWxhc3Rfc2VlbhgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOcmVtb3RlX2FkZHJlc3MYBCABKAkSDwoHdmVyc2lvbhgFIAEoCRIQCghob3N0bmFtZRgGIAEoCRIWCg5hY3RpdmVfc3RyZWFtcxgHIAEoBBIQCghieXRlc19pbhgIIAEoBBIRCglieXRlc19vdXQYCSABKAQSDAoEbXRscxgKIAEoCBI5ChVjZXJ0aWZpY2F0ZV9ub3RfYWZ0ZXIYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKDnJlcG9ydGVkX3N0YXRzGAwgASgLMh0ud2FycmVuLnYxLkFnZW50UmVwb3J0ZWRTdGF0cyLBAQoSQWdlbnRSZXBvcnRlZFN0YXRzEhYKDmFjdGl2ZV9zdHJlYW1zGAEgASgEEhUKDXN0cmVhbXNfdG90YWwYAiABKAQSFQoNZGlhbF9mYWlsdXJlcxgDIAEoBBIaChJieXRlc19mcm9tX29yaWdpbnMYBCABKAQSGAoQYnl0ZXNfdG9fb3JpZ2lucxgFIAEoBBIvCgtyZXBvcnRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZwoOSW5zdGFsbFNuaXBwZXQSFAoMc3lzdGVtZF91bml0GAEgASgJEhAKCGVudl9maWxlGAIgASgJEhcKD2NvbXBvc2Vfc2VydmljZRgDIAEoCRIUCgxjb21tYW5kX2xpbmUYBCABKAkixAEKEkNyZWF0ZUFnZW50UmVxdWVzdBIMCgRuYW1lGAEgASgJEjkKBmxhYmVscxgCIAMoCzIpLndhcnJlbi52MS5DcmVhdGVBZ2VudFJlcXVlc3QuTGFiZWxzRW50cnkSFAoHZW5hYmxlZBgDIAEoCEgAiAEBEhQKDHJlcXVpcmVfbXRscxgEIAEoCBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgoKCF9lbmFibGVkInEKE0NyZWF0ZUFnZW50UmVzcG9uc2USHwoFYWdlbnQYASABKAsyEC53YXJyZW4udjEuQWdlbnQSDQoFdG9rZW4YAiABKAkSKgoHaW5zdGFsbBgDIAEoCzIZLndhcnJlbi52MS5JbnN0YWxsU25pcHBldCITChFMaXN0QWdlbnRzUmVxdWVzdCI2ChJMaXN0QWdlbnRzUmVzcG9uc2USIAoGYWdlbnRzGAEgAygLMhAud2FycmVuLnYxLkFnZW50Ih0KD0dldEFnZW50UmVxdWVzdBIKCgJpZBgBIAEoCSIzChBHZXRBZ2VudFJlc3BvbnNlEh8KBWFnZW50GAEgASgLMhAud2FycmVuLnYxLkFnZW50IowCChJVcGRhdGVBZ2VudFJlcXVlc3QSCgoCaWQYASABKAkSEQoEbmFtZRgCIAEoCUgAiAEBEhYKDnJlcGxhY2VfbGFiZWxzGAMgASgIEjkKBmxhYmVscxgEIAMoCzIpLndhcnJlbi52MS5VcGRhdGVBZ2VudFJlcXVlc3QuTGFiZWxzRW50cnkSFAoHZW5hYmxlZBgFIAEoCEgBiAEBEhkKDHJlcXVpcmVfbXRscxgGIAEoCEgCiAEBGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCBwoFX25hbWVCCgoIX2VuYWJsZWRCDwoNX3JlcXVpcmVfbXRscyI2ChNVcGRhdGVBZ2VudFJlc3BvbnNlEh8KBWFnZW50GAEgASgLMhAud2FycmVuLnYxLkFnZW50IiUKF1JvdGF0ZUFnZW50VG9rZW5SZXF1ZXN0EgoKAmlkGAEgASgJInYKGFJvdGF0ZUFnZW50VG9rZW5SZXNwb25zZRIfCgVhZ2VudBgBIAEoCzIQLndhcnJlbi52MS5BZ2VudBINCgV0b2tlbhgCIAEoCRIqCgdpbnN0YWxsGAMgASgLMhkud2FycmVuLnYxLkluc3RhbGxTbmlwcGV0IiAKEkRlbGV0ZUFnZW50UmVxdWVzdBIKCgJpZBgBIAEoCSIVChNEZWxldGVBZ2VudFJlc3BvbnNlIiYKGEdldEluc3RhbGxTbmlwcGV0UmVxdWVzdBIKCgJpZBgBIAEoCSJHChlHZXRJbnN0YWxsU25pcHBldFJlc3BvbnNlEioKB2luc3RhbGwYASABKAsyGS53YXJyZW4udjEuSW5zdGFsbFNuaXBwZXQiIAoNRW5yb2xsUmVxdWVzdBIPCgdjc3JfcGVtGAEgASgJInQKDkVucm9sbFJlc3BvbnNlEhcKD2NlcnRpZmljYXRlX3BlbRgBIAEoCRIaChJjYV9jZXJ0aWZpY2F0ZV9wZW0YAiABKAkSLQoJbm90X2FmdGVyGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDKEBQoMQWdlbnRTZXJ2aWNlEkwKC0NyZWF0ZUFnZW50Eh0ud2FycmVuLnYxLkNyZWF0ZUFnZW50UmVxdWVzdBoeLndhcnJlbi52MS5DcmVhdGVBZ2VudFJlc3BvbnNlEkkKCkxpc3RBZ2VudHMSHC53YXJyZW4udjEuTGlzdEFnZW50c1JlcXVlc3QaHS53YXJyZW4udjEuTGlzdEFnZW50c1Jlc3BvbnNlEkMKCEdldEFnZW50Ehoud2FycmVuLnYxLkdldEFnZW50UmVxdWVzdBobLndhcnJlbi52MS5HZXRBZ2VudFJlc3BvbnNlEkwKC1VwZGF0ZUFnZW50Eh0ud2FycmVuLnYxLlVwZGF0ZUFnZW50UmVxdWVzdBoeLndhcnJlbi52MS5VcGRhdGVBZ2VudFJlc3BvbnNlElsKEFJvdGF0ZUFnZW50VG9rZW4SIi53YXJyZW4udjEuUm90YXRlQWdlbnRUb2tlblJlcXVlc3QaIy53YXJyZW4udjEuUm90YXRlQWdlbnRUb2tlblJlc3BvbnNlEkwKC0RlbGV0ZUFnZW50Eh0ud2FycmVuLnYxLkRlbGV0ZUFnZW50UmVxdWVzdBoeLndhcnJlbi52MS5EZWxldGVBZ2VudFJlc3BvbnNlEl4KEUdldEluc3RhbGxTbmlwcGV0EiMud2FycmVuLnYxLkdldEluc3RhbGxTbmlwcGV0UmVxdWVzdBokLndhcnJlbi52MS5HZXRJbnN0YWxsU25pcHBldFJlc3BvbnNlEj0KBkVucm9sbBIYLndhcnJlbi52MS5FbnJvbGxSZXF1ZXN0Ghkud2FycmVuLnYxLkVucm9sbFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message warren.v1.Agent
@@ -130,6 +130,13 @@ export type AgentStatus = Message<"warren.v1.AgentStatus"> & {
    * @generated from field: google.protobuf.Timestamp certificate_not_after = 11;
    */
   certificateNotAfter?: Timestamp | undefined;
+
+  /**
+   * What the agent itself last reported on its control stream (every 5 s); unset until the first report.
+   *
+   * @generated from field: warren.v1.AgentReportedStats reported_stats = 12;
+   */
+  reportedStats?: AgentReportedStats | undefined;
 };
 
 /**
@@ -138,6 +145,62 @@ export type AgentStatus = Message<"warren.v1.AgentStatus"> & {
  */
 export const AgentStatusSchema: GenMessage<AgentStatus> = /*@__PURE__*/
   messageDesc(file_warren_v1_agent, 1);
+
+/**
+ * The agent's own counters since its process started (it sends them every 5 s), as last received.
+ * Values are capped at 2^53 - 1.
+ *
+ * @generated from message warren.v1.AgentReportedStats
+ */
+export type AgentReportedStats = Message<"warren.v1.AgentReportedStats"> & {
+  /**
+   * Streams the agent is handling right now (dialling or relaying).
+   *
+   * @generated from field: uint64 active_streams = 1;
+   */
+  activeStreams: bigint;
+
+  /**
+   * Streams the gateway opened through this agent, whatever became of them.
+   *
+   * @generated from field: uint64 streams_total = 2;
+   */
+  streamsTotal: bigint;
+
+  /**
+   * Streams whose origin the agent could not reach: failed lookups, refused or timed-out connects
+   * (addresses its allowlist denies are not counted).
+   *
+   * @generated from field: uint64 dial_failures = 3;
+   */
+  dialFailures: bigint;
+
+  /**
+   * Bytes read from origins (sent back to the gateway) and written to origins.
+   *
+   * @generated from field: uint64 bytes_from_origins = 4;
+   */
+  bytesFromOrigins: bigint;
+
+  /**
+   * @generated from field: uint64 bytes_to_origins = 5;
+   */
+  bytesToOrigins: bigint;
+
+  /**
+   * When management received this report.
+   *
+   * @generated from field: google.protobuf.Timestamp reported_at = 6;
+   */
+  reportedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message warren.v1.AgentReportedStats.
+ * Use `create(AgentReportedStatsSchema)` to create a new message.
+ */
+export const AgentReportedStatsSchema: GenMessage<AgentReportedStats> = /*@__PURE__*/
+  messageDesc(file_warren_v1_agent, 2);
 
 /**
  * @generated from message warren.v1.InstallSnippet
@@ -175,7 +238,7 @@ export type InstallSnippet = Message<"warren.v1.InstallSnippet"> & {
  * Use `create(InstallSnippetSchema)` to create a new message.
  */
 export const InstallSnippetSchema: GenMessage<InstallSnippet> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 2);
+  messageDesc(file_warren_v1_agent, 3);
 
 /**
  * @generated from message warren.v1.CreateAgentRequest
@@ -209,7 +272,7 @@ export type CreateAgentRequest = Message<"warren.v1.CreateAgentRequest"> & {
  * Use `create(CreateAgentRequestSchema)` to create a new message.
  */
 export const CreateAgentRequestSchema: GenMessage<CreateAgentRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 3);
+  messageDesc(file_warren_v1_agent, 4);
 
 /**
  * @generated from message warren.v1.CreateAgentResponse
@@ -238,7 +301,7 @@ export type CreateAgentResponse = Message<"warren.v1.CreateAgentResponse"> & {
  * Use `create(CreateAgentResponseSchema)` to create a new message.
  */
 export const CreateAgentResponseSchema: GenMessage<CreateAgentResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 4);
+  messageDesc(file_warren_v1_agent, 5);
 
 /**
  * @generated from message warren.v1.ListAgentsRequest
@@ -251,7 +314,7 @@ export type ListAgentsRequest = Message<"warren.v1.ListAgentsRequest"> & {
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 5);
+  messageDesc(file_warren_v1_agent, 6);
 
 /**
  * @generated from message warren.v1.ListAgentsResponse
@@ -268,7 +331,7 @@ export type ListAgentsResponse = Message<"warren.v1.ListAgentsResponse"> & {
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 6);
+  messageDesc(file_warren_v1_agent, 7);
 
 /**
  * @generated from message warren.v1.GetAgentRequest
@@ -285,7 +348,7 @@ export type GetAgentRequest = Message<"warren.v1.GetAgentRequest"> & {
  * Use `create(GetAgentRequestSchema)` to create a new message.
  */
 export const GetAgentRequestSchema: GenMessage<GetAgentRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 7);
+  messageDesc(file_warren_v1_agent, 8);
 
 /**
  * @generated from message warren.v1.GetAgentResponse
@@ -302,7 +365,7 @@ export type GetAgentResponse = Message<"warren.v1.GetAgentResponse"> & {
  * Use `create(GetAgentResponseSchema)` to create a new message.
  */
 export const GetAgentResponseSchema: GenMessage<GetAgentResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 8);
+  messageDesc(file_warren_v1_agent, 9);
 
 /**
  * Unset fields are not changed; labels are replaced when replace_labels is true.
@@ -346,7 +409,7 @@ export type UpdateAgentRequest = Message<"warren.v1.UpdateAgentRequest"> & {
  * Use `create(UpdateAgentRequestSchema)` to create a new message.
  */
 export const UpdateAgentRequestSchema: GenMessage<UpdateAgentRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 9);
+  messageDesc(file_warren_v1_agent, 10);
 
 /**
  * @generated from message warren.v1.UpdateAgentResponse
@@ -363,7 +426,7 @@ export type UpdateAgentResponse = Message<"warren.v1.UpdateAgentResponse"> & {
  * Use `create(UpdateAgentResponseSchema)` to create a new message.
  */
 export const UpdateAgentResponseSchema: GenMessage<UpdateAgentResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 10);
+  messageDesc(file_warren_v1_agent, 11);
 
 /**
  * @generated from message warren.v1.RotateAgentTokenRequest
@@ -380,7 +443,7 @@ export type RotateAgentTokenRequest = Message<"warren.v1.RotateAgentTokenRequest
  * Use `create(RotateAgentTokenRequestSchema)` to create a new message.
  */
 export const RotateAgentTokenRequestSchema: GenMessage<RotateAgentTokenRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 11);
+  messageDesc(file_warren_v1_agent, 12);
 
 /**
  * @generated from message warren.v1.RotateAgentTokenResponse
@@ -407,7 +470,7 @@ export type RotateAgentTokenResponse = Message<"warren.v1.RotateAgentTokenRespon
  * Use `create(RotateAgentTokenResponseSchema)` to create a new message.
  */
 export const RotateAgentTokenResponseSchema: GenMessage<RotateAgentTokenResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 12);
+  messageDesc(file_warren_v1_agent, 13);
 
 /**
  * @generated from message warren.v1.DeleteAgentRequest
@@ -424,7 +487,7 @@ export type DeleteAgentRequest = Message<"warren.v1.DeleteAgentRequest"> & {
  * Use `create(DeleteAgentRequestSchema)` to create a new message.
  */
 export const DeleteAgentRequestSchema: GenMessage<DeleteAgentRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 13);
+  messageDesc(file_warren_v1_agent, 14);
 
 /**
  * @generated from message warren.v1.DeleteAgentResponse
@@ -437,7 +500,7 @@ export type DeleteAgentResponse = Message<"warren.v1.DeleteAgentResponse"> & {
  * Use `create(DeleteAgentResponseSchema)` to create a new message.
  */
 export const DeleteAgentResponseSchema: GenMessage<DeleteAgentResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 14);
+  messageDesc(file_warren_v1_agent, 15);
 
 /**
  * @generated from message warren.v1.GetInstallSnippetRequest
@@ -454,7 +517,7 @@ export type GetInstallSnippetRequest = Message<"warren.v1.GetInstallSnippetReque
  * Use `create(GetInstallSnippetRequestSchema)` to create a new message.
  */
 export const GetInstallSnippetRequestSchema: GenMessage<GetInstallSnippetRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 15);
+  messageDesc(file_warren_v1_agent, 16);
 
 /**
  * @generated from message warren.v1.GetInstallSnippetResponse
@@ -471,7 +534,7 @@ export type GetInstallSnippetResponse = Message<"warren.v1.GetInstallSnippetResp
  * Use `create(GetInstallSnippetResponseSchema)` to create a new message.
  */
 export const GetInstallSnippetResponseSchema: GenMessage<GetInstallSnippetResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 16);
+  messageDesc(file_warren_v1_agent, 17);
 
 /**
  * @generated from message warren.v1.EnrollRequest
@@ -490,7 +553,7 @@ export type EnrollRequest = Message<"warren.v1.EnrollRequest"> & {
  * Use `create(EnrollRequestSchema)` to create a new message.
  */
 export const EnrollRequestSchema: GenMessage<EnrollRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 17);
+  messageDesc(file_warren_v1_agent, 18);
 
 /**
  * @generated from message warren.v1.EnrollResponse
@@ -517,7 +580,7 @@ export type EnrollResponse = Message<"warren.v1.EnrollResponse"> & {
  * Use `create(EnrollResponseSchema)` to create a new message.
  */
 export const EnrollResponseSchema: GenMessage<EnrollResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_agent, 18);
+  messageDesc(file_warren_v1_agent, 19);
 
 /**
  * @generated from service warren.v1.AgentService

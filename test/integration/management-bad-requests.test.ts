@@ -1,0 +1,118 @@
+// No request may crash management (issue item 0): a bad authority is answered 400 before any
+// handler sees it, over HTTPS (HTTP/1.1 and HTTP/2) and plain HTTP, and the server keeps serving.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import http2 from "node:http2";
+import net from "node:net";
+import tls from "node:tls";
+import { withWarren, type WarrenFixture } from "../helpers/with-warren.ts";
+
+const API = "/warren.v1.AuthService/GetSetupState";
+
+/** Sends raw bytes on a fresh connection and returns everything that came back before it closed. */
+function rawExchange(baseUrl: string, caPem: string, request: string): Promise<string> {
+  const u = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const onConnect = () => s.write(request);
+    const s =
+      u.protocol === "https:"
+        ? tls.connect({ host: u.hostname, port: Number(u.port), ca: caPem, servername: "localhost", ALPNProtocols: ["http/1.1"] }, onConnect)
+        : net.connect(Number(u.port), u.hostname, onConnect);
+    let text = "";
+    s.setEncoding("utf8");
+    s.setTimeout(10_000, () => s.destroy(new Error(`no answer within 10 s to ${JSON.stringify(request.split("\r\n")[0])}`)));
+    s.on("data", (d: string) => (text += d));
+    s.on("error", reject);
+    s.on("close", () => resolve(text));
+  });
+}
+
+const post = (hostLines: string, path = API) =>
+  `POST ${path} HTTP/1.1\r\n${hostLines}Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`;
+
+function statusAndCode(text: string): { status: number; code: unknown } {
+  const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1] ?? 0);
+  const body = text.slice(text.indexOf("\r\n\r\n") + 4);
+  let code: unknown;
+  try {
+    code = (JSON.parse(body) as { code?: unknown }).code;
+  } catch {
+    code = undefined;
+  }
+  return { status, code };
+}
+
+async function stillServing(f: WarrenFixture, after: string): Promise<void> {
+  assert.equal(f.w.child.exitCode, null, `warren serve exited after ${after}`);
+  const health = await f.api.raw("/healthz", { method: "GET" });
+  assert.equal(health.status, 200, `/healthz after ${after}`);
+}
+
+const HTTP1_CASES: [string, string, number, string][] = [
+  ["Host: a b", "Host: a b\r\n", 400, "bad_host"],
+  ["an empty Host", "Host: \r\n", 400, "missing_host"],
+  ["no Host", "", 400, "missing_host"],
+  ["two Host headers", "Host: localhost\r\nHost: other\r\n", 400, "duplicate_host"],
+  ["a port out of range", "Host: localhost:99999\r\n", 400, "bad_host"],
+];
+
+describe("management refuses a bad authority instead of crashing (HTTPS)", () => {
+  const warren = withWarren();
+
+  for (const [name, hostLines, status, code] of HTTP1_CASES) {
+    it(`HTTP/1.1 with ${name}: ${status} ${code}, and /healthz still answers`, async () => {
+      const r = statusAndCode(await rawExchange(warren.w.baseUrl, warren.w.caPem, post(hostLines)));
+      assert.deepEqual(r, { status, code });
+      await stillServing(warren, name);
+    });
+  }
+
+  it("checks the authority before every route: /healthz, the UI and the tunnel upgrade", async () => {
+    for (const path of ["/healthz", "/"]) {
+      const r = await rawExchange(warren.w.baseUrl, warren.w.caPem, `GET ${path} HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n`);
+      assert.deepEqual(statusAndCode(r), { status: 400, code: "bad_host" }, path);
+    }
+    const upgrade = await rawExchange(
+      warren.w.baseUrl,
+      warren.w.caPem,
+      "GET /agent/tunnel HTTP/1.1\r\nHost: a b\r\nConnection: Upgrade\r\nUpgrade: warren-yamux\r\nWarren-Tunnel-Version: 1\r\n\r\n",
+    );
+    assert.deepEqual(statusAndCode(upgrade), { status: 400, code: "bad_host" });
+    await stillServing(warren, "a bad upgrade");
+  });
+
+  it("HTTP/2 with an :authority connect-node cannot parse: 400 bad_host, and /healthz still answers", async () => {
+    const session = http2.connect(warren.w.baseUrl, { ca: warren.w.caPem, servername: "localhost" });
+    try {
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = session.request({ ":method": "POST", ":path": API, ":authority": "localhost:99999", "content-type": "application/json" });
+        req.setTimeout(10_000, () => req.close(http2.constants.NGHTTP2_CANCEL));
+        let body = "";
+        let status = 0;
+        req.on("response", (h) => (status = Number(h[":status"])));
+        req.setEncoding("utf8");
+        req.on("data", (d: string) => (body += d));
+        req.on("end", () => resolve({ status, body }));
+        req.on("error", reject);
+        req.end("{}");
+      });
+      assert.equal(answer.status, 400);
+      assert.equal((JSON.parse(answer.body) as { code: string }).code, "bad_host");
+    } finally {
+      session.close();
+    }
+    await stillServing(warren, "HTTP/2 with a bad :authority");
+  });
+});
+
+describe("management refuses a bad authority instead of crashing (plain HTTP)", () => {
+  const warren = withWarren({ env: { MANAGEMENT_TLS_MODE: "off", MANAGEMENT_ALLOW_INSECURE_HTTP: "true" } });
+
+  for (const [name, hostLines] of HTTP1_CASES) {
+    it(`HTTP/1.1 with ${name}: 400, and /healthz still answers`, async () => {
+      const r = statusAndCode(await rawExchange(warren.w.baseUrl, "", post(hostLines)));
+      assert.equal(r.status, 400);
+      await stillServing(warren, name);
+    });
+  }
+});
