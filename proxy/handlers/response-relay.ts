@@ -6,8 +6,13 @@ import type { RequestContext } from "../context.ts";
 
 type Headers = Record<string, string | string[] | undefined>;
 
-/** How one upstream attempt ended: ok once the response was relayed (or the upgrade spliced), or the failure. */
-export type RelayResult = { readonly ok: true } | { readonly ok: false; readonly error: Error; readonly responseStarted: boolean };
+/**
+ * How one upstream attempt ended: ok once the response was relayed (or the upgrade spliced), or the
+ * failure, with how far the exchange got. `requestStarted` false: undici never handed the request to
+ * a connection, so nothing reached the upstream whatever the error says (e.g. the pool was
+ * destroyed while the request waited for a connection).
+ */
+export type RelayResult = { readonly ok: true } | { readonly ok: false; readonly error: Error; readonly requestStarted: boolean; readonly responseStarted: boolean };
 
 /**
  * The terminal undici dispatch handler: writes the upstream response straight into the client's
@@ -19,6 +24,7 @@ export type RelayResult = { readonly ok: true } | { readonly ok: false; readonly
 export class ResponseRelay implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private abortReason: Error | undefined;
+  private requestStarted = false;
   private started = false;
   private settled = false;
   private readonly onDrain = () => this.controller?.resume();
@@ -36,6 +42,7 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    this.requestStarted = true;
     if (this.abortReason) controller.abort(this.abortReason);
   }
 
@@ -68,7 +75,7 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.started) this.ctx.res.off("drain", this.onDrain);
-    this.finish({ ok: false, error, responseStarted: this.started });
+    this.finish({ ok: false, error, requestStarted: this.requestStarted, responseStarted: this.started });
   }
 
   /** The origin accepted the upgrade: send the 101 on, then the two sockets are one pipe. */

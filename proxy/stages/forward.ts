@@ -125,9 +125,11 @@ export function forward(d: ForwardDeps): Stage {
         return TAKEN;
       }
       const m = mapError(r.error);
+      // Never handed to a connection: nothing reached the upstream, whatever the error was.
+      const phase = r.requestStarted ? m.phase : "connect";
       // A reset through an agent that is no longer there: the agent went away, not the origin.
       const code: ErrorCode = sel.agent !== undefined && m.code === "upstream_reset" && !d.agents.isOnline(sel.agent.id) ? "agent_disconnected" : m.code;
-      if (route.passiveHealth.enabled && countsForHealth(code, m.phase)) d.passive.eject(sel.key, route.passiveHealth.cooldownMs);
+      if (route.passiveHealth.enabled && countsForHealth(code, phase)) d.passive.eject(sel.key, route.passiveHealth.cooldownMs);
       if (r.responseStarted) {
         // Mid-body: the status line is gone; all that is left is to cut the client's response short.
         ctx.code = code;
@@ -137,7 +139,7 @@ export function forward(d: ForwardDeps): Stage {
       }
       first ??= { code, cause: r.error };
       d.log.debug({ requestId: ctx.id, routeId: route.id, targetId: sel.target.id, agentId: sel.agent?.id, code, err: r.error.message }, "upstream attempt failed");
-      if (n === 0 && mayRetry && m.phase === "connect") {
+      if (n === 0 && mayRetry && phase === "connect") {
         (excluded ??= new Set()).add(sel.key);
         const next = d.selector.select(route, ctx.hashKey, excluded);
         if (next !== undefined) {

@@ -24,7 +24,7 @@ describe("agent targets (issue 4 acceptance 2)", () => {
   });
   after(() => origin.close());
 
-  it("forwards through an agent, streams 50 MiB both ways, fails over to another matching agent, and answers 503 with none", async () => {
+  it("forwards through an agent, streams 50 MiB both ways, fails requests waiting on a dead agent over to another, and answers 503 with none", async () => {
     const one = await createAgent(api, c, { name: "site-1", labels: { pool: "web" } });
     const two = await createAgent(api, c, { name: "site-2", labels: { pool: "web" } });
     const r = await api.call(
@@ -74,7 +74,36 @@ describe("agent targets (issue 4 acceptance 2)", () => {
 
     const p2 = warren.agent(two);
     await w.waitForLog(isMsg("agent online", (l) => l.agentId === two.id));
-    await p1.stop();
+
+    // Failover for requests whose stream never opened: agent one is frozen (its tunnel stays up but
+    // it answers nothing) while requests wait on it, then it dies. A fresh origin, so no pooled
+    // stream to agent one can carry them.
+    const fresh = await startOrigin("failover");
+    try {
+      const f = await api.call(
+        "ProxyService/CreateRoute",
+        { spec: { listenerId, hosts: ["failover.test"], action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_AGENT", url: fresh.url, agentSelector: { pool: "web" }, enabled: true }] } },
+        c,
+      );
+      assert.equal(f.status, 200, f.text);
+      process.kill(p1.child.pid!, "SIGSTOP");
+      const pending = Array.from({ length: 4 }, (_, i) =>
+        request(`http://127.0.0.1:${port}/f${i}`, { headers: { host: "failover.test" } }).then(async (res) => {
+          await res.body.dump();
+          return res.statusCode;
+        }),
+      );
+      // Round robin: two of the four reach the origin through agent two; two wait on agent one.
+      while (fresh.seen.length < 2) await new Promise<void>((res) => setImmediate(res));
+      process.kill(p1.child.pid!, "SIGKILL");
+      const statuses = await Promise.all(pending);
+      assert.deepEqual(statuses, [200, 200, 200, 200], "the two waiting on the dead agent were retried on agent two");
+      const failed = w.logs.filter((l) => l.msg === "upstream attempt failed" && l.agentId === one.id && l.code === "agent_disconnected");
+      assert.equal(failed.length, 2, "each of them failed over once");
+      assert.equal(fresh.seen.length, 4);
+    } finally {
+      await fresh.close();
+    }
     await w.waitForLog(isMsg("agent offline", (l) => l.agentId === one.id));
     for (let i = 0; i < 4; i++) {
       const r2 = await request(`http://127.0.0.1:${port}/`, { headers: { host: "agent.test" } });

@@ -187,7 +187,7 @@ describe("public data plane: listeners, routes, direct targets", () => {
   it("ejects a dead origin after its first failure and retries the GET elsewhere", async () => {
     const dead = await startOrigin("dead");
     await dead.close();
-    await route({
+    const id = await route({
       name: "passive",
       hosts: ["passive.test"],
       action: "ROUTE_ACTION_FORWARD",
@@ -203,6 +203,10 @@ describe("public data plane: listeners, routes, direct targets", () => {
       assert.equal(r.headers["x-origin"], "a");
       await r.body.dump();
     }
+    // The retry alone would keep the answers 200; ejection is that the dead origin was tried once
+    // (round robin would have tried it for every other request).
+    const attempts = w.logs.filter((l) => l.msg === "upstream attempt failed" && l.routeId === id && l.code === "upstream_connect_failed");
+    assert.equal(attempts.length, 1, "the dead origin was skipped after its first failure");
   });
 
   it("keeps a running download alive across a route edit; an invalid edit changes nothing", async () => {
