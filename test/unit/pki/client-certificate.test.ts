@@ -239,6 +239,5 @@ describe("timings", () => {
     const fmt = (v: number) => `${v.toFixed(1)} ms`;
     t.diagnostic(`CA creation incl. files: first ${fmt(create[0]!)}, median ${fmt(median(create.slice(1)))}`);
     t.diagnostic(`client CSR verify+sign: first ${fmt(sign[0]!)}, median ${fmt(median(sign.slice(1)))}`);
-    assert.ok(median(sign.slice(1)) < 500);
   });
 });
