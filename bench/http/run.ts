@@ -7,6 +7,8 @@
 //                    the reference row
 //   bare node proxy  node:http + one undici Pool, dispatch() straight into the response
 //                    (bench/http/bare-proxy.ts): the ceiling of any Node proxy here
+//   bare node proxy via tunnel  the same, its pool connecting through Warren's Yamux over TLS to
+//                    bench/http/bare-agent.ts (agent/stream-relay.ts): the ceiling of the via-agent path
 //   warren direct    one `warren serve` process, a route with a direct target
 //   warren via agent the same server, a route with an agent target, a real `warren agent` process
 // then open-loop at 50% of Warren direct's measured req/s: origin alone vs Warren direct, for the
@@ -24,11 +26,12 @@
 // Options: --duration S (8) --warmup S (2) --connections N (64) --gen wrk|node --quick (3 s + 1 s)
 //          --rounds N (1) --profile (always profile) --no-profile (never) --profile-only (just the
 //          profile passes) --stand (start everything, print the URLs and pids, wait for Ctrl-C: for
-//          strace / perf by hand)
+//          strace / perf by hand) --warren-flags=… / --agent-flags=… / --bare-flags=… (node flags for
+//          warren serve, warren agent, and the bare proxies + bare agent)
 // Output: a table and a JSON blob on stdout, also written to bench/out/http.json.
 import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -55,6 +58,9 @@ const { values: argv } = parseArgs({
     quick: { type: "boolean", default: false },
     rounds: { type: "string", default: "1" },
     stand: { type: "boolean", default: false },
+    "warren-flags": { type: "string" },
+    "agent-flags": { type: "string" },
+    "bare-flags": { type: "string" },
   },
 });
 const DURATION = Number(argv.duration ?? (argv.quick ? 3 : 8));
@@ -77,6 +83,8 @@ const INFO_RATIOS = [
   { id: "agentVsDirect", num: "warren via agent", den: "warren direct" },
   { id: "directVsNginx", num: "warren direct", den: "nginx proxy_pass" },
   { id: "bareVsNginx", num: "bare node proxy", den: "nginx proxy_pass" },
+  { id: "bareTunnelVsBare", num: "bare proxy via tunnel", den: "bare node proxy" },
+  { id: "agentVsBareTunnel", num: "warren via agent", den: "bare proxy via tunnel" },
   { id: "directVsOrigin", num: "warren direct", den: "origin alone" },
 ] as const;
 
@@ -128,17 +136,20 @@ async function idlePct(ms: number): Promise<number> {
 interface OriginProc {
   child: ChildProcess;
   port: number;
+  /** bare-proxy.ts --tunnel: where bare-agent.ts connects. */
+  tunnelPort?: number;
   url: string;
   stop(): Promise<void>;
 }
 
 /** Forks one of bench/http's servers (origin.ts, bare-proxy.ts), which reports {port} over IPC. */
-async function forkServer(file: string, args: string[]): Promise<OriginProc> {
-  const child = fork(join(here, file), args, { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const [msg] = (await withTimeout(once(child, "message"), 15_000, `${file} start`)) as [{ port: number }];
+async function forkServer(file: string, args: string[], nodeFlags: string[] = []): Promise<OriginProc> {
+  const child = fork(join(here, file), args, { execArgv: ["--import", "tsx", ...nodeFlags], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const [msg] = (await withTimeout(once(child, "message"), 15_000, `${file} start`)) as [{ port: number; tunnelPort?: number }];
   return {
     child,
     port: msg.port,
+    tunnelPort: msg.tunnelPort,
     url: `http://127.0.0.1:${msg.port}`,
     async stop() {
       if (child.exitCode !== null) return;
@@ -149,7 +160,10 @@ async function forkServer(file: string, args: string[]): Promise<OriginProc> {
 }
 
 const startOriginProcess = () => forkServer("origin.ts", ["0"]);
-const startBareProxy = (originUrl: string) => forkServer("bare-proxy.ts", [originUrl]);
+const nodeFlags = (s: string | undefined) => (s ? s.split(/\s+/).filter(Boolean) : undefined);
+const startBareProxy = (originUrl: string, viaTunnel = false) =>
+  forkServer("bare-proxy.ts", viaTunnel ? [originUrl, "--tunnel"] : [originUrl], nodeFlags(argv["bare-flags"]));
+const startBareAgent = (tunnelPort: number) => forkServer("bare-agent.ts", [String(tunnelPort)], nodeFlags(argv["bare-flags"]));
 
 // ---------------------------------------------------------------- nginx
 
@@ -526,25 +540,47 @@ async function startAll(origin: OriginProc, cleanup: (() => Promise<void>)[]) {
   else console.log("nginx: not available");
   const bare = await startBareProxy(origin.url);
   cleanup.unshift(() => bare.stop());
-  const warren = await startWarrenBench(origin.url, { withAgent: true });
+  const bareTunnel = await startBareProxy(origin.url, true);
+  cleanup.unshift(() => bareTunnel.stop());
+  const bareAgent = await startBareAgent(bareTunnel.tunnelPort!);
+  cleanup.unshift(() => bareAgent.stop());
+  const warren = await startWarrenBench(origin.url, { withAgent: true, serverNodeFlags: nodeFlags(argv["warren-flags"]), agentNodeFlags: nodeFlags(argv["agent-flags"]) });
   cleanup.unshift(() => warren.stop());
   const targets: Target[] = [
     { case: "origin alone", base: origin.url },
     ...(nginx ? [{ case: "nginx proxy_pass", base: `http://127.0.0.1:${nginx.port}` }] : []),
     { case: "bare node proxy", base: bare.url },
+    { case: "bare proxy via tunnel", base: bareTunnel.url },
     { case: "warren direct", base: `http://127.0.0.1:${warren.port}`, host: "direct.bench" },
     { case: "warren via agent", base: `http://127.0.0.1:${warren.port}`, host: "agent.bench" },
   ];
   for (const t of targets) for (const s of SIZES) await waitHttp(t.base + s.path, t.host, s.bytes, 15_000);
-  return { nginx, bare, warren, targets };
+  return { nginx, bare, bareTunnel, bareAgent, warren, targets };
 }
 
 async function stand(origin: OriginProc): Promise<void> {
   const cleanup: (() => Promise<void>)[] = [];
   try {
-    const { nginx, bare, warren, targets } = await startAll(origin, cleanup);
-    const pids = { origin: origin.child.pid, nginxWorker: nginx?.workerPid(), bare: bare.child.pid, warren: warren.w.child.pid, agent: warren.agent?.child.pid };
-    console.log(JSON.stringify({ pids, targets: targets.map((t) => ({ case: t.case, url: t.base, host: t.host })) }));
+    const { nginx, bare, bareTunnel, bareAgent, warren, targets } = await startAll(origin, cleanup);
+    const pids = {
+      origin: origin.child.pid,
+      nginxWorker: nginx?.workerPid(),
+      bare: bare.child.pid,
+      bareTunnel: bareTunnel.child.pid,
+      bareAgent: bareAgent.child.pid,
+      warren: warren.w.child.pid,
+      agent: warren.agent?.child.pid,
+    };
+    // Their output (logs, and whatever --warren-flags / --agent-flags print, e.g. --trace-gc) goes to files.
+    const logs: Record<string, string> = {};
+    for (const [name, p] of [["warren", warren.w], ["agent", warren.agent]] as const) {
+      if (!p) continue;
+      logs[name] = join(outDir, `stand-${name}.log`);
+      const file = createWriteStream(logs[name]);
+      p.child.stdout!.pipe(file);
+      p.child.stderr!.pipe(file);
+    }
+    console.log(JSON.stringify({ pids, logs, targets: targets.map((t) => ({ case: t.case, url: t.base, host: t.host })) }));
     note("standing; Ctrl-C (SIGINT) or SIGTERM stops everything");
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
@@ -583,9 +619,9 @@ async function main(): Promise<void> {
   }
   const cleanup: (() => Promise<void>)[] = [() => origin.stop()];
   try {
-    const { nginx, bare, warren, targets } = await startAll(origin, cleanup);
+    const { nginx, bare, bareTunnel, bareAgent, warren, targets } = await startAll(origin, cleanup);
     note(
-      `origin :${origin.port}, nginx ${nginx ? `:${nginx.port}` : "-"}, bare proxy :${bare.port}, warren :${warren.port} (pid ${warren.w.child.pid}), agent pid ${warren.agent?.child.pid}`,
+      `origin :${origin.port}, nginx ${nginx ? `:${nginx.port}` : "-"}, bare proxy :${bare.port}, via tunnel :${bareTunnel.port} (agent pid ${bareAgent.child.pid}), warren :${warren.port} (pid ${warren.w.child.pid}), agent pid ${warren.agent?.child.pid}`,
     );
 
     // rounds[r][`${case}|${body}`]: one closed-loop measurement.
@@ -635,6 +671,8 @@ async function main(): Promise<void> {
       agentKiB: maxRssKiB(warren.agent?.child.pid),
       nginxWorkerKiB: nginx ? maxRssKiB(nginx.workerPid()) : null,
       bareProxyKiB: maxRssKiB(bare.child.pid),
+      bareTunnelProxyKiB: maxRssKiB(bareTunnel.child.pid),
+      bareAgentKiB: maxRssKiB(bareAgent.child.pid),
       originKiB: maxRssKiB(origin.child.pid),
     };
 
@@ -678,7 +716,7 @@ async function main(): Promise<void> {
     lines.push(`(fixed-rate rows: latency from hand-off to the pool; generator schedule lag p99 ${lag.join(" / ")} ms; machine ${idleBefore.toFixed(0)}% idle before the run)`);
     lines.push("");
     lines.push(
-      `peak RSS (VmHWM): warren ${mib(rss.warrenKiB)}, agent ${mib(rss.agentKiB)}, nginx worker ${mib(rss.nginxWorkerKiB)}, bare proxy ${mib(rss.bareProxyKiB)}, origin ${mib(rss.originKiB)}`,
+      `peak RSS (VmHWM): warren ${mib(rss.warrenKiB)}, agent ${mib(rss.agentKiB)}, nginx worker ${mib(rss.nginxWorkerKiB)}, bare proxy ${mib(rss.bareProxyKiB)} (via tunnel ${mib(rss.bareTunnelProxyKiB)} + agent ${mib(rss.bareAgentKiB)}), origin ${mib(rss.originKiB)}`,
     );
     lines.push("");
     lines.push("Goals (req/s ratios within a round" + (ROUNDS > 1 ? ", median over rounds" : "") + "):");
