@@ -26,9 +26,10 @@ export class Pipeline {
   }
 
   run(ctx: RequestContext, from = 0): void {
+    // One clock read per stage boundary: a stage's end is the next one's start.
+    let t0 = performance.now();
     for (let i = from; i < this.stages.length; i++) {
       const stage = this.stages[i]!;
-      const t0 = performance.now();
       let r: StageResult | Promise<StageResult>;
       try {
         r = stage.run(ctx);
@@ -36,16 +37,19 @@ export class Pipeline {
         return this.bug(ctx, stage, e);
       }
       if (r instanceof Promise) {
+        const started = t0;
         r.then(
           (v) => {
-            ctx.timings[i] = performance.now() - t0;
+            ctx.timings[i] = performance.now() - started;
             if (this.settled(ctx, stage, v)) this.run(ctx, i + 1);
           },
           (e: unknown) => this.bug(ctx, stage, e),
         );
         return;
       }
-      ctx.timings[i] = performance.now() - t0;
+      const t1 = performance.now();
+      ctx.timings[i] = t1 - t0;
+      t0 = t1;
       if (!this.settled(ctx, stage, r)) return;
     }
     // Past the last stage without an answer: the terminal stage always answers, so this is a bug.
