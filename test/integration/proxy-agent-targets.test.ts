@@ -110,7 +110,11 @@ describe("agent targets (issue 4 acceptance 2)", () => {
       assert.equal(r2.statusCode, 200, "served by the second agent");
       await r2.body.dump();
     }
+    // SIGTERM: go-away. The gateway closes the agent's idle pooled streams at once, so the agent
+    // finds nothing left to wait for (without that, it would wait out its 10 s grace with them open).
     await p2.stop();
+    const stopped = p2.logs.find((l) => l.msg === "agent stopped");
+    assert.equal(stopped?.abandonedStreams, 0, "no stream was still open when the agent stopped");
     await w.waitForLog(isMsg("agent offline", (l) => l.agentId === two.id));
     const gone = await request(`http://127.0.0.1:${port}/`, { headers: { host: "agent.test" } });
     assert.equal(gone.statusCode, 503);
