@@ -1,3 +1,4 @@
+import { splice } from "../../lib/splice.ts";
 import type http from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
@@ -35,12 +36,7 @@ export function agentStreamTestHook(registry: AgentRegistry, authenticator: Auth
       (stream) => {
         socket.write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: warren-test-tcp\r\n\r\n");
         if (head.length) stream.write(head);
-        stream.on("error", () => socket.destroy());
-        socket.on("error", () => stream.destroy());
-        socket.on("close", () => stream.destroy());
-        stream.on("close", () => socket.destroy());
-        socket.pipe(stream);
-        stream.pipe(socket);
+        splice(socket, stream);
       },
       (e: unknown) => {
         const code = e instanceof TunnelError ? e.code : "internal_error";

@@ -1,6 +1,7 @@
 import type { Duplex } from "node:stream";
 import type { Dispatcher } from "undici";
 import { statusLine } from "../../lib/http-status.ts";
+import { splice } from "../../lib/splice.ts";
 import { buildDownstreamResponseHeaders, flatHeaders } from "../headers.ts";
 import type { RequestContext } from "../context.ts";
 
@@ -95,12 +96,7 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
     }
     upstream.on("data", (c: Buffer) => (ctx.bytesOut += c.length));
     client.on("data", (c: Buffer) => (ctx.bytesIn += c.length));
-    upstream.on("error", () => client.destroy());
-    client.on("error", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
-    client.on("close", () => upstream.destroy());
-    upstream.pipe(client);
-    client.pipe(upstream);
+    splice(client, upstream);
     // Settled when the spliced connection is over, so in-flight counts and the event cover its life.
     client.once("close", () => this.finish({ ok: true }));
   }

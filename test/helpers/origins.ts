@@ -1,4 +1,5 @@
 import http from "node:http";
+import { WebSocket } from "undici";
 import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
 
@@ -140,4 +141,17 @@ export async function startWebSocketEcho(): Promise<{ url: string; close: () => 
         server.close(() => r());
       }),
   };
+}
+
+/** Opens a WebSocket (undici's client), sends one text message and resolves with the echo. */
+export function websocketRoundTrip(url: string, message: string): Promise<string> {
+  const sock = new WebSocket(url);
+  return new Promise<string>((resolve, reject) => {
+    sock.onopen = () => sock.send(message);
+    sock.onmessage = (ev) => {
+      resolve(String(ev.data));
+      sock.close();
+    };
+    sock.onerror = () => reject(new Error(`websocket error on ${url}`));
+  });
 }

@@ -4,6 +4,7 @@
 import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import { freePort } from "../helpers/agent-process.ts";
 import { request, WebSocket } from "undici";
 import { Harness, type InProcessAgent } from "./harness.ts";
 import { startOrigin, startWebSocketEcho, type Origin } from "../helpers/origins.ts";
@@ -12,14 +13,6 @@ import { BalancePolicy, HashOn, RouteAction, TargetKind } from "../../proto/gen/
 
 const A = "agt_aaaaaaaaaaaaaaaa";
 const B = "agt_bbbbbbbbbbbbbbbb";
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe("agents as targets", () => {
   let origin: Origin;
@@ -52,7 +45,7 @@ describe("agents as targets", () => {
   };
 
   it("ejects one failing agent of a target, not the target another agent still serves", async () => {
-    const dead = await closedPort();
+    const dead = await freePort();
     h = await start([{ pathPrefix: "/", action: RouteAction.FORWARD, passiveHealth: { enabled: true }, targets: agentTarget(`http://127.0.0.1:${dead}`) }]);
     // Agent A cannot reach the origin (its dial is refused); agent B reaches it on another port.
     await h.connectAgent(A);

@@ -4,20 +4,13 @@
 import { after, before, describe, it, mock } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import { freePort } from "../helpers/agent-process.ts";
 import { request } from "undici";
 import { Harness, capturingLogger, type InProcessAgent } from "./harness.ts";
 import { startRawOrigin, type RawOrigin } from "../helpers/raw-origin.ts";
 import { RouteAction, TargetKind } from "../../proto/gen/warren/v1/proxy_pb.ts";
 
 const AGENT = "agt_cccccccccccccccc";
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function errorOf(body: string): string {
   return (JSON.parse(body) as { error: { code: string } }).error.code;
@@ -35,7 +28,7 @@ describe("upstream failures (items 6, 7, 8, 13)", () => {
   const hangingSockets = new Set<net.Socket>();
 
   before(async () => {
-    const dead = await closedPort();
+    const dead = await freePort();
     // Accepts TCP and never speaks: a TLS handshake to it never completes (a connect-phase hang).
     hang = net.createServer((s) => {
       hangingSockets.add(s);

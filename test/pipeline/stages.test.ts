@@ -1,9 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { request, WebSocket } from "undici";
+import { request } from "undici";
 import { Harness } from "./harness.ts";
 import { rawHttp } from "../helpers/raw-http.ts";
-import { startOrigin, startWebSocketEcho, type Origin } from "../helpers/origins.ts";
+import { startOrigin, startWebSocketEcho, type Origin, websocketRoundTrip } from "../helpers/origins.ts";
 import { RouteAction, TargetKind } from "../../proto/gen/warren/v1/proxy_pb.ts";
 
 describe("the stage pipeline", () => {
@@ -47,15 +47,7 @@ describe("the stage pipeline", () => {
 
   it("runs a WebSocket upgrade through the same stages and records it", async () => {
     const before = h.events.length;
-    const sock = new WebSocket(`${h.url().replace("http", "ws")}/ws`);
-    const got = await new Promise<string>((resolve, reject) => {
-      sock.onopen = () => sock.send("ping");
-      sock.onmessage = (ev) => {
-        resolve(String(ev.data));
-        sock.close();
-      };
-      sock.onerror = () => reject(new Error("websocket error"));
-    });
+    const got = await websocketRoundTrip(`${h.url().replace("http", "ws")}/ws`, "ping");
     assert.equal(got, "ping");
     await h.waitForEvents(before + 1);
     const e = h.events.at(-1)!;

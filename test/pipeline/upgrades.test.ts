@@ -7,9 +7,8 @@ import { Harness } from "./harness.ts";
 import { curl } from "../helpers/curl.ts";
 import { rawHttp } from "../helpers/raw-http.ts";
 import { startRawOrigin, type RawOrigin } from "../helpers/raw-origin.ts";
-import { startOrigin, startWebSocketEcho, type Origin } from "../helpers/origins.ts";
+import { startOrigin, startWebSocketEcho, type Origin, websocketRoundTrip } from "../helpers/origins.ts";
 import { RouteAction, TargetKind } from "../../proto/gen/warren/v1/proxy_pb.ts";
-import { WebSocket } from "undici";
 
 const AGENT = "agt_bbbbbbbbbbbbbbbb";
 
@@ -96,15 +95,7 @@ describe("upgrades (item 2)", () => {
   });
 
   it("splices a WebSocket through an agent", async () => {
-    const sock = new WebSocket(`${h.url().replace("http", "ws")}/agent-ws`);
-    const got = await new Promise<string>((resolve, reject) => {
-      sock.onopen = () => sock.send("via agent");
-      sock.onmessage = (ev) => {
-        resolve(String(ev.data));
-        sock.close();
-      };
-      sock.onerror = () => reject(new Error("websocket error"));
-    });
+    const got = await websocketRoundTrip(`${h.url().replace("http", "ws")}/agent-ws`, "via agent");
     assert.equal(got, "via agent");
   });
 });
