@@ -90,6 +90,9 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
   private sendBlocked = false;
   /** Streams with DATA to send, waiting for the socket to drain; a Set keeps FIFO order. */
   private readonly sendWaiters = new Set<YamuxStream>();
+  /** Streams holding received payload not yet pushed to their reader. */
+  private readonly deliveries = new Set<YamuxStream>();
+  private deliveryScheduled = false;
 
   private readonly pings = new Map<number, PendingPing>();
   private nextPingId = 0;
@@ -128,6 +131,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     this.host = {
       maxStreamWindow: this.maxStreamWindow,
       rttMs: () => this.lastRttMs,
+      deliverLater: (stream) => this.deliverLater(stream),
       acquireSend: (stream) => this.acquireSend(stream),
       sendData: (id, parts, length) => this.sendData(id, parts, length),
       sendControl: (type, flags, id, length) => this.sendControl(type, flags, id, length),
@@ -278,6 +282,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     const streams = [...this.streams.values()];
     this.streams.clear();
     this.sendWaiters.clear();
+    this.deliveries.clear();
     this.acceptQueue.length = 0;
     this.current = undefined;
     for (const s of streams) s.sessionClosed(reason);
@@ -337,10 +342,14 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
         return;
       }
       case FrameType.Ping:
+        // Payload that arrived before a ping or go-away reaches its readers first: a pong (ping()
+        // resolving) then means everything the peer sent before it has been delivered.
+        this.flushDeliveries();
         if (h.flags & Flag.SYN) this.sendControl(FrameType.Ping, Flag.ACK, h.streamId, h.length);
         else if (h.flags & Flag.ACK) this.onPong(h.length);
         return;
       case FrameType.GoAway:
+        this.flushDeliveries();
         this.onGoAway(h.length);
         return;
     }
@@ -423,6 +432,27 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
   private release(stream: YamuxStream): void {
     if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
     this.sendWaiters.delete(stream);
+  }
+
+  // setImmediate runs after the poll phase, i.e. after every 'data' event of this socket's current
+  // burst of reads (a TLS socket emits one per 16 KiB record, each followed by its own nextTick queue).
+  private deliverLater(stream: YamuxStream): void {
+    this.deliveries.add(stream);
+    if (this.deliveryScheduled) return;
+    this.deliveryScheduled = true;
+    setImmediate(this.onDeliveryTurn);
+  }
+
+  private readonly onDeliveryTurn = (): void => {
+    this.deliveryScheduled = false;
+    this.flushDeliveries();
+  };
+
+  private flushDeliveries(): void {
+    for (const stream of this.deliveries) {
+      this.deliveries.delete(stream);
+      stream.deliver();
+    }
   }
 
   // ---- sending ------------------------------------------------------------------------------------
