@@ -46,6 +46,11 @@ export interface YamuxSessionEvents {
 const DEFAULT_MAX_STREAM_WINDOW = 16 * 1024 * 1024;
 const DEFAULT_ACCEPT_BACKLOG = 256;
 /**
+ * DATA waits for 'drain' once this much is queued in the socket (not at the socket's own 16 KiB
+ * high-water mark): frames of several streams then leave in one write, one TLS write and one syscall.
+ */
+export const SEND_BUFFER_LIMIT = 512 * 1024;
+/**
  * DATA waits for 'drain', so only control frames can pile up in the socket; that much of them means the
  * peer keeps sending pings or SYNs while not reading our replies.
  */
@@ -457,17 +462,27 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
 
   // ---- sending ------------------------------------------------------------------------------------
 
-  /** Writes through a cork that lifts on the next tick, so a burst of frames leaves in one writev. */
-  private write(buf: Buffer): boolean {
+  /**
+   * Writes through a cork that lifts after the poll phase (setImmediate): what every stream and control
+   * frame sent while handling this turn's I/O leaves in one writev. A nextTick cork would lift after each
+   * socket event (each origin read, each 16 KiB TLS record), i.e. one TLS write per frame. A full batch
+   * leaves at once, so bulk transfers do not wait a turn per SEND_BUFFER_LIMIT.
+   */
+  private write(buf: Buffer): void {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(this.uncork);
+      setImmediate(this.uncork);
     }
-    return this.socket.write(buf);
+    this.socket.write(buf);
+    if (this.socket.writableLength >= SEND_BUFFER_LIMIT) {
+      this.sendBlocked = true;
+      this.uncork();
+    }
   }
 
   private readonly uncork = (): void => {
+    if (!this.corked) return;
     this.corked = false;
     this.socket.uncork();
   };
@@ -478,7 +493,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
       this.close(new YamuxError("yamux_protocol_error", "peer does not read while it keeps asking for replies"));
       return;
     }
-    if (!this.write(encodeHeader(type, flags, streamId, length))) this.sendBlocked = true;
+    this.write(encodeHeader(type, flags, streamId, length));
   }
 
   private acquireSend(stream: YamuxStream): boolean {
@@ -489,10 +504,9 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
   }
 
   private sendData(streamId: number, parts: Buffer[], length: number): void {
-    let ok = this.write(encodeHeader(FrameType.Data, 0, streamId, length));
-    for (const p of parts) ok = this.write(p);
+    this.write(encodeHeader(FrameType.Data, 0, streamId, length));
+    for (const p of parts) this.write(p);
     this.outBytes += length;
-    if (!ok) this.sendBlocked = true;
   }
 
   private readonly onDrain = (): void => {
