@@ -99,6 +99,17 @@ describe("yamux flow control", () => {
     close();
   });
 
+  it("a socket whose own high-water mark is above the session's send budget does not stall DATA", async () => {
+    const [a, b] = pipePair({ highWaterMark: 8 * MiB });
+    const { client, server, close } = sessions(a, b);
+    echoStreams(server);
+    const s = client.openStream();
+    const data = randomBytes(64 * MiB);
+    const [echoed] = await Promise.all([readAll(s), writeAll(s, data, MiB)]);
+    assert.equal(sha256(echoed), sha256(data));
+    close();
+  });
+
   it("the receive window auto-tunes up to maxStreamWindow: 50 ms RTT is not capped by 256 KiB, and the cap holds", async () => {
     async function transfer(bytes: number, maxStreamWindow?: number): Promise<{ mibps: number; window: number }> {
       const [a, b] = pipePair({ delayMs: 25 });

@@ -475,7 +475,9 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
       setImmediate(this.uncork);
     }
     this.socket.write(buf);
-    if (this.socket.writableLength >= SEND_BUFFER_LIMIT) {
+    // writableNeedDrain: a 'drain' is sure to come (a socket whose own high-water mark is above the
+    // budget blocks at that mark instead).
+    if (this.socket.writableLength >= SEND_BUFFER_LIMIT && this.socket.writableNeedDrain) {
       this.sendBlocked = true;
       this.uncork();
     }
