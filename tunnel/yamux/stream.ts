@@ -12,10 +12,11 @@ export const MAX_FRAME_PAYLOAD = 256 * 1024;
 const MIN_TUNING_RTT_MS = 1;
 const STREAM_BUFFER_HWM = 64 * 1024;
 /**
- * Received payload is handed to the reader in chunks of up to this size. A TLS socket delivers at most
- * 16 KiB per 'data' event, and each piece pushed on its own costs the reader one callback and often one
- * write of its own (undici: one llhttp run and one res.write per piece). Above 64 KiB, so that a 64 KiB
- * body and its response head arrive as one chunk.
+ * Received payload is collected and handed to the reader as one chunk at the end of the socket's burst of
+ * reads, or as soon as this much is in. A TLS socket delivers at most 16 KiB per 'data' event, and each
+ * piece pushed on its own costs the reader one callback and often one write of its own (undici: one
+ * llhttp run and one res.write per piece). Above 64 KiB, so that a 64 KiB body and its response head
+ * arrive as one chunk.
  */
 const DELIVERY_CHUNK = 128 * 1024;
 const NO_BUFFERS: Buffer[] = [];
