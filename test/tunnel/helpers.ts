@@ -95,6 +95,8 @@ export interface PipeOptions {
   chunk?: () => number;
   /** Deliver each write this many ms later (one-way latency). */
   delayMs?: number;
+  /** The writable high-water mark of this end (Node's default otherwise). */
+  highWaterMark?: number;
 }
 
 /** One end of an in-memory socket pair; backpressure from the reader reaches the writer unless delayed. */
@@ -102,7 +104,7 @@ class PipeEnd extends Duplex {
   peer!: PipeEnd;
   private heldWrite: (() => void) | null = null;
   constructor(private readonly opts: PipeOptions) {
-    super({ allowHalfOpen: false });
+    super({ allowHalfOpen: false, ...(opts.highWaterMark ? { writableHighWaterMark: opts.highWaterMark } : {}) });
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     const deliver = (): boolean => {

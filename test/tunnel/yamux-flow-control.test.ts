@@ -22,6 +22,8 @@ describe("yamux flow control", () => {
     w.write(Buffer.alloc(1));
     const r = await accepted;
     r.pause();
+    // The echo's own input is the test's memory, not the session's.
+    const data = randomBytes(16 * MiB);
 
     global.gc?.();
     const before = process.memoryUsage();
@@ -51,7 +53,6 @@ describe("yamux flow control", () => {
     // Meanwhile another stream on the same session echoes 16 MiB.
     echoStreams(server);
     const other = client.openStream();
-    const data = randomBytes(16 * MiB);
     const [echoed] = await Promise.all([readAll(other), writeAll(other, data)]);
     assert.equal(sha256(echoed), sha256(data));
     await server.ping();
@@ -95,6 +96,17 @@ describe("yamux flow control", () => {
     await client.ping();
     assert.equal(client.streamCount, 0);
     assert.equal(server.streamCount, 0);
+    close();
+  });
+
+  it("a socket whose own high-water mark is above the session's send budget does not stall DATA", async () => {
+    const [a, b] = pipePair({ highWaterMark: 8 * MiB });
+    const { client, server, close } = sessions(a, b);
+    echoStreams(server);
+    const s = client.openStream();
+    const data = randomBytes(64 * MiB);
+    const [echoed] = await Promise.all([readAll(s), writeAll(s, data, MiB)]);
+    assert.equal(sha256(echoed), sha256(data));
     close();
   });
 

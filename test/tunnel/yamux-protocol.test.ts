@@ -8,6 +8,7 @@ import {
   GoAwayCode,
   INITIAL_STREAM_WINDOW,
   MAX_FRAME_PAYLOAD,
+  SEND_BUFFER_LIMIT,
   YamuxError,
   encodeHeader,
   type YamuxStream,
@@ -268,11 +269,11 @@ describe("yamux flow control on the wire", () => {
       accepted++;
       if (!s.write(chunk)) break;
     }
-    assert.ok(socket.writableLength <= socket.writableHighWaterMark + MAX_FRAME_PAYLOAD + 64, `socket buffer ${socket.writableLength}`);
-    // Let the kernel buffers fill, then check again: the session holds at most one frame beyond the mark.
+    assert.ok(socket.writableLength <= SEND_BUFFER_LIMIT + MAX_FRAME_PAYLOAD + 64, `socket buffer ${socket.writableLength}`);
+    // Let the kernel buffers fill, then check again: the session holds at most one frame beyond its send budget.
     const drained = once(s, "drain");
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-    assert.ok(socket.writableLength <= socket.writableHighWaterMark + MAX_FRAME_PAYLOAD + 64, `socket buffer ${socket.writableLength}`);
+    assert.ok(socket.writableLength <= SEND_BUFFER_LIMIT + MAX_FRAME_PAYLOAD + 64, `socket buffer ${socket.writableLength}`);
     assert.ok(accepted <= 2, "the writer was pushed back at once");
     peer.socket.resume();
     await drained;

@@ -28,5 +28,5 @@ export {
   type FrameHeader,
   type FrameSink,
 } from "./frame.ts";
-export { YamuxSession, type YamuxOptions, type YamuxSessionEvents } from "./session.ts";
+export { SEND_BUFFER_LIMIT, YamuxSession, type YamuxOptions, type YamuxSessionEvents } from "./session.ts";
 export { YamuxStream, MAX_FRAME_PAYLOAD } from "./stream.ts";

@@ -46,6 +46,11 @@ export interface YamuxSessionEvents {
 const DEFAULT_MAX_STREAM_WINDOW = 16 * 1024 * 1024;
 const DEFAULT_ACCEPT_BACKLOG = 256;
 /**
+ * DATA waits for 'drain' once this much is queued in the socket (not at the socket's own 16 KiB
+ * high-water mark): frames of several streams then leave in one write, one TLS write and one syscall.
+ */
+export const SEND_BUFFER_LIMIT = 512 * 1024;
+/**
  * DATA waits for 'drain', so only control frames can pile up in the socket; that much of them means the
  * peer keeps sending pings or SYNs while not reading our replies.
  */
@@ -90,6 +95,9 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
   private sendBlocked = false;
   /** Streams with DATA to send, waiting for the socket to drain; a Set keeps FIFO order. */
   private readonly sendWaiters = new Set<YamuxStream>();
+  /** Streams holding received payload not yet pushed to their reader. */
+  private readonly deliveries = new Set<YamuxStream>();
+  private deliveryScheduled = false;
 
   private readonly pings = new Map<number, PendingPing>();
   private nextPingId = 0;
@@ -128,6 +136,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     this.host = {
       maxStreamWindow: this.maxStreamWindow,
       rttMs: () => this.lastRttMs,
+      deliverLater: (stream) => this.deliverLater(stream),
       acquireSend: (stream) => this.acquireSend(stream),
       sendData: (id, parts, length) => this.sendData(id, parts, length),
       sendControl: (type, flags, id, length) => this.sendControl(type, flags, id, length),
@@ -278,6 +287,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     const streams = [...this.streams.values()];
     this.streams.clear();
     this.sendWaiters.clear();
+    this.deliveries.clear();
     this.acceptQueue.length = 0;
     this.current = undefined;
     for (const s of streams) s.sessionClosed(reason);
@@ -337,10 +347,14 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
         return;
       }
       case FrameType.Ping:
+        // Payload that arrived before a ping or go-away reaches its readers first: a pong (ping()
+        // resolving) then means everything the peer sent before it has been delivered.
+        this.flushDeliveries();
         if (h.flags & Flag.SYN) this.sendControl(FrameType.Ping, Flag.ACK, h.streamId, h.length);
         else if (h.flags & Flag.ACK) this.onPong(h.length);
         return;
       case FrameType.GoAway:
+        this.flushDeliveries();
         this.onGoAway(h.length);
         return;
     }
@@ -425,19 +439,52 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     this.sendWaiters.delete(stream);
   }
 
+  // setImmediate runs after the poll phase, i.e. after every 'data' event of this socket's current
+  // burst of reads (a TLS socket emits one per 16 KiB record, each followed by its own nextTick queue).
+  private deliverLater(stream: YamuxStream): void {
+    this.deliveries.add(stream);
+    if (this.deliveryScheduled) return;
+    this.deliveryScheduled = true;
+    setImmediate(this.onDeliveryTurn);
+  }
+
+  private readonly onDeliveryTurn = (): void => {
+    this.deliveryScheduled = false;
+    this.flushDeliveries();
+  };
+
+  private flushDeliveries(): void {
+    for (const stream of this.deliveries) {
+      this.deliveries.delete(stream);
+      stream.deliver();
+    }
+  }
+
   // ---- sending ------------------------------------------------------------------------------------
 
-  /** Writes through a cork that lifts on the next tick, so a burst of frames leaves in one writev. */
-  private write(buf: Buffer): boolean {
+  /**
+   * Writes through a cork that lifts after the poll phase (setImmediate): what every stream and control
+   * frame sent while handling this turn's I/O leaves in one writev. A nextTick cork would lift after each
+   * socket event (each origin read, each 16 KiB TLS record), i.e. one TLS write per frame. A full batch
+   * leaves at once, so bulk transfers do not wait a turn per SEND_BUFFER_LIMIT.
+   */
+  private write(buf: Buffer): void {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(this.uncork);
+      setImmediate(this.uncork);
     }
-    return this.socket.write(buf);
+    this.socket.write(buf);
+    // writableNeedDrain: a 'drain' is sure to come (a socket whose own high-water mark is above the
+    // budget blocks at that mark instead).
+    if (this.socket.writableLength >= SEND_BUFFER_LIMIT && this.socket.writableNeedDrain) {
+      this.sendBlocked = true;
+      this.uncork();
+    }
   }
 
   private readonly uncork = (): void => {
+    if (!this.corked) return;
     this.corked = false;
     this.socket.uncork();
   };
@@ -448,7 +495,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
       this.close(new YamuxError("yamux_protocol_error", "peer does not read while it keeps asking for replies"));
       return;
     }
-    if (!this.write(encodeHeader(type, flags, streamId, length))) this.sendBlocked = true;
+    this.write(encodeHeader(type, flags, streamId, length));
   }
 
   private acquireSend(stream: YamuxStream): boolean {
@@ -459,10 +506,9 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
   }
 
   private sendData(streamId: number, parts: Buffer[], length: number): void {
-    let ok = this.write(encodeHeader(FrameType.Data, 0, streamId, length));
-    for (const p of parts) ok = this.write(p);
+    this.write(encodeHeader(FrameType.Data, 0, streamId, length));
+    for (const p of parts) this.write(p);
     this.outBytes += length;
-    if (!ok) this.sendBlocked = true;
   }
 
   private readonly onDrain = (): void => {

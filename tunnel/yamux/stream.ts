@@ -11,6 +11,14 @@ export const MAX_FRAME_PAYLOAD = 256 * 1024;
 /** Floor for the RTT used by window auto-tuning: loopback pings understate the round trip under load. */
 const MIN_TUNING_RTT_MS = 1;
 const STREAM_BUFFER_HWM = 64 * 1024;
+/**
+ * Received payload is collected and handed to the reader as one chunk at the end of the socket's burst of
+ * reads, or as soon as this much is in. A TLS socket delivers at most 16 KiB per 'data' event, and each
+ * piece pushed on its own costs the reader one callback and often one write of its own (undici: one
+ * llhttp run and one res.write per piece). Above 64 KiB, so that a 64 KiB body and its response head
+ * arrive as one chunk.
+ */
+const DELIVERY_CHUNK = 128 * 1024;
 const NO_BUFFERS: Buffer[] = [];
 
 /** What a stream needs from its session. Internal: the session builds it; streams never see the session class. */
@@ -18,6 +26,8 @@ export interface StreamHost {
   readonly maxStreamWindow: number;
   /** Latest measured round trip in ms, 0 while unknown. */
   rttMs(): number;
+  /** Calls `stream.deliver()` once the socket's current burst of reads has been parsed. */
+  deliverLater(stream: YamuxStream): void;
   /** True if DATA may be written now; otherwise the stream is queued and `flushWrites()` runs on drain. */
   acquireSend(stream: YamuxStream): boolean;
   sendData(streamId: number, parts: Buffer[], length: number): void;
@@ -39,6 +49,9 @@ export class YamuxStream extends Duplex {
   private recvWindow = INITIAL_STREAM_WINDOW;
   /** Current size of our receive window; grows (auto-tune) up to the session's maxStreamWindow. */
   private recvTarget = INITIAL_STREAM_WINDOW;
+  /** Payload received but not yet pushed: it still counts against the window (not consumed). */
+  private inbox: Buffer[] = [];
+  private inboxBytes = 0;
   private bytesPushed = 0;
   private bytesCredited = 0;
   private epochStart = performance.now();
@@ -83,11 +96,28 @@ export class YamuxStream extends Duplex {
     this.recvWindow -= length;
   }
 
-  /** @internal a piece of DATA payload. */
+  /**
+   * @internal a piece of DATA payload. Pieces are collected and pushed as one chunk once DELIVERY_CHUNK
+   * bytes are in, or when the session flushes deliveries after the socket's current burst of reads.
+   */
   handleData(chunk: Buffer): void {
     if (this.destroyed || this.remoteFin) return;
-    this.bytesPushed += chunk.length;
-    this.push(chunk);
+    if (this.inboxBytes === 0) this.host.deliverLater(this);
+    this.inbox.push(chunk);
+    this.inboxBytes += chunk.length;
+    if (this.inboxBytes >= DELIVERY_CHUNK) this.deliver();
+  }
+
+  /** @internal pushes what the inbox holds. */
+  deliver(): void {
+    const n = this.inboxBytes;
+    if (n === 0 || this.destroyed) return;
+    const inbox = this.inbox;
+    const data = inbox.length === 1 ? inbox[0]! : Buffer.concat(inbox, n);
+    this.inbox = [];
+    this.inboxBytes = 0;
+    this.bytesPushed += n;
+    this.push(data);
     this.returnCredit();
   }
 
@@ -131,6 +161,7 @@ export class YamuxStream extends Duplex {
   /** @internal the peer half-closed (FIN). */
   handleFin(): void {
     if (this.remoteFin) return;
+    this.deliver();
     this.remoteFin = true;
     if (!this.destroyed) this.push(null);
     if (this.localFin) this.release();
@@ -235,6 +266,8 @@ export class YamuxStream extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.inbox = [];
+    this.inboxBytes = 0;
     if (!this.released) {
       // Not closed cleanly both ways: tell the peer to drop the stream.
       if (!this.host.closed) this.host.sendControl(FrameType.WindowUpdate, Flag.RST, this.id, 0);
