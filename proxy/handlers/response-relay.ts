@@ -64,6 +64,8 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    // undici hands an empty chunk after each resume; writing it would cost a zero-length write.
+    if (chunk.length === 0) return;
     this.ctx.bytesOut += chunk.length;
     if (!this.ctx.res.write(chunk)) controller.pause();
   }
