@@ -91,7 +91,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
   const store = openStore(s.databasePath);
   const registry = new AgentRegistry(log, store.agents);
   const authenticator = new Authenticator(store);
-  const events = new EventWriter(store.events, { retentionDays: s.observabilityRetentionDays, maxRows: s.observabilityMaxEvents }, log);
+  const events = new EventWriter(s.databasePath, { retentionDays: s.observabilityRetentionDays, maxRows: s.observabilityMaxEvents }, log);
   const dataPlane = createDataPlane({
     events,
     agents: registry,
@@ -144,7 +144,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
     });
   } catch (e) {
     await dataPlane.close();
-    events.close();
+    await events.close();
     store.close();
     throw e;
   }
@@ -177,7 +177,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
       await dataPlane.close();
       await management.close();
       // Events still queued are written before the database closes.
-      events.close();
+      await events.close();
       store.close();
     },
   };

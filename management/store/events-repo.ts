@@ -46,33 +46,46 @@ const PER_ROW = 18;
 /** Rows per multi-row INSERT: one statement step for many rows is ~3× cheaper than one per row. */
 const ROWS_PER_STATEMENT = 32;
 
-function pushRow(out: unknown[], e: RequestEvent): void {
-  out.push(
-    e.at,
-    e.requestId,
-    e.listenerId,
-    e.routeId,
-    e.targetId,
-    e.agentId,
-    e.method,
-    e.host,
-    e.path,
-    e.status,
-    e.bytesIn,
-    e.bytesOut,
-    e.durationMs,
-    e.errorKind,
-    e.clientIp,
-    e.answeredBy,
-    e.upgrade ? 1 : 0,
-    formatStageTimings(e.stageNames, e.timings),
-  );
+/**
+ * Events as one flat array of primitives (18 values per event; the stage timings already as JSON):
+ * cheap to hand to the writer thread (a structured clone of numbers and strings, no objects).
+ */
+export interface EncodedEvents {
+  readonly count: number;
+  readonly values: (string | number)[];
+}
+
+export function encodeEvents(events: readonly RequestEvent[]): EncodedEvents {
+  const values: (string | number)[] = [];
+  for (const e of events) {
+    values.push(
+      e.at,
+      e.requestId,
+      e.listenerId,
+      e.routeId,
+      e.targetId,
+      e.agentId,
+      e.method,
+      e.host,
+      e.path,
+      e.status,
+      e.bytesIn,
+      e.bytesOut,
+      e.durationMs,
+      e.errorKind,
+      e.clientIp,
+      e.answeredBy,
+      e.upgrade ? 1 : 0,
+      formatStageTimings(e.stageNames, e.timings),
+    );
+  }
+  return { count: events.length, values };
 }
 
 /** Request events: batched inserts and pruning. */
 export class EventsRepo {
   private readonly s;
-  private readonly insertMany: (events: readonly RequestEvent[]) => void;
+  private readonly insertEncodedTx: (b: EncodedEvents) => void;
   constructor(db: Db) {
     this.s = {
       insertOne: db.prepare(`INSERT INTO request_events (${COLUMNS}) VALUES (${Array(PER_ROW).fill("?").join(", ")})`),
@@ -84,24 +97,22 @@ export class EventsRepo {
       count: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM request_events"),
     };
     const { insertOne, insertMany } = this.s;
-    this.insertMany = db.transaction((events: readonly RequestEvent[]) => {
-      const values: unknown[] = [];
+    const step = ROWS_PER_STATEMENT * PER_ROW;
+    this.insertEncodedTx = db.transaction((b: EncodedEvents) => {
+      const v = b.values;
       let i = 0;
-      for (; i + ROWS_PER_STATEMENT <= events.length; i += ROWS_PER_STATEMENT) {
-        values.length = 0;
-        for (let k = i; k < i + ROWS_PER_STATEMENT; k++) pushRow(values, events[k]!);
-        insertMany.run(values);
-      }
-      for (; i < events.length; i++) {
-        values.length = 0;
-        pushRow(values, events[i]!);
-        insertOne.run(values);
-      }
+      for (; i + step <= v.length; i += step) insertMany.run(v.slice(i, i + step));
+      for (; i < v.length; i += PER_ROW) insertOne.run(v.slice(i, i + PER_ROW));
     });
   }
 
+  /** Writes events encoded with encodeEvents (what the writer thread receives). */
+  insertEncoded(b: EncodedEvents): void {
+    this.insertEncodedTx(b);
+  }
+
   insertBatch(events: readonly RequestEvent[]): void {
-    this.insertMany(events);
+    this.insertEncodedTx(encodeEvents(events));
   }
   /** Drops events older than `before` and all but the newest `maxRows`; returns rows deleted. */
   prune(before: number, maxRows: number): number {
