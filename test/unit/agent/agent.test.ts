@@ -254,7 +254,9 @@ describe("warren agent against a fake management server", () => {
     await Promise.race([back, sleep(5000).then(() => Promise.reject(new Error("agent did not come back")))]);
   });
 
-  it("stop(): go-away, open streams finish, then the session closes", async () => {
+  // A 60 s grace that this test's 20 s timeout would never see the end of: stop() must return once
+  // the open stream is done, not when the grace period runs out.
+  it("stop(): go-away, open streams finish, then the session closes", { timeout: 20_000 }, async () => {
     const m = await new FakeManagement().start();
     const next = m.nextConnection();
     const { agent } = await start(m.url, { kind: "insecure" });
@@ -263,16 +265,14 @@ describe("warren agent against a fake management server", () => {
     const { result, stream } = await openThrough(c, `127.0.0.1:${port}`);
     assert.equal(result.ok, true);
     const closed = once(c.session, "close");
-    const stopped = agent.stop({ graceMs: 5000 });
+    const stopped = agent.stop({ graceMs: 60_000 });
     await until(() => c.goaway, 2000, "go-away");
     await assert.rejects(openThrough(c, `127.0.0.1:${port}`), "no new streams after go-away");
     // The open stream still works.
     const echoed = readAll(stream);
     stream.end("still flowing");
     assert.equal((await echoed).toString(), "still flowing");
-    const t0 = Date.now();
     await stopped;
-    assert.ok(Date.now() - t0 < 2000, "stop did not wait for the full grace period");
     await closed;
     assert.equal(m.attempts, 1, "no reconnect after stop");
   });
@@ -288,7 +288,7 @@ describe("warren agent against a fake management server", () => {
     const t0 = Date.now();
     await agent.stop({ graceMs: 300 });
     const took = Date.now() - t0;
-    assert.ok(took >= 250 && took < 3000, `took ${took} ms`);
+    assert.ok(took >= 250, `took ${took} ms: the grace period was waited for`);
     await errored;
   });
 

@@ -305,7 +305,7 @@ describe("stream relay", () => {
     const took = Date.now() - started;
     assert.equal(result.ok, false);
     assert.equal(result.errorKind, "agent_dial_timeout");
-    assert.ok(took >= 250 && took < 3000, `took ${took} ms`);
+    assert.ok(took >= 250, `took ${took} ms: the dial timeout was waited for`);
     assert.equal(sockets.length, 1);
     assert.ok(sockets[0]!.destroyed, "the pending connection was abandoned");
   });
