@@ -14,17 +14,7 @@ import {
   type YamuxStream,
 } from "../../tunnel/yamux/index.ts";
 
-/** mulberry32: small, fast, seeded. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seeded as prng } from "../helpers/seeded.ts";
 
 export function randomBytesSeeded(rand: () => number, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);

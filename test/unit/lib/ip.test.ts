@@ -3,18 +3,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { CidrSet } from "../../../lib/cidr-set.ts";
 import { ipVersion, parseIPv4 } from "../../../lib/ip.ts";
-
-/** Deterministic [0, 1) source (mulberry32). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from "../../helpers/seeded.ts";
 
 describe("ipVersion", () => {
   it("agrees with net.isIP on hand-picked edge cases (zone ids aside)", () => {

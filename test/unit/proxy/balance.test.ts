@@ -16,6 +16,7 @@ import {
   type BalancePolicy,
   type PickContext,
 } from "../../../proxy/balance/index.ts";
+import { seeded } from "../../helpers/seeded.ts";
 
 interface T {
   readonly id: string;
@@ -25,18 +26,6 @@ interface T {
 
 function targets(...spec: (string | [string, number] | [string, number, number])[]): T[] {
   return spec.map((s) => (typeof s === "string" ? { id: s, weight: 1, priorityGroup: 0 } : { id: s[0], weight: s[1], priorityGroup: s[2] ?? 0 }));
-}
-
-/** Deterministic [0, 1) source (mulberry32) so distribution tests never flake. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function counts(picks: (T | undefined)[]): Record<string, number> {
