@@ -4,8 +4,8 @@
 //
 // Two steps, because one rule depends on the route:
 //   1. checkRequestTarget + checkHostHeader + checkFraming — route-independent;
-//   2. checkEncodedSeparators(path, route.allowEncodedSeparators) — after the (pure, state-free)
-//      route match, since `%2F`/`%5C` are allowed per route.
+//   2. encoded separators — TargetOk.encodedSeparator, decided by the route stage once the route is
+//      known, since `%2F`/`%5C` are allowed per route (and refused where no route matches).
 // What is forwarded is always the raw target (TargetOk.forwardTarget); routingPath is only for
 // routing and policy scopes.
 import { parseAuthority } from "../lib/host-name.ts";
@@ -41,7 +41,7 @@ export interface TargetOk {
   readonly forwardTarget: string;
   /** normalizePath(path): for routing and policy scopes only, never forwarded. */
   readonly routingPath: string;
-  /** The path contains %2F or %5C; checkEncodedSeparators decides once the route is known. */
+  /** The path contains %2F or %5C; the route stage decides once the route is known. */
   readonly encodedSeparator: boolean;
 }
 
@@ -200,17 +200,6 @@ function checkAbsoluteForm(target: string, hostHeader: string | undefined): Targ
   let q = target.indexOf("?", authEnd);
   if (q < 0) q = target.length;
   return finish("absolute", target, authEnd, q);
-}
-
-/** The route decides whether %2F / %5C may pass (raw, as received). */
-export function checkEncodedSeparators(path: string, allowed: boolean): "path_encoded_separator" | undefined {
-  if (allowed) return undefined;
-  for (let i = path.indexOf("%"); i >= 0 && i + 2 < path.length; i = path.indexOf("%", i + 1)) {
-    const h = path.charCodeAt(i + 1);
-    const l = path.charCodeAt(i + 2) | 0x20; // lower-case a letter
-    if ((h === 50 /* 2 */ && l === 102) /* f */ || (h === 53 /* 5 */ && l === 99) /* c */) return "path_encoded_separator";
-  }
-  return undefined;
 }
 
 export { parseAuthority };
