@@ -13,6 +13,7 @@ import { peerAddress } from "../lib/ip.ts";
 import { TUNNEL_PATH } from "../tunnel/handshake.ts";
 import { lingerAfterEarlyAnswer } from "../lib/lingering-close.ts";
 import { rawResponse } from "../lib/http-status.ts";
+import { UiAssets } from "./ui-assets.ts";
 import { answerError, answerErrorOnSocket, authorityProblem, guardRequests, guardUpgrades, type ManagementRequest, type ManagementResponse } from "./request-guard.ts";
 
 export const API_MAX_BODY_BYTES = 1024 * 1024;
@@ -61,9 +62,6 @@ const SECURITY_HEADERS: Record<string, string> = {
   "cache-control": "no-store",
 };
 
-const PLACEHOLDER_UI = `<!doctype html><meta charset="utf-8"><title>Warren</title>
-<h1>Warren management</h1><p>The web UI is not part of this build yet. Use the ConnectRPC API at <code>/warren.v1.*</code>.</p>`;
-
 /**
  * One server for everything on the management port: ConnectRPC (Connect, gRPC, gRPC-Web; JSON and
  * binary), /healthz, the agent tunnel upgrade and the UI. HTTPS serves HTTP/1.1 and HTTP/2 via ALPN.
@@ -87,6 +85,7 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
     },
   });
 
+  const ui = o.uiDisabled ? undefined : new UiAssets();
   const handle = (req: Req, res: Res): void | Promise<void> => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     // Before any handler: connect-node turns the authority into a URL and throws on a bad one.
@@ -111,11 +110,7 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
       if (req.httpVersionMajor !== 1) return send(res, 400, "text/plain", "the agent tunnel needs HTTP/1.1\n");
       return o.tunnel.handleRequest(req as http.IncomingMessage, res as http.ServerResponse);
     }
-    if (!o.uiDisabled && (req.method === "GET" || req.method === "HEAD") && !path.startsWith("/warren.")) {
-      return send(res, 200, "text/html; charset=utf-8", PLACEHOLDER_UI, {
-        "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'",
-      });
-    }
+    if (ui !== undefined && ui.handle(req, res, path)) return;
     return send(res, 404, "text/plain", "not found\n");
   };
 

@@ -36,6 +36,12 @@ if (tsc.status !== 0) {
   console.error("typecheck failed");
   process.exit(tsc.status ?? 1);
 }
+// The browser UI has its own settings (DOM, Preact's JSX).
+const uiTsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "management/ui/tsconfig.json", "--noEmit"], { cwd: root, stdio: "inherit" });
+if (uiTsc.status !== 0) {
+  console.error("UI typecheck failed");
+  process.exit(uiTsc.status ?? 1);
+}
 
 // The integration tests spawn `warren` (cli/bin.mjs), which runs dist/ when it is current: build it,
 // so they exercise what `npm ci && npm start` runs.

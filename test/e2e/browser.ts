@@ -1,0 +1,51 @@
+// Real Debian Chromium driven by playwright-core, as DESIGN.md §8 asks: headless, no sandbox (CI
+// runs as root), a fresh profile per context, no background networking (this machine has no
+// internet and Chromium would keep trying). Every request a page makes is recorded, so a test can
+// prove the UI talks to management and nothing else.
+import { existsSync } from "node:fs";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+export function chromiumAvailable(): boolean {
+  return existsSync(CHROMIUM);
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+  });
+}
+
+export interface UiSession {
+  readonly context: BrowserContext;
+  readonly page: Page;
+  /** Every URL the page requested, in order. */
+  readonly requests: string[];
+  /** Console errors and uncaught page errors (a CSP violation shows up here). */
+  readonly errors: string[];
+}
+
+/** A new context (fresh cookies and storage) and page against management at `baseUrl`. */
+export async function openUi(browser: Browser, baseUrl: string, opts: { colorScheme?: "light" | "dark"; viewport?: { width: number; height: number } } = {}): Promise<UiSession> {
+  // Management's certificate comes from Warren's own CA; the test trusts it by ignoring the error
+  // (Chromium has no per-context CA file option).
+  const context = await browser.newContext({
+    baseURL: baseUrl,
+    ignoreHTTPSErrors: true,
+    colorScheme: opts.colorScheme ?? "light",
+    viewport: opts.viewport ?? { width: 1280, height: 860 },
+  });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseUrl });
+  const page = await context.newPage();
+  const requests: string[] = [];
+  const errors: string[] = [];
+  page.on("request", (r) => requests.push(r.url()));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  return { context, page, requests, errors };
+}
