@@ -31,6 +31,8 @@ function checkTarget(t: Target, i: number, previous: ReadonlyMap<string, Target>
   const f = `spec.targets[${i}]`;
   if (t.id !== "" && !previous.has(t.id)) throw fieldError(`${f}.id`, `no target ${t.id} on this route (leave it empty for a new target)`);
   if (t.id === "") t.id = newId("tgt");
+  // Sent without `enabled`, a target is enabled: forgetting the flag must not quietly serve 503s.
+  t.enabled ??= true;
   if (t.name.length > 64) throw fieldError(`${f}.name`, "must be at most 64 characters");
   if (t.weight === 0) t.weight = 1;
   if (t.weight > 1000) throw fieldError(`${f}.weight`, "must be 1–1000");
@@ -128,6 +130,7 @@ export function validateRoute(spec: RouteSpec | undefined, previous?: RouteSpec)
       if (spec.targets.length > MAX_TARGETS) throw fieldError("spec.targets", `at most ${MAX_TARGETS} targets`);
       const prev = new Map((previous?.targets ?? []).map((t) => [t.id, t]));
       spec.targets.forEach((t, i) => checkTarget(t, i, prev));
+      if (!spec.targets.some((t) => t.enabled)) throw fieldError("spec.targets", "every target is disabled: enable at least one (a route with none would answer 503 to every request)");
       const lb = spec.loadBalancing;
       if (lb) {
         if (lb.policy > BalancePolicy.CONSISTENT_HASH) throw fieldError("spec.load_balancing.policy", "unknown policy");
@@ -203,7 +206,10 @@ export function routeSpecToJson(spec: RouteSpec): string {
 
 export function routeSpecFromJson(json: string): RouteSpec {
   try {
-    return fromJson(RouteSpecSchema, JSON.parse(json) as JsonValue);
+    const spec = fromJson(RouteSpecSchema, JSON.parse(json) as JsonValue);
+    // Rows stored before `enabled` became optional omitted it when false.
+    for (const t of spec.targets) t.enabled ??= false;
+    return spec;
   } catch (e) {
     throw new ApiError("internal_error", "a stored route is unreadable", { cause: e });
   }
