@@ -78,6 +78,7 @@ export function userService(d: ApiDeps): ServiceImpl<typeof UserService> {
       const me = principalOf(ctx);
       const targetId = req.userId === "" ? me.user.id : req.userId;
       setAuditTarget(ctx, targetId);
+      if (targetId !== me.user.id && me.role !== "admin") throw new ApiError("permission_denied", "user_id: only an admin may change another user's password");
       const target = mustFind(targetId, "user_id");
       checkNewPassword(req.newPassword, "new_password");
       if (target.id === me.user.id) {

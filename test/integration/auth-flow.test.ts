@@ -129,6 +129,9 @@ describe("auth flow over JSON (acceptance 3, 5, 7)", () => {
       const r = await api.call(proc, body, cookieHeader(vcookie));
       assert.equal(r.json.code, "permission_denied", `${proc}: ${r.text}`);
     }
+    // A viewer changes their own password (with the current one), never someone else's (above).
+    const own = await api.call("UserService/ChangePassword", { currentPassword: "viewer password 1", newPassword: "viewer password 2" }, cookieHeader(vcookie));
+    assert.equal(own.status, 200, own.text);
     const stillViewer = await api.call("AuthService/GetCurrentUser", {}, cookieHeader(vcookie));
     assert.equal((stillViewer.json.user as { role: string }).role, "ROLE_VIEWER");
 
