@@ -49,3 +49,12 @@ export async function openUi(browser: Browser, baseUrl: string, opts: { colorSch
   page.on("pageerror", (e) => errors.push(String(e)));
   return { context, page, requests, errors };
 }
+
+/** Logs in through the login form (a fixture made with `admin: true` has `admin` / ADMIN_PASSWORD). */
+export async function signIn(page: Page, username: string, password: string, path = "/"): Promise<void> {
+  await page.goto(path === "/" ? "/login" : `/login?next=${encodeURIComponent(path)}`);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL((u) => u.pathname === path);
+}
