@@ -9,6 +9,8 @@ import { agentService } from "./agent-service.ts";
 import { AgentService } from "../../proto/gen/warren/v1/agent_pb.ts";
 import { ProxyService } from "../../proto/gen/warren/v1/proxy_pb.ts";
 import { proxyService } from "./proxy-service.ts";
+import { ObservabilityService } from "../../proto/gen/warren/v1/observability_pb.ts";
+import { observabilityService } from "./observability-service.ts";
 import type { ApiDeps } from "./deps.ts";
 
 export function apiRoutes(d: ApiDeps): (router: ConnectRouter) => void {
@@ -18,5 +20,6 @@ export function apiRoutes(d: ApiDeps): (router: ConnectRouter) => void {
     router.service(TokenService, tokenService(d));
     router.service(AgentService, agentService(d));
     router.service(ProxyService, proxyService(d));
+    router.service(ObservabilityService, observabilityService(d));
   };
 }

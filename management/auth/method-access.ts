@@ -3,6 +3,7 @@ import { UserService } from "../../proto/gen/warren/v1/user_pb.ts";
 import { TokenService } from "../../proto/gen/warren/v1/token_pb.ts";
 import { AgentService } from "../../proto/gen/warren/v1/agent_pb.ts";
 import { ProxyService } from "../../proto/gen/warren/v1/proxy_pb.ts";
+import { ObservabilityService } from "../../proto/gen/warren/v1/observability_pb.ts";
 import type { DescService } from "@bufbuild/protobuf";
 
 /**
@@ -58,9 +59,12 @@ export const METHOD_POLICIES: ReadonlyMap<string, MethodPolicy> = new Map<string
   ["warren.v1.ProxyService/CreateRoute", admin],
   ["warren.v1.ProxyService/UpdateRoute", admin],
   ["warren.v1.ProxyService/DeleteRoute", admin],
+
+  ["warren.v1.ObservabilityService/ListRequestEvents", read],
+  ["warren.v1.ObservabilityService/GetRequestSummary", read],
 ]);
 
-export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService, AgentService, ProxyService];
+export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService, AgentService, ProxyService, ObservabilityService];
 
 const DENY: MethodPolicy = { access: "admin", audited: true };
 

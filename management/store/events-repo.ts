@@ -1,3 +1,4 @@
+import type { Statement } from "better-sqlite3";
 import type { Db } from "./database.ts";
 import type { RequestEvent } from "../../proxy/index.ts";
 
@@ -82,11 +83,33 @@ export function encodeEvents(events: readonly RequestEvent[]): EncodedEvents {
   return { count: events.length, values };
 }
 
-/** Request events: batched inserts and pruning. */
+/** What ListRequestEvents filters on; every field optional. */
+export interface EventFilter {
+  readonly host?: string;
+  readonly routeId?: string;
+  /** 1–5: the status class (4 = 400–499). */
+  readonly statusClass?: number;
+  readonly errorCode?: string;
+  /** Epoch ms: at >= since, at < until. */
+  readonly since?: number;
+  readonly until?: number;
+  /** Only events with a smaller id (the paging cursor). */
+  readonly beforeId?: number;
+}
+
+export interface EventSummary {
+  readonly requests: number;
+  readonly clientErrors: number;
+  readonly serverErrors: number;
+  readonly warrenErrors: number;
+}
+
+/** Request events: batched inserts, pruning, and the reads of the UI and the API. */
 export class EventsRepo {
   private readonly s;
   private readonly insertEncodedTx: (b: EncodedEvents) => void;
-  constructor(db: Db) {
+  private readonly searches = new Map<string, Statement<(string | number)[], EventRow>>();
+  constructor(private readonly db: Db) {
     this.s = {
       insertOne: db.prepare(`INSERT INTO request_events (${COLUMNS}) VALUES (${Array(PER_ROW).fill("?").join(", ")})`),
       insertMany: db.prepare(`INSERT INTO request_events (${COLUMNS}) VALUES ${Array(ROWS_PER_STATEMENT).fill(`(${Array(PER_ROW).fill("?").join(", ")})`).join(", ")}`),
@@ -95,6 +118,9 @@ export class EventsRepo {
       pruneIds: db.prepare<[number]>("DELETE FROM request_events WHERE id <= ?"),
       recent: db.prepare<[number], EventRow>("SELECT * FROM request_events ORDER BY id DESC LIMIT ?"),
       count: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM request_events"),
+      summary: db.prepare<[number], { n: number; c: number | null; s: number | null; w: number | null }>(
+        "SELECT COUNT(*) AS n, SUM(status BETWEEN 400 AND 499) AS c, SUM(status >= 500) AS s, SUM(error_kind != '') AS w FROM request_events WHERE at >= ?",
+      ),
     };
     const { insertOne, insertMany } = this.s;
     const step = ROWS_PER_STATEMENT * PER_ROW;
@@ -121,6 +147,30 @@ export class EventsRepo {
     if (max !== null && max !== undefined && max > maxRows) n += this.s.pruneIds.run(max - maxRows).changes;
     return n;
   }
+  /** Newest first, at most `limit`. The statement for each combination of filters is prepared once. */
+  search(f: EventFilter, limit: number): EventRow[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (f.host) where.push("host = ? COLLATE NOCASE"), args.push(f.host);
+    if (f.routeId) where.push("route_id = ?"), args.push(f.routeId);
+    if (f.statusClass) where.push("status >= ? AND status < ?"), args.push(f.statusClass * 100, f.statusClass * 100 + 100);
+    if (f.errorCode) where.push("error_kind = ?"), args.push(f.errorCode);
+    if (f.since !== undefined) where.push("at >= ?"), args.push(f.since);
+    if (f.until !== undefined) where.push("at < ?"), args.push(f.until);
+    if (f.beforeId !== undefined) where.push("id < ?"), args.push(f.beforeId);
+    const sql = `SELECT * FROM request_events${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`;
+    let st = this.searches.get(sql);
+    if (st === undefined) this.searches.set(sql, (st = this.db.prepare<(string | number)[], EventRow>(sql)));
+    args.push(limit);
+    return st.all(...args);
+  }
+
+  /** Counts since `since` (epoch ms), over the `at` index. */
+  summary(since: number): EventSummary {
+    const r = this.s.summary.get(since)!;
+    return { requests: r.n, clientErrors: r.c ?? 0, serverErrors: r.s ?? 0, warrenErrors: r.w ?? 0 };
+  }
+
   recent(limit: number): EventRow[] {
     return this.s.recent.all(limit);
   }
