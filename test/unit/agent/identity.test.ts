@@ -15,7 +15,7 @@ import { CertificateAuthority } from "../../../management/pki/index.ts";
 import { AgentService } from "../../../proto/gen/warren/v1/agent_pb.ts";
 import { createCsrForKey } from "../../../tunnel/csr.ts";
 import { agentSpiffeId } from "../../../tunnel/handshake.ts";
-import { CertificateManager, connectEnroller, type EnrollFn } from "../../../agent/enrollment.ts";
+import { CertificateManager, EnrollError, connectEnroller, describeEnrollError, type EnrollFn } from "../../../agent/enrollment.ts";
 import { AgentIdentity, CERT_FILE, KEY_FILE, checkAgentCertificate, renewalTime } from "../../../agent/identity.ts";
 import { ManagementTls } from "../../../agent/management-tls.ts";
 import { SettingsError } from "../../../agent/settings.ts";
@@ -224,7 +224,7 @@ describe("certificate manager", () => {
   it("logs an unauthenticated enrollment clearly, at error level", async () => {
     const { identity } = await AgentIdentity.load(await tempDir(), ID);
     const { logger, lines } = capture();
-    const m = new CertificateManager({ identity, enroll: fakeEnroll([new ConnectError("invalid agent credentials", Code.Unauthenticated)]), logger, retry: { initialMs: 60_000 } });
+    const m = new CertificateManager({ identity, enroll: fakeEnroll([new EnrollError("unauthenticated", "invalid agent credentials")]), logger, retry: { initialMs: 60_000 } });
     await m.start(undefined);
     m.stop();
     const f = lines.find((l) => l.msg === "enrollment failed");
@@ -264,7 +264,7 @@ describe("connectEnroller", () => {
     assert.deepEqual(seen, [`Bearer ${ID}.${SECRET}`]);
 
     const wrong = connectEnroller({ managementUrl: url, agentId: ID, secret: "wrong", tls });
-    await assert.rejects(wrong(await createCsrForKey(identity.keyPem, ID)), (e: unknown) => e instanceof ConnectError && e.code === Code.Unauthenticated);
+    await assert.rejects(wrong(await createCsrForKey(identity.keyPem, ID)), (e: unknown) => e instanceof EnrollError && e.code === "unauthenticated" && describeEnrollError(e).operator);
 
     // Pinned trust works too once the server sends its chain.
     const pinned = new ManagementTls(url, { kind: "pin", sha256: new X509Certificate(ca.certPem).fingerprint256.replace(/:/g, "").toLowerCase() });

@@ -9,3 +9,23 @@ it("signs a renewal CSR made for an existing agent key", async () => {
   const c = await ca.signClientCsr({ csrPem: csr, uriSan: "spiffe://warren/agent/agt_x", validityDays: 90 });
   assert.match(c.certPem, /BEGIN CERT/);
 });
+
+it("encodes a PKCS#10 request an X.509 library reads back: CN, P-256 key, ECDSA-SHA256, a valid signature", async () => {
+  await import("reflect-metadata");
+  const x509 = await import("@peculiar/x509");
+  const { webcrypto } = await import("node:crypto");
+  x509.cryptoProvider.set(webcrypto);
+  for (const cn of ["agt_abcdefghijklmnop", "ü".repeat(64)]) {
+    const { csrPem } = await createKeyAndCsr({ commonName: cn });
+    const csr = new x509.Pkcs10CertificateRequest(csrPem);
+    assert.equal(csr.subject, `CN=${cn}`);
+    assert.equal((csr.publicKey.algorithm as { namedCurve?: string }).namedCurve, "P-256");
+    assert.equal(csr.signatureAlgorithm.hash.name, "SHA-256");
+    assert.equal(await csr.verify(), true);
+    // One flipped bit in the signed part breaks the signature.
+    const raw = Buffer.from(csr.rawData);
+    raw[raw.length - 80]! ^= 1;
+    assert.equal(await new x509.Pkcs10CertificateRequest(raw).verify().catch(() => false), false);
+  }
+  await assert.rejects(createKeyAndCsr({ commonName: "" }), TypeError);
+});
