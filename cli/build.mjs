@@ -31,4 +31,15 @@ if (vite) {
     process.exit(ui.status ?? 1);
   }
 }
+// The self-contained agent that management serves at /agent/download (esbuild, a dev dependency too).
+try {
+  const { buildAgentBundle } = await import("./build-agent.mjs");
+  await buildAgentBundle();
+} catch (e) {
+  if (e?.code !== "ERR_MODULE_NOT_FOUND") {
+    console.error("agent bundle failed:", e);
+    process.exit(1);
+  }
+  console.warn("esbuild is not installed: the agent bundle is not built (npm ci installs it)");
+}
 writeFileSync(new URL("../dist/.built", import.meta.url), `${new Date().toISOString()}\n`);

@@ -13,6 +13,7 @@ import type { ServerInfo } from "./api/deps.ts";
 import { PACKAGE_VERSION as VERSION } from "../lib/package-info.ts";
 import { AgentRegistry } from "./agents/registry.ts";
 import { TunnelEndpoint } from "./agents/tunnel-endpoint.ts";
+import { AgentDownload } from "./agents/agent-download.ts";
 import { TEST_AGENT_STREAM_PATH, agentStreamTestHook } from "./agents/test-hooks.ts";
 import { parseTrustedProxies, type DataPlaneControl, type DataPlaneOptions } from "../proxy/index.ts";
 import { SnapshotService } from "./config/snapshot-service.ts";
@@ -119,6 +120,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
     publicUrl: s.publicUrl?.toString() ?? "",
   };
 
+  const agentDownload = new AgentDownload();
   let management: ManagementServer;
   try {
     management = await startManagementServer({
@@ -126,6 +128,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
       port: s.port,
       tls: tls && { cert: tls.cert, key: tls.key, clientCas },
       uiDisabled: s.uiDisabled,
+      agentDownload,
       log,
       tunnel: new TunnelEndpoint({ store, registry, ca, log, now: Date.now }),
       extraUpgrades: s.testHooks ? new Map([[TEST_AGENT_STREAM_PATH, agentStreamTestHook(registry, authenticator, log)]]) : undefined,
@@ -138,7 +141,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
         now: Date.now,
         log,
         info,
-        agents: { registry, ca, managementUrl: managementUrlFor(s) },
+        agents: { registry, ca, managementUrl: managementUrlFor(s), bundleSha256: agentDownload.sha256 },
         proxy: { snapshots, listenerStatus: (id) => dataPlane.listenerStatus(id) },
       },
     });

@@ -14,6 +14,7 @@ import { TUNNEL_PATH } from "../tunnel/handshake.ts";
 import { lingerAfterEarlyAnswer } from "../lib/lingering-close.ts";
 import { rawResponse } from "../lib/http-status.ts";
 import { UiAssets } from "./ui-assets.ts";
+import { AGENT_DOWNLOAD_PATH, type AgentDownload } from "./agents/agent-download.ts";
 import { answerError, answerErrorOnSocket, authorityProblem, guardRequests, guardUpgrades, type ManagementRequest, type ManagementResponse } from "./request-guard.ts";
 
 export const API_MAX_BODY_BYTES = 1024 * 1024;
@@ -31,6 +32,8 @@ export interface ManagementServerOptions {
    */
   readonly tls: { cert: string; key: string; clientCas: string[] } | undefined;
   readonly uiDisabled: boolean;
+  /** GET /agent/download: the self-contained agent. */
+  readonly agentDownload: AgentDownload;
   readonly deps: ApiDeps;
   readonly log: Logger;
   /** `/agent/tunnel`: upgrades and plain requests (which get the same checks, then 400). */
@@ -110,6 +113,7 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
       if (req.httpVersionMajor !== 1) return send(res, 400, "text/plain", "the agent tunnel needs HTTP/1.1\n");
       return o.tunnel.handleRequest(req as http.IncomingMessage, res as http.ServerResponse);
     }
+    if (path === AGENT_DOWNLOAD_PATH) return o.agentDownload.handle(req, res);
     if (ui !== undefined && ui.handle(req, res, path)) return;
     return send(res, 404, "text/plain", "not found\n");
   };

@@ -7,12 +7,12 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { extname, join } from "node:path";
 import type http from "node:http";
 import type http2 from "node:http2";
-import { PACKAGE_ROOT } from "../lib/package-info.ts";
+import { packageRoot } from "../lib/package-info.ts";
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
 
-export const UI_DIR = join(PACKAGE_ROOT, "dist", "ui");
+export const UI_DIR = join(packageRoot(), "dist", "ui");
 
 export const UI_CSP = [
   "default-src 'self'",

@@ -33,6 +33,8 @@ export interface ApiDeps {
     readonly ca: CertificateAuthority;
     /** How agents reach management, for install snippets. */
     readonly managementUrl: string;
+    /** SHA-256 (hex) of the agent file served at /agent/download, pinned by the snippets; empty when not built. */
+    readonly bundleSha256: string;
   };
   readonly proxy: {
     readonly snapshots: SnapshotService;

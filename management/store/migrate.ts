@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "./database.ts";
-import { PACKAGE_ROOT } from "../../lib/package-info.ts";
+import { packageRoot } from "../../lib/package-info.ts";
 
-export const MIGRATIONS_DIR = join(PACKAGE_ROOT, "migrations");
+export const MIGRATIONS_DIR = join(packageRoot(), "migrations");
 
 export interface Migration {
   readonly version: number;
