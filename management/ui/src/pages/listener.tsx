@@ -46,8 +46,18 @@ function formOf(l: Listener): Form {
 
 /** A file input that hands the file's text to `onText` (PEM files are small text). */
 function PemFile({ label, onText, onProblem }: { label: string; onText: (t: string) => void; onProblem: (m: string) => void }) {
+  const [loaded, setLoaded] = useState<string | undefined>();
   return (
-    <Field label={label}>
+    <Field
+      label={label}
+      hint={
+        loaded && (
+          <span role="status">
+            Loaded {loaded} into the field below.
+          </span>
+        )
+      }
+    >
       {(id) => (
         <input
           id={id}
@@ -59,6 +69,7 @@ function PemFile({ label, onText, onProblem }: { label: string; onText: (t: stri
             if (!file) return;
             if (file.size > 1024 * 1024) return onProblem(`${file.name} is larger than 1 MiB: not a PEM file`);
             onText(await file.text());
+            setLoaded(file.name);
             input.value = "";
           }}
         />
