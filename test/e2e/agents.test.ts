@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import type { Browser, Locator, Page } from "playwright-core";
 import { withWarren } from "../helpers/with-warren.ts";
 import { ADMIN_PASSWORD, isMsg } from "../helpers/warren-process.ts";
+import { createAgent } from "../helpers/agent-process.ts";
 import { chromiumAvailable, launchBrowser, openUi, signIn } from "./browser.ts";
 
 // Runs in the page (the test's tsconfig has no DOM types).
@@ -179,6 +180,29 @@ describe("agents in the browser", { skip: !chromiumAvailable() && "no chromium" 
     assert.equal((await api.call("AgentService/GetAgent", { id: agentId }, admin)).status, 404);
 
     assert.deepEqual(appErrors(ui.errors), [], "no console errors (a CSP violation would be one)");
+    await ui.context.close();
+  });
+
+  it("shows a viewer the agents read-only, without any write control", async () => {
+    const { w, api, admin } = warren;
+    const a = await createAgent(api, admin, { name: "seen", labels: { site: "x" } });
+    const r = await api.call("UserService/CreateUser", { username: "watcher", password: "a viewer's passphrase", role: "ROLE_VIEWER" }, admin);
+    assert.equal(r.status, 200, r.text);
+    const ui = await openUi(browser, w.baseUrl);
+    const { page } = ui;
+    await signIn(page, "watcher", "a viewer's passphrase", "/agents");
+    const row = page.locator('tr[data-agent="seen"]');
+    await row.getByTestId("agent-status").getByText("offline", { exact: true }).waitFor();
+    assert.deepEqual(await row.locator(".chips li").allInnerTexts(), ["site=x"]);
+    assert.equal(await page.getByRole("button", { name: "Create agent" }).count(), 0);
+    await row.getByRole("link", { name: "seen" }).click();
+    await page.getByRole("heading", { name: "Agent seen" }).waitFor();
+    await page.locator('[data-snippet="Command line"] pre').waitFor();
+    await page.getByText(`warren.io/agent-id=${a.id}`).waitFor();
+    assert.deepEqual(await page.getByRole("button").allInnerTexts(), ["Log out", "Copy command line", "Copy environment file", "Copy systemd unit", "Copy compose service"], "only copy buttons besides log out");
+    assert.equal(await page.getByRole("textbox").count(), 0, "no inputs");
+    assert.equal(await page.getByRole("checkbox").count(), 0, "no toggles");
+    assert.deepEqual(appErrors(ui.errors), []);
     await ui.context.close();
   });
 });

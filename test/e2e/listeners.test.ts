@@ -208,4 +208,24 @@ describe("listeners in the browser", { skip: !chromiumAvailable() && "no chromiu
     assert.deepEqual(appErrors(ui.errors), [], "no console errors (a CSP violation would be one)");
     await ui.context.close();
   });
+
+  it("shows a viewer the listeners read-only, without any write control", async () => {
+    const { w, api, admin } = warren;
+    const r = await api.call("UserService/CreateUser", { username: "watcher", password: "a viewer's passphrase", role: "ROLE_VIEWER" }, admin);
+    assert.equal(r.status, 200, r.text);
+    const ui = await openUi(browser, w.baseUrl);
+    const { page } = ui;
+    await signIn(page, "watcher", "a viewer's passphrase", "/listeners");
+    const row = page.locator('tr[data-listener="public-http"]');
+    await row.getByTestId("listener-state").getByText("running").waitFor();
+    assert.equal(await page.getByRole("link", { name: "New listener" }).count(), 0);
+    assert.deepEqual(await page.getByRole("button").allInnerTexts(), ["Log out"], "no enable/disable buttons");
+    await row.getByRole("link", { name: "View public-http" }).click();
+    await page.getByRole("heading", { name: "Listener public-http" }).waitFor();
+    await page.getByTestId("listener-facts").getByText("running").waitFor();
+    assert.deepEqual(await page.getByRole("button").allInnerTexts(), ["Log out"], "no save or delete");
+    assert.equal(await page.getByRole("textbox").count(), 0, "no inputs");
+    assert.deepEqual(appErrors(ui.errors), []);
+    await ui.context.close();
+  });
 });
