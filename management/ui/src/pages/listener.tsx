@@ -1,6 +1,278 @@
+// One listener: create (/listeners/new) or edit (/listeners/:id) its name, protocol, address, port,
+// PROXY protocol and, for HTTPS, its certificate (PEM chain and key, from files or pasted; both
+// empty = self-signed; the key is write-only). Viewers see the same facts read-only.
+import { useEffect, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
-import { PageHeader } from "../components/ui.tsx";
+import { api } from "../lib/api.ts";
+import { attempt, useLoad } from "../lib/load.ts";
+import { isAdmin } from "../lib/session.ts";
+import { navigate } from "../lib/router.ts";
+import { when } from "../lib/format.ts";
+import type { ApiProblem } from "../lib/errors.ts";
+import { Checkbox, ConfirmButton, Field, FormProblem, Loading, PageHeader, Problem, Select, TextArea, TextInput } from "../components/ui.tsx";
+import { ListenerProtocol, type Listener } from "../../../../proto/gen/warren/v1/proxy_pb.ts";
+import { listenerStateBadge } from "./overview.tsx";
+import { listenerAddress, protocolName } from "./listeners.tsx";
+import "./listeners.css";
 
-export function ListenerPage(_props: PageProps) {
-  return <PageHeader title="ListenerPage" />;
+const FIELDS = ["name", "protocol", "bind_address", "port", "accept_proxy_protocol", "enabled", "tls_certificate_pem", "tls_private_key_pem"] as const;
+
+interface Form {
+  name: string;
+  protocol: ListenerProtocol;
+  bindAddress: string;
+  port: string;
+  acceptProxyProtocol: boolean;
+  enabled: boolean;
+  cert: string;
+  key: string;
+}
+
+const EMPTY: Form = { name: "", protocol: ListenerProtocol.HTTP, bindAddress: "", port: "", acceptProxyProtocol: false, enabled: true, cert: "", key: "" };
+
+function formOf(l: Listener): Form {
+  const s = l.spec;
+  return {
+    name: s?.name ?? "",
+    protocol: s?.protocol === ListenerProtocol.HTTPS ? ListenerProtocol.HTTPS : ListenerProtocol.HTTP,
+    bindAddress: s?.bindAddress ?? "",
+    port: String(s?.port ?? ""),
+    acceptProxyProtocol: s?.acceptProxyProtocol ?? false,
+    enabled: s?.enabled ?? true,
+    cert: s?.tlsCertificatePem ?? "",
+    key: "",
+  };
+}
+
+/** A file input that hands the file's text to `onText` (PEM files are small text). */
+function PemFile({ label, onText, onProblem }: { label: string; onText: (t: string) => void; onProblem: (m: string) => void }) {
+  const [loaded, setLoaded] = useState<string | undefined>();
+  return (
+    <Field
+      label={label}
+      hint={
+        loaded && (
+          <span role="status">
+            Loaded {loaded} into the field below.
+          </span>
+        )
+      }
+    >
+      {(id) => (
+        <input
+          id={id}
+          type="file"
+          accept=".pem,.crt,.cer,.key,application/x-pem-file,application/x-x509-ca-cert,text/plain"
+          onChange={async (e) => {
+            const input = e.currentTarget as HTMLInputElement;
+            const file = input.files?.[0];
+            if (!file) return;
+            if (file.size > 1024 * 1024) return onProblem(`${file.name} is larger than 1 MiB: not a PEM file`);
+            onText(await file.text());
+            setLoaded(file.name);
+            input.value = "";
+          }}
+        />
+      )}
+    </Field>
+  );
+}
+
+function StatusFacts({ l }: { l: Listener }) {
+  return (
+    <dl class="facts" data-testid="listener-facts">
+      <dt>State</dt>
+      <dd data-testid="listener-state">{l.spec?.enabled ? listenerStateBadge(l.status?.state, l.status?.error) : <span class="badge badge-muted">disabled</span>}</dd>
+      <dt>Address</dt>
+      <dd>
+        <code>{listenerAddress(l)}</code>
+      </dd>
+      <dt>Since</dt>
+      <dd>{when(l.status?.since)}</dd>
+    </dl>
+  );
+}
+
+function ReadOnly({ l }: { l: Listener }) {
+  const s = l.spec;
+  return (
+    <dl class="facts">
+      <dt>Name</dt>
+      <dd>{s?.name}</dd>
+      <dt>Protocol</dt>
+      <dd>{protocolName(s?.protocol)}</dd>
+      <dt>Bind address</dt>
+      <dd>{s?.bindAddress || "all interfaces"}</dd>
+      <dt>Port</dt>
+      <dd>{s?.port === 0 ? "any free port" : s?.port}</dd>
+      <dt>PROXY protocol</dt>
+      <dd>{s?.acceptProxyProtocol ? "accepted" : "no"}</dd>
+      <dt>Enabled</dt>
+      <dd>{s?.enabled ? "yes" : "no"}</dd>
+      {s?.protocol === ListenerProtocol.HTTPS && (
+        <>
+          <dt>Certificate</dt>
+          <dd>{s.tlsCertificatePem ? "uploaded" : "self-signed"}</dd>
+        </>
+      )}
+    </dl>
+  );
+}
+
+export function ListenerPage({ params }: PageProps) {
+  const id = params.id;
+  const isNew = id === undefined;
+  const cfg = useLoad(() => (isNew ? Promise.resolve(undefined) : api.proxy.getProxyConfig({})), [id], isNew ? 0 : 3_000);
+  const listener = cfg.data?.listeners.find((l) => l.id === id);
+  const routes = cfg.data?.routes.filter((r) => r.spec?.listenerId === id).length ?? 0;
+  const [form, setForm] = useState<Form>(EMPTY);
+  // The listener the form was filled from: refreshes update the status, never what is being typed.
+  const [filledFrom, setFilledFrom] = useState<string | undefined>();
+  const [problem, setProblem] = useState<ApiProblem | undefined>();
+  const [done, setDone] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+  const [deleteProblem, setDeleteProblem] = useState<ApiProblem | undefined>();
+  useEffect(() => {
+    if (isNew) {
+      setForm(EMPTY);
+      setFilledFrom(undefined);
+    } else if (listener && filledFrom !== listener.id) {
+      setForm(formOf(listener));
+      setFilledFrom(listener.id);
+    }
+  }, [id, listener?.id]);
+  const set = <K extends keyof Form>(k: K) => (v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setDone(undefined);
+    const portText = form.port.trim();
+    if (!/^\d+$/.test(portText) || Number(portText) > 0xffffffff) return setProblem({ code: "invalid_argument", field: "port", message: portText === "" ? "is required (0 = any free port)" : "must be a number: 1–65535, or 0 for any free port" });
+    const https = form.protocol === ListenerProtocol.HTTPS;
+    const spec = {
+      name: form.name.trim(),
+      protocol: form.protocol,
+      bindAddress: form.bindAddress.trim(),
+      port: Number(portText),
+      acceptProxyProtocol: form.acceptProxyProtocol,
+      enabled: form.enabled,
+      tlsCertificatePem: https ? form.cert.trim() : "",
+      tlsPrivateKeyPem: https ? form.key.trim() : "",
+    };
+    setBusy(true);
+    let saved: Listener | undefined;
+    const p = await attempt(async () => {
+      saved = isNew ? (await api.proxy.createListener({ spec })).listener : (await api.proxy.updateListener({ id, spec })).listener;
+    });
+    setBusy(false);
+    setProblem(p);
+    if (p || !saved) return;
+    if (isNew) {
+      navigate(`/listeners/${saved.id}`);
+      return;
+    }
+    setForm(formOf(saved));
+    setDone("Saved.");
+    cfg.reload();
+  };
+
+  if (!isNew && !listener) {
+    return (
+      <section>
+        <PageHeader title="Listener" />
+        <p>
+          <a href="/listeners">← All listeners</a>
+        </p>
+        <Problem problem={cfg.problem} />
+        {cfg.loading && !cfg.data && <Loading what="the listener" />}
+        {cfg.data && !listener && <Problem problem={{ code: "not_found", field: undefined, message: `No listener ${id}.` }} />}
+      </section>
+    );
+  }
+
+  const admin = isAdmin.value;
+  const https = form.protocol === ListenerProtocol.HTTPS;
+  return (
+    <section>
+      <PageHeader title={isNew ? "New listener" : `Listener ${listener?.spec?.name ?? ""}`}>
+        {admin && listener && (
+          <ConfirmButton
+            label="Delete listener"
+            confirmLabel="Delete"
+            question={`Delete listener ${listener.spec?.name ?? ""}? It stops accepting connections at once.${routes > 0 ? ` It still has ${routes} route(s): the server refuses until they are deleted or moved.` : ""}`}
+            onConfirm={async () => {
+              const p = await attempt(() => api.proxy.deleteListener({ id: listener.id }));
+              setDeleteProblem(p);
+              if (!p) navigate("/listeners");
+            }}
+          />
+        )}
+      </PageHeader>
+      <p>
+        <a href="/listeners">← All listeners</a>
+      </p>
+      <Problem problem={deleteProblem} />
+      {listener && <StatusFacts l={listener} />}
+      {!admin && listener && <ReadOnly l={listener} />}
+      {admin && (
+        <form class="card" onSubmit={submit} noValidate aria-label={isNew ? "New listener" : "Edit listener"}>
+          <div class="grid2">
+            <TextInput label="Name" field="name" problem={problem} value={form.name} onValue={set("name")} required autoComplete="off" hint="Letters, digits, '_', '.', '-'." />
+            <Select
+              label="Protocol"
+              field="protocol"
+              problem={problem}
+              value={form.protocol}
+              options={[
+                [ListenerProtocol.HTTP, "HTTP"],
+                [ListenerProtocol.HTTPS, "HTTPS"],
+              ]}
+              onValue={set("protocol")}
+            />
+            <TextInput label="Bind address" field="bind_address" problem={problem} value={form.bindAddress} onValue={set("bindAddress")} placeholder="all interfaces" autoComplete="off" hint="An IP address (e.g. 127.0.0.1 or ::1); empty = all interfaces." />
+            <TextInput label="Port" field="port" problem={problem} value={form.port} onValue={set("port")} inputMode="numeric" required autoComplete="off" hint="1–65535, or 0 for any free port." />
+          </div>
+          <Checkbox label="Accept PROXY protocol" field="accept_proxy_protocol" problem={problem} checked={form.acceptProxyProtocol} onValue={set("acceptProxyProtocol")} hint="Only behind a load balancer that sends it: the client address is taken from the PROXY header." />
+          <Checkbox label="Enabled" field="enabled" problem={problem} checked={form.enabled} onValue={set("enabled")} />
+          {https && (
+            <fieldset>
+              <legend>Certificate</legend>
+              <p class="hint">Upload or paste the PEM certificate chain and its private key. Leave both empty for a self-signed certificate generated for this listener.</p>
+              <div class="tls-pair">
+                <div>
+                  <PemFile label="Certificate chain file" onText={set("cert")} onProblem={(m) => setProblem({ code: "invalid_argument", field: "tls_certificate_pem", message: m })} />
+                  <TextArea label="Certificate chain (PEM)" field="tls_certificate_pem" problem={problem} value={form.cert} onValue={set("cert")} rows={6} />
+                </div>
+                <div>
+                  <PemFile label="Private key file" onText={set("key")} onProblem={(m) => setProblem({ code: "invalid_argument", field: "tls_private_key_pem", message: m })} />
+                  <TextArea
+                    label="Private key (PEM)"
+                    field="tls_private_key_pem"
+                    problem={problem}
+                    value={form.key}
+                    onValue={set("key")}
+                    rows={6}
+                    hint={listener?.tlsPrivateKeySet ? <span data-testid="key-stored">A key is stored (it is never shown). Leave this empty to keep it with the certificate above.</span> : "Write-only: once saved it is never shown again."}
+                  />
+                </div>
+              </div>
+            </fieldset>
+          )}
+          <FormProblem problem={problem} fields={FIELDS} />
+          {done && (
+            <p class="ok" role="status">
+              {done}
+            </p>
+          )}
+          <div class="actions">
+            <button type="submit" class="primary" disabled={busy}>
+              {isNew ? "Create listener" : "Save"}
+            </button>
+            <a href="/listeners">Cancel</a>
+          </div>
+        </form>
+      )}
+      {!admin && !listener && <Problem problem={{ code: "permission_denied", field: undefined, message: "Only administrators create listeners." }} />}
+    </section>
+  );
 }
