@@ -25,6 +25,7 @@ function byPriority(a: Route, b: Route): number {
 function RouteTable({ routes }: { routes: Route[] }) {
   if (routes.length === 0) return <Empty>No routes on this listener.</Empty>;
   return (
+    <div class="table-scroll">
     <table class="routes-table">
       <thead>
         <tr>
@@ -59,6 +60,7 @@ function RouteTable({ routes }: { routes: Route[] }) {
         })}
       </tbody>
     </table>
+    </div>
   );
 }
 
