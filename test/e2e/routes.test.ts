@@ -112,6 +112,30 @@ describe("routes in the browser", { skip: !chromiumAvailable() && "no chromium" 
     noErrors();
   });
 
+  it("keeps a sensitive target header it never shows again", async () => {
+    await openRoute("ui-forward");
+    await page.getByText("Target 1: weight, priority group, TLS, headers").click();
+    await target(1).getByRole("button", { name: "Add header" }).click();
+    await target(1).getByLabel("Header 1 name", { exact: true }).fill("Authorization");
+    await target(1).getByLabel("Header 1 sensitive", { exact: true }).check();
+    await target(1).getByLabel("Header 1 value", { exact: true }).fill("Bearer s3cret");
+    await page.getByRole("button", { name: "Save route" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+    const value = target(1).getByLabel("Header 1 value", { exact: true });
+    assert.equal(await value.inputValue(), "", "the secret is not sent back to the page");
+    assert.equal(await value.getAttribute("type"), "password");
+    await target(1).getByText("stored", { exact: true }).waitFor();
+
+    // Saved again untouched (a page reload, then Save): the stored value is kept.
+    await openRoute("ui-forward");
+    await page.getByRole("button", { name: "Save route" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+    const r = await get("ui.test", "/app/secret");
+    assert.equal(r.statusCode, 200);
+    assert.equal(((await r.body.json()) as { headers: Record<string, string> }).headers.authorization, "Bearer s3cret");
+    noErrors();
+  });
+
   it("opens the closed section a server error is in, and shows it under its field", async () => {
     await openRoute("ui-forward");
     const lb = page.locator("details").filter({ has: page.locator("summary", { hasText: "Load balancing" }) });
