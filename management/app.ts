@@ -37,6 +37,13 @@ interface ManagementTls {
   caFingerprint: string;
 }
 
+/** What a terminal shows while no admin exists: the setup URL on a line of its own, and until when it works. */
+export function setupBanner(url: string, openUntil: Date, now: Date): string {
+  const minutes = Math.max(1, Math.round((openUntil.getTime() - now.getTime()) / 60_000));
+  const until = openUntil.toTimeString().slice(0, 8);
+  return `\nCreate the first administrator: open this URL within ${minutes} minute${minutes === 1 ? "" : "s"} (until ${until}; a restart gives a new one):\n\n${url}\n\n`;
+}
+
 /** The URL agents are told to dial: the public URL, else this host's port on localhost. */
 function managementUrlFor(s: ManagementSettings): string {
   if (s.publicUrl) return s.publicUrl.origin;
@@ -160,6 +167,8 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
       { setupUrl: `${base}/?setup_token=${setupToken}`, openUntil: state.openUntil?.toISOString() },
       "no admin yet: open the setup URL within the setup window to create one",
     );
+    // Someone at a terminal gets the URL alone on its own line, to click or copy, not buried in JSON.
+    if (process.stderr.isTTY && state.openUntil) process.stderr.write(setupBanner(`${base}/?setup_token=${setupToken}`, state.openUntil, new Date()));
   }
 
   log.info({ url: management.url, version: VERSION }, "management listening");

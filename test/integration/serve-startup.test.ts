@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN, JsonApi, ROOT, setupAdmin } from "../helpers/warren-process.ts";
@@ -149,5 +150,41 @@ describe("warren serve start-up (acceptance 2, 8)", () => {
     } finally {
       await api.close();
     }
+  });
+});
+
+describe("the setup URL on a terminal", () => {
+  it("prints the setup URL alone on a plain line, and how long it stays valid, when stderr is a TTY", { skip: !existsSync("/usr/bin/script") && "no script(1)" }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "warren-tty-"));
+    // script(1) gives the server a pseudo-terminal, as an operator's shell would.
+    const child = spawn("script", ["-qfec", `${process.execPath} ${BIN} serve`, "/dev/null"], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", CONFIG_DIR: dir, MANAGEMENT_PORT: "0", MANAGEMENT_BIND_ADDRESS: "127.0.0.1", PUBLIC_HTTP_PORT: "0", LOG_LEVEL: "warn" },
+      stdio: ["pipe", "pipe", "inherit"],
+      detached: true,
+    });
+    t.after(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const lines: string[] = [];
+    let urlLine: string | undefined;
+    for await (const raw of createInterface({ input: child.stdout! })) {
+      const line = raw.replace(/\r$/, "");
+      lines.push(line);
+      if (/^https:\/\/\S+\/\?setup_token=[A-Za-z0-9_-]{43}$/.test(line)) {
+        urlLine = line;
+        break;
+      }
+    }
+    assert.ok(urlLine, `a line with only the setup URL; got:\n${lines.join("\n")}`);
+    assert.ok(
+      lines.some((l) => /within 5 minutes \(until \d\d:\d\d:\d\d/.test(l)),
+      "says how long it stays valid",
+    );
   });
 });
