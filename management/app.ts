@@ -45,9 +45,9 @@ export function setupBanner(url: string, openUntil: Date, now: Date): string {
 }
 
 /** The URL agents are told to dial: the public URL, else this host's port on localhost. */
-function managementUrlFor(s: ManagementSettings): string {
+function managementUrlFor(s: ManagementSettings, boundPort: number): string {
   if (s.publicUrl) return s.publicUrl.origin;
-  return `${s.tlsMode === "off" ? "http" : "https"}://localhost:${s.port}`;
+  return `${s.tlsMode === "off" ? "http" : "https"}://localhost:${boundPort}`;
 }
 
 /** The host names the management certificate must cover. */
@@ -148,7 +148,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
         now: Date.now,
         log,
         info,
-        agents: { registry, ca, managementUrl: managementUrlFor(s), bundleSha256: agentDownload.sha256 },
+        agents: { registry, ca, managementUrl: () => managementUrlFor(s, Number(new URL(management.url).port) || s.port), bundleSha256: agentDownload.sha256 },
         proxy: { snapshots, listenerStatus: (id) => dataPlane.listenerStatus(id) },
       },
     });

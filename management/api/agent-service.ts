@@ -77,7 +77,7 @@ export function agentService(d: ApiDeps): ServiceImpl<typeof AgentService> {
   };
 
   const snippet = (a: AgentRow, token: string | undefined) =>
-    installSnippet({ agentId: a.id, agentName: a.name, managementUrl, caFingerprint: d.info.caFingerprintSha256, token, bundleSha256: d.agents.bundleSha256 });
+    installSnippet({ agentId: a.id, agentName: a.name, managementUrl: managementUrl(), caFingerprint: d.info.caFingerprintSha256, token, bundleSha256: d.agents.bundleSha256 });
 
   const nameFree = (name: string, self?: string) => {
     const other = d.store.agents.byName(name);

@@ -31,8 +31,8 @@ export interface ApiDeps {
     readonly registry: AgentRegistry;
     /** Warren's CA: signs agent client certificates in every TLS mode. */
     readonly ca: CertificateAuthority;
-    /** How agents reach management, for install snippets. */
-    readonly managementUrl: string;
+    /** How agents reach management, for install snippets (known once the port is bound: MANAGEMENT_PORT may be 0). */
+    readonly managementUrl: () => string;
     /** SHA-256 (hex) of the agent file served at /agent/download, pinned by the snippets; empty when not built. */
     readonly bundleSha256: string;
   };

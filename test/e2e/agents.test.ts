@@ -70,6 +70,8 @@ describe("agents in the browser", { skip: !chromiumAvailable() && "no chromium" 
     const reveal = page.getByTestId("token-reveal");
     await reveal.getByRole("heading", { name: "Agent edge-1 created" }).waitFor();
     assert.match(await reveal.getByRole("status").innerText(), /not shown again/);
+    // The fixture sets no MANAGEMENT_PUBLIC_URL: the page says the snippets only work on this host.
+    assert.match(await reveal.getByTestId("public-url-warning").innerText(), /MANAGEMENT_PUBLIC_URL is not set/);
     const tok = await copySnippet(page, "Agent token");
     assert.match(tok.shown, /^agt_[A-Za-z0-9]+\.\S{20,}$/, "the token is shown");
     assert.equal(tok.copied, tok.shown, "the copy button copies the token");
@@ -77,7 +79,7 @@ describe("agents in the browser", { skip: !chromiumAvailable() && "no chromium" 
     const agentId = token.split(".")[0]!;
     const cmd = await copySnippet(page, "Command line");
     assert.equal(cmd.copied, cmd.shown);
-    assert.ok(cmd.copied.includes(token) && cmd.copied.includes(agentId) && cmd.copied.includes("warren agent"), cmd.copied);
+    assert.ok(cmd.copied.includes(token) && cmd.copied.includes(agentId) && cmd.copied.endsWith(" node warren-agent.mjs"), cmd.copied);
     const env = await copySnippet(page, "Environment file");
     assert.ok(env.copied.includes(`AGENT_TOKEN=${token}`), env.copied);
     const unit = await copySnippet(page, "systemd unit");

@@ -4,7 +4,7 @@ import { useRef, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
 import { attempt, useLoad } from "../lib/load.ts";
-import { isAdmin } from "../lib/session.ts";
+import { info, isAdmin } from "../lib/session.ts";
 import { ago, bytes } from "../lib/format.ts";
 import type { ApiProblem } from "../lib/errors.ts";
 import { Badge, CopyButton, Empty, FormProblem, Loading, PageHeader, Problem, TextInput } from "../components/ui.tsx";
@@ -126,8 +126,17 @@ function Snippet({ label, value }: { label: string; value: string }) {
 
 /** The install snippets, each with its copy button (with or without the token in them). */
 export function InstallSnippets({ install }: { install: InstallSnippet }) {
+  const server = info.value;
   return (
     <>
+      <p class="hint">
+        Paste the command line on the agent's host, in an empty folder: it needs only Node 20.19 or newer, downloads the agent from management, checks its SHA-256 and runs it.
+      </p>
+      {server && !server.publicUrl && (
+        <p class="warn" role="note" data-testid="public-url-warning">
+          MANAGEMENT_PUBLIC_URL is not set, so these snippets point at localhost: they work only on this host. Agents on other hosts need the server started with MANAGEMENT_PUBLIC_URL set to the address they reach management at.
+        </p>
+      )}
       <Snippet label="Command line" value={install.commandLine} />
       <Snippet label="Environment file" value={install.envFile} />
       <Snippet label="systemd unit" value={install.systemdUnit} />
