@@ -3,12 +3,12 @@
 // opaque tokens (a stack of them, for "Newer"). A row expands to its request id and stage timings.
 import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
 import { useLoad } from "../lib/load.ts";
 import { navigate } from "../lib/router.ts";
 import { when } from "../lib/format.ts";
+import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Badge, Empty, FormProblem, Loading, PageHeader, Select, TextInput } from "../components/ui.tsx";
 import { StatusClass, type RequestEvent } from "../../../../proto/gen/warren/v1/observability_pb.ts";
 import "./requests.css";
@@ -57,6 +57,13 @@ function localTimestamp(v: string) {
 export function statusBadge(status: number) {
   const tone = status >= 500 ? "bad" : status >= 400 ? "warn" : status >= 200 && status < 300 ? "ok" : "muted";
   return <Badge tone={tone}>{status || "—"}</Badge>;
+}
+
+/** The time of day for today's events, else date and time (the full stamp is in the title). */
+function shortTime(ts: Timestamp | undefined): string {
+  if (!ts) return "—";
+  const d = timestampDate(ts);
+  return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
 }
 
 function ms(v: number): string {
@@ -196,7 +203,9 @@ export function RequestsPage({ query }: PageProps) {
                 const stages = Object.entries(e.stageTimingsMs);
                 return [
                   <tr key={id} data-event-id={id}>
-                    <td class="nowrap">{when(e.at)}</td>
+                    <td class="nowrap" title={when(e.at)}>
+                      {shortTime(e.at)}
+                    </td>
                     <td>{e.method}</td>
                     <td>{e.host}</td>
                     <td class="path">
