@@ -184,6 +184,15 @@ describe("first service, end to end in the browser", { skip: !chromiumAvailable(
     await page.reload();
     await page.getByText("No requests match these filters.").waitFor();
     assert.equal(await page.getByLabel("Status", { exact: true }).inputValue(), "5xx");
+    // The server's field error lands under its filter.
+    await page.getByLabel("Since", { exact: true }).fill("2026-01-02T00:00");
+    await page.getByLabel("Until", { exact: true }).fill("2026-01-01T00:00");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.locator('[data-field="until"]').getByRole("alert").filter({ hasText: "must be after since" }).waitFor();
+    assert.equal(new URL(page.url()).searchParams.get("until"), "2026-01-01T00:00");
+    await page.getByRole("button", { name: "Clear" }).click();
+    await page.waitForURL((u) => u.search === "");
+    await event.first().waitFor();
 
     // The Overview counts it; dark and phone views with the same session.
     await page.goto("/");
