@@ -8,6 +8,7 @@ import { UserService } from "../../../../proto/gen/warren/v1/user_pb.ts";
 import { TokenService } from "../../../../proto/gen/warren/v1/token_pb.ts";
 import { AgentService } from "../../../../proto/gen/warren/v1/agent_pb.ts";
 import { ProxyService } from "../../../../proto/gen/warren/v1/proxy_pb.ts";
+import { ObservabilityService } from "../../../../proto/gen/warren/v1/observability_pb.ts";
 
 // fetch sends same-origin cookies by default: the HttpOnly session cookie goes with every call.
 const transport = createConnectTransport({ baseUrl: location.origin });
@@ -22,4 +23,5 @@ export const api = {
   tokens: client(TokenService),
   agents: client(AgentService),
   proxy: client(ProxyService),
+  observability: client(ObservabilityService),
 };

@@ -13,6 +13,8 @@ export function listenerStateBadge(state: ListenerState | undefined, error?: str
 export function OverviewPage() {
   const cfg = useLoad(() => api.proxy.getProxyConfig({}), [], 5_000);
   const agents = useLoad(() => api.agents.listAgents({}), [], 5_000);
+  const summary = useLoad(() => api.observability.getRequestSummary({}), [], 5_000);
+  const sum = summary.data;
   const server = info.value;
   const online = agents.data?.agents.filter((a) => a.status?.online).length ?? 0;
   const total = agents.data?.agents.length ?? 0;
@@ -34,7 +36,29 @@ export function OverviewPage() {
             {agents.data ? `${online} / ${total}` : "…"}
           </div>
         </div>
+        <div class="tile">
+          <div class="tile-label">
+            <a href="/requests">Requests (last hour)</a>
+          </div>
+          <div class="tile-value" data-testid="requests-hour">
+            {sum ? String(sum.requests) : "…"}
+          </div>
+        </div>
+        <div class="tile">
+          <div class="tile-label">
+            <a href="/requests?status=5xx">Errors (last hour)</a>
+          </div>
+          <div class={`tile-value${sum && sum.serverErrors > 0n ? " warn" : ""}`} data-testid="errors-hour">
+            {sum ? String(sum.clientErrors + sum.serverErrors) : "…"}
+          </div>
+          {sum && (
+            <div class="tile-note">
+              <a href="/requests?status=4xx">{String(sum.clientErrors)} 4xx</a> · <a href="/requests?status=5xx">{String(sum.serverErrors)} 5xx</a> · {String(sum.warrenErrors)} answered by Warren
+            </div>
+          )}
+        </div>
       </div>
+      <Problem problem={summary.problem} />
 
       <h2>Listeners</h2>
       <Problem problem={cfg.problem} />
