@@ -100,6 +100,10 @@ describe("users and API tokens in the browser", { skip: !chromiumAvailable() && 
     await page.getByRole("dialog").getByRole("button", { name: "Delete user" }).click();
     await page.getByRole("alert").filter({ hasText: "you cannot delete yourself" }).waitFor();
     assert.ok(await userByName("admin"));
+    // Nor may the last enabled admin stop being one.
+    await page.locator('tr[data-user="admin"]').getByRole("button", { name: "Make viewer" }).click();
+    await page.getByRole("alert").filter({ hasText: "this is the last enabled admin; make another admin first" }).waitFor();
+    assert.equal((await userByName("admin"))!.role, "ROLE_ADMIN");
 
     // Delete carol: cancel first (nothing happens), then confirm.
     await row.getByRole("button", { name: "Delete" }).click();
