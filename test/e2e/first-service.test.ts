@@ -3,7 +3,8 @@
 // the page, is run by `sh` in an empty folder (it downloads the self-contained agent from management
 // with Node alone, checks its SHA-256 and runs it); a route through that agent is made in the Routes
 // editor; a real request through the public listener reaches the origin; the Requests page and the
-// Overview show it. Screenshots of each step go to docs/screenshots/.
+// Overview show it. Every step is screenshotted: into a temp folder, or into docs/screenshots/ (the
+// README's pictures) with UPDATE_SCREENSHOTS=1, so a plain test run leaves the checkout clean.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -20,7 +21,7 @@ import { startOrigin, type Origin } from "../helpers/origins.ts";
 import { chromiumAvailable, launchBrowser, openUi, type UiSession } from "./browser.ts";
 
 const PASSWORD = "a long enough passphrase";
-const SHOTS = join(ROOT, "docs", "screenshots");
+const SHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? join(ROOT, "docs", "screenshots") : mkdtempSync(join(tmpdir(), "warren-shots-"));
 
 // Runs in the page (the test's tsconfig has no DOM types).
 const clipboard = (page: Page) => page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
@@ -49,6 +50,7 @@ describe("first service, end to end in the browser", { skip: !chromiumAvailable(
     agentDir = mkdtempSync(join(tmpdir(), "warren-first-agent-"));
   });
   after(async () => {
+    if (process.env.UPDATE_SCREENSHOTS !== "1") rmSync(SHOTS, { recursive: true, force: true });
     if (agentProc?.pid !== undefined && agentProc.exitCode === null && agentProc.signalCode === null) {
       const exited = new Promise((r) => agentProc!.once("exit", r));
       try {
