@@ -3,6 +3,7 @@
 // internet and Chromium would keep trying). Every request a page makes is recorded, so a test can
 // prove the UI talks to management and nothing else.
 import { existsSync } from "node:fs";
+import { after, before } from "node:test";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -20,6 +21,23 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 const EXPECTED_API_REFUSAL = /^Failed to load resource: the server responded with a status of 4\d\d /;
+
+/** One Chromium for a suite: launched before its tests, closed after them. */
+export function withBrowser(): { readonly browser: Browser } {
+  let b: Browser | undefined;
+  before(async () => {
+    b = await launchBrowser();
+  });
+  after(async () => {
+    await b?.close();
+  });
+  return {
+    get browser(): Browser {
+      if (!b) throw new Error("the browser is not launched yet (use it inside a test)");
+      return b;
+    },
+  };
+}
 
 export interface UiSession {
   readonly context: BrowserContext;

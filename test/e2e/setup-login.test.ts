@@ -1,26 +1,19 @@
 // First run in the browser: the setup URL from the log creates the first admin (the token leaves the
 // address bar at once), then login, logout, changing one's password, and a deep link that reloads.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { Browser } from "playwright-core";
 import { withWarren } from "../helpers/with-warren.ts";
-import { chromiumAvailable, launchBrowser, openUi } from "./browser.ts";
+import { chromiumAvailable, openUi, withBrowser } from "./browser.ts";
 
 const PASSWORD = "a long enough passphrase";
 
 describe("first admin, login and account in the browser", { skip: !chromiumAvailable() && "no chromium" }, () => {
   const warren = withWarren({});
-  let browser: Browser;
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const chromium = withBrowser();
 
   it("creates the first admin from the setup URL, then logs out and in, and reloads a deep link", async () => {
     const { w } = warren;
-    const ui = await openUi(browser, w.baseUrl);
+    const ui = await openUi(chromium.browser, w.baseUrl);
     const { page } = ui;
     await page.goto(`/?setup_token=${w.setupToken()}`);
     await page.getByRole("heading", { name: "Create the first administrator" }).waitFor();

@@ -3,13 +3,13 @@
 // style in the shell; what a viewer sees (no Users, no write controls, but their own password); a
 // session revoked server-side sending the UI to login and back; a deep link that reloads; and
 // MANAGEMENT_UI_DISABLED turning the UI off while /healthz and the API keep working.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { withWarren } from "../helpers/with-warren.ts";
 import { ADMIN_PASSWORD, cookieHeader, login, type RawResponse } from "../helpers/warren-process.ts";
 import { createAgent } from "../helpers/agent-process.ts";
-import { chromiumAvailable, launchBrowser, openUi, signIn } from "./browser.ts";
+import { chromiumAvailable, openUi, signIn, withBrowser } from "./browser.ts";
 
 const header = (r: RawResponse, name: string): string => String(r.headers[name] ?? "");
 
@@ -31,13 +31,7 @@ const buttons = (page: Page) => page.getByRole("button").allInnerTexts();
 
 describe("management UI security", { skip: !chromiumAvailable() && "no chromium" }, () => {
   const warren = withWarren({ admin: true });
-  let browser: Browser;
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const chromium = withBrowser();
 
   it("answers the shell and its assets with strict headers, and the shell has nothing inline", async () => {
     const { api } = warren;
@@ -74,7 +68,7 @@ describe("management UI security", { skip: !chromiumAvailable() && "no chromium"
     const r = await api.call("UserService/CreateUser", { username: "vera", password: "vera's first passphrase", role: "ROLE_VIEWER" }, admin);
     assert.equal(r.status, 200, r.text);
 
-    const ui = await openUi(browser, w.baseUrl);
+    const ui = await openUi(chromium.browser, w.baseUrl);
     const { page } = ui;
     await signIn(page, "vera", "vera's first passphrase");
     const nav = page.getByRole("navigation", { name: "Main" });
@@ -125,7 +119,7 @@ describe("management UI security", { skip: !chromiumAvailable() && "no chromium"
 
   it("sends a revoked session to login, and back to the page after logging in; a deep link reloads in place", async () => {
     const { w, api } = warren;
-    const ui = await openUi(browser, w.baseUrl);
+    const ui = await openUi(chromium.browser, w.baseUrl);
     const { page, context } = ui;
     await signIn(page, "admin", ADMIN_PASSWORD, "/listeners");
     await page.getByRole("heading", { name: "Listeners" }).waitFor();

@@ -3,12 +3,12 @@
 // set their password, delete them after a confirm (and deleting yourself is refused with the server's
 // message); create an API token whose secret is shown once and copied, prove it works with
 // `Authorization: Bearer`, delete it and see the API refuse it.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { withWarren } from "../helpers/with-warren.ts";
 import { ADMIN_PASSWORD, bearer, login } from "../helpers/warren-process.ts";
-import { chromiumAvailable, launchBrowser, openUi, signIn } from "./browser.ts";
+import { chromiumAvailable, openUi, signIn, withBrowser } from "./browser.ts";
 
 // Runs in the page (the test's tsconfig has no DOM types).
 const clipboard = (page: Page) => page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
@@ -22,13 +22,7 @@ interface UserJson {
 
 describe("users and API tokens in the browser", { skip: !chromiumAvailable() && "no chromium" }, () => {
   const warren = withWarren({ admin: true });
-  let browser: Browser;
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const chromium = withBrowser();
 
   const userByName = async (username: string): Promise<UserJson | undefined> => {
     const r = await warren.api.call("UserService/ListUsers", {}, warren.admin);
@@ -38,7 +32,7 @@ describe("users and API tokens in the browser", { skip: !chromiumAvailable() && 
 
   it("creates a viewer, changes role, disables, enables, sets the password and deletes them", async () => {
     const { w, api } = warren;
-    const ui = await openUi(browser, w.baseUrl);
+    const ui = await openUi(chromium.browser, w.baseUrl);
     const { page } = ui;
     await signIn(page, "admin", ADMIN_PASSWORD, "/users");
     await page.getByRole("heading", { name: "Users" }).waitFor();
@@ -124,7 +118,7 @@ describe("users and API tokens in the browser", { skip: !chromiumAvailable() && 
 
   it("creates an API token, shows and copies its secret once, which works until it is deleted", async () => {
     const { w, api } = warren;
-    const ui = await openUi(browser, w.baseUrl);
+    const ui = await openUi(chromium.browser, w.baseUrl);
     const { page } = ui;
     await signIn(page, "admin", ADMIN_PASSWORD);
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "API tokens" }).click();

@@ -249,3 +249,17 @@ export function PageHeader({ title, children }: { title: string; children?: Comp
     </div>
   );
 }
+
+/** A form's submit button (disabled while it runs) and Cancel. */
+export function FormActions({ submit, busy, onCancel }: { submit: string; busy: boolean; onCancel: () => void }) {
+  return (
+    <div class="actions">
+      <button type="submit" class="primary" disabled={busy}>
+        {submit}
+      </button>
+      <button type="button" onClick={onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
+}

@@ -7,7 +7,7 @@ import { attempt, useLoad } from "../lib/load.ts";
 import { info, isAdmin } from "../lib/session.ts";
 import { ago, bytes } from "../lib/format.ts";
 import type { ApiProblem } from "../lib/errors.ts";
-import { Badge, CopyButton, Empty, FormProblem, Loading, PageHeader, Problem, TextInput } from "../components/ui.tsx";
+import { Badge, CopyButton, Empty, FormProblem, Loading, PageHeader, Problem, TextInput, FormActions } from "../components/ui.tsx";
 import type { Agent, InstallSnippet } from "../../../../proto/gen/warren/v1/agent_pb.ts";
 import "./agents.css";
 
@@ -189,14 +189,7 @@ function CreateAgentForm({ onCreated, onCancel }: { onCreated: (r: { agent: Agen
       <TextInput label="Name" field="name" problem={problem} value={name} onValue={setName} required autoFocus autoComplete="off" hint="1–63 letters, digits, space, '.', '_' or '-'." />
       <LabelsEditor rows={rows} onRows={setRows} problem={problem} />
       <FormProblem problem={problem} fields={["name", "labels"]} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          Create agent
-        </button>
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submit="Create agent" busy={busy} onCancel={onCancel} />
     </form>
   );
 }
@@ -231,7 +224,7 @@ export function AgentsPage(_props: PageProps) {
       {list.loading && !list.data && <Loading what="agents" />}
       {list.data && agents.length === 0 && (
         <Empty>
-          No agents yet. An agent is a small <code>warren agent</code> process on another network: it dials out to this server and keeps a tunnel open, so routes can reach origins behind NAT or a firewall without opening any port there.
+          No agents yet. An agent is a small process on another network: it dials out to this server and keeps a tunnel open, so routes can reach origins behind NAT or a firewall without opening any port there.
           {isAdmin.value ? " Create one to get its token and install snippets." : ""}
         </Empty>
       )}

@@ -8,7 +8,7 @@ import { attempt, useLoad } from "../lib/load.ts";
 import { isAdmin, me } from "../lib/session.ts";
 import { ago, when } from "../lib/format.ts";
 import type { ApiProblem } from "../lib/errors.ts";
-import { Badge, ConfirmButton, Empty, FormProblem, Loading, PageHeader, Problem, Secret, Select, TextInput } from "../components/ui.tsx";
+import { Badge, ConfirmButton, Empty, FormProblem, Loading, PageHeader, Problem, Secret, Select, TextInput, FormActions } from "../components/ui.tsx";
 import { Role } from "../../../../proto/gen/warren/v1/user_pb.ts";
 import type { ApiToken } from "../../../../proto/gen/warren/v1/token_pb.ts";
 import { roleName } from "./users.tsx";
@@ -47,14 +47,7 @@ function CreateTokenForm({ onCreated, onCancel }: { onCreated: (t: { token: ApiT
       <Select label="Role" field="role" problem={problem} value={role} options={options} onValue={setRole} hint="A token acts as you, with at most your role." />
       <TextInput label="Expires (optional)" field="expires_at" problem={problem} value={expires} onValue={setExpires} type="datetime-local" hint="Your local time. Leave empty for a token that never expires." />
       <FormProblem problem={problem} fields={["name", "role", "expires_at"]} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          Create token
-        </button>
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submit="Create token" busy={busy} onCancel={onCancel} />
     </form>
   );
 }

@@ -8,7 +8,7 @@ import { attempt, useLoad } from "../lib/load.ts";
 import { me } from "../lib/session.ts";
 import { when } from "../lib/format.ts";
 import type { ApiProblem } from "../lib/errors.ts";
-import { Badge, ConfirmButton, Empty, FormProblem, Loading, PageHeader, Problem, Select, TextInput } from "../components/ui.tsx";
+import { Badge, ConfirmButton, Empty, FormProblem, Loading, PageHeader, Problem, Select, TextInput, FormActions } from "../components/ui.tsx";
 import { Role, type User } from "../../../../proto/gen/warren/v1/user_pb.ts";
 import "./users.css";
 
@@ -45,14 +45,7 @@ function CreateUserForm({ onCreated, onCancel }: { onCreated: (u: User | undefin
       <TextInput label="Password (at least 12 characters)" field="password" problem={problem} value={password} onValue={setPassword} type="password" autoComplete="new-password" required />
       <Select label="Role" field="role" problem={problem} value={role} options={ROLE_OPTIONS} onValue={setRole} />
       <FormProblem problem={problem} fields={["username", "password", "role"]} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          Create user
-        </button>
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submit="Create user" busy={busy} onCancel={onCancel} />
     </form>
   );
 }
