@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { RE2JS } from "@bufbuild/re2";
 import { CelCheckError, CelEvalError, CelRequest, compileWhen, type CelRequestInput } from "../../../proxy/policy/cel.ts";
 
 const base: CelRequestInput = {
@@ -112,6 +113,23 @@ describe("compileWhen: evaluation", () => {
     assert.equal(compileWhen('"accept" in headers').evaluate(r), true);
     assert.equal(compileWhen('headers.accept[0] == "text/html"').evaluate(r), true);
     assert.equal(r.celVars().headers, r.celVars().headers);
+  });
+
+  it("compiles each regex once, when saved, never per evaluation", () => {
+    const original = RE2JS.compile;
+    let calls = 0;
+    RE2JS.compile = (pattern: string, flags?: number) => {
+      calls++;
+      return original.call(RE2JS, pattern, flags);
+    };
+    try {
+      const when = compileWhen('path.matches("^/api/") && path.matches("^/api/")');
+      assert.equal(calls, 1);
+      for (let i = 0; i < 10; i++) assert.equal(when.evaluate(req()), true);
+      assert.equal(calls, 1);
+    } finally {
+      RE2JS.compile = original;
+    }
   });
 
   it("runs a catastrophic regex in linear time", () => {
