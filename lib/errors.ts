@@ -54,6 +54,9 @@ const TABLE = {
   bad_header: e(400, "invalid_argument", "A request header is malformed."),
   expectation_failed: e(417, "failed_precondition", "The request's Expect header cannot be met."),
 
+  // Policies (proxy/stages/waf.ts).
+  waf_blocked: e(403, "permission_denied", "The request was blocked by a security rule."),
+
   // Routing.
   route_not_found: e(404, "not_found", "No route matches this request."),
   method_not_allowed: e(405, "unimplemented", "This method is not allowed for this resource."),

@@ -17,7 +17,7 @@ import { AgentDownload } from "./agents/agent-download.ts";
 import { TEST_AGENT_STREAM_PATH, agentStreamTestHook } from "./agents/test-hooks.ts";
 import { parseTrustedProxies, type DataPlaneControl, type DataPlaneOptions } from "../proxy/index.ts";
 import { SnapshotService } from "./config/snapshot-service.ts";
-import { seedPublicListener } from "./config/seed.ts";
+import { seedPublicListener, seedTemplates } from "./config/seed.ts";
 import { EventWriter } from "./observe/event-writer.ts";
 
 const SESSION_PURGE_EVERY_MS = 3600_000;
@@ -115,6 +115,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
   registry.on("draining", (agentId) => dataPlane.agentDraining(agentId));
   const snapshots = new SnapshotService(store, dataPlane, log);
   seedPublicListener(store, s.publicHttpPort, log);
+  seedTemplates(store, log);
   await snapshots.refresh();
 
   const setupToken = s.setupToken ?? randomSecret(32);

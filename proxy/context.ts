@@ -4,7 +4,7 @@ import type http from "node:http";
 import type { Duplex } from "node:stream";
 import { randomBytes } from "node:crypto";
 import type { ErrorCode } from "../lib/errors.ts";
-import type { CompiledListener, CompiledRoute, CompiledTarget, ProxySnapshot, AgentCandidate } from "./snapshot.ts";
+import type { CompiledListener, CompiledRoute, CompiledTarget, CompiledWafRule, ProxySnapshot, AgentCandidate } from "./snapshot.ts";
 import type { ResponseSink } from "./response-sink.ts";
 import type { Selection } from "./targets/target-selector.ts";
 
@@ -58,6 +58,10 @@ export class RequestContext {
 
   // Set by client identity.
   clientIp: string;
+
+  // Set by the policy stages.
+  /** The WAF rule that decided this request (blocked it, or allowed it past the rest). */
+  rule: CompiledWafRule | undefined = undefined;
 
   // Set by routing and target selection.
   route: CompiledRoute | undefined = undefined;

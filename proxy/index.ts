@@ -14,7 +14,13 @@ export {
   type ProxySnapshot,
   type RouteAction,
   type RouteTimeouts,
+  type BlockBody,
+  type CompiledWafRule,
+  type WafRuleAction,
 } from "./snapshot.ts";
+export { ScopeMatcher, validateScope, type ScopeSpec, type ScopeProblem } from "./policy/match.ts";
+export { CelCheckError, compileWhen } from "./policy/cel.ts";
+export { CompiledTemplate, TemplateError, TEMPLATE_PLACEHOLDERS, SAMPLE_VALUES, DEFAULT_TEMPLATE_CONTENT_TYPE, type TemplateKindName } from "./policy/template.ts";
 export { compileRouter, RouterConfigError, validateHostPattern, validateMethod, validatePathPrefix } from "./routing/router.ts";
 export { createBalancer, TargetPool, type BalancePolicy, type Balancer } from "./balance/index.ts";
 export { compileHeaderRules, hstsValue, HeaderRuleError, validateHeaderName, validateHeaderValue, type HeaderRules } from "./headers.ts";

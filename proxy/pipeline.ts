@@ -6,13 +6,14 @@ import type { RequestContext } from "./context.ts";
 import { hygiene } from "./stages/hygiene.ts";
 import { clientIdentity } from "./stages/client-identity.ts";
 import { reservedPaths } from "./stages/reserved-paths.ts";
+import { waf, PolicyErrors } from "./stages/waf.ts";
 import { route } from "./stages/route.ts";
 import { routeAction } from "./stages/route-action.ts";
 import { selectTarget } from "./stages/select-target.ts";
 import { forward, type ForwardDeps } from "./stages/forward.ts";
 
 export function pipelineStages(d: ForwardDeps): readonly Stage[] {
-  return [hygiene, clientIdentity(d.trusted), reservedPaths, route, routeAction, selectTarget(d.selector), forward(d)];
+  return [hygiene, clientIdentity(d.trusted), reservedPaths, waf(new PolicyErrors(d.log)), route, routeAction, selectTarget(d.selector), forward(d)];
 }
 
 export class Pipeline {

@@ -1,6 +1,9 @@
 import type { Router, RouteSpec as RouterRoute } from "./routing/router.ts";
 import type { Balancer, BalanceTarget, TargetPool, GroupedTarget } from "./balance/index.ts";
 import type { HeaderRules } from "./headers.ts";
+import type { ScopeMatcher } from "./policy/match.ts";
+import type { CompiledWhen } from "./policy/cel.ts";
+import type { CompiledTemplate } from "./policy/template.ts";
 
 // The immutable, compiled public configuration the data plane reads. Built by management/config
 // after every successful write and swapped atomically; nothing here is mutated after compile
@@ -119,10 +122,32 @@ export interface AgentInfo {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/** What a block rule answers with: its template, a literal body, or Warren's error page (`waf_blocked`). */
+export type BlockBody =
+  | { readonly kind: "template"; readonly template: CompiledTemplate }
+  | { readonly kind: "literal"; readonly contentType: string; readonly body: Buffer }
+  | { readonly kind: "error_page" };
+
+export type WafRuleAction =
+  | { readonly kind: "allow" }
+  | { readonly kind: "block"; readonly status: number; readonly headers: readonly string[]; readonly body: BlockBody };
+
+export interface CompiledWafRule {
+  readonly id: string;
+  readonly name: string;
+  /** Changes with the rule's spec: state kept for a rule (passes, queues) is keyed on it. */
+  readonly fingerprint: string;
+  readonly scope: ScopeMatcher;
+  readonly when: CompiledWhen | undefined;
+  readonly action: WafRuleAction;
+}
+
 export interface ProxySnapshot {
   readonly version: number;
   readonly listeners: ReadonlyMap<string, CompiledListener>;
   readonly agents: readonly AgentInfo[];
+  /** Enabled WAF rules in evaluation order (priority, then id); every listener runs them. */
+  readonly waf: readonly CompiledWafRule[];
 }
 
-export const EMPTY_SNAPSHOT: ProxySnapshot = Object.freeze({ version: 0, listeners: new Map(), agents: [] });
+export const EMPTY_SNAPSHOT: ProxySnapshot = Object.freeze({ version: 0, listeners: new Map(), agents: [], waf: [] });

@@ -27,6 +27,8 @@ const ev = (i: number): RequestEvent => ({
   clientIp: "127.0.0.1",
   answeredBy: "forward",
   upgrade: false,
+  ruleId: "",
+  ruleAction: "",
   timings: [0.01, 0.001, 0.0005, 0.002, 0.0004, 0.003, 1.2],
   stageNames: names,
 });

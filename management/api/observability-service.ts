@@ -53,6 +53,8 @@ function eventToProto(r: EventRow): RequestEvent {
     answeredBy: r.answered_by,
     upgrade: r.upgrade === 1,
     stageTimingsMs: stageTimings(r.stage_timings),
+    ruleId: r.rule_id,
+    ruleAction: r.rule_action,
   });
 }
 
@@ -73,6 +75,7 @@ export function observabilityService(d: ApiDeps): ServiceImpl<typeof Observabili
           routeId: req.routeId,
           statusClass: req.statusClass,
           errorCode: req.errorCode.trim(),
+          ruleId: req.ruleId.trim(),
           since,
           until,
           beforeId: cursorOf(req.pageToken),

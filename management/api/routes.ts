@@ -11,6 +11,8 @@ import { ProxyService } from "../../proto/gen/warren/v1/proxy_pb.ts";
 import { proxyService } from "./proxy-service.ts";
 import { ObservabilityService } from "../../proto/gen/warren/v1/observability_pb.ts";
 import { observabilityService } from "./observability-service.ts";
+import { PolicyService } from "../../proto/gen/warren/v1/policy_pb.ts";
+import { policyService } from "./policy-service.ts";
 import type { ApiDeps } from "./deps.ts";
 
 export function apiRoutes(d: ApiDeps): (router: ConnectRouter) => void {
@@ -21,5 +23,6 @@ export function apiRoutes(d: ApiDeps): (router: ConnectRouter) => void {
     router.service(AgentService, agentService(d));
     router.service(ProxyService, proxyService(d));
     router.service(ObservabilityService, observabilityService(d));
+    router.service(PolicyService, policyService(d));
   };
 }

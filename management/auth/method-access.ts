@@ -4,6 +4,7 @@ import { TokenService } from "../../proto/gen/warren/v1/token_pb.ts";
 import { AgentService } from "../../proto/gen/warren/v1/agent_pb.ts";
 import { ProxyService } from "../../proto/gen/warren/v1/proxy_pb.ts";
 import { ObservabilityService } from "../../proto/gen/warren/v1/observability_pb.ts";
+import { PolicyService } from "../../proto/gen/warren/v1/policy_pb.ts";
 import type { DescService } from "@bufbuild/protobuf";
 
 /**
@@ -62,9 +63,19 @@ export const METHOD_POLICIES: ReadonlyMap<string, MethodPolicy> = new Map<string
 
   ["warren.v1.ObservabilityService/ListRequestEvents", read],
   ["warren.v1.ObservabilityService/GetRequestSummary", read],
+
+  ["warren.v1.PolicyService/ListWafRules", read],
+  ["warren.v1.PolicyService/CreateWafRule", admin],
+  ["warren.v1.PolicyService/UpdateWafRule", admin],
+  ["warren.v1.PolicyService/DeleteWafRule", admin],
+  ["warren.v1.PolicyService/ListTemplates", read],
+  ["warren.v1.PolicyService/CreateTemplate", admin],
+  ["warren.v1.PolicyService/UpdateTemplate", admin],
+  ["warren.v1.PolicyService/DeleteTemplate", admin],
+  ["warren.v1.PolicyService/GetTemplatePreview", read],
 ]);
 
-export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService, AgentService, ProxyService, ObservabilityService];
+export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService, AgentService, ProxyService, ObservabilityService, PolicyService];
 
 const DENY: MethodPolicy = { access: "admin", audited: true };
 

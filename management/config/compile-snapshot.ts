@@ -16,6 +16,7 @@ import {
   type CompiledListener,
   type CompiledRoute,
   type CompiledTarget,
+  type CompiledWafRule,
   type ProxySnapshot,
   type RouteAction as CompiledAction,
 } from "../../proxy/index.ts";
@@ -175,6 +176,8 @@ export function compileSnapshot(
   listeners: readonly ListenerRow[],
   routes: readonly { row: RouteRow; spec: RouteSpec }[],
   agents: readonly AgentRow[],
+  /** Enabled WAF rules in evaluation order (compilePolicies). */
+  waf: readonly CompiledWafRule[] = [],
 ): ProxySnapshot {
   const protocols = new Map(listeners.map((l) => [l.id, l.protocol]));
   const agentInfos: AgentInfo[] = agents.map((a) => ({ id: a.id, enabled: a.enabled === 1, labels: effectiveLabels(a.id, parseStoredLabels(a.labels)) }));
@@ -211,5 +214,5 @@ export function compileSnapshot(
       router,
     });
   }
-  return Object.freeze({ version, listeners: compiled, agents: Object.freeze(agentInfos) });
+  return Object.freeze({ version, listeners: compiled, agents: Object.freeze(agentInfos), waf });
 }

@@ -4,6 +4,8 @@ import { RouteAction, RouteSpecSchema } from "../../proto/gen/warren/v1/proxy_pb
 import type { Store } from "../store/index.ts";
 import { newId } from "../store/ids.ts";
 import { routeSpecToJson } from "./validate-route.ts";
+import { TemplateKind } from "../../proto/gen/warren/v1/policy_pb.ts";
+import { templateSpec, templateSpecToJson } from "./validate-policy.ts";
 
 const SEEDED = "seeded_public_listener";
 
@@ -53,4 +55,28 @@ export function seedPublicListener(store: Store, port: number, log: Logger): voi
     p.setMeta(SEEDED, String(now));
   });
   log.info({ port }, "seeded the public HTTP listener with a welcome page");
+}
+
+const SEEDED_TEMPLATES = "seeded_templates_v1";
+
+/** The built-in block page: small, accessible, no external assets; operators may edit it. */
+export const BLOCKED_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{{status}} {{status_text}}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1b1d21;background:#fff}@media(prefers-color-scheme:dark){body{color:#e6e8eb;background:#121418}}h1{font-size:1.4rem}code{font-size:.9em}</style></head>
+<body><main><h1>{{status}} {{status_text}}</h1><p>{{message}}</p><p>If you think this is a mistake, contact the site's operator and quote request <code>{{request_id}}</code>.</p></main></body>
+</html>
+`;
+
+/** Templates every installation starts with (built in: editable, not deletable); once only. */
+export function seedTemplates(store: Store, log: Logger): void {
+  const p = store.proxy;
+  if (p.meta(SEEDED_TEMPLATES)) return;
+  const now = Date.now();
+  p.transaction(() => {
+    const spec = templateSpec("blocked", TemplateKind.GENERIC_BODY, "text/html; charset=utf-8", BLOCKED_PAGE);
+    store.policy.insertTemplate({ id: newId("tpl"), name: spec.name, kind: "generic_body", spec: templateSpecToJson(spec), built_in: 1, created_at: now, updated_at: now });
+    p.setMeta(SEEDED_TEMPLATES, String(now));
+  });
+  log.info("seeded the built-in response templates");
 }

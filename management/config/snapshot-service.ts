@@ -3,6 +3,8 @@ import type { Store } from "../store/index.ts";
 import type { ProxySnapshot } from "../../proxy/index.ts";
 import { compileSnapshot } from "./compile-snapshot.ts";
 import { routeSpecFromJson } from "./validate-route.ts";
+import { compilePolicies } from "./compile-policies.ts";
+import { templateSpecFromJson, wafRuleSpecFromJson } from "./validate-policy.ts";
 
 export interface SnapshotSink {
   apply(snapshot: ProxySnapshot): Promise<void>;
@@ -25,7 +27,12 @@ export class SnapshotService {
   private compile(): ProxySnapshot {
     const p = this.store.proxy;
     const routes = p.routes().map((row) => ({ row, spec: routeSpecFromJson(row.spec) }));
-    return compileSnapshot(this.version + 1, p.listeners(), routes, this.store.agents.list());
+    const pol = this.store.policy;
+    const waf = compilePolicies({
+      wafRules: pol.wafRules().map((row) => ({ row, spec: wafRuleSpecFromJson(row.spec) })),
+      templates: pol.templates().map((row) => ({ row, spec: templateSpecFromJson(row.spec) })),
+    });
+    return compileSnapshot(this.version + 1, p.listeners(), routes, this.store.agents.list(), waf);
   }
 
   /** Rebuilds from the database as it is (start-up, agent label changes). */

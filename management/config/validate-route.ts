@@ -18,7 +18,7 @@ const MAX_TARGETS = 64;
 const MAX_STATIC_BODY = 1024 * 1024;
 const SELECTOR_KEY_RE = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 
-function checkHeaders(list: readonly { name: string; value: string }[], field: string): void {
+export function checkHeaders(list: readonly { name: string; value: string }[], field: string): void {
   list.forEach((h, i) => {
     const n = validateHeaderName(h.name);
     if (n) throw fieldError(`${field}[${i}].name`, n);

@@ -23,6 +23,8 @@ export interface EventRow {
   upgrade: 0 | 1;
   /** JSON: stage name → milliseconds. */
   stage_timings: string;
+  rule_id: string;
+  rule_action: string;
 }
 
 const quotedNames = new WeakMap<readonly string[], string[]>();
@@ -42,13 +44,13 @@ export function formatStageTimings(names: readonly string[], timings: readonly n
   return `${out}}`;
 }
 
-const COLUMNS = "at, request_id, listener_id, route_id, target_id, agent_id, method, host, path, status, bytes_in, bytes_out, duration_ms, error_kind, client_ip, answered_by, upgrade, stage_timings";
-const PER_ROW = 18;
+const COLUMNS = "at, request_id, listener_id, route_id, target_id, agent_id, method, host, path, status, bytes_in, bytes_out, duration_ms, error_kind, client_ip, answered_by, upgrade, stage_timings, rule_id, rule_action";
+const PER_ROW = 20;
 /** Rows per multi-row INSERT: one statement step for many rows is ~3× cheaper than one per row. */
 const ROWS_PER_STATEMENT = 32;
 
 /**
- * Events as one flat array of primitives (18 values per event; the stage timings already as JSON):
+ * Events as one flat array of primitives (20 values per event; the stage timings already as JSON):
  * cheap to hand to the writer thread (a structured clone of numbers and strings, no objects).
  */
 export interface EncodedEvents {
@@ -78,6 +80,8 @@ export function encodeEvents(events: readonly RequestEvent[]): EncodedEvents {
       e.answeredBy,
       e.upgrade ? 1 : 0,
       formatStageTimings(e.stageNames, e.timings),
+      e.ruleId,
+      e.ruleAction,
     );
   }
   return { count: events.length, values };
@@ -90,6 +94,7 @@ export interface EventFilter {
   /** 1–5: the status class (4 = 400–499). */
   readonly statusClass?: number;
   readonly errorCode?: string;
+  readonly ruleId?: string;
   /** Epoch ms: at >= since, at < until. */
   readonly since?: number;
   readonly until?: number;
@@ -155,6 +160,7 @@ export class EventsRepo {
     if (f.routeId) where.push("route_id = ?"), args.push(f.routeId);
     if (f.statusClass) where.push("status >= ? AND status < ?"), args.push(f.statusClass * 100, f.statusClass * 100 + 100);
     if (f.errorCode) where.push("error_kind = ?"), args.push(f.errorCode);
+    if (f.ruleId) where.push("rule_id = ?"), args.push(f.ruleId);
     if (f.since !== undefined) where.push("at >= ?"), args.push(f.since);
     if (f.until !== undefined) where.push("at < ?"), args.push(f.until);
     if (f.beforeId !== undefined) where.push("id < ?"), args.push(f.beforeId);

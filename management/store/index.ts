@@ -7,6 +7,7 @@ import { AuditRepo } from "./audit-repo.ts";
 import { AgentsRepo } from "./agents-repo.ts";
 import { ProxyRepo } from "./proxy-repo.ts";
 import { EventsRepo } from "./events-repo.ts";
+import { PolicyRepo } from "./policy-repo.ts";
 
 export interface Store {
   readonly db: Db;
@@ -17,6 +18,7 @@ export interface Store {
   readonly agents: AgentsRepo;
   readonly proxy: ProxyRepo;
   readonly events: EventsRepo;
+  readonly policy: PolicyRepo;
   close(): void;
 }
 
@@ -39,6 +41,7 @@ export function openStore(path: string): Store {
     agents: new AgentsRepo(db),
     proxy: new ProxyRepo(db),
     events: new EventsRepo(db),
+    policy: new PolicyRepo(db),
     close: () => db.close(),
   };
 }

@@ -58,6 +58,8 @@ export function recordWhenDone(ctx: RequestContext, sink: EventSink, stageNames:
       clientIp: ctx.clientIp,
       answeredBy: ctx.answeredBy,
       upgrade: ctx.raw?.kind === "upgrade",
+      ruleId: ctx.rule?.id ?? "",
+      ruleAction: ctx.rule?.action.kind ?? "",
       timings: ctx.timings,
       stageNames,
     });

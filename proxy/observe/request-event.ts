@@ -21,6 +21,10 @@ export interface RequestEvent {
   readonly answeredBy: string;
   /** An upgrade request (spliced when status is 101). */
   readonly upgrade: boolean;
+  /** The policy rule that decided the request ("" when none did). */
+  readonly ruleId: string;
+  /** What that rule did: "block", "allow" (or "" when no rule decided). */
+  readonly ruleAction: string;
   /** Milliseconds per stage, by index into `stageNames` (a stage that did not run has no entry). */
   readonly timings: readonly number[];
   /** The pipeline's stage names; the same array for every event. */

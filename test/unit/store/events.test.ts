@@ -26,6 +26,8 @@ const ev = (at: number, i: number): RequestEvent => ({
   clientIp: "127.0.0.1",
   answeredBy: "forward",
   upgrade: false,
+  ruleId: "",
+  ruleAction: "",
   timings: [0.01, 0.0020004],
   stageNames: ["hygiene", "route"],
 });

@@ -1,0 +1,155 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { PolicyService, TemplateKind, type TemplateSchema, type WafRuleSchema } from "../../proto/gen/warren/v1/policy_pb.ts";
+import { SAMPLE_VALUES } from "../../proxy/index.ts";
+import { ApiError, fieldError } from "../errors.ts";
+import { newId } from "../store/ids.ts";
+import type { TemplateRow, WafRuleRow } from "../store/policy-repo.ts";
+import {
+  compileTemplateSpec,
+  TEMPLATE_KINDS,
+  templateSpecFromJson,
+  templateSpecToJson,
+  validateTemplate,
+  validateWafRule,
+  wafRuleSpecFromJson,
+  wafRuleSpecToJson,
+} from "../config/validate-policy.ts";
+import { setAuditTarget } from "./context.ts";
+import type { ApiDeps } from "./deps.ts";
+
+export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
+  const { snapshots } = d.proxy;
+  const repo = d.store.policy;
+  const ts = (ms: number) => timestampFromMs(ms);
+
+  const ruleToProto = (r: WafRuleRow): MessageInitShape<typeof WafRuleSchema> => ({
+    id: r.id,
+    spec: wafRuleSpecFromJson(r.spec),
+    createdAt: ts(r.created_at),
+    updatedAt: ts(r.updated_at),
+  });
+  const templateToProto = (t: TemplateRow): MessageInitShape<typeof TemplateSchema> => ({
+    id: t.id,
+    spec: templateSpecFromJson(t.spec),
+    builtIn: t.built_in === 1,
+    createdAt: ts(t.created_at),
+    updatedAt: ts(t.updated_at),
+  });
+
+  const mustRule = (id: string): WafRuleRow => {
+    if (id === "") throw fieldError("id", "is required");
+    const r = repo.wafRule(id);
+    if (!r) throw new ApiError("not_found", `id: no WAF rule ${id}`);
+    return r;
+  };
+  const mustTemplate = (id: string): TemplateRow => {
+    if (id === "") throw fieldError("id", "is required");
+    const t = repo.template(id);
+    if (!t) throw new ApiError("not_found", `id: no template ${id}`);
+    return t;
+  };
+  const templateKind = (id: string): TemplateKind | undefined => {
+    const t = repo.template(id);
+    return t ? templateSpecFromJson(t.spec).kind : undefined;
+  };
+  const nameFree = (name: string, self?: string) => {
+    const other = repo.templateByName(name);
+    if (other && other.id !== self) throw new ApiError("already_exists", `spec.name: a template named "${name}" exists (${other.id})`);
+  };
+  /** The rules whose answers use template `id`. */
+  const rulesUsing = (id: string): string[] =>
+    repo
+      .wafRules()
+      .filter((r) => wafRuleSpecFromJson(r.spec).block?.templateId === id)
+      .map((r) => r.name);
+
+  return {
+    listWafRules() {
+      return { rules: repo.wafRules().map(ruleToProto) };
+    },
+
+    async createWafRule(req, ctx) {
+      const id = newId("waf");
+      setAuditTarget(ctx, id);
+      const now = d.now();
+      const row = await snapshots.write(() => {
+        const spec = validateWafRule(req.spec, templateKind);
+        repo.insertWafRule({ id, name: spec.name, priority: spec.priority, spec: wafRuleSpecToJson(spec), created_at: now, updated_at: now });
+        return repo.wafRule(id)!;
+      });
+      return { rule: ruleToProto(row) };
+    },
+
+    async updateWafRule(req, ctx) {
+      setAuditTarget(ctx, req.id);
+      const row = await snapshots.write(() => {
+        mustRule(req.id);
+        const spec = validateWafRule(req.spec, templateKind);
+        repo.updateWafRule({ id: req.id, name: spec.name, priority: spec.priority, spec: wafRuleSpecToJson(spec), updated_at: d.now() });
+        return repo.wafRule(req.id)!;
+      });
+      return { rule: ruleToProto(row) };
+    },
+
+    async deleteWafRule(req, ctx) {
+      setAuditTarget(ctx, req.id);
+      await snapshots.write(() => {
+        mustRule(req.id);
+        repo.deleteWafRule(req.id);
+      });
+      return {};
+    },
+
+    listTemplates() {
+      return { templates: repo.templates().map(templateToProto) };
+    },
+
+    async createTemplate(req, ctx) {
+      const spec = validateTemplate(req.spec);
+      const id = newId("tpl");
+      setAuditTarget(ctx, id);
+      const now = d.now();
+      const row = await snapshots.write(() => {
+        nameFree(spec.name);
+        repo.insertTemplate({ id, name: spec.name, kind: TEMPLATE_KINDS[spec.kind]!, spec: templateSpecToJson(spec), built_in: 0, created_at: now, updated_at: now });
+        return repo.template(id)!;
+      });
+      return { template: templateToProto(row) };
+    },
+
+    async updateTemplate(req, ctx) {
+      setAuditTarget(ctx, req.id);
+      const spec = validateTemplate(req.spec);
+      const row = await snapshots.write(() => {
+        const existing = mustTemplate(req.id);
+        const before = templateSpecFromJson(existing.spec);
+        // Rules name templates by id and rely on their kind.
+        if (before.kind !== spec.kind && rulesUsing(req.id).length > 0) throw fieldError("spec.kind", "cannot change while rules use this template");
+        nameFree(spec.name, req.id);
+        repo.updateTemplate({ id: req.id, name: spec.name, kind: TEMPLATE_KINDS[spec.kind]!, spec: templateSpecToJson(spec), updated_at: d.now() });
+        return repo.template(req.id)!;
+      });
+      return { template: templateToProto(row) };
+    },
+
+    async deleteTemplate(req, ctx) {
+      setAuditTarget(ctx, req.id);
+      await snapshots.write(() => {
+        const t = mustTemplate(req.id);
+        if (t.built_in === 1) throw new ApiError("failed_precondition", `id: "${t.name}" is built in: edit it instead`);
+        const users = rulesUsing(req.id);
+        if (users.length > 0) throw new ApiError("failed_precondition", `id: "${t.name}" is used by ${users.length === 1 ? "rule" : "rules"} ${users.map((n) => `"${n}"`).join(", ")}`);
+        repo.deleteTemplate(req.id);
+      });
+      return {};
+    },
+
+    getTemplatePreview(req) {
+      const spec = validateTemplate(req.spec);
+      const t = compileTemplateSpec(spec);
+      return { contentType: t.contentType, rendered: t.render(SAMPLE_VALUES) };
+    },
+  };
+}

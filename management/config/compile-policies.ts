@@ -1,0 +1,52 @@
+// WAF rules and templates, from their stored specs to the data plane's compiled form (part of the
+// one snapshot compile: an invalid stored policy fails the write that would have made it live).
+import { createHash } from "node:crypto";
+import { WafAction, type TemplateSpec, type WafRuleSpec } from "../../proto/gen/warren/v1/policy_pb.ts";
+import { compileWhen, ScopeMatcher, type BlockBody, type CompiledTemplate, type CompiledWafRule, type WafRuleAction } from "../../proxy/index.ts";
+import { fieldError } from "../errors.ts";
+import type { TemplateRow, WafRuleRow } from "../store/policy-repo.ts";
+import { compileTemplateSpec } from "./validate-policy.ts";
+
+export interface StoredPolicies {
+  readonly wafRules: readonly { readonly row: WafRuleRow; readonly spec: WafRuleSpec }[];
+  readonly templates: readonly { readonly row: TemplateRow; readonly spec: TemplateSpec }[];
+}
+
+function blockAction(spec: WafRuleSpec, templates: ReadonlyMap<string, CompiledTemplate>): WafRuleAction {
+  const b = spec.block!;
+  const headers = b.headers.flatMap((h) => [h.name, h.value]);
+  let body: BlockBody;
+  if (b.templateId !== "") {
+    const template = templates.get(b.templateId);
+    if (!template) throw fieldError("spec.block.template_id", `no template ${b.templateId}`);
+    body = { kind: "template", template };
+  } else if (b.body !== "") {
+    body = { kind: "literal", contentType: b.contentType || "text/plain; charset=utf-8", body: Buffer.from(b.body) };
+  } else {
+    body = { kind: "error_page" };
+  }
+  return { kind: "block", status: b.status || 403, headers, body };
+}
+
+/** The enabled rules in evaluation order (the rows come sorted by priority, then id). */
+export function compilePolicies(p: StoredPolicies): readonly CompiledWafRule[] {
+  const templates = new Map<string, CompiledTemplate>();
+  for (const { row, spec } of p.templates) templates.set(row.id, compileTemplateSpec(spec));
+  const rules: CompiledWafRule[] = [];
+  for (const { row, spec } of p.wafRules) {
+    if (spec.enabled === false) continue;
+    const s = spec.scope;
+    const action: WafRuleAction = spec.action === WafAction.ALLOW ? { kind: "allow" } : blockAction(spec, templates);
+    rules.push(
+      Object.freeze<CompiledWafRule>({
+        id: row.id,
+        name: spec.name,
+        fingerprint: createHash("sha256").update(row.spec).digest("base64url").slice(0, 16),
+        scope: new ScopeMatcher({ hosts: s?.hosts ?? [], pathPrefixes: s?.pathPrefixes ?? [], methods: s?.methods ?? [] }),
+        when: spec.when === "" ? undefined : compileWhen(spec.when),
+        action,
+      }),
+    );
+  }
+  return Object.freeze(rules);
+}

@@ -1,0 +1,126 @@
+// Save-time validation of WAF rules and templates: every problem is invalid_argument naming the
+// field (and, for CEL, the line and column), so an invalid policy never reaches the data plane.
+import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import { TemplateKind, TemplateSpecSchema, WafAction, WafRuleSpecSchema, type TemplateSpec, type WafRuleSpec } from "../../proto/gen/warren/v1/policy_pb.ts";
+import { ApiError, fieldError } from "../errors.ts";
+import { CelCheckError, CompiledTemplate, TemplateError, compileWhen, validateScope, SAMPLE_VALUES, type TemplateKindName } from "../../proxy/index.ts";
+import { checkHeaders } from "./validate-route.ts";
+
+const MAX_NAME = 64;
+const MAX_INLINE_BODY = 64 * 1024;
+const CONTENT_TYPE_RE = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+(\s*;\s*[a-z0-9!#$&^_.+-]+=("[^"\r\n]*"|[a-z0-9!#$&^_.+-]+))*$/i;
+
+function checkName(name: string, field: string): string {
+  const n = name.trim();
+  if (n === "") throw fieldError(field, "is required");
+  if (n.length > MAX_NAME) throw fieldError(field, `must be at most ${MAX_NAME} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(n)) throw fieldError(field, "must not contain control characters");
+  return n;
+}
+
+export const TEMPLATE_KINDS: Readonly<Record<number, TemplateKindName>> = {
+  [TemplateKind.GENERIC_BODY]: "generic_body",
+};
+
+/** Compiles a template spec (the data plane's form) or throws the field-named error. */
+export function compileTemplateSpec(spec: TemplateSpec, field = "spec"): CompiledTemplate {
+  const kind = TEMPLATE_KINDS[spec.kind];
+  if (kind === undefined) throw fieldError(`${field}.kind`, "must be TEMPLATE_KIND_GENERIC_BODY");
+  if (spec.contentType !== "" && !CONTENT_TYPE_RE.test(spec.contentType)) throw fieldError(`${field}.content_type`, "is not a valid media type (e.g. text/html; charset=utf-8)");
+  try {
+    return CompiledTemplate.compile(kind, spec.contentType, spec.body);
+  } catch (e) {
+    if (e instanceof TemplateError) throw fieldError(`${field}.body`, e.message);
+    throw e;
+  }
+}
+
+/** Validates (and normalizes) a template spec: it compiles and renders with sample values. */
+export function validateTemplate(spec: TemplateSpec | undefined): TemplateSpec {
+  if (!spec) throw fieldError("spec", "is required");
+  spec.name = checkName(spec.name, "spec.name");
+  spec.contentType = spec.contentType.trim();
+  compileTemplateSpec(spec).render(SAMPLE_VALUES);
+  return spec;
+}
+
+/**
+ * Validates (and normalizes) a WAF rule spec. `templateKind` looks a template up by id (undefined
+ * when there is none).
+ */
+export function validateWafRule(spec: WafRuleSpec | undefined, templateKind: (id: string) => TemplateKind | undefined): WafRuleSpec {
+  if (!spec) throw fieldError("spec", "is required");
+  spec.name = checkName(spec.name, "spec.name");
+  if (spec.priority < -1_000_000 || spec.priority > 1_000_000) throw fieldError("spec.priority", "must be between -1000000 and 1000000");
+  spec.enabled ??= true;
+  const scope = spec.scope ?? { hosts: [], pathPrefixes: [], methods: [] };
+  scope.hosts = scope.hosts.map((h) => h.trim().toLowerCase());
+  scope.pathPrefixes = scope.pathPrefixes.map((p) => p.trim());
+  scope.methods = scope.methods.map((m) => m.trim().toUpperCase());
+  const sp = validateScope(scope);
+  if (sp) throw fieldError(`spec.scope.${sp.field}[${sp.index}]`, sp.message);
+  spec.when = spec.when.trim();
+  if (spec.when !== "") {
+    try {
+      compileWhen(spec.when);
+    } catch (e) {
+      if (e instanceof CelCheckError) throw fieldError("spec.when", e.message);
+      throw e;
+    }
+  }
+  switch (spec.action) {
+    case WafAction.ALLOW:
+      if (spec.block) throw fieldError("spec.block", "only block rules take block settings");
+      break;
+    case WafAction.BLOCK: {
+      const b = spec.block ?? { status: 0, templateId: "", body: "", contentType: "", headers: [] };
+      if (b.status === 0) b.status = 403;
+      if (b.status < 400 || b.status > 599) throw fieldError("spec.block.status", "must be 400–599");
+      if (b.templateId !== "") {
+        const kind = templateKind(b.templateId);
+        if (kind === undefined) throw fieldError("spec.block.template_id", `no template ${b.templateId}`);
+        if (kind !== TemplateKind.GENERIC_BODY) throw fieldError("spec.block.template_id", "must name a GENERIC_BODY template");
+        if (b.body !== "") throw fieldError("spec.block.body", "give a template or an inline body, not both");
+      }
+      if (Buffer.byteLength(b.body) > MAX_INLINE_BODY) throw fieldError("spec.block.body", `must be at most ${MAX_INLINE_BODY} bytes`);
+      b.contentType = b.contentType.trim();
+      if (b.contentType !== "" && !CONTENT_TYPE_RE.test(b.contentType)) throw fieldError("spec.block.content_type", "is not a valid media type");
+      checkHeaders(b.headers, "spec.block.headers");
+      spec.block = create(WafRuleSpecSchema, { block: b }).block;
+      break;
+    }
+    default:
+      throw fieldError("spec.action", "must be WAF_ACTION_BLOCK or WAF_ACTION_ALLOW");
+  }
+  spec.scope = create(WafRuleSpecSchema, { scope }).scope;
+  return spec;
+}
+
+export function wafRuleSpecToJson(spec: WafRuleSpec): string {
+  return JSON.stringify(toJson(WafRuleSpecSchema, spec));
+}
+
+export function wafRuleSpecFromJson(json: string): WafRuleSpec {
+  try {
+    return fromJson(WafRuleSpecSchema, JSON.parse(json) as JsonValue);
+  } catch (e) {
+    throw new ApiError("internal_error", "a stored WAF rule is unreadable", { cause: e });
+  }
+}
+
+export function templateSpecToJson(spec: TemplateSpec): string {
+  return JSON.stringify(toJson(TemplateSpecSchema, spec));
+}
+
+export function templateSpecFromJson(json: string): TemplateSpec {
+  try {
+    return fromJson(TemplateSpecSchema, JSON.parse(json) as JsonValue);
+  } catch (e) {
+    throw new ApiError("internal_error", "a stored template is unreadable", { cause: e });
+  }
+}
+
+/** An empty template spec of a kind (seeding). */
+export function templateSpec(name: string, kind: TemplateKind, contentType: string, body: string): TemplateSpec {
+  return create(TemplateSpecSchema, { name, kind, contentType, body });
+}

@@ -1,0 +1,77 @@
+import type { Db } from "./database.ts";
+
+export interface TemplateRow {
+  id: string;
+  name: string;
+  kind: string;
+  /** TemplateSpec as proto JSON, validated before it is written. */
+  spec: string;
+  built_in: 0 | 1;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface WafRuleRow {
+  id: string;
+  name: string;
+  priority: number;
+  /** WafRuleSpec as proto JSON, validated before it is written. */
+  spec: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** WAF rules and response templates: the policy aggregate (written through SnapshotService). */
+export class PolicyRepo {
+  private readonly s;
+  constructor(db: Db) {
+    this.s = {
+      templates: db.prepare<[], TemplateRow>("SELECT * FROM templates ORDER BY name"),
+      template: db.prepare<[string], TemplateRow>("SELECT * FROM templates WHERE id = ?"),
+      templateByName: db.prepare<[string], TemplateRow>("SELECT * FROM templates WHERE name = ?"),
+      insertTemplate: db.prepare("INSERT INTO templates (id, name, kind, spec, built_in, created_at, updated_at) VALUES (@id, @name, @kind, @spec, @built_in, @created_at, @updated_at)"),
+      updateTemplate: db.prepare("UPDATE templates SET name = @name, kind = @kind, spec = @spec, updated_at = @updated_at WHERE id = @id"),
+      deleteTemplate: db.prepare<[string]>("DELETE FROM templates WHERE id = ?"),
+      wafRules: db.prepare<[], WafRuleRow>("SELECT * FROM waf_rules ORDER BY priority, id"),
+      wafRule: db.prepare<[string], WafRuleRow>("SELECT * FROM waf_rules WHERE id = ?"),
+      insertWafRule: db.prepare("INSERT INTO waf_rules (id, name, priority, spec, created_at, updated_at) VALUES (@id, @name, @priority, @spec, @created_at, @updated_at)"),
+      updateWafRule: db.prepare("UPDATE waf_rules SET name = @name, priority = @priority, spec = @spec, updated_at = @updated_at WHERE id = @id"),
+      deleteWafRule: db.prepare<[string]>("DELETE FROM waf_rules WHERE id = ?"),
+    };
+  }
+
+  templates(): TemplateRow[] {
+    return this.s.templates.all();
+  }
+  template(id: string): TemplateRow | undefined {
+    return this.s.template.get(id);
+  }
+  templateByName(name: string): TemplateRow | undefined {
+    return this.s.templateByName.get(name);
+  }
+  insertTemplate(row: TemplateRow): void {
+    this.s.insertTemplate.run(row);
+  }
+  updateTemplate(row: Omit<TemplateRow, "created_at" | "built_in">): void {
+    this.s.updateTemplate.run(row);
+  }
+  deleteTemplate(id: string): boolean {
+    return this.s.deleteTemplate.run(id).changes > 0;
+  }
+  /** In evaluation order: priority, then id. */
+  wafRules(): WafRuleRow[] {
+    return this.s.wafRules.all();
+  }
+  wafRule(id: string): WafRuleRow | undefined {
+    return this.s.wafRule.get(id);
+  }
+  insertWafRule(row: WafRuleRow): void {
+    this.s.insertWafRule.run(row);
+  }
+  updateWafRule(row: Omit<WafRuleRow, "created_at">): void {
+    this.s.updateWafRule.run(row);
+  }
+  deleteWafRule(id: string): boolean {
+    return this.s.deleteWafRule.run(id).changes > 0;
+  }
+}

@@ -1,0 +1,102 @@
+// Stage 4, WAF rules (DESIGN.md §5): in priority order, the first enabled rule whose scope — and
+// then its CEL `when` — matches decides: `block` answers here, `allow` skips the remaining rules.
+// Upgrade requests run this stage too, so a WebSocket to a blocked path is blocked.
+import type { Logger } from "pino";
+import { TAKEN, type Stage, type StageResult } from "../stage.ts";
+import { writeAnswer } from "../respond.ts";
+import { renderErrorPage } from "../errors.ts";
+import { errorEntry } from "../../lib/errors.ts";
+import { reasonPhrase } from "../../lib/http-status.ts";
+import { CelRequest } from "../policy/cel.ts";
+import type { RequestContext } from "../context.ts";
+import type { CompiledWafRule, WafRuleAction } from "../snapshot.ts";
+
+type Block = Extract<WafRuleAction, { kind: "block" }>;
+
+/** Evaluation errors are counted per rule and logged at most once per rule per interval. */
+export class PolicyErrors {
+  private readonly counts = new Map<string, number>();
+  private readonly lastLog = new Map<string, number>();
+  constructor(
+    private readonly log: Logger,
+    private readonly intervalMs = 60_000,
+  ) {}
+
+  evalError(rule: CompiledWafRule, err: unknown, now = Date.now()): void {
+    const n = (this.counts.get(rule.id) ?? 0) + 1;
+    this.counts.set(rule.id, n);
+    if (now - (this.lastLog.get(rule.id) ?? -Infinity) < this.intervalMs) return;
+    this.lastLog.set(rule.id, now);
+    this.log.warn({ ruleId: rule.id, rule: rule.name, errors: n, err: err instanceof Error ? err.message : String(err) }, "WAF rule's `when` failed to evaluate");
+  }
+
+  /** Evaluation errors of a rule since start. */
+  count(ruleId: string): number {
+    return this.counts.get(ruleId) ?? 0;
+  }
+}
+
+function celRequest(ctx: RequestContext): CelRequest {
+  return new CelRequest({
+    method: ctx.method,
+    protocol: ctx.proto,
+    host: ctx.host,
+    path: ctx.path,
+    rawQuery: ctx.query === "" ? "" : ctx.query.slice(1),
+    headers: ctx.req.headers,
+    clientIp: ctx.clientIp,
+  });
+}
+
+function block(ctx: RequestContext, rule: CompiledWafRule, a: Block): void {
+  ctx.code = "waf_blocked";
+  const b = a.body;
+  if (b.kind === "error_page") {
+    const page = renderErrorPage("waf_blocked", ctx.id, ctx.req.headers.accept);
+    writeAnswer(ctx, a.status, ["content-type", page.contentType, "cache-control", "no-store", ...a.headers], page.body);
+  } else if (b.kind === "literal") {
+    writeAnswer(ctx, a.status, ["content-type", b.contentType, "cache-control", "no-store", ...a.headers], b.body);
+  } else {
+    const body = b.template.render({
+      status: String(a.status),
+      status_text: reasonPhrase(a.status),
+      message: errorEntry("waf_blocked").message,
+      request_id: ctx.id,
+      host: ctx.host,
+      path: ctx.path,
+      rule_name: rule.name,
+    });
+    writeAnswer(ctx, a.status, ["content-type", b.template.contentType, "cache-control", "no-store", ...a.headers], body);
+  }
+}
+
+export function waf(errors: PolicyErrors): Stage {
+  return {
+    name: "waf",
+    run(ctx: RequestContext): StageResult {
+      const rules = ctx.snapshot.waf;
+      if (rules.length === 0) return undefined;
+      // Built on the first rule with a `when` whose scope matched, then shared by the rest.
+      let cel: CelRequest | undefined;
+      for (const rule of rules) {
+        if (!rule.scope.matches(ctx.host, ctx.routingPath, ctx.method)) continue;
+        if (rule.when !== undefined) {
+          let hit: boolean;
+          try {
+            hit = rule.when.evaluate((cel ??= celRequest(ctx)));
+          } catch (e) {
+            errors.evalError(rule, e);
+            // Fail closed for block rules, open otherwise (DESIGN.md §5).
+            hit = rule.action.kind === "block";
+          }
+          if (!hit) continue;
+        }
+        ctx.rule = rule;
+        if (rule.action.kind === "allow") return undefined;
+        block(ctx, rule, rule.action);
+        return TAKEN;
+      }
+      return undefined;
+    },
+  };
+}
