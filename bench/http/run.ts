@@ -78,6 +78,7 @@ const SIZES = [
 const RATIO_GOALS = [
   { id: "directVsBare", body: "1 KiB", num: "warren direct", den: "bare node proxy", min: 0.75 },
   { id: "agentVsDirect", body: "64 KiB", num: "warren via agent", den: "warren direct", min: 0.7 },
+  { id: "wafVsDirect", body: "1 KiB", num: "warren + 10 WAF rules", den: "warren direct", min: 0.9 },
 ] as const;
 const GOALS = { addedP99Ms: 2 };
 /** Printed for every body size, without a goal. */
@@ -89,7 +90,21 @@ const INFO_RATIOS = [
   { id: "bareTunnelVsBare", num: "bare proxy via tunnel", den: "bare node proxy" },
   { id: "agentVsBareTunnel", num: "warren via agent", den: "bare proxy via tunnel" },
   { id: "directVsOrigin", num: "warren direct", den: "origin alone" },
+  { id: "wafVsDirect", num: "warren + 10 WAF rules", den: "warren direct" },
 ] as const;
+
+/**
+ * Ten WAF rules that a bench request never matches (issue 9 acceptance 8): five whose scope rules
+ * them out, five with an empty scope whose CEL `when` is evaluated on every request and is false.
+ */
+const BENCH_WAF_RULES: Record<string, unknown>[] = [
+  ...[1, 2, 3, 4, 5].map((i) => ({ name: `scoped ${i}`, priority: i, scope: { hosts: [`other${i}.bench`], pathPrefixes: ["/admin"], methods: ["POST"] }, action: "WAF_ACTION_BLOCK" })),
+  { name: "scanners", priority: 6, when: '"user-agent" in headers && headers["user-agent"].exists(v, v.matches("(?i)(sqlmap|nikto|masscan)"))', action: "WAF_ACTION_BLOCK" },
+  { name: "private nets", priority: 7, when: 'cidr(client_ip, "10.0.0.0/8") || cidr(client_ip, "192.168.0.0/16")', action: "WAF_ACTION_BLOCK" },
+  { name: "admin paths", priority: 8, when: 'path_prefix(path, "/admin") && method != "GET"', action: "WAF_ACTION_BLOCK" },
+  { name: "trace", priority: 9, when: 'method == "TRACE" || method == "TRACK"', action: "WAF_ACTION_BLOCK" },
+  { name: "evil header", priority: 10, when: '"x-evil" in headers || host_match(host, "*.evil.bench")', action: "WAF_ACTION_BLOCK" },
+];
 
 const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
 const started = Date.now();
@@ -330,7 +345,7 @@ function startAgentWithFlags(nodeFlags: string[], server: WarrenProcess, agent: 
   return spawnWarrenWithFlags(nodeFlags, ["agent"], { ...a, ...env }, dir);
 }
 
-async function startWarrenBench(originUrl: string, opts: { withAgent: boolean; serverNodeFlags?: string[]; agentNodeFlags?: string[] }): Promise<WarrenBench> {
+async function startWarrenBench(originUrl: string, opts: { withAgent: boolean; serverNodeFlags?: string[]; agentNodeFlags?: string[]; wafRules?: readonly Record<string, unknown>[] }): Promise<WarrenBench> {
   const env: Record<string, string> = { LOG_LEVEL: "info" };
   const w = await withTimeout(opts.serverNodeFlags ? startServerWithFlags(opts.serverNodeFlags, env) : WarrenProcess.start({ env }), 60_000, "warren serve start");
   const api = new JsonApi(w.baseUrl, w.caPem);
@@ -342,6 +357,10 @@ async function startWarrenBench(originUrl: string, opts: { withAgent: boolean; s
     if (r.status !== 200) throw new Error(`CreateRoute ${name}: ${r.text}`);
   };
   await route("bench-direct", "direct.bench", { kind: "TARGET_KIND_DIRECT", url: originUrl });
+  for (const spec of opts.wafRules ?? []) {
+    const r = await api.call("PolicyService/CreateWafRule", { spec }, c);
+    if (r.status !== 200) throw new Error(`CreateWafRule ${String(spec.name)}: ${r.text}`);
+  }
   let agent: WarrenProcess | null = null;
   if (opts.withAgent) {
     await route("bench-agent", "agent.bench", { kind: "TARGET_KIND_AGENT", url: originUrl, agentSelector: { bench: "http" } });
@@ -549,6 +568,9 @@ async function startAll(origin: OriginProc, cleanup: (() => Promise<void>)[]) {
   cleanup.unshift(() => bareAgent.stop());
   const warren = await startWarrenBench(origin.url, { withAgent: true, serverNodeFlags: nodeFlags(argv["warren-flags"]), agentNodeFlags: nodeFlags(argv["agent-flags"]) });
   cleanup.unshift(() => warren.stop());
+  // A second gateway, the same but for ten WAF rules no request matches: what rules cost when they don't fire.
+  const warrenWaf = await startWarrenBench(origin.url, { withAgent: false, serverNodeFlags: nodeFlags(argv["warren-flags"]), wafRules: BENCH_WAF_RULES });
+  cleanup.unshift(() => warrenWaf.stop());
   const targets: Target[] = [
     { case: "origin alone", base: origin.url },
     ...(nginx ? [{ case: "nginx proxy_pass", base: `http://127.0.0.1:${nginx.port}` }] : []),
@@ -556,6 +578,7 @@ async function startAll(origin: OriginProc, cleanup: (() => Promise<void>)[]) {
     { case: "bare proxy via tunnel", base: bareTunnel.url },
     { case: "warren direct", base: `http://127.0.0.1:${warren.port}`, host: "direct.bench" },
     { case: "warren via agent", base: `http://127.0.0.1:${warren.port}`, host: "agent.bench" },
+    { case: "warren + 10 WAF rules", base: `http://127.0.0.1:${warrenWaf.port}`, host: "direct.bench" },
   ];
   for (const t of targets) for (const s of SIZES) await waitHttp(t.base + s.path, t.host, s.bytes, 15_000);
   return { nginx, bare, bareTunnel, bareAgent, warren, targets };
