@@ -56,6 +56,9 @@ const TABLE = {
 
   // Policies (proxy/stages/waf.ts).
   waf_blocked: e(403, "permission_denied", "The request was blocked by a security rule."),
+  waf_challenge: e(403, "permission_denied", "The browser must pass a check before this request goes on."),
+  challenge_failed: e(403, "permission_denied", "The check failed or expired: reload the page to try again."),
+  endpoint_rate_limited: e(429, "resource_exhausted", "Too many requests to this endpoint: wait a little."),
 
   // Routing.
   route_not_found: e(404, "not_found", "No route matches this request."),

@@ -13,7 +13,7 @@ import { selectTarget } from "./stages/select-target.ts";
 import { forward, type ForwardDeps } from "./stages/forward.ts";
 
 export function pipelineStages(d: ForwardDeps): readonly Stage[] {
-  return [hygiene, clientIdentity(d.trusted), reservedPaths, waf(new PolicyErrors(d.log)), route, routeAction, selectTarget(d.selector), forward(d)];
+  return [hygiene, clientIdentity(d.trusted), reservedPaths(), waf(new PolicyErrors(d.log)), route, routeAction, selectTarget(d.selector), forward(d)];
 }
 
 export class Pipeline {

@@ -130,7 +130,8 @@ export type BlockBody =
 
 export type WafRuleAction =
   | { readonly kind: "allow" }
-  | { readonly kind: "block"; readonly status: number; readonly headers: readonly string[]; readonly body: BlockBody };
+  | { readonly kind: "block"; readonly status: number; readonly headers: readonly string[]; readonly body: BlockBody }
+  | { readonly kind: "challenge"; readonly difficulty: number; readonly passTtlS: number; readonly page: CompiledTemplate };
 
 export interface CompiledWafRule {
   readonly id: string;
@@ -148,6 +149,8 @@ export interface ProxySnapshot {
   readonly agents: readonly AgentInfo[];
   /** Enabled WAF rules in evaluation order (priority, then id); every listener runs them. */
   readonly waf: readonly CompiledWafRule[];
+  /** Signs challenge tokens and pass cookies (HMAC-SHA256); 32 random bytes kept by management. */
+  readonly policyKey: Buffer;
 }
 
-export const EMPTY_SNAPSHOT: ProxySnapshot = Object.freeze({ version: 0, listeners: new Map(), agents: [], waf: [] });
+export const EMPTY_SNAPSHOT: ProxySnapshot = Object.freeze({ version: 0, listeners: new Map(), agents: [], waf: [], policyKey: Buffer.alloc(32) });

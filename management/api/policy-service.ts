@@ -62,7 +62,10 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
   const rulesUsing = (id: string): string[] =>
     repo
       .wafRules()
-      .filter((r) => wafRuleSpecFromJson(r.spec).block?.templateId === id)
+      .filter((r) => {
+        const s = wafRuleSpecFromJson(r.spec);
+        return s.block?.templateId === id || s.challenge?.templateId === id;
+      })
       .map((r) => r.name);
 
   return {

@@ -1,11 +1,11 @@
 // WAF rules and templates, from their stored specs to the data plane's compiled form (part of the
 // one snapshot compile: an invalid stored policy fails the write that would have made it live).
 import { createHash } from "node:crypto";
-import { WafAction, type TemplateSpec, type WafRuleSpec } from "../../proto/gen/warren/v1/policy_pb.ts";
+import { TemplateKind, WafAction, type TemplateSpec, type WafRuleSpec } from "../../proto/gen/warren/v1/policy_pb.ts";
 import { compileWhen, ScopeMatcher, type BlockBody, type CompiledTemplate, type CompiledWafRule, type WafRuleAction } from "../../proxy/index.ts";
 import { fieldError } from "../errors.ts";
 import type { TemplateRow, WafRuleRow } from "../store/policy-repo.ts";
-import { compileTemplateSpec } from "./validate-policy.ts";
+import { compileTemplateSpec, DEFAULT_DIFFICULTY, DEFAULT_PASS_TTL_S } from "./validate-policy.ts";
 
 export interface StoredPolicies {
   readonly wafRules: readonly { readonly row: WafRuleRow; readonly spec: WafRuleSpec }[];
@@ -28,15 +28,28 @@ function blockAction(spec: WafRuleSpec, templates: ReadonlyMap<string, CompiledT
   return { kind: "block", status: b.status || 403, headers, body };
 }
 
+function challengeAction(spec: WafRuleSpec, templates: ReadonlyMap<string, CompiledTemplate>, builtInPage: CompiledTemplate | undefined): WafRuleAction {
+  const ch = spec.challenge!;
+  const page = ch.templateId === "" ? builtInPage : templates.get(ch.templateId);
+  if (!page) throw fieldError("spec.challenge.template_id", ch.templateId === "" ? "there is no built-in challenge page" : `no template ${ch.templateId}`);
+  return { kind: "challenge", difficulty: ch.difficulty || DEFAULT_DIFFICULTY, passTtlS: ch.passTtlSeconds || DEFAULT_PASS_TTL_S, page };
+}
+
 /** The enabled rules in evaluation order (the rows come sorted by priority, then id). */
 export function compilePolicies(p: StoredPolicies): readonly CompiledWafRule[] {
   const templates = new Map<string, CompiledTemplate>();
-  for (const { row, spec } of p.templates) templates.set(row.id, compileTemplateSpec(spec));
+  let builtInPage: CompiledTemplate | undefined;
+  for (const { row, spec } of p.templates) {
+    const t = compileTemplateSpec(spec);
+    templates.set(row.id, t);
+    if (row.built_in === 1 && spec.kind === TemplateKind.CHALLENGE_PAGE) builtInPage = t;
+  }
   const rules: CompiledWafRule[] = [];
   for (const { row, spec } of p.wafRules) {
     if (spec.enabled === false) continue;
     const s = spec.scope;
-    const action: WafRuleAction = spec.action === WafAction.ALLOW ? { kind: "allow" } : blockAction(spec, templates);
+    const action: WafRuleAction =
+      spec.action === WafAction.ALLOW ? { kind: "allow" } : spec.action === WafAction.CHALLENGE ? challengeAction(spec, templates, builtInPage) : blockAction(spec, templates);
     rules.push(
       Object.freeze<CompiledWafRule>({
         id: row.id,

@@ -177,7 +177,8 @@ export function compileSnapshot(
   routes: readonly { row: RouteRow; spec: RouteSpec }[],
   agents: readonly AgentRow[],
   /** Enabled WAF rules in evaluation order (compilePolicies). */
-  waf: readonly CompiledWafRule[] = [],
+  waf: readonly CompiledWafRule[],
+  policyKey: Buffer,
 ): ProxySnapshot {
   const protocols = new Map(listeners.map((l) => [l.id, l.protocol]));
   const agentInfos: AgentInfo[] = agents.map((a) => ({ id: a.id, enabled: a.enabled === 1, labels: effectiveLabels(a.id, parseStoredLabels(a.labels)) }));
@@ -214,5 +215,5 @@ export function compileSnapshot(
       router,
     });
   }
-  return Object.freeze({ version, listeners: compiled, agents: Object.freeze(agentInfos), waf });
+  return Object.freeze({ version, listeners: compiled, agents: Object.freeze(agentInfos), waf, policyKey });
 }

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { RouteAction, RouteSpecSchema } from "../../proto/gen/warren/v1/proxy_pb.ts";
 import type { Store } from "../store/index.ts";
@@ -68,15 +69,46 @@ export const BLOCKED_PAGE = `<!doctype html>
 </html>
 `;
 
-/** Templates every installation starts with (built in: editable, not deletable); once only. */
+/** The built-in proof-of-work page; {{{challenge}}} is Warren's form and script. */
+export const CHALLENGE_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>One moment…</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1b1d21;background:#fff}@media(prefers-color-scheme:dark){body{color:#e6e8eb;background:#121418}}h1{font-size:1.4rem}</style></head>
+<body><main><h1>Checking your browser before {{host}}</h1>{{{challenge}}}<p><small>Request {{request_id}}</small></p></main></body>
+</html>
+`;
+
+const BUILT_IN_TEMPLATES: readonly { readonly name: string; readonly kind: TemplateKind; readonly kindName: string; readonly body: string; readonly since: string }[] = [
+  { name: "blocked", kind: TemplateKind.GENERIC_BODY, kindName: "generic_body", body: BLOCKED_PAGE, since: SEEDED_TEMPLATES },
+  { name: "challenge", kind: TemplateKind.CHALLENGE_PAGE, kindName: "challenge_page", body: CHALLENGE_PAGE, since: "seeded_templates_v2" },
+];
+
+/** Templates every installation starts with (built in: editable, not deletable); each once only. */
 export function seedTemplates(store: Store, log: Logger): void {
   const p = store.proxy;
-  if (p.meta(SEEDED_TEMPLATES)) return;
-  const now = Date.now();
-  p.transaction(() => {
-    const spec = templateSpec("blocked", TemplateKind.GENERIC_BODY, "text/html; charset=utf-8", BLOCKED_PAGE);
-    store.policy.insertTemplate({ id: newId("tpl"), name: spec.name, kind: "generic_body", spec: templateSpecToJson(spec), built_in: 1, created_at: now, updated_at: now });
-    p.setMeta(SEEDED_TEMPLATES, String(now));
-  });
-  log.info("seeded the built-in response templates");
+  for (const t of BUILT_IN_TEMPLATES) {
+    if (p.meta(t.since)) continue;
+    const now = Date.now();
+    p.transaction(() => {
+      const spec = templateSpec(store.policy.templateByName(t.name) ? `${t.name} (built in)` : t.name, t.kind, "text/html; charset=utf-8", t.body);
+      store.policy.insertTemplate({ id: newId("tpl"), name: spec.name, kind: t.kindName, spec: templateSpecToJson(spec), built_in: 1, created_at: now, updated_at: now });
+      p.setMeta(t.since, String(now));
+    });
+    log.info({ template: t.name }, "seeded a built-in response template");
+  }
+}
+
+const POLICY_KEY = "policy_hmac_key";
+
+/**
+ * The key that signs challenge tokens and pass cookies: 32 random bytes made on first use and kept
+ * in the database, so passes survive a restart. (Encrypted at rest with the other secrets later.)
+ */
+export function policyKey(store: Store): Buffer {
+  const p = store.proxy;
+  const stored = p.meta(POLICY_KEY);
+  if (stored) return Buffer.from(stored, "base64");
+  const key = randomBytes(32);
+  p.setMeta(POLICY_KEY, key.toString("base64"));
+  return key;
 }

@@ -5,6 +5,7 @@ import { compileSnapshot } from "./compile-snapshot.ts";
 import { routeSpecFromJson } from "./validate-route.ts";
 import { compilePolicies } from "./compile-policies.ts";
 import { templateSpecFromJson, wafRuleSpecFromJson } from "./validate-policy.ts";
+import { policyKey } from "./seed.ts";
 
 export interface SnapshotSink {
   apply(snapshot: ProxySnapshot): Promise<void>;
@@ -32,7 +33,7 @@ export class SnapshotService {
       wafRules: pol.wafRules().map((row) => ({ row, spec: wafRuleSpecFromJson(row.spec) })),
       templates: pol.templates().map((row) => ({ row, spec: templateSpecFromJson(row.spec) })),
     });
-    return compileSnapshot(this.version + 1, p.listeners(), routes, this.store.agents.list(), waf);
+    return compileSnapshot(this.version + 1, p.listeners(), routes, this.store.agents.list(), waf, policyKey(this.store));
   }
 
   /** Rebuilds from the database as it is (start-up, agent label changes). */

@@ -7,6 +7,8 @@ import { CelCheckError, CompiledTemplate, TemplateError, compileWhen, validateSc
 import { checkHeaders } from "./validate-route.ts";
 
 const MAX_NAME = 64;
+export const DEFAULT_DIFFICULTY = 16;
+export const DEFAULT_PASS_TTL_S = 3600;
 const MAX_INLINE_BODY = 64 * 1024;
 const CONTENT_TYPE_RE = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+(\s*;\s*[a-z0-9!#$&^_.+-]+=("[^"\r\n]*"|[a-z0-9!#$&^_.+-]+))*$/i;
 
@@ -20,12 +22,13 @@ function checkName(name: string, field: string): string {
 
 export const TEMPLATE_KINDS: Readonly<Record<number, TemplateKindName>> = {
   [TemplateKind.GENERIC_BODY]: "generic_body",
+  [TemplateKind.CHALLENGE_PAGE]: "challenge_page",
 };
 
 /** Compiles a template spec (the data plane's form) or throws the field-named error. */
 export function compileTemplateSpec(spec: TemplateSpec, field = "spec"): CompiledTemplate {
   const kind = TEMPLATE_KINDS[spec.kind];
-  if (kind === undefined) throw fieldError(`${field}.kind`, "must be TEMPLATE_KIND_GENERIC_BODY");
+  if (kind === undefined) throw fieldError(`${field}.kind`, "must be TEMPLATE_KIND_GENERIC_BODY or TEMPLATE_KIND_CHALLENGE_PAGE");
   if (spec.contentType !== "" && !CONTENT_TYPE_RE.test(spec.contentType)) throw fieldError(`${field}.content_type`, "is not a valid media type (e.g. text/html; charset=utf-8)");
   try {
     return CompiledTemplate.compile(kind, spec.contentType, spec.body);
@@ -71,8 +74,25 @@ export function validateWafRule(spec: WafRuleSpec | undefined, templateKind: (id
   switch (spec.action) {
     case WafAction.ALLOW:
       if (spec.block) throw fieldError("spec.block", "only block rules take block settings");
+      if (spec.challenge) throw fieldError("spec.challenge", "only challenge rules take challenge settings");
       break;
+    case WafAction.CHALLENGE: {
+      if (spec.block) throw fieldError("spec.block", "only block rules take block settings");
+      const ch = create(WafRuleSpecSchema, { challenge: spec.challenge ?? {} }).challenge!;
+      if (ch.difficulty === 0) ch.difficulty = DEFAULT_DIFFICULTY;
+      if (ch.difficulty < 8 || ch.difficulty > 26) throw fieldError("spec.challenge.difficulty", "must be 8–26 (leading zero bits; each one doubles the work)");
+      if (ch.passTtlSeconds === 0) ch.passTtlSeconds = DEFAULT_PASS_TTL_S;
+      if (ch.passTtlSeconds < 60 || ch.passTtlSeconds > 2_592_000) throw fieldError("spec.challenge.pass_ttl_seconds", "must be 60–2592000 (30 days)");
+      if (ch.templateId !== "") {
+        const kind = templateKind(ch.templateId);
+        if (kind === undefined) throw fieldError("spec.challenge.template_id", `no template ${ch.templateId}`);
+        if (kind !== TemplateKind.CHALLENGE_PAGE) throw fieldError("spec.challenge.template_id", "must name a CHALLENGE_PAGE template");
+      }
+      spec.challenge = ch;
+      break;
+    }
     case WafAction.BLOCK: {
+      if (spec.challenge) throw fieldError("spec.challenge", "only challenge rules take challenge settings");
       const b = spec.block ?? { status: 0, templateId: "", body: "", contentType: "", headers: [] };
       if (b.status === 0) b.status = 403;
       if (b.status < 400 || b.status > 599) throw fieldError("spec.block.status", "must be 400–599");
@@ -90,7 +110,7 @@ export function validateWafRule(spec: WafRuleSpec | undefined, templateKind: (id
       break;
     }
     default:
-      throw fieldError("spec.action", "must be WAF_ACTION_BLOCK or WAF_ACTION_ALLOW");
+      throw fieldError("spec.action", "must be WAF_ACTION_BLOCK, WAF_ACTION_ALLOW or WAF_ACTION_CHALLENGE");
   }
   spec.scope = create(WafRuleSpecSchema, { scope }).scope;
   return spec;

@@ -2,16 +2,21 @@
 // every placeholder known for its kind, the required ones present — and compiled once into parts, so
 // rendering is a join. {{name}} is HTML-escaped when the template is HTML; {{{name}}} never is.
 
-export type TemplateKindName = "generic_body";
+export type TemplateKindName = "generic_body" | "challenge_page";
 
 export interface PlaceholderSet {
   readonly allowed: readonly string[];
   readonly required: readonly string[];
+  /** Warren's own HTML: only as {{{name}}}. */
+  readonly rawOnly: readonly string[];
 }
+
+const COMMON = ["status", "status_text", "message", "request_id", "host", "path", "rule_name"];
 
 /** What each kind of template may and must contain. */
 export const TEMPLATE_PLACEHOLDERS: Readonly<Record<TemplateKindName, PlaceholderSet>> = {
-  generic_body: { allowed: ["status", "status_text", "message", "request_id", "host", "path", "rule_name"], required: [] },
+  generic_body: { allowed: COMMON, required: [], rawOnly: [] },
+  challenge_page: { allowed: [...COMMON, "challenge", "difficulty"], required: ["challenge"], rawOnly: ["challenge"] },
 };
 
 export const MAX_TEMPLATE_BYTES = 64 * 1024;
@@ -78,6 +83,7 @@ export class CompiledTemplate {
       if (!m) throw new TemplateError(`${JSON.stringify(body.slice(open, close + (raw ? 3 : 2)))} at offset ${open} is not a placeholder (letters, digits and _)`, open);
       const name = m[1]!;
       if (!set.allowed.includes(name)) throw new TemplateError(`unknown placeholder {{${name}}} at offset ${open} (known: ${set.allowed.join(", ")})`, open);
+      if (!raw && set.rawOnly.includes(name)) throw new TemplateError(`{{${name}}} at offset ${open} is HTML: write {{{${name}}}}`, open);
       if (open > i) parts.push(body.slice(i, open));
       parts.push({ name, escape: html && !raw });
       uses.add(name);
@@ -85,7 +91,7 @@ export class CompiledTemplate {
     }
     if (i < body.length) parts.push(body.slice(i));
     const missing = set.required.filter((r) => !uses.has(r));
-    if (missing.length > 0) throw new TemplateError(`must contain ${missing.map((r) => `{{${r}}}`).join(", ")}`, 0);
+    if (missing.length > 0) throw new TemplateError(`must contain ${missing.map((r) => (set.rawOnly.includes(r) ? `{{{${r}}}}` : `{{${r}}}`)).join(", ")}`, 0);
     return new CompiledTemplate(type, parts, uses);
   }
 }
@@ -99,4 +105,6 @@ export const SAMPLE_VALUES: Readonly<Record<string, string>> = {
   host: "app.example.com",
   path: "/admin/<script>",
   rule_name: "block admin writes",
+  challenge: '<form class="warren-challenge"><p role="status">Checking your browser…</p></form>',
+  difficulty: "16",
 };

@@ -1,15 +1,93 @@
-// Stage 3, Warren's reserved paths: everything under /.well-known/warren/ belongs to the gateway
-// (challenge pages and ACME answers join here), so no route can expose an upstream's version of it.
-import { answer, type Stage, type StageResult } from "../stage.ts";
+// Stage 3, Warren's reserved paths: everything under /.well-known/warren/ belongs to the gateway, on
+// every listener and before routing, so no route can expose an upstream's version of it. Here: the
+// proof-of-work challenge's script, its worker, and the endpoint that checks a solution and hands
+// out the pass cookie (ACME answers join later).
+import type http from "node:http";
+import { answer, TAKEN, type Stage, type StageResult } from "../stage.ts";
+import { writeAnswer } from "../respond.ts";
 import type { RequestContext } from "../context.ts";
+import { CHALLENGE_ASSETS, CHALLENGE_VERIFY_PATH } from "../policy/challenge-page.ts";
+import { clientNetwork, issuePass, passCookieName, readChallenge, safeReturnPath, solves } from "../policy/challenge.ts";
+import { EndpointLimit } from "../policy/endpoint-limit.ts";
 
 export const RESERVED_PREFIX = "/.well-known/warren/";
 
-export const reservedPaths: Stage = {
-  name: "reserved_paths",
-  run(ctx: RequestContext): StageResult {
-    if (!ctx.routingPath.startsWith(RESERVED_PREFIX)) return undefined;
-    // No reserved endpoint exists yet: the path is Warren's, and it has nothing there.
-    return answer("route_not_found");
-  },
-};
+const MAX_VERIFY_BODY = 4096;
+
+/** Reads a small urlencoded form body; undefined when it is larger than `max`. */
+function readForm(req: http.IncomingMessage, max: number): Promise<URLSearchParams | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    req.on("data", (d: Buffer) => {
+      n += d.length;
+      if (n > max) {
+        req.removeAllListeners("data");
+        req.resume();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(d);
+    });
+    req.once("end", () => resolve(new URLSearchParams(Buffer.concat(chunks).toString("utf8"))));
+    req.once("error", reject);
+  });
+}
+
+async function verify(ctx: RequestContext): Promise<StageResult> {
+  const req = ctx.req;
+  if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers["content-type"] ?? "")) return answer("unsupported_media_type");
+  if (Number(req.headers["content-length"] ?? 0) > MAX_VERIFY_BODY) return answer("body_too_large");
+  if (ctx.expectContinue) (ctx.res as http.ServerResponse).writeContinue();
+  const form = await readForm(req, MAX_VERIFY_BODY);
+  if (form === undefined) return answer("body_too_large");
+  const returnTo = safeReturnPath(form.get("return") ?? undefined);
+  const nowS = Math.floor(Date.now() / 1000);
+  const key = ctx.snapshot.policyKey;
+  const token = form.get("token") ?? "";
+  const c = readChallenge(key, token, nowS);
+  const rule = c && ctx.snapshot.waf.find((r) => r.id === c.ruleId);
+  const a = rule?.action;
+  const ok =
+    c !== undefined &&
+    a?.kind === "challenge" &&
+    rule!.fingerprint === c.fingerprint &&
+    a.difficulty === c.difficulty &&
+    c.host === ctx.host &&
+    c.network === clientNetwork(ctx.clientIp) &&
+    solves(token, form.get("nonce") ?? "", c.difficulty);
+  if (!ok) return answer("challenge_failed");
+  ctx.rule = rule;
+  const expiresAt = nowS + a.passTtlS;
+  const cookie = [
+    `${passCookieName(rule!.id)}=${issuePass(key, rule!.id, rule!.fingerprint, ctx.host, expiresAt)}`,
+    "Path=/",
+    `Max-Age=${a.passTtlS}`,
+    "HttpOnly",
+    "SameSite=Lax",
+    ...(ctx.proto === "https" ? ["Secure"] : []),
+  ].join("; ");
+  writeAnswer(ctx, 303, ["location", returnTo, "set-cookie", cookie, "cache-control", "no-store"], "");
+  return TAKEN;
+}
+
+export function reservedPaths(verifyLimit = new EndpointLimit(30, 60_000)): Stage {
+  return {
+    name: "reserved_paths",
+    run(ctx: RequestContext): StageResult | Promise<StageResult> {
+      if (!ctx.routingPath.startsWith(RESERVED_PREFIX)) return undefined;
+      const asset = CHALLENGE_ASSETS.get(ctx.routingPath);
+      if (asset !== undefined) {
+        if (ctx.method !== "GET" && ctx.method !== "HEAD") return answer("method_not_allowed", ["allow", "GET, HEAD"]);
+        writeAnswer(ctx, 200, ["content-type", "text/javascript; charset=utf-8", "cache-control", "public, max-age=3600", "x-content-type-options", "nosniff"], asset);
+        return TAKEN;
+      }
+      if (ctx.routingPath === CHALLENGE_VERIFY_PATH && ctx.raw === undefined) {
+        if (ctx.method !== "POST") return answer("method_not_allowed", ["allow", "POST"]);
+        if (!verifyLimit.take(ctx.clientIp)) return answer("endpoint_rate_limited", ["retry-after", String(verifyLimit.retryAfterS())]);
+        return verify(ctx);
+      }
+      return answer("route_not_found");
+    },
+  };
+}

@@ -10,8 +10,15 @@ import { reasonPhrase } from "../../lib/http-status.ts";
 import { CelRequest } from "../policy/cel.ts";
 import type { RequestContext } from "../context.ts";
 import type { CompiledWafRule, WafRuleAction } from "../snapshot.ts";
+import { CHALLENGE_TTL_S, checkPass, clientNetwork, issueChallenge, passCookieName, safeReturnPath } from "../policy/challenge.ts";
+import { challengeWidget } from "../policy/challenge-page.ts";
 
 type Block = Extract<WafRuleAction, { kind: "block" }>;
+type Challenge = Extract<WafRuleAction, { kind: "challenge" }>;
+
+/** The challenge page may run only Warren's own script and worker, and post only to Warren. */
+export const CHALLENGE_PAGE_CSP =
+  "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /** Evaluation errors are counted per rule and logged at most once per rule per interval. */
 export class PolicyErrors {
@@ -70,6 +77,32 @@ function block(ctx: RequestContext, rule: CompiledWafRule, a: Block): void {
   }
 }
 
+function challenge(ctx: RequestContext, rule: CompiledWafRule, a: Challenge, nowS: number): void {
+  ctx.code = "waf_challenge";
+  const token = issueChallenge(ctx.snapshot.policyKey, {
+    ruleId: rule.id,
+    fingerprint: rule.fingerprint,
+    host: ctx.host,
+    network: clientNetwork(ctx.clientIp),
+    difficulty: a.difficulty,
+    expiresAt: nowS + CHALLENGE_TTL_S,
+  });
+  const status = 403;
+  const body = a.page.render({
+    status: String(status),
+    status_text: reasonPhrase(status),
+    message: errorEntry("waf_challenge").message,
+    request_id: ctx.id,
+    host: ctx.host,
+    path: ctx.path,
+    rule_name: rule.name,
+    difficulty: String(a.difficulty),
+    // A request body is never replayed: the page says so, and the client sends it again after the check.
+    challenge: challengeWidget({ token, difficulty: a.difficulty, returnTo: safeReturnPath(ctx.forwardTarget), bodyDropped: ctx.hasBody }),
+  });
+  writeAnswer(ctx, status, ["content-type", a.page.contentType, "cache-control", "no-store", "content-security-policy", CHALLENGE_PAGE_CSP], body);
+}
+
 export function waf(errors: PolicyErrors): Stage {
   return {
     name: "waf",
@@ -91,9 +124,19 @@ export function waf(errors: PolicyErrors): Stage {
           }
           if (!hit) continue;
         }
+        const a = rule.action;
+        if (a.kind === "challenge") {
+          const nowS = Math.floor(Date.now() / 1000);
+          const pass = (cel ??= celRequest(ctx)).cookie(passCookieName(rule.id));
+          // A valid pass: this rule is done with the client; later rules still apply.
+          if (checkPass(ctx.snapshot.policyKey, pass, rule.id, rule.fingerprint, ctx.host, nowS)) continue;
+          ctx.rule = rule;
+          challenge(ctx, rule, a, nowS);
+          return TAKEN;
+        }
         ctx.rule = rule;
-        if (rule.action.kind === "allow") return undefined;
-        block(ctx, rule, rule.action);
+        if (a.kind === "allow") return undefined;
+        block(ctx, rule, a);
         return TAKEN;
       }
       return undefined;

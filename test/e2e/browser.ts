@@ -12,21 +12,22 @@ export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM);
 }
 
-export async function launchBrowser(): Promise<Browser> {
+/** `extraArgs`, e.g. `--host-resolver-rules=MAP app.test 127.0.0.1` for public listeners by host name. */
+export async function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", ...extraArgs],
   });
 }
 
 const EXPECTED_API_REFUSAL = /^Failed to load resource: the server responded with a status of 4\d\d /;
 
 /** One Chromium for a suite: launched before its tests, closed after them. */
-export function withBrowser(): { readonly browser: Browser } {
+export function withBrowser(extraArgs: readonly string[] = []): { readonly browser: Browser } {
   let b: Browser | undefined;
   before(async () => {
-    b = await launchBrowser();
+    b = await launchBrowser(extraArgs);
   });
   after(async () => {
     await b?.close();
@@ -58,7 +59,8 @@ export async function openUi(browser: Browser, baseUrl: string, opts: { colorSch
     colorScheme: opts.colorScheme ?? "light",
     viewport: opts.viewport ?? { width: 1280, height: 860 },
   });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseUrl });
+  // The clipboard exists only in secure contexts (management is HTTPS; a public listener may not be).
+  if (baseUrl.startsWith("https:")) await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseUrl });
   const page = await context.newPage();
   const requests: string[] = [];
   const errors: string[] = [];

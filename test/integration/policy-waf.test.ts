@@ -2,6 +2,7 @@
 // requests on the public listener. Acceptance 1 (scope), 2 (CEL), 6 (WebSocket) and 7 (templates).
 import { describe, it, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { request } from "undici";
 import { withWarren } from "../helpers/with-warren.ts";
 import { startOrigin, startWebSocketEcho } from "../helpers/origins.ts";
@@ -182,6 +183,40 @@ describe("WAF rules", () => {
     // Once no rule uses it, it goes.
     assert.equal((await api.call("PolicyService/DeleteWafRule", { id }, c)).status, 200);
     assert.equal((await api.call("PolicyService/DeleteTemplate", { id: tplId }, c)).status, 200);
+  });
+
+  it("verifies challenge solutions: a wrong nonce, another host's token and a non-POST are refused; the endpoint has a per-IP budget", async (t) => {
+    const { l, send } = await setup(t);
+    const id = await rule(t, { name: "pow", scope: { hosts: ["app.test", "b.test"] }, action: "WAF_ACTION_CHALLENGE", challenge: { difficulty: 8 } });
+    const page = await send("GET", "app.test", "/x?y=1");
+    assert.equal(page.status, 403);
+    assert.equal(page.headers["cache-control"], "no-store");
+    const token = /name="token" value="([^"]+)"/.exec(page.body)![1]!.replace(/&quot;/g, '"');
+    assert.match(page.body, /name="return" value="\/x\?y=1"/);
+    let nonce = 0;
+    while (!createHash("sha256").update(`${token}:${nonce}`).digest().subarray(0, 1).equals(Buffer.from([0]))) nonce++;
+    const post = (host: string, body: string, headers: Record<string, string> = {}) =>
+      request(`http://127.0.0.1:${l.port}/.well-known/warren/challenge/verify`, { method: "POST", headers: { host, "content-type": "application/x-www-form-urlencoded", ...headers }, body }).then(async (r) => ({ status: r.statusCode, headers: r.headers, body: await r.body.text() }));
+    const form = (n: string, ret = "/x?y=1") => new URLSearchParams({ token, nonce: n, return: ret }).toString();
+    assert.equal((await post("app.test", form("bad"))).status, 403, "not a nonce");
+    let wrong = 0;
+    while (createHash("sha256").update(`${token}:${wrong}`).digest()[0] === 0) wrong++;
+    assert.equal((await post("app.test", form(String(wrong)))).status, 403, "not a solution");
+    assert.equal((await post("b.test", form(String(nonce)))).status, 403, "a token issued for another host");
+    const ok = await post("app.test", form(String(nonce), "//evil.test/"));
+    assert.equal(ok.status, 303);
+    assert.equal(ok.headers.location, "/", "never to another origin");
+    assert.match(String(ok.headers["set-cookie"]), new RegExp(`^warren_pass_${id}=\\d+\\.[A-Za-z0-9_-]+; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax$`));
+    const pass = String(ok.headers["set-cookie"]).split(";")[0]!;
+    assert.equal((await send("GET", "app.test", "/x", { cookie: pass })).status, 200);
+    assert.equal((await send("GET", "app.test", "/.well-known/warren/challenge/verify")).status, 405);
+    const js = await send("GET", "app.test", "/.well-known/warren/challenge-worker.js");
+    assert.deepEqual([js.status, js.headers["content-type"]], [200, "text/javascript; charset=utf-8"]);
+    assert.equal((await send("GET", "app.test", "/.well-known/warren/other")).status, 404);
+    // 30 verifications per minute per client address: the endpoint answers 429 after that.
+    let last = 0;
+    for (let i = 0; i < 40 && last !== 429; i++) last = (await post("app.test", form("1"))).status;
+    assert.equal(last, 429);
   });
 
   it("refuses bad rules with field-named errors and leaves the old config serving", async (t) => {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 // The in-process harness for data-plane tests (DESIGN.md §8): the real DataPlane with a snapshot
 // compiled from plain objects by the real compiler, real node:http origins on port 0, real sockets,
 // and in-process agents — a real AgentRegistry and Yamux session over a loopback TCP connection,
@@ -100,7 +101,7 @@ export function buildSnapshot(o: HarnessOptions, version = 1): { snapshot: Proxy
       routes.push({ row: { id: routeId ?? `rt_${id}_${i}`, listener_id: id, spec: "" } as RouteRow, spec });
     });
   }
-  return { snapshot: compileSnapshot(version, listeners, routes, (o.agents ?? []).map(agentRow)), listenerIds };
+  return { snapshot: compileSnapshot(version, listeners, routes, (o.agents ?? []).map(agentRow), [], randomBytes(32)), listenerIds };
 }
 
 export interface InProcessAgent {

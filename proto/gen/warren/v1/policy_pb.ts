@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warren/v1/policy.proto.
  */
 export const file_warren_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("ChZ3YXJyZW4vdjEvcG9saWN5LnByb3RvEgl3YXJyZW4udjEiPgoFU2NvcGUSDQoFaG9zdHMYASADKAkSFQoNcGF0aF9wcmVmaXhlcxgCIAMoCRIPCgdtZXRob2RzGAMgAygJIoEBCg1CbG9ja1NldHRpbmdzEg4KBnN0YXR1cxgBIAEoDRITCgt0ZW1wbGF0ZV9pZBgCIAEoCRIMCgRib2R5GAMgASgJEhQKDGNvbnRlbnRfdHlwZRgEIAEoCRInCgdoZWFkZXJzGAUgAygLMhYud2FycmVuLnYxLkhlYWRlclZhbHVlIs0BCgtXYWZSdWxlU3BlYxIMCgRuYW1lGAEgASgJEhAKCHByaW9yaXR5GAIgASgFEhQKB2VuYWJsZWQYAyABKAhIAIgBARIfCgVzY29wZRgEIAEoCzIQLndhcnJlbi52MS5TY29wZRIMCgR3aGVuGAUgASgJEiQKBmFjdGlvbhgGIAEoDjIULndhcnJlbi52MS5XYWZBY3Rpb24SJwoFYmxvY2sYByABKAsyGC53YXJyZW4udjEuQmxvY2tTZXR0aW5nc0IKCghfZW5hYmxlZCKbAQoHV2FmUnVsZRIKCgJpZBgBIAEoCRIkCgRzcGVjGAIgASgLMhYud2FycmVuLnYxLldhZlJ1bGVTcGVjEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImcKDFRlbXBsYXRlU3BlYxIMCgRuYW1lGAEgASgJEiUKBGtpbmQYAiABKA4yFy53YXJyZW4udjEuVGVtcGxhdGVLaW5kEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRIMCgRib2R5GAQgASgJIq8BCghUZW1wbGF0ZRIKCgJpZBgBIAEoCRIlCgRzcGVjGAIgASgLMhcud2FycmVuLnYxLlRlbXBsYXRlU3BlYxIQCghidWlsdF9pbhgDIAEoCBIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIVChNMaXN0V2FmUnVsZXNSZXF1ZXN0IjkKFExpc3RXYWZSdWxlc1Jlc3BvbnNlEiEKBXJ1bGVzGAEgAygLMhIud2FycmVuLnYxLldhZlJ1bGUiPAoUQ3JlYXRlV2FmUnVsZVJlcXVlc3QSJAoEc3BlYxgBIAEoCzIWLndhcnJlbi52MS5XYWZSdWxlU3BlYyI5ChVDcmVhdGVXYWZSdWxlUmVzcG9uc2USIAoEcnVsZRgBIAEoCzISLndhcnJlbi52MS5XYWZSdWxlIkgKFFVwZGF0ZVdhZlJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJEiQKBHNwZWMYAiABKAsyFi53YXJyZW4udjEuV2FmUnVsZVNwZWMiOQoVVXBkYXRlV2FmUnVsZVJlc3BvbnNlEiAKBHJ1bGUYASABKAsyEi53YXJyZW4udjEuV2FmUnVsZSIiChREZWxldGVXYWZSdWxlUmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVXYWZSdWxlUmVzcG9uc2UiFgoUTGlzdFRlbXBsYXRlc1JlcXVlc3QiPwoVTGlzdFRlbXBsYXRlc1Jlc3BvbnNlEiYKCXRlbXBsYXRlcxgBIAMoCzITLndhcnJlbi52MS5UZW1wbGF0ZSI+ChVDcmVhdGVUZW1wbGF0ZVJlcXVlc3QSJQoEc3BlYxgBIAEoCzIXLndhcnJlbi52MS5UZW1wbGF0ZVNwZWMiPwoWQ3JlYXRlVGVtcGxhdGVSZXNwb25zZRIlCgh0ZW1wbGF0ZRgBIAEoCzITLndhcnJlbi52MS5UZW1wbGF0ZSJKChVVcGRhdGVUZW1wbGF0ZVJlcXVlc3QSCgoCaWQYASABKAkSJQoEc3BlYxgCIAEoCzIXLndhcnJlbi52MS5UZW1wbGF0ZVNwZWMiPwoWVXBkYXRlVGVtcGxhdGVSZXNwb25zZRIlCgh0ZW1wbGF0ZRgBIAEoCzITLndhcnJlbi52MS5UZW1wbGF0ZSIjChVEZWxldGVUZW1wbGF0ZVJlcXVlc3QSCgoCaWQYASABKAkiGAoWRGVsZXRlVGVtcGxhdGVSZXNwb25zZSJCChlHZXRUZW1wbGF0ZVByZXZpZXdSZXF1ZXN0EiUKBHNwZWMYASABKAsyFy53YXJyZW4udjEuVGVtcGxhdGVTcGVjIkQKGkdldFRlbXBsYXRlUHJldmlld1Jlc3BvbnNlEhQKDGNvbnRlbnRfdHlwZRgBIAEoCRIQCghyZW5kZXJlZBgCIAEoCSpTCglXYWZBY3Rpb24SGgoWV0FGX0FDVElPTl9VTlNQRUNJRklFRBAAEhQKEFdBRl9BQ1RJT05fQkxPQ0sQARIUChBXQUZfQUNUSU9OX0FMTE9XEAIqTQoMVGVtcGxhdGVLaW5kEh0KGVRFTVBMQVRFX0tJTkRfVU5TUEVDSUZJRUQQABIeChpURU1QTEFURV9LSU5EX0dFTkVSSUNfQk9EWRABMpgGCg1Qb2xpY3lTZXJ2aWNlEk8KDExpc3RXYWZSdWxlcxIeLndhcnJlbi52MS5MaXN0V2FmUnVsZXNSZXF1ZXN0Gh8ud2FycmVuLnYxLkxpc3RXYWZSdWxlc1Jlc3BvbnNlElIKDUNyZWF0ZVdhZlJ1bGUSHy53YXJyZW4udjEuQ3JlYXRlV2FmUnVsZVJlcXVlc3QaIC53YXJyZW4udjEuQ3JlYXRlV2FmUnVsZVJlc3BvbnNlElIKDVVwZGF0ZVdhZlJ1bGUSHy53YXJyZW4udjEuVXBkYXRlV2FmUnVsZVJlcXVlc3QaIC53YXJyZW4udjEuVXBkYXRlV2FmUnVsZVJlc3BvbnNlElIKDURlbGV0ZVdhZlJ1bGUSHy53YXJyZW4udjEuRGVsZXRlV2FmUnVsZVJlcXVlc3QaIC53YXJyZW4udjEuRGVsZXRlV2FmUnVsZVJlc3BvbnNlElIKDUxpc3RUZW1wbGF0ZXMSHy53YXJyZW4udjEuTGlzdFRlbXBsYXRlc1JlcXVlc3QaIC53YXJyZW4udjEuTGlzdFRlbXBsYXRlc1Jlc3BvbnNlElUKDkNyZWF0ZVRlbXBsYXRlEiAud2FycmVuLnYxLkNyZWF0ZVRlbXBsYXRlUmVxdWVzdBohLndhcnJlbi52MS5DcmVhdGVUZW1wbGF0ZVJlc3BvbnNlElUKDlVwZGF0ZVRlbXBsYXRlEiAud2FycmVuLnYxLlVwZGF0ZVRlbXBsYXRlUmVxdWVzdBohLndhcnJlbi52MS5VcGRhdGVUZW1wbGF0ZVJlc3BvbnNlElUKDkRlbGV0ZVRlbXBsYXRlEiAud2FycmVuLnYxLkRlbGV0ZVRlbXBsYXRlUmVxdWVzdBohLndhcnJlbi52MS5EZWxldGVUZW1wbGF0ZVJlc3BvbnNlEmEKEkdldFRlbXBsYXRlUHJldmlldxIkLndhcnJlbi52MS5HZXRUZW1wbGF0ZVByZXZpZXdSZXF1ZXN0GiUud2FycmVuLnYxLkdldFRlbXBsYXRlUHJldmlld1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_warren_v1_proxy]);
+  fileDesc("ChZ3YXJyZW4vdjEvcG9saWN5LnByb3RvEgl3YXJyZW4udjEiPgoFU2NvcGUSDQoFaG9zdHMYASADKAkSFQoNcGF0aF9wcmVmaXhlcxgCIAMoCRIPCgdtZXRob2RzGAMgAygJIlYKEUNoYWxsZW5nZVNldHRpbmdzEhIKCmRpZmZpY3VsdHkYASABKA0SGAoQcGFzc190dGxfc2Vjb25kcxgCIAEoDRITCgt0ZW1wbGF0ZV9pZBgDIAEoCSKBAQoNQmxvY2tTZXR0aW5ncxIOCgZzdGF0dXMYASABKA0SEwoLdGVtcGxhdGVfaWQYAiABKAkSDAoEYm9keRgDIAEoCRIUCgxjb250ZW50X3R5cGUYBCABKAkSJwoHaGVhZGVycxgFIAMoCzIWLndhcnJlbi52MS5IZWFkZXJWYWx1ZSL+AQoLV2FmUnVsZVNwZWMSDAoEbmFtZRgBIAEoCRIQCghwcmlvcml0eRgCIAEoBRIUCgdlbmFibGVkGAMgASgISACIAQESHwoFc2NvcGUYBCABKAsyEC53YXJyZW4udjEuU2NvcGUSDAoEd2hlbhgFIAEoCRIkCgZhY3Rpb24YBiABKA4yFC53YXJyZW4udjEuV2FmQWN0aW9uEicKBWJsb2NrGAcgASgLMhgud2FycmVuLnYxLkJsb2NrU2V0dGluZ3MSLwoJY2hhbGxlbmdlGAggASgLMhwud2FycmVuLnYxLkNoYWxsZW5nZVNldHRpbmdzQgoKCF9lbmFibGVkIpsBCgdXYWZSdWxlEgoKAmlkGAEgASgJEiQKBHNwZWMYAiABKAsyFi53YXJyZW4udjEuV2FmUnVsZVNwZWMSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZwoMVGVtcGxhdGVTcGVjEgwKBG5hbWUYASABKAkSJQoEa2luZBgCIAEoDjIXLndhcnJlbi52MS5UZW1wbGF0ZUtpbmQSFAoMY29udGVudF90eXBlGAMgASgJEgwKBGJvZHkYBCABKAkirwEKCFRlbXBsYXRlEgoKAmlkGAEgASgJEiUKBHNwZWMYAiABKAsyFy53YXJyZW4udjEuVGVtcGxhdGVTcGVjEhAKCGJ1aWx0X2luGAMgASgIEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhUKE0xpc3RXYWZSdWxlc1JlcXVlc3QiOQoUTGlzdFdhZlJ1bGVzUmVzcG9uc2USIQoFcnVsZXMYASADKAsyEi53YXJyZW4udjEuV2FmUnVsZSI8ChRDcmVhdGVXYWZSdWxlUmVxdWVzdBIkCgRzcGVjGAEgASgLMhYud2FycmVuLnYxLldhZlJ1bGVTcGVjIjkKFUNyZWF0ZVdhZlJ1bGVSZXNwb25zZRIgCgRydWxlGAEgASgLMhIud2FycmVuLnYxLldhZlJ1bGUiSAoUVXBkYXRlV2FmUnVsZVJlcXVlc3QSCgoCaWQYASABKAkSJAoEc3BlYxgCIAEoCzIWLndhcnJlbi52MS5XYWZSdWxlU3BlYyI5ChVVcGRhdGVXYWZSdWxlUmVzcG9uc2USIAoEcnVsZRgBIAEoCzISLndhcnJlbi52MS5XYWZSdWxlIiIKFERlbGV0ZVdhZlJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJIhcKFURlbGV0ZVdhZlJ1bGVSZXNwb25zZSIWChRMaXN0VGVtcGxhdGVzUmVxdWVzdCI/ChVMaXN0VGVtcGxhdGVzUmVzcG9uc2USJgoJdGVtcGxhdGVzGAEgAygLMhMud2FycmVuLnYxLlRlbXBsYXRlIj4KFUNyZWF0ZVRlbXBsYXRlUmVxdWVzdBIlCgRzcGVjGAEgASgLMhcud2FycmVuLnYxLlRlbXBsYXRlU3BlYyI/ChZDcmVhdGVUZW1wbGF0ZVJlc3BvbnNlEiUKCHRlbXBsYXRlGAEgASgLMhMud2FycmVuLnYxLlRlbXBsYXRlIkoKFVVwZGF0ZVRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIlCgRzcGVjGAIgASgLMhcud2FycmVuLnYxLlRlbXBsYXRlU3BlYyI/ChZVcGRhdGVUZW1wbGF0ZVJlc3BvbnNlEiUKCHRlbXBsYXRlGAEgASgLMhMud2FycmVuLnYxLlRlbXBsYXRlIiMKFURlbGV0ZVRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCSIYChZEZWxldGVUZW1wbGF0ZVJlc3BvbnNlIkIKGUdldFRlbXBsYXRlUHJldmlld1JlcXVlc3QSJQoEc3BlYxgBIAEoCzIXLndhcnJlbi52MS5UZW1wbGF0ZVNwZWMiRAoaR2V0VGVtcGxhdGVQcmV2aWV3UmVzcG9uc2USFAoMY29udGVudF90eXBlGAEgASgJEhAKCHJlbmRlcmVkGAIgASgJKm0KCVdhZkFjdGlvbhIaChZXQUZfQUNUSU9OX1VOU1BFQ0lGSUVEEAASFAoQV0FGX0FDVElPTl9CTE9DSxABEhQKEFdBRl9BQ1RJT05fQUxMT1cQAhIYChRXQUZfQUNUSU9OX0NIQUxMRU5HRRADKm8KDFRlbXBsYXRlS2luZBIdChlURU1QTEFURV9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaVEVNUExBVEVfS0lORF9HRU5FUklDX0JPRFkQARIgChxURU1QTEFURV9LSU5EX0NIQUxMRU5HRV9QQUdFEAIymAYKDVBvbGljeVNlcnZpY2USTwoMTGlzdFdhZlJ1bGVzEh4ud2FycmVuLnYxLkxpc3RXYWZSdWxlc1JlcXVlc3QaHy53YXJyZW4udjEuTGlzdFdhZlJ1bGVzUmVzcG9uc2USUgoNQ3JlYXRlV2FmUnVsZRIfLndhcnJlbi52MS5DcmVhdGVXYWZSdWxlUmVxdWVzdBogLndhcnJlbi52MS5DcmVhdGVXYWZSdWxlUmVzcG9uc2USUgoNVXBkYXRlV2FmUnVsZRIfLndhcnJlbi52MS5VcGRhdGVXYWZSdWxlUmVxdWVzdBogLndhcnJlbi52MS5VcGRhdGVXYWZSdWxlUmVzcG9uc2USUgoNRGVsZXRlV2FmUnVsZRIfLndhcnJlbi52MS5EZWxldGVXYWZSdWxlUmVxdWVzdBogLndhcnJlbi52MS5EZWxldGVXYWZSdWxlUmVzcG9uc2USUgoNTGlzdFRlbXBsYXRlcxIfLndhcnJlbi52MS5MaXN0VGVtcGxhdGVzUmVxdWVzdBogLndhcnJlbi52MS5MaXN0VGVtcGxhdGVzUmVzcG9uc2USVQoOQ3JlYXRlVGVtcGxhdGUSIC53YXJyZW4udjEuQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0GiEud2FycmVuLnYxLkNyZWF0ZVRlbXBsYXRlUmVzcG9uc2USVQoOVXBkYXRlVGVtcGxhdGUSIC53YXJyZW4udjEuVXBkYXRlVGVtcGxhdGVSZXF1ZXN0GiEud2FycmVuLnYxLlVwZGF0ZVRlbXBsYXRlUmVzcG9uc2USVQoORGVsZXRlVGVtcGxhdGUSIC53YXJyZW4udjEuRGVsZXRlVGVtcGxhdGVSZXF1ZXN0GiEud2FycmVuLnYxLkRlbGV0ZVRlbXBsYXRlUmVzcG9uc2USYQoSR2V0VGVtcGxhdGVQcmV2aWV3EiQud2FycmVuLnYxLkdldFRlbXBsYXRlUHJldmlld1JlcXVlc3QaJS53YXJyZW4udjEuR2V0VGVtcGxhdGVQcmV2aWV3UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_warren_v1_proxy]);
 
 /**
  * Which requests a policy applies to. Every list empty = every request; within a list any entry
@@ -49,6 +49,39 @@ export type Scope = Message<"warren.v1.Scope"> & {
  */
 export const ScopeSchema: GenMessage<Scope> = /*@__PURE__*/
   messageDesc(file_warren_v1_policy, 0);
+
+/**
+ * @generated from message warren.v1.ChallengeSettings
+ */
+export type ChallengeSettings = Message<"warren.v1.ChallengeSettings"> & {
+  /**
+   * Leading zero bits the solution needs, 8–26; 0 = 16 (~65,000 hashes: well under a second in a browser).
+   *
+   * @generated from field: uint32 difficulty = 1;
+   */
+  difficulty: number;
+
+  /**
+   * How long a pass lasts, 60–2592000 seconds; 0 = 3600.
+   *
+   * @generated from field: uint32 pass_ttl_seconds = 2;
+   */
+  passTtlSeconds: number;
+
+  /**
+   * A CHALLENGE_PAGE template; empty = the built-in "challenge" page.
+   *
+   * @generated from field: string template_id = 3;
+   */
+  templateId: string;
+};
+
+/**
+ * Describes the message warren.v1.ChallengeSettings.
+ * Use `create(ChallengeSettingsSchema)` to create a new message.
+ */
+export const ChallengeSettingsSchema: GenMessage<ChallengeSettings> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 1);
 
 /**
  * @generated from message warren.v1.BlockSettings
@@ -93,7 +126,7 @@ export type BlockSettings = Message<"warren.v1.BlockSettings"> & {
  * Use `create(BlockSettingsSchema)` to create a new message.
  */
 export const BlockSettingsSchema: GenMessage<BlockSettings> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 1);
+  messageDesc(file_warren_v1_policy, 2);
 
 /**
  * @generated from message warren.v1.WafRuleSpec
@@ -140,6 +173,11 @@ export type WafRuleSpec = Message<"warren.v1.WafRuleSpec"> & {
    * @generated from field: warren.v1.BlockSettings block = 7;
    */
   block?: BlockSettings | undefined;
+
+  /**
+   * @generated from field: warren.v1.ChallengeSettings challenge = 8;
+   */
+  challenge?: ChallengeSettings | undefined;
 };
 
 /**
@@ -147,7 +185,7 @@ export type WafRuleSpec = Message<"warren.v1.WafRuleSpec"> & {
  * Use `create(WafRuleSpecSchema)` to create a new message.
  */
 export const WafRuleSpecSchema: GenMessage<WafRuleSpec> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 2);
+  messageDesc(file_warren_v1_policy, 3);
 
 /**
  * @generated from message warren.v1.WafRule
@@ -179,7 +217,7 @@ export type WafRule = Message<"warren.v1.WafRule"> & {
  * Use `create(WafRuleSchema)` to create a new message.
  */
 export const WafRuleSchema: GenMessage<WafRule> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 3);
+  messageDesc(file_warren_v1_policy, 4);
 
 /**
  * @generated from message warren.v1.TemplateSpec
@@ -216,7 +254,7 @@ export type TemplateSpec = Message<"warren.v1.TemplateSpec"> & {
  * Use `create(TemplateSpecSchema)` to create a new message.
  */
 export const TemplateSpecSchema: GenMessage<TemplateSpec> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 4);
+  messageDesc(file_warren_v1_policy, 5);
 
 /**
  * @generated from message warren.v1.Template
@@ -255,7 +293,7 @@ export type Template = Message<"warren.v1.Template"> & {
  * Use `create(TemplateSchema)` to create a new message.
  */
 export const TemplateSchema: GenMessage<Template> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 5);
+  messageDesc(file_warren_v1_policy, 6);
 
 /**
  * @generated from message warren.v1.ListWafRulesRequest
@@ -268,7 +306,7 @@ export type ListWafRulesRequest = Message<"warren.v1.ListWafRulesRequest"> & {
  * Use `create(ListWafRulesRequestSchema)` to create a new message.
  */
 export const ListWafRulesRequestSchema: GenMessage<ListWafRulesRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 6);
+  messageDesc(file_warren_v1_policy, 7);
 
 /**
  * @generated from message warren.v1.ListWafRulesResponse
@@ -287,7 +325,7 @@ export type ListWafRulesResponse = Message<"warren.v1.ListWafRulesResponse"> & {
  * Use `create(ListWafRulesResponseSchema)` to create a new message.
  */
 export const ListWafRulesResponseSchema: GenMessage<ListWafRulesResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 7);
+  messageDesc(file_warren_v1_policy, 8);
 
 /**
  * @generated from message warren.v1.CreateWafRuleRequest
@@ -304,7 +342,7 @@ export type CreateWafRuleRequest = Message<"warren.v1.CreateWafRuleRequest"> & {
  * Use `create(CreateWafRuleRequestSchema)` to create a new message.
  */
 export const CreateWafRuleRequestSchema: GenMessage<CreateWafRuleRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 8);
+  messageDesc(file_warren_v1_policy, 9);
 
 /**
  * @generated from message warren.v1.CreateWafRuleResponse
@@ -321,7 +359,7 @@ export type CreateWafRuleResponse = Message<"warren.v1.CreateWafRuleResponse"> &
  * Use `create(CreateWafRuleResponseSchema)` to create a new message.
  */
 export const CreateWafRuleResponseSchema: GenMessage<CreateWafRuleResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 9);
+  messageDesc(file_warren_v1_policy, 10);
 
 /**
  * @generated from message warren.v1.UpdateWafRuleRequest
@@ -343,7 +381,7 @@ export type UpdateWafRuleRequest = Message<"warren.v1.UpdateWafRuleRequest"> & {
  * Use `create(UpdateWafRuleRequestSchema)` to create a new message.
  */
 export const UpdateWafRuleRequestSchema: GenMessage<UpdateWafRuleRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 10);
+  messageDesc(file_warren_v1_policy, 11);
 
 /**
  * @generated from message warren.v1.UpdateWafRuleResponse
@@ -360,7 +398,7 @@ export type UpdateWafRuleResponse = Message<"warren.v1.UpdateWafRuleResponse"> &
  * Use `create(UpdateWafRuleResponseSchema)` to create a new message.
  */
 export const UpdateWafRuleResponseSchema: GenMessage<UpdateWafRuleResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 11);
+  messageDesc(file_warren_v1_policy, 12);
 
 /**
  * @generated from message warren.v1.DeleteWafRuleRequest
@@ -377,7 +415,7 @@ export type DeleteWafRuleRequest = Message<"warren.v1.DeleteWafRuleRequest"> & {
  * Use `create(DeleteWafRuleRequestSchema)` to create a new message.
  */
 export const DeleteWafRuleRequestSchema: GenMessage<DeleteWafRuleRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 12);
+  messageDesc(file_warren_v1_policy, 13);
 
 /**
  * @generated from message warren.v1.DeleteWafRuleResponse
@@ -390,7 +428,7 @@ export type DeleteWafRuleResponse = Message<"warren.v1.DeleteWafRuleResponse"> &
  * Use `create(DeleteWafRuleResponseSchema)` to create a new message.
  */
 export const DeleteWafRuleResponseSchema: GenMessage<DeleteWafRuleResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 13);
+  messageDesc(file_warren_v1_policy, 14);
 
 /**
  * @generated from message warren.v1.ListTemplatesRequest
@@ -403,7 +441,7 @@ export type ListTemplatesRequest = Message<"warren.v1.ListTemplatesRequest"> & {
  * Use `create(ListTemplatesRequestSchema)` to create a new message.
  */
 export const ListTemplatesRequestSchema: GenMessage<ListTemplatesRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 14);
+  messageDesc(file_warren_v1_policy, 15);
 
 /**
  * @generated from message warren.v1.ListTemplatesResponse
@@ -420,7 +458,7 @@ export type ListTemplatesResponse = Message<"warren.v1.ListTemplatesResponse"> &
  * Use `create(ListTemplatesResponseSchema)` to create a new message.
  */
 export const ListTemplatesResponseSchema: GenMessage<ListTemplatesResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 15);
+  messageDesc(file_warren_v1_policy, 16);
 
 /**
  * @generated from message warren.v1.CreateTemplateRequest
@@ -437,7 +475,7 @@ export type CreateTemplateRequest = Message<"warren.v1.CreateTemplateRequest"> &
  * Use `create(CreateTemplateRequestSchema)` to create a new message.
  */
 export const CreateTemplateRequestSchema: GenMessage<CreateTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 16);
+  messageDesc(file_warren_v1_policy, 17);
 
 /**
  * @generated from message warren.v1.CreateTemplateResponse
@@ -454,7 +492,7 @@ export type CreateTemplateResponse = Message<"warren.v1.CreateTemplateResponse">
  * Use `create(CreateTemplateResponseSchema)` to create a new message.
  */
 export const CreateTemplateResponseSchema: GenMessage<CreateTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 17);
+  messageDesc(file_warren_v1_policy, 18);
 
 /**
  * @generated from message warren.v1.UpdateTemplateRequest
@@ -476,7 +514,7 @@ export type UpdateTemplateRequest = Message<"warren.v1.UpdateTemplateRequest"> &
  * Use `create(UpdateTemplateRequestSchema)` to create a new message.
  */
 export const UpdateTemplateRequestSchema: GenMessage<UpdateTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 18);
+  messageDesc(file_warren_v1_policy, 19);
 
 /**
  * @generated from message warren.v1.UpdateTemplateResponse
@@ -493,7 +531,7 @@ export type UpdateTemplateResponse = Message<"warren.v1.UpdateTemplateResponse">
  * Use `create(UpdateTemplateResponseSchema)` to create a new message.
  */
 export const UpdateTemplateResponseSchema: GenMessage<UpdateTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 19);
+  messageDesc(file_warren_v1_policy, 20);
 
 /**
  * @generated from message warren.v1.DeleteTemplateRequest
@@ -510,7 +548,7 @@ export type DeleteTemplateRequest = Message<"warren.v1.DeleteTemplateRequest"> &
  * Use `create(DeleteTemplateRequestSchema)` to create a new message.
  */
 export const DeleteTemplateRequestSchema: GenMessage<DeleteTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 20);
+  messageDesc(file_warren_v1_policy, 21);
 
 /**
  * @generated from message warren.v1.DeleteTemplateResponse
@@ -523,7 +561,7 @@ export type DeleteTemplateResponse = Message<"warren.v1.DeleteTemplateResponse">
  * Use `create(DeleteTemplateResponseSchema)` to create a new message.
  */
 export const DeleteTemplateResponseSchema: GenMessage<DeleteTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 21);
+  messageDesc(file_warren_v1_policy, 22);
 
 /**
  * @generated from message warren.v1.GetTemplatePreviewRequest
@@ -540,7 +578,7 @@ export type GetTemplatePreviewRequest = Message<"warren.v1.GetTemplatePreviewReq
  * Use `create(GetTemplatePreviewRequestSchema)` to create a new message.
  */
 export const GetTemplatePreviewRequestSchema: GenMessage<GetTemplatePreviewRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 22);
+  messageDesc(file_warren_v1_policy, 23);
 
 /**
  * @generated from message warren.v1.GetTemplatePreviewResponse
@@ -562,7 +600,7 @@ export type GetTemplatePreviewResponse = Message<"warren.v1.GetTemplatePreviewRe
  * Use `create(GetTemplatePreviewResponseSchema)` to create a new message.
  */
 export const GetTemplatePreviewResponseSchema: GenMessage<GetTemplatePreviewResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 23);
+  messageDesc(file_warren_v1_policy, 24);
 
 /**
  * @generated from enum warren.v1.WafAction
@@ -586,6 +624,15 @@ export enum WafAction {
    * @generated from enum value: WAF_ACTION_ALLOW = 2;
    */
   ALLOW = 2,
+
+  /**
+   * Built-in proof of work: a page whose script finds a nonce so that SHA-256(challenge:nonce)
+   * starts with `difficulty` zero bits, then gets a signed pass cookie for this rule and host.
+   * Clients with a valid pass go on to the next rules.
+   *
+   * @generated from enum value: WAF_ACTION_CHALLENGE = 3;
+   */
+  CHALLENGE = 3,
 }
 
 /**
@@ -609,6 +656,13 @@ export enum TemplateKind {
    * @generated from enum value: TEMPLATE_KIND_GENERIC_BODY = 1;
    */
   GENERIC_BODY = 1,
+
+  /**
+   * The proof-of-work page; must contain {{{challenge}}} (Warren's form and script).
+   *
+   * @generated from enum value: TEMPLATE_KIND_CHALLENGE_PAGE = 2;
+   */
+  CHALLENGE_PAGE = 2,
 }
 
 /**
