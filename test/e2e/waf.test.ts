@@ -53,7 +53,9 @@ describe("WAF rules and templates in the browser", { skip: !chromiumAvailable() 
   const noErrors = () => assert.deepEqual(ui.errors, [], "no console errors (a CSP violation would be one)");
 
   it("creates a block rule for POST /admin on app.test: POST gets 403, GET passes", async () => {
-    await page.getByText("the first enabled matching rule", { exact: false }).or(page.getByText("The first enabled rule", { exact: false })).first().waitFor();
+    const empty = page.locator(".empty").filter({ hasText: "No WAF rules yet." });
+    await empty.waitFor();
+    assert.match(await empty.innerText(), /the first enabled matching rule decides/);
     await page.getByRole("link", { name: "New rule", exact: true }).click();
     await page.getByRole("heading", { name: "New WAF rule" }).waitFor();
     await page.getByLabel("Name", { exact: true }).fill("no admin writes");
@@ -87,8 +89,9 @@ describe("WAF rules and templates in the browser", { skip: !chromiumAvailable() 
     const column = Number(/column (\d+)/.exec(text)![1]);
     const expected = source.indexOf("\n") + 1 + column - 1;
     const caret = await when.evaluate((el) => {
-      const ta = el as HTMLTextAreaElement;
-      return { start: ta.selectionStart, end: ta.selectionEnd, focused: document.activeElement === ta };
+      const ta = el as unknown as { selectionStart: number; selectionEnd: number };
+      const doc = (globalThis as unknown as { document: { activeElement: unknown } }).document;
+      return { start: ta.selectionStart, end: ta.selectionEnd, focused: doc.activeElement === el };
     });
     assert.deepEqual(caret, { start: expected, end: expected, focused: true });
     assert.equal(await when.getAttribute("aria-invalid"), "true");

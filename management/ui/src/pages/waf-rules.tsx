@@ -52,7 +52,7 @@ export function WafRulesPage(_props: PageProps) {
       {list.loading && !list.data && <Loading what="WAF rules" />}
       {list.data && rules.length === 0 && (
         <Empty>
-          No WAF rules yet. A WAF rule matches requests by host, path prefix and method (its scope), optionally narrowed by a CEL expression over the request, and blocks them with a status and a body, or allows them past the rules after it. Every request goes through.{" "}
+          No WAF rules yet. A WAF rule looks at public requests before they are routed: its scope (hosts, path prefixes, methods) and an optional CEL <code>when</code> pick requests, and it blocks them with a status and a body, or allows them past the rules after it. Rules are checked in priority order and the first enabled matching rule decides; a request no rule matches goes on to its route.{" "}
           {admin && <a href="/waf/new">Create the first rule</a>}
         </Empty>
       )}
