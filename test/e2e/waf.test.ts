@@ -175,6 +175,23 @@ describe("WAF rules and templates in the browser", { skip: !chromiumAvailable() 
     noErrors();
   });
 
+  it("moves a rule up and down the evaluation order", async () => {
+    const r = await warren.api.call("PolicyService/CreateWafRule", { spec: { name: "health is fine", priority: 5, scope: { pathPrefixes: ["/health"] }, action: "WAF_ACTION_ALLOW" } }, warren.admin);
+    assert.equal(r.status, 200, r.text);
+    await page.goto("/waf");
+    const names = () => page.locator("tbody tr td:nth-child(2)").allInnerTexts();
+    await page.getByRole("link", { name: "health is fine", exact: true }).waitFor();
+    assert.deepEqual(await names(), ["no admin writes", "health is fine"]);
+    await page.getByRole("button", { name: "Move health is fine up" }).click();
+    await page.locator("tbody tr").first().filter({ hasText: "health is fine" }).waitFor();
+    assert.deepEqual(await names(), ["health is fine", "no admin writes"]);
+    assert.equal(await page.getByRole("button", { name: "Move health is fine up" }).isDisabled(), true, "the first cannot go up");
+    await page.getByRole("button", { name: "Move health is fine down" }).click();
+    await page.locator("tbody tr").first().filter({ hasText: "no admin writes" }).waitFor();
+    assert.deepEqual(await names(), ["no admin writes", "health is fine"]);
+    noErrors();
+  });
+
   it("shows rules and templates to a viewer read-only", async () => {
     const made = await warren.api.call("UserService/CreateUser", { username: "viewer", password: "a viewer passphrase", role: "ROLE_VIEWER" }, warren.admin);
     assert.equal(made.status, 200, made.text);
