@@ -15,6 +15,10 @@ import { ListenersPage } from "./pages/listeners.tsx";
 import { ListenerPage } from "./pages/listener.tsx";
 import { RoutesPage } from "./pages/routes.tsx";
 import { RouteEditPage } from "./pages/route-edit.tsx";
+import { WafRulesPage } from "./pages/waf-rules.tsx";
+import { WafRuleEditPage } from "./pages/waf-rule-edit.tsx";
+import { TemplatesPage } from "./pages/templates.tsx";
+import { TemplateEditPage } from "./pages/template-edit.tsx";
 import { RequestsPage } from "./pages/requests.tsx";
 import { UsersPage } from "./pages/users.tsx";
 import { TokensPage } from "./pages/tokens.tsx";
@@ -37,6 +41,12 @@ const ROUTES: RouteEntry[] = [
   { path: "/routes", page: RoutesPage, nav: "Routes" },
   { path: "/routes/new", page: RouteEditPage },
   { path: "/routes/:id", page: RouteEditPage },
+  { path: "/waf", page: WafRulesPage, nav: "WAF" },
+  { path: "/waf/new", page: WafRuleEditPage },
+  { path: "/waf/:id", page: WafRuleEditPage },
+  { path: "/templates", page: TemplatesPage, nav: "Templates" },
+  { path: "/templates/new", page: TemplateEditPage },
+  { path: "/templates/:id", page: TemplateEditPage },
   { path: "/listeners", page: ListenersPage, nav: "Listeners" },
   { path: "/listeners/new", page: ListenerPage },
   { path: "/listeners/:id", page: ListenerPage },

@@ -9,6 +9,7 @@ import { TokenService } from "../../../../proto/gen/warren/v1/token_pb.ts";
 import { AgentService } from "../../../../proto/gen/warren/v1/agent_pb.ts";
 import { ProxyService } from "../../../../proto/gen/warren/v1/proxy_pb.ts";
 import { ObservabilityService } from "../../../../proto/gen/warren/v1/observability_pb.ts";
+import { PolicyService } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 
 // fetch sends same-origin cookies by default: the HttpOnly session cookie goes with every call.
 const transport = createConnectTransport({ baseUrl: location.origin });
@@ -24,4 +25,5 @@ export const api = {
   agents: client(AgentService),
   proxy: client(ProxyService),
   observability: client(ObservabilityService),
+  policy: client(PolicyService),
 };

@@ -1,0 +1,179 @@
+// The WAF rule and template editors' form model and the small parsers they need: scope text ↔ lists,
+// "line L, column C" in a CEL error → an offset in the textarea, "at offset N" in a template error →
+// line and column, priorities for moving a rule up or down. Pure: unit-tested in
+// test/unit/ui/policies.test.ts.
+import { clone, create } from "@bufbuild/protobuf";
+import { WafAction, WafRuleSpecSchema, type Scope, type WafRule, type WafRuleSpec } from "../../../../proto/gen/warren/v1/policy_pb.ts";
+import { FormError, parseWhole, splitList, type HeaderRow } from "./route-form.ts";
+
+export { FormError, splitList };
+
+export type BodySource = "default" | "template" | "inline";
+
+export interface RuleForm {
+  name: string;
+  priority: string;
+  enabled: boolean;
+  /** Comma-separated. */
+  hosts: string;
+  pathPrefixes: string;
+  methods: string;
+  when: string;
+  action: WafAction;
+  /** Empty = 403. */
+  status: string;
+  bodySource: BodySource;
+  templateId: string;
+  body: string;
+  contentType: string;
+  headers: HeaderRow[];
+}
+
+export function joinList(items: readonly string[] | undefined): string {
+  return (items ?? []).join(", ");
+}
+
+export function ruleToForm(spec: WafRuleSpec | undefined): RuleForm {
+  const b = spec?.block;
+  return {
+    name: spec?.name ?? "",
+    priority: spec && spec.priority !== 0 ? String(spec.priority) : "",
+    enabled: spec?.enabled ?? true,
+    hosts: joinList(spec?.scope?.hosts),
+    pathPrefixes: joinList(spec?.scope?.pathPrefixes),
+    methods: joinList(spec?.scope?.methods),
+    when: spec?.when ?? "",
+    action: spec?.action === WafAction.ALLOW ? WafAction.ALLOW : WafAction.BLOCK,
+    status: b && b.status !== 0 ? String(b.status) : "",
+    bodySource: b?.templateId ? "template" : b?.body ? "inline" : "default",
+    templateId: b?.templateId ?? "",
+    body: b?.body ?? "",
+    contentType: b?.contentType ?? "",
+    headers: (b?.headers ?? []).map((h) => ({ name: h.name, value: h.value })),
+  };
+}
+
+/** The spec to send; throws FormError for what the form can tell is wrong on its own (a non-number). */
+export function formToRuleSpec(f: RuleForm): WafRuleSpec {
+  const priority = parseWhole(f.priority, "priority", { signed: true, max: 1_000_000 });
+  const spec = create(WafRuleSpecSchema, {
+    name: f.name.trim(),
+    priority,
+    enabled: f.enabled,
+    scope: { hosts: splitList(f.hosts), pathPrefixes: splitList(f.pathPrefixes), methods: splitList(f.methods).map((m) => m.toUpperCase()) },
+    when: f.when,
+    action: f.action,
+  });
+  if (f.action === WafAction.BLOCK) {
+    spec.block = create(WafRuleSpecSchema, {
+      block: {
+        status: parseWhole(f.status, "block.status", { max: 999 }),
+        templateId: f.bodySource === "template" ? f.templateId : "",
+        body: f.bodySource === "inline" ? f.body : "",
+        contentType: f.bodySource === "inline" ? f.contentType.trim() : "",
+        headers: f.headers.filter((h) => h.name.trim() !== "" || h.value !== "").map((h) => ({ name: h.name.trim(), value: h.value })),
+      },
+    }).block;
+  }
+  return spec;
+}
+
+/** "hosts app.test · prefixes /admin · methods POST", or "every request". */
+export function scopeSummary(scope: Scope | undefined): string {
+  const parts: string[] = [];
+  if (scope?.hosts.length) parts.push(`hosts ${scope.hosts.join(", ")}`);
+  if (scope?.pathPrefixes.length) parts.push(`prefixes ${scope.pathPrefixes.join(", ")}`);
+  if (scope?.methods.length) parts.push(`methods ${scope.methods.join(", ")}`);
+  return parts.length === 0 ? "every request" : parts.join(" · ");
+}
+
+export function actionSummary(spec: WafRuleSpec | undefined): string {
+  if (spec?.action === WafAction.ALLOW) return "allow";
+  return `block ${spec?.block?.status || 403}`;
+}
+
+/** Line and column (1-based) named by a CEL error message ("line 2, column 5: …"), if any. */
+export function parseLineColumn(message: string): { line: number; column: number } | undefined {
+  const m = /\bline (\d+), column (\d+)\b/.exec(message);
+  if (!m) return undefined;
+  return { line: Number(m[1]), column: Number(m[2]) };
+}
+
+/** The string offset of a 1-based line and column in `source`, clamped to the line and to the source. */
+export function offsetOf(source: string, line: number, column: number): number {
+  let start = 0;
+  for (let l = 1; l < line; l++) {
+    const nl = source.indexOf("\n", start);
+    if (nl < 0) return source.length;
+    start = nl + 1;
+  }
+  let end = source.indexOf("\n", start);
+  if (end < 0) end = source.length;
+  return Math.min(start + Math.max(column - 1, 0), end);
+}
+
+/**
+ * Where a save-time CEL error points in the textarea's text. The server trims the expression before
+ * checking it, so its line and column count from the first non-blank character.
+ */
+export function whenErrorOffset(source: string, message: string): number | undefined {
+  const at = parseLineColumn(message);
+  if (!at) return undefined;
+  const lead = source.length - source.trimStart().length;
+  return lead + offsetOf(source.slice(lead), at.line, at.column);
+}
+
+/** 1-based line and column of a string offset. */
+export function lineColumnOf(source: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i < offset && i < source.length; i++) {
+    if (source.charCodeAt(i) === 10) {
+      line++;
+      start = i + 1;
+    }
+  }
+  return { line, column: Math.min(offset, source.length) - start + 1 };
+}
+
+/** The offset a template error names ("unknown placeholder {{x}} at offset 12 …"), if any. */
+export function parseOffset(message: string): number | undefined {
+  const m = /\bat offset (\d+)\b/.exec(message);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The priority changes that move rule `index` of `rules` (in evaluation order) one place up (-1) or
+ * down (+1): swap priorities with the neighbour, or, when they are equal (id order decides), put
+ * the moved rule one before or after it. Empty at either end.
+ */
+export function movePriorities(rules: readonly WafRule[], index: number, dir: -1 | 1): { id: string; priority: number }[] {
+  const r = rules[index];
+  const n = rules[index + dir];
+  if (!r || !n) return [];
+  const rp = r.spec?.priority ?? 0;
+  const np = n.spec?.priority ?? 0;
+  if (rp === np) return [{ id: r.id, priority: np + dir }];
+  return [
+    { id: r.id, priority: np },
+    { id: n.id, priority: rp },
+  ];
+}
+
+/** Rendered HTML the management CSP would refuse parts of in a srcdoc frame (inline styles, scripts, handlers). */
+export function hasInlineActiveContent(html: string): boolean {
+  return /<style[\s>]|<script[\s>]|\sstyle\s*=|\son[a-z]+\s*=|javascript:/i.test(html);
+}
+
+export function isHtml(contentType: string): boolean {
+  const t = contentType.trim() === "" ? "text/html" : contentType.trim();
+  return /^(text\/html|application\/xhtml\+xml)\b/i.test(t);
+}
+
+/** A copy of a rule's spec with some fields changed (the list's toggle and moves send the whole spec back). */
+export function specWith(rule: WafRule, patch: Partial<Pick<WafRuleSpec, "enabled" | "priority">>): WafRuleSpec {
+  const spec = rule.spec ? clone(WafRuleSpecSchema, rule.spec) : create(WafRuleSpecSchema);
+  if (patch.enabled !== undefined) spec.enabled = patch.enabled;
+  if (patch.priority !== undefined) spec.priority = patch.priority;
+  return spec;
+}

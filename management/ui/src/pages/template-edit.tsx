@@ -1,0 +1,266 @@
+// One template: create (/templates/new) or edit (/templates/:id), with a live preview: every change
+// is rendered by the server with sample values (GetTemplatePreview, debounced) and shown in a
+// sandboxed frame for HTML (no scripts, no same origin) or as text; a preview error shows under the
+// body with where it is. Viewers see it read-only.
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { PageProps } from "../app.tsx";
+import { api } from "../lib/api.ts";
+import { attempt, useLoad } from "../lib/load.ts";
+import { isAdmin } from "../lib/session.ts";
+import { navigate } from "../lib/router.ts";
+import { messageFor, problemOf, type ApiProblem } from "../lib/errors.ts";
+import { hasInlineActiveContent, isHtml, lineColumnOf, parseOffset } from "../lib/policy-form.ts";
+import { ConfirmButton, Empty, Field, FormProblem, Loading, PageHeader, Problem, Select, TextInput } from "../components/ui.tsx";
+import { TemplateKind } from "../../../../proto/gen/warren/v1/policy_pb.ts";
+import "./policies.css";
+
+const FORM_FIELDS = ["name", "kind", "content_type", "body"];
+const PREVIEW_DELAY_MS = 300;
+
+/** proxy/policy/template.ts TEMPLATE_PLACEHOLDERS.generic_body (the server names them too when one is unknown). */
+const PLACEHOLDERS: readonly (readonly [string, string])[] = [
+  ["status", "the status code, e.g. 403"],
+  ["status_text", "its reason phrase, e.g. Forbidden"],
+  ["message", "what happened, in a sentence"],
+  ["request_id", "the request's id (as in the request log)"],
+  ["host", "the request's host"],
+  ["path", "the request's path"],
+  ["rule_name", "the name of the rule that answered"],
+];
+
+interface TemplateForm {
+  name: string;
+  kind: TemplateKind;
+  contentType: string;
+  body: string;
+}
+
+interface Preview {
+  contentType: string;
+  rendered: string;
+}
+
+/** A body problem with the line and column of the offset it names. */
+function withPosition(body: string, message: string): string {
+  const off = parseOffset(message);
+  if (off === undefined) return message;
+  const { line, column } = lineColumnOf(body, off);
+  return `${message} — line ${line}, column ${column}`;
+}
+
+function PreviewPane({ preview, pending }: { preview: Preview | undefined; pending: boolean }) {
+  if (!preview) return <p class="muted">{pending ? "Rendering…" : "Nothing to preview yet."}</p>;
+  const html = isHtml(preview.contentType);
+  // A srcdoc frame shares the page's CSP: inline styles or scripts in the template would be refused
+  // (and reported) there, so such a template is previewed as its rendered source only.
+  const frame = html && !hasInlineActiveContent(preview.rendered);
+  return (
+    <div class="template-preview" aria-busy={pending || undefined}>
+      <p class="hint">
+        Rendered as <code>{preview.contentType}</code> with sample values.
+        {html && !frame && " It has inline styles or scripts, which this page's security policy does not run: shown as source."}
+      </p>
+      {frame && <iframe title="Rendered preview" sandbox="" srcdoc={preview.rendered} class="preview-frame" />}
+      {frame ? (
+        <details>
+          <summary>Rendered source</summary>
+          <pre class="preview-text">{preview.rendered}</pre>
+        </details>
+      ) : (
+        <pre class="preview-text" data-testid="preview-text">
+          {preview.rendered}
+        </pre>
+      )}
+    </div>
+  );
+}
+
+export function TemplateEditPage({ params }: PageProps) {
+  const id = params.id;
+  const isNew = id === undefined;
+  const admin = isAdmin.value;
+  const list = useLoad(() => api.policy.listTemplates({}), [id]);
+  const [form, setForm] = useState<TemplateForm | undefined>(undefined);
+  const [problem, setProblem] = useState<ApiProblem | undefined>(undefined);
+  const [previewProblem, setPreviewProblem] = useState<ApiProblem | undefined>(undefined);
+  const [preview, setPreview] = useState<Preview | undefined>(undefined);
+  const [pending, setPending] = useState(false);
+  const [saved, setSaved] = useState<string | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  const [deleteProblem, setDeleteProblem] = useState<ApiProblem | undefined>(undefined);
+  const seq = useRef(0);
+  const template = id === undefined ? undefined : list.data?.templates.find((t) => t.id === id);
+
+  useEffect(() => {
+    setForm(undefined);
+    setProblem(undefined);
+    setPreview(undefined);
+    setPreviewProblem(undefined);
+    setDeleteProblem(undefined);
+    setSaved(undefined);
+  }, [id]);
+  useEffect(() => {
+    if (!list.data || form) return;
+    if (!isNew && !template) return;
+    const s = template?.spec;
+    setForm({ name: s?.name ?? "", kind: s?.kind || TemplateKind.GENERIC_BODY, contentType: s?.contentType ?? (isNew ? "text/html; charset=utf-8" : ""), body: s?.body ?? "" });
+  }, [list.data]);
+
+  // The live preview: the server renders the current form (name aside: a new template may have none yet).
+  useEffect(() => {
+    if (!form) return;
+    const mine = ++seq.current;
+    setPending(true);
+    const timer = window.setTimeout(() => {
+      api.policy.getTemplatePreview({ spec: { name: form.name.trim() || "preview", kind: form.kind, contentType: form.contentType, body: form.body } }).then(
+        (r) => {
+          if (mine !== seq.current) return;
+          setPreview({ contentType: r.contentType, rendered: r.rendered });
+          setPreviewProblem(undefined);
+          setPending(false);
+        },
+        (e: unknown) => {
+          if (mine !== seq.current) return;
+          const p = problemOf(e);
+          setPreviewProblem(p.field === "name" ? undefined : p);
+          setPending(false);
+        },
+      );
+    }, PREVIEW_DELAY_MS);
+    return () => window.clearTimeout(timer);
+  }, [form?.kind, form?.contentType, form?.body]);
+
+  const update = (fn: (f: TemplateForm) => void) => {
+    setSaved(undefined);
+    setForm((prev) => {
+      if (!prev) return prev;
+      const next = { ...prev };
+      fn(next);
+      return next;
+    });
+  };
+
+  const title = isNew ? "New template" : `Template ${template?.spec?.name || id}`;
+  const frame = (body: ComponentChildren, t = title) => (
+    <section>
+      <PageHeader title={t} />
+      {body}
+    </section>
+  );
+  if (list.loading && !list.data) return frame(<Loading what="the template" />);
+  if (list.problem && !list.data) return frame(<Problem problem={list.problem} />);
+  if (!isNew && !template)
+    return frame(
+      <Empty>
+        There is no template {id}. <a href="/templates">Back to templates</a>
+      </Empty>,
+      "Template not found",
+    );
+  if (isNew && !admin) return frame(<Empty>Only administrators can create templates.</Empty>);
+  if (!form) return <Loading what="the template" />;
+  const f = form;
+
+  // Under the body: the save's problem with it, else the live preview's.
+  const shown = messageFor(problem, "body") || messageFor(problem, "content_type") || messageFor(problem, "kind") ? problem : (previewProblem ?? problem);
+  const bodyMsg = messageFor(shown, "body");
+  const bodyProblem: ApiProblem | undefined = bodyMsg ? { code: "invalid_argument", field: "body", message: withPosition(f.body, bodyMsg) } : shown;
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setSaved(undefined);
+    setBusy(true);
+    const spec = { name: f.name.trim(), kind: f.kind, contentType: f.contentType.trim(), body: f.body };
+    let savedId: string | undefined;
+    const p = await attempt(async () => {
+      savedId = isNew ? (await api.policy.createTemplate({ spec })).template?.id : (await api.policy.updateTemplate({ id, spec })).template?.id;
+    });
+    setBusy(false);
+    setProblem(p);
+    if (p) return;
+    if (isNew) {
+      navigate(savedId ? `/templates/${savedId}` : "/templates");
+      return;
+    }
+    setSaved("Saved. Rules that use it answer with it now.");
+  };
+
+  const remove = async () => {
+    const p = await attempt(() => api.policy.deleteTemplate({ id: id ?? "" }));
+    if (p) return setDeleteProblem(p);
+    navigate("/templates");
+  };
+
+  return (
+    <section>
+      <PageHeader title={title}>
+        <a href="/templates">All templates</a>
+      </PageHeader>
+      {!admin && <p class="muted">You can look at this template; only administrators can change it.</p>}
+      {template?.builtIn && <p class="muted">Built in: it can be edited, not deleted.</p>}
+      <form class="policy-form" onSubmit={save} aria-label={title} noValidate>
+        <fieldset class="form-main" disabled={!admin}>
+          <div class="card">
+            <div class="grid2">
+              <TextInput label="Name" field="name" problem={problem} value={f.name} onValue={(v) => update((d) => (d.name = v))} />
+              <Select label="Kind" field="kind" problem={problem} value={f.kind} options={[[TemplateKind.GENERIC_BODY, "Generic body (block answers)"]]} onValue={(v) => update((d) => (d.kind = v))} />
+              <TextInput label="Content type" field="content_type" problem={shown} placeholder="text/html; charset=utf-8" hint="Empty = text/html; charset=utf-8. For HTML, {{x}} is escaped; {{{x}}} never is." value={f.contentType} onValue={(v) => update((d) => (d.contentType = v))} />
+            </div>
+            <Field
+              label="Body"
+              field="body"
+              problem={bodyProblem}
+              hint={
+                <>
+                  Placeholders:{" "}
+                  {PLACEHOLDERS.map(([name, what], i) => (
+                    <span key={name}>
+                      {i > 0 && ", "}
+                      <code title={what}>{`{{${name}}}`}</code>
+                    </span>
+                  ))}
+                  .
+                </>
+              }
+            >
+              {(fid, describedBy, invalid) => (
+                <textarea id={fid} name="body" class="mono" rows={14} spellcheck={false} aria-describedby={describedBy} aria-invalid={invalid || undefined} value={f.body} onInput={(e) => update((d) => (d.body = (e.currentTarget as HTMLTextAreaElement).value))} />
+              )}
+            </Field>
+          </div>
+        </fieldset>
+        <section class="card" aria-labelledby="preview-title">
+          <h2 id="preview-title">Preview</h2>
+          <PreviewPane preview={previewProblem ? undefined : preview} pending={pending} />
+          {previewProblem && <p class="muted">No preview while the template has a problem.</p>}
+        </section>
+        <FormProblem problem={problem} fields={FORM_FIELDS} />
+        <Problem problem={deleteProblem} />
+        {saved && (
+          <p class="ok saved" role="status">
+            {saved}
+          </p>
+        )}
+        {admin && (
+          <div class="actions">
+            <button type="submit" class="primary" disabled={busy}>
+              {isNew ? "Create template" : "Save template"}
+            </button>
+            <a href="/templates">Cancel</a>
+            {!isNew && (
+              <ConfirmButton
+                label="Delete template"
+                question={
+                  <>
+                    Delete template <strong>{template?.spec?.name || id}</strong>? Rules that use it must be changed first.
+                  </>
+                }
+                onConfirm={remove}
+              />
+            )}
+          </div>
+        )}
+      </form>
+    </section>
+  );
+}

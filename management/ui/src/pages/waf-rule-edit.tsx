@@ -1,0 +1,291 @@
+// One WAF rule: create (/waf/new) or edit (/waf/:id). Scope as comma-separated lists, a CEL `when`
+// (a save-time error shows under it and puts the caret where it points), the action, and for a block
+// its status, body (Warren's page, a template, or inline) and headers. Viewers see it read-only.
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { PageProps } from "../app.tsx";
+import { api } from "../lib/api.ts";
+import { attempt, useLoad } from "../lib/load.ts";
+import { isAdmin } from "../lib/session.ts";
+import { navigate } from "../lib/router.ts";
+import { messageFor, type ApiProblem } from "../lib/errors.ts";
+import { FormError, formToRuleSpec, ruleToForm, whenErrorOffset, type BodySource, type RuleForm } from "../lib/policy-form.ts";
+import type { HeaderRow } from "../lib/route-form.ts";
+import { Checkbox, ConfirmButton, Empty, Field, FormProblem, Loading, PageHeader, Problem, Select, TextArea, TextInput } from "../components/ui.tsx";
+import { TemplateKind, WafAction } from "../../../../proto/gen/warren/v1/policy_pb.ts";
+import "./policies.css";
+
+const FORM_FIELDS = ["name", "priority", "enabled", "scope", "when", "action", "block"];
+
+const EXAMPLES = [
+  { label: "curl user agents", text: 'headers["user-agent"].exists(v, v.matches("(?i)curl"))' },
+  { label: "outside the office network", text: '!cidr(client_ip, "10.0.0.0/8") && path_prefix(path, "/internal")' },
+];
+
+function HeaderRows({ rows, problem, admin, onRows }: { rows: HeaderRow[]; problem: ApiProblem | undefined; admin: boolean; onRows: (rows: HeaderRow[]) => void }) {
+  const set = (j: number, patch: Partial<HeaderRow>) => onRows(rows.map((r, k) => (k === j ? { ...r, ...patch } : r)));
+  return (
+    <div class="rows">
+      {rows.map((h, j) => (
+        <div class="row" key={j}>
+          <TextInput label={`Response header ${j + 1} name`} field={`block.headers[${j}].name`} problem={problem} value={h.name} onValue={(v) => set(j, { name: v })} />
+          <TextInput label={`Response header ${j + 1} value`} field={`block.headers[${j}].value`} problem={problem} value={h.value} onValue={(v) => set(j, { value: v })} />
+          {admin && (
+            <button type="button" onClick={() => onRows(rows.filter((_, k) => k !== j))}>
+              Remove<span class="skip"> response header {j + 1}</span>
+            </button>
+          )}
+        </div>
+      ))}
+      {admin && (
+        <div>
+          <button type="button" onClick={() => onRows([...rows, { name: "", value: "" }])}>
+            Add response header
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** The `when` textarea: monospace, its error (with line and column) underneath, the caret put where the error points. */
+function WhenField({ value, problem, admin, onValue }: { value: string; problem: ApiProblem | undefined; admin: boolean; onValue: (v: string) => void }) {
+  const ref = useRef<HTMLTextAreaElement>(null);
+  const msg = messageFor(problem, "when");
+  useEffect(() => {
+    const ta = ref.current;
+    if (!ta || !msg) return;
+    const at = whenErrorOffset(ta.value, msg);
+    if (at === undefined) return;
+    ta.focus();
+    ta.setSelectionRange(at, at);
+  }, [problem]);
+  return (
+    <Field
+      label="When (CEL, optional)"
+      field="when"
+      problem={problem}
+      hint={
+        <div class="cel-help">
+          <p>
+            Evaluated only for requests in the scope; empty = every request in the scope. Variables: <code>method</code>, <code>protocol</code>, <code>host</code>, <code>path</code>, <code>client_ip</code> (strings), <code>query</code> and <code>headers</code> (name → list of strings, names lower case), <code>cookies</code> (name → string). Helpers: <code>cidr(client_ip, "10.0.0.0/8")</code>, <code>host_match(host, "*.example.com")</code>, <code>path_prefix(path, "/api")</code>; and CEL's <code>matches</code>, <code>startsWith</code>, <code>exists</code>, <code>in</code>, <code>size</code>…
+          </p>
+          {admin && (
+            <p class="examples">
+              Examples:{" "}
+              {EXAMPLES.map((e) => (
+                <button type="button" key={e.label} class="example" title={e.text} onClick={() => onValue(e.text)}>
+                  {e.label}
+                </button>
+              ))}
+            </p>
+          )}
+        </div>
+      }
+    >
+      {(id, describedBy, invalid) => (
+        <textarea ref={ref} id={id} name="when" class="mono" rows={4} spellcheck={false} aria-describedby={describedBy} aria-invalid={invalid || undefined} value={value} onInput={(e) => onValue((e.currentTarget as HTMLTextAreaElement).value)} />
+      )}
+    </Field>
+  );
+}
+
+export function WafRuleEditPage({ params }: PageProps) {
+  const id = params.id;
+  const isNew = id === undefined;
+  const admin = isAdmin.value;
+  const rules = useLoad(() => api.policy.listWafRules({}), [id]);
+  const templates = useLoad(() => api.policy.listTemplates({}), []);
+  const [form, setForm] = useState<RuleForm | undefined>(undefined);
+  const [problem, setProblem] = useState<ApiProblem | undefined>(undefined);
+  const [saved, setSaved] = useState<string | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  const [deleteProblem, setDeleteProblem] = useState<ApiProblem | undefined>(undefined);
+  const rule = id === undefined ? undefined : rules.data?.rules.find((r) => r.id === id);
+
+  useEffect(() => {
+    setForm(undefined);
+    setProblem(undefined);
+    setSaved(undefined);
+  }, [id]);
+  useEffect(() => {
+    if (!rules.data || form) return;
+    if (!isNew && !rule) return;
+    setForm(ruleToForm(rule?.spec));
+  }, [rules.data]);
+
+  const update = (fn: (f: RuleForm) => void) => {
+    setSaved(undefined);
+    setForm((prev) => {
+      if (!prev) return prev;
+      const next = structuredClone(prev);
+      fn(next);
+      return next;
+    });
+  };
+
+  const title = isNew ? "New WAF rule" : `WAF rule ${rule?.spec?.name || id}`;
+  const frame = (body: ComponentChildren, t = title) => (
+    <section>
+      <PageHeader title={t} />
+      {body}
+    </section>
+  );
+  if (rules.loading && !rules.data) return frame(<Loading what="the rule" />);
+  if (rules.problem && !rules.data) return frame(<Problem problem={rules.problem} />);
+  if (!isNew && !rule)
+    return frame(
+      <Empty>
+        There is no WAF rule {id}. <a href="/waf">Back to WAF rules</a>
+      </Empty>,
+      "WAF rule not found",
+    );
+  if (isNew && !admin) return frame(<Empty>Only administrators can create WAF rules.</Empty>);
+  if (!form) return <Loading what="the rule" />;
+  const f = form;
+  const bodies = (templates.data?.templates ?? []).filter((t) => t.spec?.kind === TemplateKind.GENERIC_BODY);
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setSaved(undefined);
+    let spec;
+    try {
+      spec = formToRuleSpec(f);
+    } catch (err) {
+      if (err instanceof FormError) return setProblem(err.problem);
+      throw err;
+    }
+    setBusy(true);
+    let savedSpec;
+    const p = await attempt(async () => {
+      savedSpec = isNew ? (await api.policy.createWafRule({ spec })).rule?.spec : (await api.policy.updateWafRule({ id, spec })).rule?.spec;
+    });
+    setBusy(false);
+    setProblem(p);
+    if (p) return;
+    if (isNew) {
+      navigate("/waf");
+      return;
+    }
+    setForm(ruleToForm(savedSpec));
+    setSaved("Saved. The rule is live.");
+  };
+
+  const remove = async () => {
+    const p = await attempt(() => api.policy.deleteWafRule({ id: id ?? "" }));
+    if (p) return setDeleteProblem(p);
+    navigate("/waf");
+  };
+
+  const block = f.action === WafAction.BLOCK;
+  return (
+    <section>
+      <PageHeader title={title}>
+        <a href="/waf">All WAF rules</a>
+      </PageHeader>
+      {!admin && <p class="muted">You can look at this rule; only administrators can change it.</p>}
+      <form class="policy-form" onSubmit={save} aria-label={title} noValidate>
+        <fieldset class="form-main" disabled={!admin}>
+          <div class="card">
+            <div class="grid2">
+              <TextInput label="Name" field="name" problem={problem} value={f.name} onValue={(v) => update((d) => (d.name = v))} />
+              <TextInput label="Priority" field="priority" problem={problem} inputMode="numeric" placeholder="0" hint="Lower is checked first; equal priorities in creation order." value={f.priority} onValue={(v) => update((d) => (d.priority = v))} />
+            </div>
+            <Checkbox label="Enabled" field="enabled" problem={problem} checked={f.enabled} onValue={(v) => update((d) => (d.enabled = v))} />
+          </div>
+          <fieldset>
+            <legend>Scope</legend>
+            <p class="hint">Which requests the rule looks at: all three must match; an empty list matches everything.</p>
+            <div class="grid2">
+              <TextInput label="Hosts" field="scope.hosts" problem={problem} placeholder="app.example.com, *.example.org" hint="Comma-separated; exact names or *.suffix. Empty = any host." value={f.hosts} onValue={(v) => update((d) => (d.hosts = v))} />
+              <TextInput label="Path prefixes" field="scope.path_prefixes" problem={problem} placeholder="/admin, /api" hint="Comma-separated; segment-aware: /api matches /api and /api/x, not /apix. Empty = any path." value={f.pathPrefixes} onValue={(v) => update((d) => (d.pathPrefixes = v))} />
+              <TextInput label="Methods" field="scope.methods" problem={problem} placeholder="POST, PUT" hint="Comma-separated. Empty = any method." value={f.methods} onValue={(v) => update((d) => (d.methods = v))} />
+            </div>
+            <WhenField value={f.when} problem={problem} admin={admin} onValue={(v) => update((d) => (d.when = v))} />
+          </fieldset>
+          <fieldset>
+            <legend>Action</legend>
+            <Select
+              label="Action"
+              field="action"
+              problem={problem}
+              value={f.action}
+              options={[
+                [WafAction.BLOCK, "Block: answer with a status and body"],
+                [WafAction.ALLOW, "Allow: skip the rules after this one"],
+              ]}
+              onValue={(v) => update((d) => (d.action = v))}
+            />
+            {block && (
+              <>
+                <div class="grid2">
+                  <TextInput label="Status" field="block.status" problem={problem} inputMode="numeric" placeholder="403" hint="400–599; empty = 403." value={f.status} onValue={(v) => update((d) => (d.status = v))} />
+                  <Select<BodySource>
+                    label="Body"
+                    value={f.bodySource}
+                    options={[
+                      ["default", "Warren's error page"],
+                      ["template", "A template"],
+                      ["inline", "This text"],
+                    ]}
+                    onValue={(v) => update((d) => (d.bodySource = v))}
+                  />
+                </div>
+                {f.bodySource === "template" && (
+                  <Select
+                    label="Template"
+                    field="block.template_id"
+                    problem={problem}
+                    hint={
+                      <>
+                        Rendered with the status, the rule's name and the request. <a href="/templates">Manage templates</a>
+                        {templates.problem ? ` (not loaded: ${templates.problem.message})` : ""}
+                      </>
+                    }
+                    value={f.templateId}
+                    options={[["", "Choose a template…"] as const, ...bodies.map((t) => [t.id, `${t.spec?.name ?? t.id}${t.builtIn ? " (built in)" : ""}`] as const)]}
+                    onValue={(v) => update((d) => (d.templateId = v))}
+                  />
+                )}
+                {f.bodySource === "inline" && (
+                  <>
+                    <TextArea label="Body text" field="block.body" problem={problem} rows={5} value={f.body} onValue={(v) => update((d) => (d.body = v))} />
+                    <TextInput label="Content type" field="block.content_type" problem={problem} placeholder="text/plain; charset=utf-8" hint="Empty = text/plain; charset=utf-8." value={f.contentType} onValue={(v) => update((d) => (d.contentType = v))} />
+                  </>
+                )}
+                <h4>Response headers</h4>
+                <HeaderRows rows={f.headers} problem={problem} admin={admin} onRows={(rows) => update((d) => (d.headers = rows))} />
+              </>
+            )}
+          </fieldset>
+        </fieldset>
+        <FormProblem problem={problem} fields={FORM_FIELDS} />
+        <Problem problem={deleteProblem} />
+        {saved && (
+          <p class="ok saved" role="status">
+            {saved}
+          </p>
+        )}
+        {admin && (
+          <div class="actions">
+            <button type="submit" class="primary" disabled={busy}>
+              {isNew ? "Create rule" : "Save rule"}
+            </button>
+            <a href="/waf">Cancel</a>
+            {!isNew && (
+              <ConfirmButton
+                label="Delete rule"
+                question={
+                  <>
+                    Delete WAF rule <strong>{rule?.spec?.name || id}</strong>? Requests it matches go on to the next rule.
+                  </>
+                }
+                onConfirm={remove}
+              />
+            )}
+          </div>
+        )}
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,108 @@
+// The WAF rule and template editors' pure helpers (management/ui/src/lib/policy-form.ts): where a CEL
+// error points in the textarea, template offsets as line and column, scope text ↔ lists, rule spec
+// ↔ form, and the priority changes that move a rule.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { create } from "@bufbuild/protobuf";
+import { WafAction, WafRuleSchema, WafRuleSpecSchema } from "../../../proto/gen/warren/v1/policy_pb.ts";
+import { FormError, formToRuleSpec, hasInlineActiveContent, isHtml, lineColumnOf, movePriorities, offsetOf, parseLineColumn, parseOffset, ruleToForm, scopeSummary, specWith, splitList, whenErrorOffset } from "../../../management/ui/src/lib/policy-form.ts";
+
+describe("CEL error positions", () => {
+  it("parses line and column from the server's message", () => {
+    assert.deepEqual(parseLineColumn("line 2, column 5: undeclared reference to 'foo'"), { line: 2, column: 5 });
+    assert.equal(parseLineColumn("must be at most 4096 bytes"), undefined);
+  });
+  it("turns a 1-based line and column into an offset, clamped to the line and the text", () => {
+    const src = "method == 'POST'\n&& path.matches(host)";
+    assert.equal(offsetOf(src, 1, 1), 0);
+    assert.equal(offsetOf(src, 1, 8), 7);
+    assert.equal(offsetOf(src, 2, 1), 17);
+    assert.equal(offsetOf(src, 2, 9), 25);
+    assert.equal(src.slice(offsetOf(src, 2, 9)), "matches(host)");
+    assert.equal(offsetOf(src, 1, 99), 16, "past the line's end: its end");
+    assert.equal(offsetOf(src, 9, 1), src.length, "past the last line: the end");
+    assert.equal(offsetOf("", 1, 1), 0);
+  });
+  it("counts from the first non-blank character, as the server trims before checking", () => {
+    const src = "\n  path.matches(host)";
+    assert.equal(whenErrorOffset(src, "line 1, column 6: bad"), 8);
+    assert.equal(src.slice(8), "matches(host)");
+    assert.equal(whenErrorOffset(src, "no position"), undefined);
+  });
+});
+
+describe("template error positions", () => {
+  it("reads the offset and turns it into a line and column", () => {
+    const body = "<h1>{{status}}</h1>\n<p>{{x}}</p>";
+    const msg = `unknown placeholder {{x}} at offset ${body.indexOf("{{x}}")} (known: status)`;
+    const off = parseOffset(msg)!;
+    assert.equal(off, 23);
+    assert.deepEqual(lineColumnOf(body, off), { line: 2, column: 4 });
+    assert.equal(parseOffset("must contain {{status}}"), undefined);
+    assert.deepEqual(lineColumnOf("abc", 0), { line: 1, column: 1 });
+  });
+  it("tells HTML from text, and HTML with inline active content", () => {
+    assert.equal(isHtml(""), true, "empty = text/html");
+    assert.equal(isHtml("text/html; charset=utf-8"), true);
+    assert.equal(isHtml("text/plain"), false);
+    assert.equal(hasInlineActiveContent("<style>body{}</style>"), true);
+    assert.equal(hasInlineActiveContent('<p style="color:red">'), true);
+    assert.equal(hasInlineActiveContent('<img onerror="x">'), true);
+    assert.equal(hasInlineActiveContent("<h1>Blocked</h1><p>styles are fine as words</p>"), false);
+  });
+});
+
+describe("rule form", () => {
+  it("splits comma-separated scope text and summarizes a scope", () => {
+    assert.deepEqual(splitList(" app.test, *.example.org ,, "), ["app.test", "*.example.org"]);
+    assert.equal(scopeSummary(undefined), "every request");
+    assert.equal(scopeSummary(create(WafRuleSpecSchema, { scope: { hosts: ["app.test"], pathPrefixes: ["/admin"], methods: ["POST", "PUT"] } }).scope), "hosts app.test · prefixes /admin · methods POST, PUT");
+    assert.equal(scopeSummary(create(WafRuleSpecSchema, { scope: { methods: ["GET"] } }).scope), "methods GET");
+  });
+
+  it("round-trips a block rule with a template, and one with an inline body", () => {
+    const tpl = create(WafRuleSpecSchema, { name: "r", priority: -3, enabled: false, scope: { hosts: ["app.test"], pathPrefixes: ["/admin", "/x"], methods: ["POST"] }, when: 'method == "POST"', action: WafAction.BLOCK, block: { status: 451, templateId: "tpl_1", headers: [{ name: "x-why", value: "legal" }] } });
+    const f = ruleToForm(tpl);
+    assert.deepEqual([f.hosts, f.pathPrefixes, f.methods, f.priority, f.enabled, f.bodySource, f.status], ["app.test", "/admin, /x", "POST", "-3", false, "template", "451"]);
+    assert.deepEqual(formToRuleSpec(f), tpl);
+    const inline = create(WafRuleSpecSchema, { name: "i", enabled: true, scope: {}, action: WafAction.BLOCK, block: { body: "no", contentType: "text/plain" } });
+    assert.equal(ruleToForm(inline).bodySource, "inline");
+    assert.deepEqual(formToRuleSpec(ruleToForm(inline)), inline);
+  });
+
+  it("sends only the chosen body source, no block for allow, methods upper case; refuses a non-number", () => {
+    const f = ruleToForm(undefined);
+    assert.deepEqual([f.enabled, f.action, f.bodySource], [true, WafAction.BLOCK, "default"]);
+    f.name = "n";
+    f.methods = "post get";
+    f.templateId = "tpl_1";
+    f.body = "left over";
+    const s = formToRuleSpec(f);
+    assert.deepEqual(s.scope?.methods, ["POST", "GET"]);
+    assert.deepEqual([s.block?.templateId, s.block?.body, s.block?.status], ["", "", 0]);
+    f.action = WafAction.ALLOW;
+    assert.equal(formToRuleSpec(f).block, undefined);
+    f.priority = "first";
+    assert.throws(() => formToRuleSpec(f), (e: unknown) => e instanceof FormError && e.problem.field === "priority");
+  });
+});
+
+describe("moving a rule", () => {
+  const rule = (id: string, priority: number) => create(WafRuleSchema, { id, spec: { name: id, priority } });
+  it("swaps priorities with the neighbour, or steps past it when they are equal", () => {
+    const rules = [rule("a", 0), rule("b", 10), rule("c", 10)];
+    assert.deepEqual(movePriorities(rules, 1, -1), [
+      { id: "b", priority: 0 },
+      { id: "a", priority: 10 },
+    ]);
+    assert.deepEqual(movePriorities(rules, 1, 1), [{ id: "b", priority: 11 }]);
+    assert.deepEqual(movePriorities(rules, 2, -1), [{ id: "c", priority: 9 }]);
+    assert.deepEqual(movePriorities(rules, 0, -1), [], "the first cannot go up");
+    assert.deepEqual(movePriorities(rules, 2, 1), [], "the last cannot go down");
+  });
+  it("copies the spec with the change, leaving the rule as it was", () => {
+    const r = rule("a", 5);
+    const s = specWith(r, { enabled: false });
+    assert.deepEqual([s.enabled, s.priority, r.spec?.enabled], [false, 5, undefined]);
+  });
+});
