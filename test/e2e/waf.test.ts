@@ -192,6 +192,29 @@ describe("WAF rules and templates in the browser", { skip: !chromiumAvailable() 
     noErrors();
   });
 
+  it("creates a challenge rule: difficulty and pass lifetime are saved, a bad difficulty lands under its field", async () => {
+    await page.goto("/waf/new");
+    await page.getByRole("heading", { name: "New WAF rule" }).waitFor();
+    await page.getByLabel("Name", { exact: true }).fill("prove it");
+    await page.getByLabel("Hosts", { exact: true }).fill("pow.test");
+    await page.getByLabel("Action", { exact: true }).selectOption({ label: "Challenge: a proof-of-work page; a passed client goes on" });
+    await page.getByLabel("Difficulty (bits)").fill("40");
+    await page.getByLabel("Pass lifetime (seconds)").fill("600");
+    await page.getByRole("button", { name: "Create rule" }).click();
+    const err = page.locator('[data-field="challenge.difficulty"] .field-error');
+    await err.waitFor();
+    assert.match(await err.innerText(), /must be 8–26/);
+    await page.getByLabel("Difficulty (bits)").fill("12");
+    await page.getByRole("button", { name: "Create rule" }).click();
+    await page.waitForURL((u) => u.pathname === "/waf");
+    await page.getByRole("row").filter({ hasText: "prove it" }).getByText("challenge (12 bits)").waitFor();
+    const rules = (await warren.api.call("PolicyService/ListWafRules", {}, warren.admin)).json.rules as { spec: { name: string; challenge?: { difficulty: number; passTtlSeconds: number } } }[];
+    assert.deepEqual(rules.find((r) => r.spec.name === "prove it")?.spec.challenge, { difficulty: 12, passTtlSeconds: 600 });
+    const page403 = await send("GET", "/", { host: "pow.test" });
+    assert.equal(page403.status, 403);
+    noErrors();
+  });
+
   it("shows rules and templates to a viewer read-only", async () => {
     const made = await warren.api.call("UserService/CreateUser", { username: "viewer", password: "a viewer passphrase", role: "ROLE_VIEWER" }, warren.admin);
     assert.equal(made.status, 200, made.text);

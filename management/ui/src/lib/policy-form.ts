@@ -27,6 +27,10 @@ export interface RuleForm {
   body: string;
   contentType: string;
   headers: HeaderRow[];
+  /** Challenge: leading zero bits (empty = 16), pass lifetime in seconds (empty = 3600), page template (empty = built in). */
+  difficulty: string;
+  passTtl: string;
+  challengeTemplateId: string;
 }
 
 export function joinList(items: readonly string[] | undefined): string {
@@ -43,13 +47,16 @@ export function ruleToForm(spec: WafRuleSpec | undefined): RuleForm {
     pathPrefixes: joinList(spec?.scope?.pathPrefixes),
     methods: joinList(spec?.scope?.methods),
     when: spec?.when ?? "",
-    action: spec?.action === WafAction.ALLOW ? WafAction.ALLOW : WafAction.BLOCK,
+    action: spec?.action === WafAction.ALLOW || spec?.action === WafAction.CHALLENGE ? spec.action : WafAction.BLOCK,
     status: b && b.status !== 0 ? String(b.status) : "",
     bodySource: b?.templateId ? "template" : b?.body ? "inline" : "default",
     templateId: b?.templateId ?? "",
     body: b?.body ?? "",
     contentType: b?.contentType ?? "",
     headers: (b?.headers ?? []).map((h) => ({ name: h.name, value: h.value })),
+    difficulty: spec?.challenge?.difficulty ? String(spec.challenge.difficulty) : "",
+    passTtl: spec?.challenge?.passTtlSeconds ? String(spec.challenge.passTtlSeconds) : "",
+    challengeTemplateId: spec?.challenge?.templateId ?? "",
   };
 }
 
@@ -75,6 +82,15 @@ export function formToRuleSpec(f: RuleForm): WafRuleSpec {
       },
     }).block;
   }
+  if (f.action === WafAction.CHALLENGE) {
+    spec.challenge = create(WafRuleSpecSchema, {
+      challenge: {
+        difficulty: parseWhole(f.difficulty, "challenge.difficulty", { max: 64 }),
+        passTtlSeconds: parseWhole(f.passTtl, "challenge.pass_ttl_seconds", { max: 100_000_000 }),
+        templateId: f.challengeTemplateId,
+      },
+    }).challenge;
+  }
   return spec;
 }
 
@@ -89,6 +105,7 @@ export function scopeSummary(scope: Scope | undefined): string {
 
 export function actionSummary(spec: WafRuleSpec | undefined): string {
   if (spec?.action === WafAction.ALLOW) return "allow";
+  if (spec?.action === WafAction.CHALLENGE) return `challenge (${spec.challenge?.difficulty || 16} bits)`;
   return `block ${spec?.block?.status || 403}`;
 }
 

@@ -18,8 +18,8 @@ import "./policies.css";
 const FORM_FIELDS = ["name", "kind", "content_type", "body"];
 const PREVIEW_DELAY_MS = 300;
 
-/** proxy/policy/template.ts TEMPLATE_PLACEHOLDERS.generic_body (the server names them too when one is unknown). */
-const PLACEHOLDERS: readonly (readonly [string, string])[] = [
+/** proxy/policy/template.ts TEMPLATE_PLACEHOLDERS (the server names them too when one is unknown). */
+const COMMON_PLACEHOLDERS: readonly (readonly [string, string])[] = [
   ["status", "the status code, e.g. 403"],
   ["status_text", "its reason phrase, e.g. Forbidden"],
   ["message", "what happened, in a sentence"],
@@ -28,6 +28,10 @@ const PLACEHOLDERS: readonly (readonly [string, string])[] = [
   ["path", "the request's path"],
   ["rule_name", "the name of the rule that answered"],
 ];
+const PLACEHOLDERS_BY_KIND: Readonly<Record<number, readonly (readonly [string, string])[]>> = {
+  [TemplateKind.GENERIC_BODY]: COMMON_PLACEHOLDERS,
+  [TemplateKind.CHALLENGE_PAGE]: [...COMMON_PLACEHOLDERS, ["{challenge}", "Warren's form and script: required, written {{{challenge}}}"], ["difficulty", "the puzzle's difficulty in bits"]],
+};
 
 interface TemplateForm {
   name: string;
@@ -203,7 +207,10 @@ export function TemplateEditPage({ params }: PageProps) {
           <div class="card">
             <div class="grid2">
               <TextInput label="Name" field="name" problem={problem} value={f.name} onValue={(v) => update((d) => (d.name = v))} />
-              <Select label="Kind" field="kind" problem={problem} value={f.kind} options={[[TemplateKind.GENERIC_BODY, "Generic body (block answers)"]]} onValue={(v) => update((d) => (d.kind = v))} />
+              <Select label="Kind" field="kind" problem={problem} value={f.kind} options={[
+                  [TemplateKind.GENERIC_BODY, "Generic body (block answers)"],
+                  [TemplateKind.CHALLENGE_PAGE, "Challenge page (must contain {{{challenge}}})"],
+                ]} onValue={(v) => update((d) => (d.kind = v))} />
               <TextInput label="Content type" field="content_type" problem={shown} placeholder="text/html; charset=utf-8" hint="Empty = text/html; charset=utf-8. For HTML, {{x}} is escaped; {{{x}}} never is." value={f.contentType} onValue={(v) => update((d) => (d.contentType = v))} />
             </div>
             <Field
@@ -213,7 +220,7 @@ export function TemplateEditPage({ params }: PageProps) {
               hint={
                 <>
                   Placeholders:{" "}
-                  {PLACEHOLDERS.map(([name, what], i) => (
+                  {(PLACEHOLDERS_BY_KIND[f.kind] ?? COMMON_PLACEHOLDERS).map(([name, what], i) => (
                     <span key={name}>
                       {i > 0 && ", "}
                       <code title={what}>{`{{${name}}}`}</code>

@@ -15,7 +15,7 @@ import { Checkbox, ConfirmButton, Empty, Field, FormProblem, Loading, PageHeader
 import { TemplateKind, WafAction } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import "./policies.css";
 
-const FORM_FIELDS = ["name", "priority", "enabled", "scope", "when", "action", "block"];
+const FORM_FIELDS = ["name", "priority", "enabled", "scope", "when", "action", "block", "challenge"];
 
 const EXAMPLES = [
   { label: "curl user agents", text: 'headers["user-agent"].exists(v, v.matches("(?i)curl"))' },
@@ -144,6 +144,7 @@ export function WafRuleEditPage({ params }: PageProps) {
   if (!form) return <Loading what="the rule" />;
   const f = form;
   const bodies = (templates.data?.templates ?? []).filter((t) => t.spec?.kind === TemplateKind.GENERIC_BODY);
+  const challengePages = (templates.data?.templates ?? []).filter((t) => t.spec?.kind === TemplateKind.CHALLENGE_PAGE && !t.builtIn);
 
   const save = async (e: Event) => {
     e.preventDefault();
@@ -213,6 +214,7 @@ export function WafRuleEditPage({ params }: PageProps) {
               options={[
                 [WafAction.BLOCK, "Block: answer with a status and body"],
                 [WafAction.ALLOW, "Allow: skip the rules after this one"],
+                [WafAction.CHALLENGE, "Challenge: a proof-of-work page; a passed client goes on"],
               ]}
               onValue={(v) => update((d) => (d.action = v))}
             />
@@ -255,6 +257,27 @@ export function WafRuleEditPage({ params }: PageProps) {
                 )}
                 <h4>Response headers</h4>
                 <HeaderRows rows={f.headers} problem={problem} admin={admin} onRows={(rows) => update((d) => (d.headers = rows))} />
+              </>
+            )}
+            {f.action === WafAction.CHALLENGE && (
+              <>
+                <p class="hint">
+                  The browser solves a SHA-256 puzzle in the background (no third party, no personal data) and gets a signed pass cookie for this rule and host. Clients without JavaScript see a page asking
+                  for it. A request body is not forwarded: the page says so.
+                </p>
+                <div class="grid2">
+                  <TextInput label="Difficulty (bits)" field="challenge.difficulty" problem={problem} inputMode="numeric" placeholder="16" hint="8–26; each bit doubles the work. 16 takes a browser well under a second." value={f.difficulty} onValue={(v) => update((d) => (d.difficulty = v))} />
+                  <TextInput label="Pass lifetime (seconds)" field="challenge.pass_ttl_seconds" problem={problem} inputMode="numeric" placeholder="3600" hint="60–2592000. Editing the rule ends every pass." value={f.passTtl} onValue={(v) => update((d) => (d.passTtl = v))} />
+                </div>
+                <Select
+                  label="Page"
+                  field="challenge.template_id"
+                  problem={problem}
+                  hint={<a href="/templates">Manage templates</a>}
+                  value={f.challengeTemplateId}
+                  options={[["", "The built-in challenge page"] as const, ...challengePages.map((t) => [t.id, t.spec?.name ?? t.id] as const)]}
+                  onValue={(v) => update((d) => (d.challengeTemplateId = v))}
+                />
               </>
             )}
           </fieldset>
