@@ -309,6 +309,8 @@ interface WarrenBench {
   agent: WarrenProcess | null;
   api: JsonApi;
   port: number;
+  /** Adds `rules` before, removes them after. */
+  wafRules(rules: readonly Record<string, unknown>[]): { before(): Promise<void>; after(): Promise<void> };
   stop(): Promise<void>;
 }
 
@@ -345,7 +347,7 @@ function startAgentWithFlags(nodeFlags: string[], server: WarrenProcess, agent: 
   return spawnWarrenWithFlags(nodeFlags, ["agent"], { ...a, ...env }, dir);
 }
 
-async function startWarrenBench(originUrl: string, opts: { withAgent: boolean; serverNodeFlags?: string[]; agentNodeFlags?: string[]; wafRules?: readonly Record<string, unknown>[] }): Promise<WarrenBench> {
+async function startWarrenBench(originUrl: string, opts: { withAgent: boolean; serverNodeFlags?: string[]; agentNodeFlags?: string[] }): Promise<WarrenBench> {
   const env: Record<string, string> = { LOG_LEVEL: "info" };
   const w = await withTimeout(opts.serverNodeFlags ? startServerWithFlags(opts.serverNodeFlags, env) : WarrenProcess.start({ env }), 60_000, "warren serve start");
   const api = new JsonApi(w.baseUrl, w.caPem);
@@ -357,10 +359,6 @@ async function startWarrenBench(originUrl: string, opts: { withAgent: boolean; s
     if (r.status !== 200) throw new Error(`CreateRoute ${name}: ${r.text}`);
   };
   await route("bench-direct", "direct.bench", { kind: "TARGET_KIND_DIRECT", url: originUrl });
-  for (const spec of opts.wafRules ?? []) {
-    const r = await api.call("PolicyService/CreateWafRule", { spec }, c);
-    if (r.status !== 200) throw new Error(`CreateWafRule ${String(spec.name)}: ${r.text}`);
-  }
   let agent: WarrenProcess | null = null;
   if (opts.withAgent) {
     await route("bench-agent", "agent.bench", { kind: "TARGET_KIND_AGENT", url: originUrl, agentSelector: { bench: "http" } });
@@ -374,6 +372,21 @@ async function startWarrenBench(originUrl: string, opts: { withAgent: boolean; s
     agent,
     api,
     port: l.status.boundPort,
+    wafRules(rules) {
+      const ids: string[] = [];
+      return {
+        async before() {
+          for (const spec of rules) {
+            const r = await api.call("PolicyService/CreateWafRule", { spec }, c);
+            if (r.status !== 200) throw new Error(`CreateWafRule ${String(spec.name)}: ${r.text}`);
+            ids.push(String((r.json.rule as { id: string }).id));
+          }
+        },
+        async after() {
+          for (const id of ids.splice(0)) await api.call("PolicyService/DeleteWafRule", { id }, c);
+        },
+      };
+    },
     async stop() {
       // The server first: its tunnel closes, so the agent has no open streams to drain on SIGTERM.
       await api.close();
@@ -553,6 +566,8 @@ interface Target {
   case: string;
   base: string;
   host?: string;
+  /** Run before and after each measurement of this row (e.g. add and remove WAF rules). */
+  around?: { before(): Promise<void>; after(): Promise<void> };
 }
 
 /** Everything the closed-loop rows load, started once. */
@@ -568,9 +583,6 @@ async function startAll(origin: OriginProc, cleanup: (() => Promise<void>)[]) {
   cleanup.unshift(() => bareAgent.stop());
   const warren = await startWarrenBench(origin.url, { withAgent: true, serverNodeFlags: nodeFlags(argv["warren-flags"]), agentNodeFlags: nodeFlags(argv["agent-flags"]) });
   cleanup.unshift(() => warren.stop());
-  // A second gateway, the same but for ten WAF rules no request matches: what rules cost when they don't fire.
-  const warrenWaf = await startWarrenBench(origin.url, { withAgent: false, serverNodeFlags: nodeFlags(argv["warren-flags"]), wafRules: BENCH_WAF_RULES });
-  cleanup.unshift(() => warrenWaf.stop());
   const targets: Target[] = [
     { case: "origin alone", base: origin.url },
     ...(nginx ? [{ case: "nginx proxy_pass", base: `http://127.0.0.1:${nginx.port}` }] : []),
@@ -578,7 +590,9 @@ async function startAll(origin: OriginProc, cleanup: (() => Promise<void>)[]) {
     { case: "bare proxy via tunnel", base: bareTunnel.url },
     { case: "warren direct", base: `http://127.0.0.1:${warren.port}`, host: "direct.bench" },
     { case: "warren via agent", base: `http://127.0.0.1:${warren.port}`, host: "agent.bench" },
-    { case: "warren + 10 WAF rules", base: `http://127.0.0.1:${warrenWaf.port}`, host: "direct.bench" },
+    // The same gateway and route as "warren direct", with ten WAF rules no request matches added just
+    // for this row: what rules cost when they don't fire, without a second process to compare with.
+    { case: "warren + 10 WAF rules", base: `http://127.0.0.1:${warren.port}`, host: "direct.bench", around: warren.wafRules(BENCH_WAF_RULES) },
   ];
   for (const t of targets) for (const s of SIZES) await waitHttp(t.base + s.path, t.host, s.bytes, 15_000);
   return { nginx, bare, bareTunnel, bareAgent, warren, targets };
@@ -658,7 +672,9 @@ async function main(): Promise<void> {
       for (const s of SIZES) {
         for (const t of targets) {
           note(`${ROUNDS > 1 ? `round ${r + 1}/${ROUNDS}: ` : ""}${t.case}, ${s.label}`);
+          await t.around?.before();
           round.set(`${t.case}|${s.label}`, await measure(t.case, s.label, undefined, () => closedLoop(t.base + s.path, t.host)));
+          await t.around?.after();
         }
       }
     }
