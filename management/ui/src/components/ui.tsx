@@ -263,3 +263,43 @@ export function FormActions({ submit, busy, onCancel }: { submit: string; busy: 
     </div>
   );
 }
+
+/**
+ * The bottom of an editor page: the form-level problem, the "saved" status, and for admins save,
+ * cancel (back to the list) and delete (asks first; not on a new item).
+ */
+export function EditorFooter(p: {
+  problem: ApiProblem | undefined;
+  fields: readonly string[];
+  deleteProblem?: ApiProblem | undefined;
+  saved: string | undefined;
+  admin: boolean;
+  busy: boolean;
+  isNew: boolean;
+  /** "route", "rule", "template": the buttons say "Create route", "Save route", "Delete route". */
+  noun: string;
+  listHref: string;
+  deleteQuestion: ComponentChildren;
+  onDelete: () => void | Promise<void>;
+}) {
+  return (
+    <>
+      <FormProblem problem={p.problem} fields={p.fields} />
+      <Problem problem={p.deleteProblem} />
+      {p.saved && (
+        <p class="ok saved" role="status">
+          {p.saved}
+        </p>
+      )}
+      {p.admin && (
+        <div class="actions">
+          <button type="submit" class="primary" disabled={p.busy}>
+            {p.isNew ? `Create ${p.noun}` : `Save ${p.noun}`}
+          </button>
+          <a href={p.listHref}>Cancel</a>
+          {!p.isNew && <ConfirmButton label={`Delete ${p.noun}`} question={p.deleteQuestion} onConfirm={p.onDelete} />}
+        </div>
+      )}
+    </>
+  );
+}

@@ -10,7 +10,7 @@ import { isAdmin } from "../lib/session.ts";
 import { navigate } from "../lib/router.ts";
 import { messageFor, type ApiProblem } from "../lib/errors.ts";
 import { FormError, fieldIn, formToRouteSpec, newTarget, routeToForm, type HeaderRow, type RouteForm, type SelectorRow, type TargetForm, type TargetHeaderRow } from "../lib/route-form.ts";
-import { Checkbox, ConfirmButton, Empty, Field, FormProblem, Loading, PageHeader, Problem, Select, TextArea, TextInput } from "../components/ui.tsx";
+import { Checkbox, Empty, Field, Loading, PageHeader, Problem, Select, TextArea, TextInput, EditorFooter } from "../components/ui.tsx";
 import { BalancePolicy, HashOn, RedirectMode, RouteAction, TargetKind } from "../../../../proto/gen/warren/v1/proxy_pb.ts";
 import type { Agent } from "../../../../proto/gen/warren/v1/agent_pb.ts";
 import "./routes.css";
@@ -554,31 +554,22 @@ export function RouteEditPage({ params, query }: PageProps) {
           </Section>
         </fieldset>
 
-        <FormProblem problem={problem} fields={FORM_FIELDS} />
-        {saved && (
-          <p class="ok saved" role="status">
-            {saved}
-          </p>
-        )}
-        {admin && (
-          <div class="actions">
-            <button type="submit" class="primary" disabled={busy}>
-              {isNew ? "Create route" : "Save route"}
-            </button>
-            <a href="/routes">Cancel</a>
-            {!isNew && (
-              <ConfirmButton
-                label="Delete route"
-                question={
-                  <>
-                    Delete route <strong>{route?.spec?.name || id}</strong>? Requests it matches will go to the next matching route, or get 404.
-                  </>
-                }
-                onConfirm={remove}
-              />
-            )}
-          </div>
-        )}
+        <EditorFooter
+          problem={problem}
+          fields={FORM_FIELDS}
+          saved={saved}
+          admin={admin}
+          busy={busy}
+          isNew={isNew}
+          noun="route"
+          listHref="/routes"
+          deleteQuestion={
+            <>
+              Delete route <strong>{route?.spec?.name || id}</strong>? Requests it matches will go to the next matching route, or get 404.
+            </>
+          }
+          onDelete={remove}
+        />
       </form>
     </section>
   );

@@ -11,7 +11,7 @@ import { isAdmin } from "../lib/session.ts";
 import { navigate } from "../lib/router.ts";
 import { messageFor, problemOf, type ApiProblem } from "../lib/errors.ts";
 import { hasInlineActiveContent, isHtml, lineColumnOf, parseOffset } from "../lib/policy-form.ts";
-import { ConfirmButton, Empty, Field, FormProblem, Loading, PageHeader, Problem, Select, TextInput } from "../components/ui.tsx";
+import { Empty, Field, Loading, PageHeader, Problem, Select, TextInput, EditorFooter } from "../components/ui.tsx";
 import { TemplateKind } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import "./policies.css";
 
@@ -241,32 +241,23 @@ export function TemplateEditPage({ params }: PageProps) {
           <PreviewPane preview={previewProblem ? undefined : preview} pending={pending} />
           {previewProblem && <p class="muted">No preview while the template has a problem.</p>}
         </section>
-        <FormProblem problem={problem} fields={FORM_FIELDS} />
-        <Problem problem={deleteProblem} />
-        {saved && (
-          <p class="ok saved" role="status">
-            {saved}
-          </p>
-        )}
-        {admin && (
-          <div class="actions">
-            <button type="submit" class="primary" disabled={busy}>
-              {isNew ? "Create template" : "Save template"}
-            </button>
-            <a href="/templates">Cancel</a>
-            {!isNew && (
-              <ConfirmButton
-                label="Delete template"
-                question={
-                  <>
-                    Delete template <strong>{template?.spec?.name || id}</strong>? Rules that use it must be changed first.
-                  </>
-                }
-                onConfirm={remove}
-              />
-            )}
-          </div>
-        )}
+        <EditorFooter
+          problem={problem}
+          fields={FORM_FIELDS}
+          deleteProblem={deleteProblem}
+          saved={saved}
+          admin={admin}
+          busy={busy}
+          isNew={isNew}
+          noun="template"
+          listHref="/templates"
+          deleteQuestion={
+            <>
+              Delete template <strong>{template?.spec?.name || id}</strong>? Rules that use it must be changed first.
+            </>
+          }
+          onDelete={remove}
+        />
       </form>
     </section>
   );

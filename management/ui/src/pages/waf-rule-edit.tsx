@@ -11,7 +11,7 @@ import { navigate } from "../lib/router.ts";
 import { messageFor, type ApiProblem } from "../lib/errors.ts";
 import { FormError, formToRuleSpec, ruleToForm, whenErrorOffset, type BodySource, type RuleForm } from "../lib/policy-form.ts";
 import type { HeaderRow } from "../lib/route-form.ts";
-import { Checkbox, ConfirmButton, Empty, Field, FormProblem, Loading, PageHeader, Problem, Select, TextArea, TextInput } from "../components/ui.tsx";
+import { Checkbox, Empty, Field, Loading, PageHeader, Problem, Select, TextArea, TextInput, EditorFooter } from "../components/ui.tsx";
 import { TemplateKind, WafAction } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import "./policies.css";
 
@@ -282,32 +282,23 @@ export function WafRuleEditPage({ params }: PageProps) {
             )}
           </fieldset>
         </fieldset>
-        <FormProblem problem={problem} fields={FORM_FIELDS} />
-        <Problem problem={deleteProblem} />
-        {saved && (
-          <p class="ok saved" role="status">
-            {saved}
-          </p>
-        )}
-        {admin && (
-          <div class="actions">
-            <button type="submit" class="primary" disabled={busy}>
-              {isNew ? "Create rule" : "Save rule"}
-            </button>
-            <a href="/waf">Cancel</a>
-            {!isNew && (
-              <ConfirmButton
-                label="Delete rule"
-                question={
-                  <>
-                    Delete WAF rule <strong>{rule?.spec?.name || id}</strong>? Requests it matches go on to the next rule.
-                  </>
-                }
-                onConfirm={remove}
-              />
-            )}
-          </div>
-        )}
+        <EditorFooter
+          problem={problem}
+          fields={FORM_FIELDS}
+          deleteProblem={deleteProblem}
+          saved={saved}
+          admin={admin}
+          busy={busy}
+          isNew={isNew}
+          noun="rule"
+          listHref="/waf"
+          deleteQuestion={
+            <>
+              Delete WAF rule <strong>{rule?.spec?.name || id}</strong>? Requests it matches go on to the next rule.
+            </>
+          }
+          onDelete={remove}
+        />
       </form>
     </section>
   );
