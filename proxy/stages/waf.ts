@@ -20,7 +20,7 @@ type Challenge = Extract<WafRuleAction, { kind: "challenge" }>;
 export const CHALLENGE_PAGE_CSP =
   "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/** Evaluation errors are counted per rule and logged at most once per rule per interval. */
+/** Evaluation errors are counted per rule and logged at most once per rule per interval; decisions are logged at debug. */
 export class PolicyErrors {
   private readonly counts = new Map<string, number>();
   private readonly lastLog = new Map<string, number>();
@@ -35,6 +35,11 @@ export class PolicyErrors {
     if (now - (this.lastLog.get(rule.id) ?? -Infinity) < this.intervalMs) return;
     this.lastLog.set(rule.id, now);
     this.log.warn({ ruleId: rule.id, rule: rule.name, errors: n, err: err instanceof Error ? err.message : String(err) }, "WAF rule's `when` failed to evaluate");
+  }
+
+  /** A rule decided a request: at debug level only (the request event has it anyway). */
+  decided(rule: CompiledWafRule, ctx: RequestContext, outcome: string): void {
+    if (this.log.isLevelEnabled("debug")) this.log.debug({ requestId: ctx.id, ruleId: rule.id, rule: rule.name, outcome, host: ctx.host, path: ctx.path, method: ctx.method }, "WAF rule decided");
   }
 
   /** Evaluation errors of a rule since start. */
@@ -129,12 +134,17 @@ export function waf(errors: PolicyErrors): Stage {
           const nowS = Math.floor(Date.now() / 1000);
           const pass = (cel ??= celRequest(ctx)).cookie(passCookieName(rule.id));
           // A valid pass: this rule is done with the client; later rules still apply.
-          if (checkPass(ctx.snapshot.policyKey, pass, rule.id, rule.fingerprint, ctx.host, nowS)) continue;
+          if (checkPass(ctx.snapshot.policyKey, pass, rule.id, rule.fingerprint, ctx.host, nowS)) {
+            errors.decided(rule, ctx, "pass");
+            continue;
+          }
           ctx.rule = rule;
+          errors.decided(rule, ctx, "challenge");
           challenge(ctx, rule, a, nowS);
           return TAKEN;
         }
         ctx.rule = rule;
+        errors.decided(rule, ctx, a.kind);
         if (a.kind === "allow") return undefined;
         block(ctx, rule, a);
         return TAKEN;
