@@ -6,7 +6,7 @@ import { CHALLENGE_WORKER, challengeWidget } from "../../../proxy/policy/challen
 import { EndpointLimit } from "../../../proxy/policy/endpoint-limit.ts";
 
 const key = randomBytes(32);
-const claims = { ruleId: "waf_a", fingerprint: "fp1", host: "app.test", network: clientNetwork("203.0.113.9"), difficulty: 10, expiresAt: 1_000_300 };
+const claims = { ruleId: "waf_a", fingerprint: "fp1", host: "app.test", network: clientNetwork("203.0.113.9"), difficulty: 10, expiresAt: 1_000_300, check: "pow" as const };
 
 /** The browser's worker, run here: its SHA-256 and its search loop. */
 function worker(): { sha256(s: string): number[]; solve(token: string, difficulty: number): string } {
