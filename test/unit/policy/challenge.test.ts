@@ -35,6 +35,11 @@ describe("proof-of-work challenge", () => {
     assert.equal(readChallenge(key, `${forged}.${mac}`, 1_000_000), undefined, "a changed claim");
     assert.equal(readChallenge(key, "garbage", 1_000_000), undefined);
     assert.notEqual(issueChallenge(key, claims), t, "each token is unique");
+    const cap = issueChallenge(key, { ...claims, difficulty: 0, check: "captcha" });
+    assert.equal(readChallenge(key, cap, 1_000_000)?.check, "captcha", "the kind of check is a signed claim");
+    const [cp, cm] = cap.split(".");
+    const asPow = Buffer.from(Buffer.from(cp!, "base64url").toString().replace("|captcha|", "|pow|")).toString("base64url");
+    assert.equal(readChallenge(key, `${asPow}.${cm}`, 1_000_000), undefined, "a captcha token relabelled as proof of work");
   });
 
   it("checks a solution with one hash; the browser's worker finds one", () => {
