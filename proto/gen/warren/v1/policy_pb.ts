@@ -865,7 +865,8 @@ export enum WafAction {
   /**
    * Built-in proof of work: a page whose script finds a nonce so that SHA-256(challenge:nonce)
    * starts with `difficulty` zero bits, then gets a signed pass cookie for this rule and host.
-   * Clients with a valid pass go on to the next rules.
+   * Clients with a valid pass go on to the next rules. With challenge.captcha_provider_id the page
+   * shows a hosted captcha instead, checked with the provider's siteverify.
    *
    * @generated from enum value: WAF_ACTION_CHALLENGE = 3;
    */
