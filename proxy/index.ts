@@ -20,6 +20,7 @@ export {
 } from "./snapshot.ts";
 export { ScopeMatcher, validateScope, type ScopeSpec, type ScopeProblem } from "./policy/match.ts";
 export { CelCheckError, compileWhen } from "./policy/cel.ts";
+export { CAPTCHA_KINDS, captchaPageCsp, providerUrlProblem, type CaptchaKindName, type CaptchaSettings } from "./policy/captcha.ts";
 export { CompiledTemplate, TemplateError, TEMPLATE_PLACEHOLDERS, SAMPLE_VALUES, DEFAULT_TEMPLATE_CONTENT_TYPE, type TemplateKindName } from "./policy/template.ts";
 export { compileRouter, RouterConfigError, validateHostPattern, validateMethod, validatePathPrefix } from "./routing/router.ts";
 export { createBalancer, TargetPool, type BalancePolicy, type Balancer } from "./balance/index.ts";

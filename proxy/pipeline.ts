@@ -6,6 +6,7 @@ import type { RequestContext } from "./context.ts";
 import { hygiene } from "./stages/hygiene.ts";
 import { clientIdentity } from "./stages/client-identity.ts";
 import { reservedPaths } from "./stages/reserved-paths.ts";
+import { CaptchaFailures, CaptchaVerifier } from "./policy/captcha.ts";
 import { waf, PolicyErrors } from "./stages/waf.ts";
 import { route } from "./stages/route.ts";
 import { routeAction } from "./stages/route-action.ts";
@@ -13,7 +14,7 @@ import { selectTarget } from "./stages/select-target.ts";
 import { forward, type ForwardDeps } from "./stages/forward.ts";
 
 export function pipelineStages(d: ForwardDeps): readonly Stage[] {
-  return [hygiene, clientIdentity(d.trusted), reservedPaths(), waf(new PolicyErrors(d.log)), route, routeAction, selectTarget(d.selector), forward(d)];
+  return [hygiene, clientIdentity(d.trusted), reservedPaths({ verifier: new CaptchaVerifier(), failures: new CaptchaFailures(d.log) }), waf(new PolicyErrors(d.log)), route, routeAction, selectTarget(d.selector), forward(d)];
 }
 
 export class Pipeline {

@@ -4,6 +4,7 @@ import type { HeaderRules } from "./headers.ts";
 import type { ScopeMatcher } from "./policy/match.ts";
 import type { CompiledWhen } from "./policy/cel.ts";
 import type { CompiledTemplate } from "./policy/template.ts";
+import type { CaptchaSettings } from "./policy/captcha.ts";
 
 // The immutable, compiled public configuration the data plane reads. Built by management/config
 // after every successful write and swapped atomically; nothing here is mutated after compile
@@ -131,7 +132,14 @@ export type BlockBody =
 export type WafRuleAction =
   | { readonly kind: "allow" }
   | { readonly kind: "block"; readonly status: number; readonly headers: readonly string[]; readonly body: BlockBody }
-  | { readonly kind: "challenge"; readonly difficulty: number; readonly passTtlS: number; readonly page: CompiledTemplate };
+  | {
+      readonly kind: "challenge";
+      readonly difficulty: number;
+      readonly passTtlS: number;
+      readonly page: CompiledTemplate;
+      /** A hosted captcha instead of proof of work; undefined = proof of work. */
+      readonly captcha: CaptchaSettings | undefined;
+    };
 
 export interface CompiledWafRule {
   readonly id: string;

@@ -1,12 +1,16 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { PolicyService, TemplateKind, type TemplateSchema, type WafRuleSchema } from "../../proto/gen/warren/v1/policy_pb.ts";
+import { PolicyService, TemplateKind, type CaptchaProviderSchema, type TemplateSchema, type WafRuleSchema } from "../../proto/gen/warren/v1/policy_pb.ts";
 import { SAMPLE_VALUES } from "../../proxy/index.ts";
 import { ApiError, fieldError } from "../errors.ts";
 import { newId } from "../store/ids.ts";
-import type { TemplateRow, WafRuleRow } from "../store/policy-repo.ts";
+import type { CaptchaProviderRow, TemplateRow, WafRuleRow } from "../store/policy-repo.ts";
 import {
+  CAPTCHA_KIND_NAMES,
+  captchaProviderSpecFromJson,
+  captchaProviderSpecToJson,
+  validateCaptchaProvider,
   compileTemplateSpec,
   TEMPLATE_KINDS,
   templateSpecFromJson,
@@ -37,6 +41,32 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
     createdAt: ts(t.created_at),
     updatedAt: ts(t.updated_at),
   });
+
+  // The secret never leaves: the stored spec has none, and secret_key_set says whether one is kept.
+  const providerToProto = (p: CaptchaProviderRow): MessageInitShape<typeof CaptchaProviderSchema> => ({
+    id: p.id,
+    spec: { ...captchaProviderSpecFromJson(p.spec), secretKey: "" },
+    secretKeySet: p.secret_key !== "",
+    createdAt: ts(p.created_at),
+    updatedAt: ts(p.updated_at),
+  });
+  const mustProvider = (id: string): CaptchaProviderRow => {
+    if (id === "") throw fieldError("id", "is required");
+    const p = repo.captchaProvider(id);
+    if (!p) throw new ApiError("not_found", `id: no captcha provider ${id}`);
+    return p;
+  };
+  const providerExists = (id: string): boolean => repo.captchaProvider(id) !== undefined;
+  const providerNameFree = (name: string, self?: string) => {
+    const other = repo.captchaProviderByName(name);
+    if (other && other.id !== self) throw new ApiError("already_exists", `spec.name: a captcha provider named "${name}" exists (${other.id})`);
+  };
+  /** The rules that check with captcha provider `id`. */
+  const rulesUsingProvider = (id: string): string[] =>
+    repo
+      .wafRules()
+      .filter((r) => wafRuleSpecFromJson(r.spec).challenge?.captchaProviderId === id)
+      .map((r) => r.name);
 
   const mustRule = (id: string): WafRuleRow => {
     if (id === "") throw fieldError("id", "is required");
@@ -78,7 +108,7 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
       setAuditTarget(ctx, id);
       const now = d.now();
       const row = await snapshots.write(() => {
-        const spec = validateWafRule(req.spec, templateKind);
+        const spec = validateWafRule(req.spec, templateKind, providerExists);
         repo.insertWafRule({ id, name: spec.name, priority: spec.priority, spec: wafRuleSpecToJson(spec), created_at: now, updated_at: now });
         return repo.wafRule(id)!;
       });
@@ -89,7 +119,7 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
       setAuditTarget(ctx, req.id);
       const row = await snapshots.write(() => {
         mustRule(req.id);
-        const spec = validateWafRule(req.spec, templateKind);
+        const spec = validateWafRule(req.spec, templateKind, providerExists);
         repo.updateWafRule({ id: req.id, name: spec.name, priority: spec.priority, spec: wafRuleSpecToJson(spec), updated_at: d.now() });
         return repo.wafRule(req.id)!;
       });
@@ -145,6 +175,62 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
         const users = rulesUsing(req.id);
         if (users.length > 0) throw new ApiError("failed_precondition", `id: "${t.name}" is used by ${users.length === 1 ? "rule" : "rules"} ${users.map((n) => `"${n}"`).join(", ")}`);
         repo.deleteTemplate(req.id);
+      });
+      return {};
+    },
+
+    listCaptchaProviders() {
+      return { providers: repo.captchaProviders().map(providerToProto) };
+    },
+
+    async createCaptchaProvider(req, ctx) {
+      const spec = validateCaptchaProvider(req.spec, true);
+      const id = newId("cap");
+      setAuditTarget(ctx, id);
+      const now = d.now();
+      const row = await snapshots.write(() => {
+        providerNameFree(spec.name);
+        repo.insertCaptchaProvider({
+          id,
+          name: spec.name,
+          kind: CAPTCHA_KIND_NAMES[spec.kind]!,
+          spec: captchaProviderSpecToJson(spec),
+          secret_key: spec.secretKey,
+          created_at: now,
+          updated_at: now,
+        });
+        return repo.captchaProvider(id)!;
+      });
+      return { provider: providerToProto(row) };
+    },
+
+    async updateCaptchaProvider(req, ctx) {
+      setAuditTarget(ctx, req.id);
+      const spec = validateCaptchaProvider(req.spec, false);
+      const row = await snapshots.write(() => {
+        const existing = mustProvider(req.id);
+        providerNameFree(spec.name, req.id);
+        repo.updateCaptchaProvider({
+          id: req.id,
+          name: spec.name,
+          kind: CAPTCHA_KIND_NAMES[spec.kind]!,
+          spec: captchaProviderSpecToJson(spec),
+          // Sent empty: keep the stored secret.
+          secret_key: spec.secretKey === "" ? existing.secret_key : spec.secretKey,
+          updated_at: d.now(),
+        });
+        return repo.captchaProvider(req.id)!;
+      });
+      return { provider: providerToProto(row) };
+    },
+
+    async deleteCaptchaProvider(req, ctx) {
+      setAuditTarget(ctx, req.id);
+      await snapshots.write(() => {
+        const p = mustProvider(req.id);
+        const users = rulesUsingProvider(req.id);
+        if (users.length > 0) throw new ApiError("failed_precondition", `id: "${p.name}" is used by ${users.length === 1 ? "rule" : "rules"} ${users.map((n) => `"${n}"`).join(", ")}`);
+        repo.deleteCaptchaProvider(req.id);
       });
       return {};
     },

@@ -73,6 +73,10 @@ export const METHOD_POLICIES: ReadonlyMap<string, MethodPolicy> = new Map<string
   ["warren.v1.PolicyService/UpdateTemplate", admin],
   ["warren.v1.PolicyService/DeleteTemplate", admin],
   ["warren.v1.PolicyService/GetTemplatePreview", read],
+  ["warren.v1.PolicyService/ListCaptchaProviders", read],
+  ["warren.v1.PolicyService/CreateCaptchaProvider", admin],
+  ["warren.v1.PolicyService/UpdateCaptchaProvider", admin],
+  ["warren.v1.PolicyService/DeleteCaptchaProvider", admin],
 ]);
 
 export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService, AgentService, ProxyService, ObservabilityService, PolicyService];

@@ -1,15 +1,45 @@
 // WAF rules and templates, from their stored specs to the data plane's compiled form (part of the
 // one snapshot compile: an invalid stored policy fails the write that would have made it live).
 import { createHash } from "node:crypto";
-import { TemplateKind, WafAction, type TemplateSpec, type WafRuleSpec } from "../../proto/gen/warren/v1/policy_pb.ts";
-import { compileWhen, ScopeMatcher, type BlockBody, type CompiledTemplate, type CompiledWafRule, type WafRuleAction } from "../../proxy/index.ts";
+import { CaptchaFallback, TemplateKind, WafAction, type CaptchaProviderSpec, type TemplateSpec, type WafRuleSpec } from "../../proto/gen/warren/v1/policy_pb.ts";
+import {
+  CAPTCHA_KINDS,
+  captchaPageCsp,
+  compileWhen,
+  ScopeMatcher,
+  type BlockBody,
+  type CaptchaSettings,
+  type CompiledTemplate,
+  type CompiledWafRule,
+  type WafRuleAction,
+} from "../../proxy/index.ts";
 import { fieldError } from "../errors.ts";
-import type { TemplateRow, WafRuleRow } from "../store/policy-repo.ts";
-import { compileTemplateSpec, DEFAULT_DIFFICULTY, DEFAULT_PASS_TTL_S } from "./validate-policy.ts";
+import type { CaptchaProviderRow, TemplateRow, WafRuleRow } from "../store/policy-repo.ts";
+import { CAPTCHA_KIND_NAMES, compileTemplateSpec, DEFAULT_DIFFICULTY, DEFAULT_PASS_TTL_S } from "./validate-policy.ts";
 
 export interface StoredPolicies {
   readonly wafRules: readonly { readonly row: WafRuleRow; readonly spec: WafRuleSpec }[];
   readonly templates: readonly { readonly row: TemplateRow; readonly spec: TemplateSpec }[];
+  readonly captchaProviders?: readonly { readonly row: CaptchaProviderRow; readonly spec: CaptchaProviderSpec }[];
+}
+
+type Provider = { readonly row: CaptchaProviderRow; readonly spec: CaptchaProviderSpec };
+
+/** A challenge rule's provider in the data plane's form: defaults filled in, the secret from its column. */
+function captchaSettings(p: Provider, fallback: CaptchaFallback): CaptchaSettings {
+  const kind = CAPTCHA_KIND_NAMES[p.spec.kind];
+  if (kind === undefined) throw fieldError("spec.challenge.captcha_provider_id", `captcha provider ${p.row.id} has no kind`);
+  const scriptUrl = p.spec.scriptUrl || CAPTCHA_KINDS[kind].scriptUrl;
+  return Object.freeze<CaptchaSettings>({
+    providerId: p.row.id,
+    kind,
+    siteKey: p.spec.siteKey,
+    secret: p.row.secret_key,
+    verifyUrl: p.spec.verifyUrl || CAPTCHA_KINDS[kind].verifyUrl,
+    scriptUrl,
+    fallback: fallback === CaptchaFallback.ALLOW ? "allow" : "block",
+    csp: captchaPageCsp(kind, scriptUrl),
+  });
 }
 
 function blockAction(spec: WafRuleSpec, templates: ReadonlyMap<string, CompiledTemplate>): WafRuleAction {
@@ -28,11 +58,22 @@ function blockAction(spec: WafRuleSpec, templates: ReadonlyMap<string, CompiledT
   return { kind: "block", status: b.status || 403, headers, body };
 }
 
-function challengeAction(spec: WafRuleSpec, templates: ReadonlyMap<string, CompiledTemplate>, builtInPage: CompiledTemplate | undefined): WafRuleAction {
+function challengeAction(
+  spec: WafRuleSpec,
+  templates: ReadonlyMap<string, CompiledTemplate>,
+  builtInPage: CompiledTemplate | undefined,
+  providers: ReadonlyMap<string, Provider>,
+): WafRuleAction {
   const ch = spec.challenge!;
   const page = ch.templateId === "" ? builtInPage : templates.get(ch.templateId);
   if (!page) throw fieldError("spec.challenge.template_id", ch.templateId === "" ? "there is no built-in challenge page" : `no template ${ch.templateId}`);
-  return { kind: "challenge", difficulty: ch.difficulty || DEFAULT_DIFFICULTY, passTtlS: ch.passTtlSeconds || DEFAULT_PASS_TTL_S, page };
+  let captcha: CaptchaSettings | undefined;
+  if (ch.captchaProviderId !== "") {
+    const p = providers.get(ch.captchaProviderId);
+    if (!p) throw fieldError("spec.challenge.captcha_provider_id", `no captcha provider ${ch.captchaProviderId}`);
+    captcha = captchaSettings(p, ch.providerFallback);
+  }
+  return { kind: "challenge", difficulty: ch.difficulty || DEFAULT_DIFFICULTY, passTtlS: ch.passTtlSeconds || DEFAULT_PASS_TTL_S, page, captcha };
 }
 
 /** The enabled rules in evaluation order (the rows come sorted by priority, then id). */
@@ -44,12 +85,13 @@ export function compilePolicies(p: StoredPolicies): readonly CompiledWafRule[] {
     templates.set(row.id, t);
     if (row.built_in === 1 && spec.kind === TemplateKind.CHALLENGE_PAGE) builtInPage = t;
   }
+  const providers = new Map<string, Provider>((p.captchaProviders ?? []).map((x) => [x.row.id, x]));
   const rules: CompiledWafRule[] = [];
   for (const { row, spec } of p.wafRules) {
     if (spec.enabled === false) continue;
     const s = spec.scope;
     const action: WafRuleAction =
-      spec.action === WafAction.ALLOW ? { kind: "allow" } : spec.action === WafAction.CHALLENGE ? challengeAction(spec, templates, builtInPage) : blockAction(spec, templates);
+      spec.action === WafAction.ALLOW ? { kind: "allow" } : spec.action === WafAction.CHALLENGE ? challengeAction(spec, templates, builtInPage, providers) : blockAction(spec, templates);
     rules.push(
       Object.freeze<CompiledWafRule>({
         id: row.id,

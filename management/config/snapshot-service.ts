@@ -4,7 +4,7 @@ import type { ProxySnapshot } from "../../proxy/index.ts";
 import { compileSnapshot } from "./compile-snapshot.ts";
 import { routeSpecFromJson } from "./validate-route.ts";
 import { compilePolicies } from "./compile-policies.ts";
-import { templateSpecFromJson, wafRuleSpecFromJson } from "./validate-policy.ts";
+import { captchaProviderSpecFromJson, templateSpecFromJson, wafRuleSpecFromJson } from "./validate-policy.ts";
 import { policyKey } from "./seed.ts";
 
 export interface SnapshotSink {
@@ -32,6 +32,7 @@ export class SnapshotService {
     const waf = compilePolicies({
       wafRules: pol.wafRules().map((row) => ({ row, spec: wafRuleSpecFromJson(row.spec) })),
       templates: pol.templates().map((row) => ({ row, spec: templateSpecFromJson(row.spec) })),
+      captchaProviders: pol.captchaProviders().map((row) => ({ row, spec: captchaProviderSpecFromJson(row.spec) })),
     });
     return compileSnapshot(this.version + 1, p.listeners(), routes, this.store.agents.list(), waf, policyKey(this.store));
   }

@@ -1,9 +1,20 @@
 // Save-time validation of WAF rules and templates: every problem is invalid_argument naming the
 // field (and, for CEL, the line and column), so an invalid policy never reaches the data plane.
 import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
-import { TemplateKind, TemplateSpecSchema, WafAction, WafRuleSpecSchema, type TemplateSpec, type WafRuleSpec } from "../../proto/gen/warren/v1/policy_pb.ts";
+import {
+  CaptchaFallback,
+  CaptchaKind,
+  CaptchaProviderSpecSchema,
+  TemplateKind,
+  TemplateSpecSchema,
+  WafAction,
+  WafRuleSpecSchema,
+  type CaptchaProviderSpec,
+  type TemplateSpec,
+  type WafRuleSpec,
+} from "../../proto/gen/warren/v1/policy_pb.ts";
 import { ApiError, fieldError } from "../errors.ts";
-import { CelCheckError, CompiledTemplate, TemplateError, compileWhen, validateScope, SAMPLE_VALUES, type TemplateKindName } from "../../proxy/index.ts";
+import { CelCheckError, CompiledTemplate, TemplateError, compileWhen, providerUrlProblem, validateScope, SAMPLE_VALUES, type CaptchaKindName, type TemplateKindName } from "../../proxy/index.ts";
 import { checkHeaders } from "./validate-route.ts";
 
 const MAX_NAME = 64;
@@ -47,11 +58,63 @@ export function validateTemplate(spec: TemplateSpec | undefined): TemplateSpec {
   return spec;
 }
 
+export const CAPTCHA_KIND_NAMES: Readonly<Record<number, CaptchaKindName>> = {
+  [CaptchaKind.TURNSTILE]: "turnstile",
+  [CaptchaKind.HCAPTCHA]: "hcaptcha",
+  [CaptchaKind.RECAPTCHA_V2]: "recaptcha_v2",
+};
+
+const KEY_RE = /^[\x21-\x7e]+$/;
+
+/**
+ * Validates (and normalizes) a captcha provider spec. The secret key is required when `creating`;
+ * on update an empty one means "keep the stored secret".
+ */
+export function validateCaptchaProvider(spec: CaptchaProviderSpec | undefined, creating: boolean): CaptchaProviderSpec {
+  if (!spec) throw fieldError("spec", "is required");
+  spec.name = checkName(spec.name, "spec.name");
+  if (CAPTCHA_KIND_NAMES[spec.kind] === undefined) throw fieldError("spec.kind", "must be CAPTCHA_KIND_TURNSTILE, CAPTCHA_KIND_HCAPTCHA or CAPTCHA_KIND_RECAPTCHA_V2");
+  spec.siteKey = spec.siteKey.trim();
+  if (spec.siteKey === "") throw fieldError("spec.site_key", "is required");
+  if (spec.siteKey.length > 256 || !KEY_RE.test(spec.siteKey)) throw fieldError("spec.site_key", "must be at most 256 printable ASCII characters without spaces");
+  spec.secretKey = spec.secretKey.trim();
+  if (spec.secretKey === "" && creating) throw fieldError("spec.secret_key", "is required");
+  if (spec.secretKey !== "" && (spec.secretKey.length > 512 || !KEY_RE.test(spec.secretKey))) throw fieldError("spec.secret_key", "must be at most 512 printable ASCII characters without spaces");
+  for (const [f, field] of [
+    ["verifyUrl", "spec.verify_url"],
+    ["scriptUrl", "spec.script_url"],
+  ] as const) {
+    spec[f] = spec[f].trim();
+    if (spec[f] === "") continue;
+    if (spec[f].length > 2048) throw fieldError(field, "must be at most 2048 characters");
+    const problem = providerUrlProblem(spec[f]);
+    if (problem) throw fieldError(field, problem);
+  }
+  return spec;
+}
+
+/** The stored form of a provider spec: everything but the secret (kept in its own column). */
+export function captchaProviderSpecToJson(spec: CaptchaProviderSpec): string {
+  return JSON.stringify(toJson(CaptchaProviderSpecSchema, create(CaptchaProviderSpecSchema, { ...spec, secretKey: "" })));
+}
+
+export function captchaProviderSpecFromJson(json: string): CaptchaProviderSpec {
+  try {
+    return fromJson(CaptchaProviderSpecSchema, JSON.parse(json) as JsonValue);
+  } catch (e) {
+    throw new ApiError("internal_error", "a stored captcha provider is unreadable", { cause: e });
+  }
+}
+
 /**
  * Validates (and normalizes) a WAF rule spec. `templateKind` looks a template up by id (undefined
- * when there is none).
+ * when there is none); `providerExists` a captcha provider.
  */
-export function validateWafRule(spec: WafRuleSpec | undefined, templateKind: (id: string) => TemplateKind | undefined): WafRuleSpec {
+export function validateWafRule(
+  spec: WafRuleSpec | undefined,
+  templateKind: (id: string) => TemplateKind | undefined,
+  providerExists: (id: string) => boolean = () => false,
+): WafRuleSpec {
   if (!spec) throw fieldError("spec", "is required");
   spec.name = checkName(spec.name, "spec.name");
   if (spec.priority < -1_000_000 || spec.priority > 1_000_000) throw fieldError("spec.priority", "must be between -1000000 and 1000000");
@@ -88,6 +151,10 @@ export function validateWafRule(spec: WafRuleSpec | undefined, templateKind: (id
         if (kind === undefined) throw fieldError("spec.challenge.template_id", `no template ${ch.templateId}`);
         if (kind !== TemplateKind.CHALLENGE_PAGE) throw fieldError("spec.challenge.template_id", "must name a CHALLENGE_PAGE template");
       }
+      ch.captchaProviderId = ch.captchaProviderId.trim();
+      if (ch.captchaProviderId !== "" && !providerExists(ch.captchaProviderId)) throw fieldError("spec.challenge.captcha_provider_id", `no captcha provider ${ch.captchaProviderId}`);
+      if (ch.providerFallback !== CaptchaFallback.BLOCK && ch.providerFallback !== CaptchaFallback.ALLOW)
+        throw fieldError("spec.challenge.provider_fallback", "must be CAPTCHA_FALLBACK_BLOCK or CAPTCHA_FALLBACK_ALLOW");
       spec.challenge = ch;
       break;
     }

@@ -21,6 +21,18 @@ export interface WafRuleRow {
   updated_at: number;
 }
 
+export interface CaptchaProviderRow {
+  id: string;
+  name: string;
+  kind: string;
+  /** CaptchaProviderSpec as proto JSON without the secret key. */
+  spec: string;
+  /** Stored as is for now (a later issue encrypts secrets at rest); never returned or logged. */
+  secret_key: string;
+  created_at: number;
+  updated_at: number;
+}
+
 /** WAF rules and response templates: the policy aggregate (written through SnapshotService). */
 export class PolicyRepo {
   private readonly s;
@@ -37,6 +49,14 @@ export class PolicyRepo {
       insertWafRule: db.prepare("INSERT INTO waf_rules (id, name, priority, spec, created_at, updated_at) VALUES (@id, @name, @priority, @spec, @created_at, @updated_at)"),
       updateWafRule: db.prepare("UPDATE waf_rules SET name = @name, priority = @priority, spec = @spec, updated_at = @updated_at WHERE id = @id"),
       deleteWafRule: db.prepare<[string]>("DELETE FROM waf_rules WHERE id = ?"),
+      captchaProviders: db.prepare<[], CaptchaProviderRow>("SELECT * FROM captcha_providers ORDER BY name"),
+      captchaProvider: db.prepare<[string], CaptchaProviderRow>("SELECT * FROM captcha_providers WHERE id = ?"),
+      captchaProviderByName: db.prepare<[string], CaptchaProviderRow>("SELECT * FROM captcha_providers WHERE name = ?"),
+      insertCaptchaProvider: db.prepare(
+        "INSERT INTO captcha_providers (id, name, kind, spec, secret_key, created_at, updated_at) VALUES (@id, @name, @kind, @spec, @secret_key, @created_at, @updated_at)",
+      ),
+      updateCaptchaProvider: db.prepare("UPDATE captcha_providers SET name = @name, kind = @kind, spec = @spec, secret_key = @secret_key, updated_at = @updated_at WHERE id = @id"),
+      deleteCaptchaProvider: db.prepare<[string]>("DELETE FROM captcha_providers WHERE id = ?"),
     };
   }
 
@@ -73,5 +93,23 @@ export class PolicyRepo {
   }
   deleteWafRule(id: string): boolean {
     return this.s.deleteWafRule.run(id).changes > 0;
+  }
+  captchaProviders(): CaptchaProviderRow[] {
+    return this.s.captchaProviders.all();
+  }
+  captchaProvider(id: string): CaptchaProviderRow | undefined {
+    return this.s.captchaProvider.get(id);
+  }
+  captchaProviderByName(name: string): CaptchaProviderRow | undefined {
+    return this.s.captchaProviderByName.get(name);
+  }
+  insertCaptchaProvider(row: CaptchaProviderRow): void {
+    this.s.insertCaptchaProvider.run(row);
+  }
+  updateCaptchaProvider(row: Omit<CaptchaProviderRow, "created_at">): void {
+    this.s.updateCaptchaProvider.run(row);
+  }
+  deleteCaptchaProvider(id: string): boolean {
+    return this.s.deleteCaptchaProvider.run(id).changes > 0;
   }
 }

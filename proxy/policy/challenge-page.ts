@@ -1,4 +1,4 @@
-// What the browser runs for a proof-of-work challenge: the form Warren puts into the page
+// What the browser runs for a challenge — proof of work, or a hosted captcha's widget: the form Warren puts into the page
 // ({{{challenge}}}), the page script and its Web Worker (served under /.well-known/warren/, no
 // inline script, no third party). The worker hashes with its own SHA-256: WebCrypto exists only in
 // secure contexts, and a public listener may be plain HTTP.
@@ -6,6 +6,9 @@
 export const CHALLENGE_SCRIPT_PATH = "/.well-known/warren/challenge.js";
 export const CHALLENGE_WORKER_PATH = "/.well-known/warren/challenge-worker.js";
 export const CHALLENGE_VERIFY_PATH = "/.well-known/warren/challenge/verify";
+export const CAPTCHA_SCRIPT_PATH = "/.well-known/warren/captcha.js";
+/** The global the widget calls with its response (data-callback). */
+export const CAPTCHA_CALLBACK = "warrenCaptchaDone";
 
 const ATTR_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 const attr = (s: string) => s.replace(/[&<>"']/g, (c) => ATTR_ESCAPES[c]!);
@@ -22,6 +25,36 @@ export function challengeWidget(o: { token: string; difficulty: number; returnTo
     `</form><script src="${CHALLENGE_SCRIPT_PATH}" defer></script>`
   );
 }
+
+/**
+ * The form a captcha challenge page carries: the provider's widget, Warren's script (which puts the
+ * widget's response into the form and submits it; loaded first so the callback exists before the
+ * widget can call it) and the provider's script.
+ */
+export function captchaWidget(o: { token: string; returnTo: string; bodyDropped: boolean; widgetClass: string; siteKey: string; scriptUrl: string }): string {
+  return (
+    `<form id="warren-challenge" method="post" action="${CHALLENGE_VERIFY_PATH}">` +
+    `<input type="hidden" name="token" value="${attr(o.token)}"><input type="hidden" name="response" value="">` +
+    `<input type="hidden" name="return" value="${attr(o.returnTo)}">` +
+    `<div class="${attr(o.widgetClass)}" data-sitekey="${attr(o.siteKey)}" data-callback="${CAPTCHA_CALLBACK}"></div>` +
+    `<p id="warren-challenge-status" role="status" aria-live="polite">Complete the check to continue.</p>` +
+    (o.bodyDropped ? `<p>The form you sent was not forwarded. Send it again after the check.</p>` : "") +
+    `<noscript><p>This check needs JavaScript. Turn it on and reload the page.</p></noscript>` +
+    `</form><script src="${CAPTCHA_SCRIPT_PATH}" defer></script><script src="${attr(o.scriptUrl)}" defer></script>`
+  );
+}
+
+export const CAPTCHA_SCRIPT = `(function () {
+  window.${CAPTCHA_CALLBACK} = function (response) {
+    var f = document.getElementById("warren-challenge");
+    if (!f || typeof response !== "string" || response === "") return;
+    f.elements.response.value = response;
+    var s = document.getElementById("warren-challenge-status");
+    if (s) s.textContent = "Done. Continuing…";
+    f.submit();
+  };
+})();
+`;
 
 export const CHALLENGE_SCRIPT = `(function () {
   var f = document.getElementById("warren-challenge");
@@ -75,4 +108,5 @@ onmessage = function (m) {
 export const CHALLENGE_ASSETS: ReadonlyMap<string, string> = new Map([
   [CHALLENGE_SCRIPT_PATH, CHALLENGE_SCRIPT],
   [CHALLENGE_WORKER_PATH, CHALLENGE_WORKER],
+  [CAPTCHA_SCRIPT_PATH, CAPTCHA_SCRIPT],
 ]);

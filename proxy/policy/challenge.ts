@@ -1,5 +1,6 @@
 // The built-in proof-of-work challenge (DESIGN.md §5 stage 4): stateless and cheap for the gateway.
-// Issuing one is an HMAC over (rule, rule fingerprint, host, client network, difficulty, expiry);
+// Issuing one is an HMAC over (rule, rule fingerprint, host, client network, difficulty, expiry,
+// and the kind of check: proof of work or a hosted captcha, so one is never accepted as the other);
 // checking a solution is that HMAC and one SHA-256. A solved challenge earns a pass cookie, an HMAC
 // over (rule, fingerprint, host, expiry): editing the rule changes its fingerprint and so voids
 // every pass, and a pass for one host is worth nothing on another.
@@ -16,10 +17,15 @@ export interface ChallengeClaims {
   readonly host: string;
   /** The client's network (IPv4 /24, IPv6 /64): a token solved elsewhere is refused. */
   readonly network: string;
+  /** 0 for a captcha challenge. */
   readonly difficulty: number;
   /** Unix seconds. */
   readonly expiresAt: number;
+  /** Which check the token is for. */
+  readonly check: ChallengeCheck;
 }
+
+export type ChallengeCheck = "pow" | "captcha";
 
 const b64 = (b: Buffer) => b.toString("base64url");
 
@@ -47,7 +53,7 @@ export function clientNetwork(ip: string): string {
 
 /** A signed challenge token for the page (opaque to the client, who hashes it with its nonce). */
 export function issueChallenge(key: Buffer, c: ChallengeClaims): string {
-  const payload = [c.ruleId, c.fingerprint, c.host, c.network, c.difficulty, c.expiresAt, b64(randomBytes(9))].join("|");
+  const payload = [c.ruleId, c.fingerprint, c.host, c.network, c.difficulty, c.expiresAt, c.check, b64(randomBytes(9))].join("|");
   return `${b64(Buffer.from(payload))}.${b64(mac(key, "challenge", payload))}`;
 }
 
@@ -57,10 +63,11 @@ export function readChallenge(key: Buffer, token: string, nowS: number): Challen
   if (dot <= 0 || token.length > 1024) return undefined;
   const payload = Buffer.from(token.slice(0, dot), "base64url").toString();
   if (!sameMac(mac(key, "challenge", payload), token.slice(dot + 1))) return undefined;
-  const [ruleId, fingerprint, host, network, difficulty, expiresAt] = payload.split("|");
+  const [ruleId, fingerprint, host, network, difficulty, expiresAt, check] = payload.split("|");
   const exp = Number(expiresAt);
   if (!(exp > nowS)) return undefined;
-  return { ruleId: ruleId!, fingerprint: fingerprint!, host: host!, network: network!, difficulty: Number(difficulty), expiresAt: exp };
+  if (check !== "pow" && check !== "captcha") return undefined;
+  return { ruleId: ruleId!, fingerprint: fingerprint!, host: host!, network: network!, difficulty: Number(difficulty), expiresAt: exp, check };
 }
 
 /** Leading zero bits of a digest. */

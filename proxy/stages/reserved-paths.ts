@@ -1,7 +1,7 @@
 // Stage 3, Warren's reserved paths: everything under /.well-known/warren/ belongs to the gateway, on
 // every listener and before routing, so no route can expose an upstream's version of it. Here: the
-// proof-of-work challenge's script, its worker, and the endpoint that checks a solution and hands
-// out the pass cookie (ACME answers join later).
+// challenge's scripts (proof of work and captcha), the worker, and the endpoint that checks a
+// solution — or asks the captcha provider — and hands out the pass cookie (ACME answers join later).
 import type http from "node:http";
 import { answer, TAKEN, type Stage, type StageResult } from "../stage.ts";
 import { writeAnswer } from "../respond.ts";
@@ -9,10 +9,17 @@ import type { RequestContext } from "../context.ts";
 import { CHALLENGE_ASSETS, CHALLENGE_VERIFY_PATH } from "../policy/challenge-page.ts";
 import { clientNetwork, issuePass, passCookieName, readChallenge, safeReturnPath, solves } from "../policy/challenge.ts";
 import { EndpointLimit } from "../policy/endpoint-limit.ts";
+import { CaptchaFailures, CaptchaVerifier } from "../policy/captcha.ts";
 
 export const RESERVED_PREFIX = "/.well-known/warren/";
 
-const MAX_VERIFY_BODY = 4096;
+/** Captcha responses run to a few KiB (hCaptcha's are the longest). */
+const MAX_VERIFY_BODY = 16 * 1024;
+
+export interface CaptchaDeps {
+  readonly verifier: CaptchaVerifier;
+  readonly failures: CaptchaFailures;
+}
 
 /** Reads a small urlencoded form body; undefined when it is larger than `max`. */
 function readForm(req: http.IncomingMessage, max: number): Promise<URLSearchParams | undefined> {
@@ -34,7 +41,7 @@ function readForm(req: http.IncomingMessage, max: number): Promise<URLSearchPara
   });
 }
 
-async function verify(ctx: RequestContext): Promise<StageResult> {
+async function verify(ctx: RequestContext, cap: CaptchaDeps): Promise<StageResult> {
   const req = ctx.req;
   if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers["content-type"] ?? "")) return answer("unsupported_media_type");
   if (Number(req.headers["content-length"] ?? 0) > MAX_VERIFY_BODY) return answer("body_too_large");
@@ -48,15 +55,29 @@ async function verify(ctx: RequestContext): Promise<StageResult> {
   const c = readChallenge(key, token, nowS);
   const rule = c && ctx.snapshot.waf.find((r) => r.id === c.ruleId);
   const a = rule?.action;
-  const ok =
-    c !== undefined &&
-    a?.kind === "challenge" &&
-    rule!.fingerprint === c.fingerprint &&
-    a.difficulty === c.difficulty &&
-    c.host === ctx.host &&
-    c.network === clientNetwork(ctx.clientIp) &&
-    solves(token, form.get("nonce") ?? "", c.difficulty);
-  if (!ok) return answer("challenge_failed");
+  // The token was issued for this rule as it is now, this host and this client's network.
+  const bound = c !== undefined && a?.kind === "challenge" && rule!.fingerprint === c.fingerprint && c.host === ctx.host && c.network === clientNetwork(ctx.clientIp);
+  if (!bound) return answer("challenge_failed");
+  if (a.captcha === undefined) {
+    // Proof of work: a captcha token is not a puzzle.
+    if (c.check !== "pow" || a.difficulty !== c.difficulty || !solves(token, form.get("nonce") ?? "", c.difficulty)) return answer("challenge_failed");
+  } else {
+    // A proof-of-work token is not a captcha check.
+    if (c.check !== "captcha") return answer("challenge_failed");
+    const response = form.get("response") ?? "";
+    if (response === "") return answer("challenge_failed");
+    const out = await cap.verifier.verify(a.captcha, response, ctx.clientIp);
+    if (out.kind === "failure") return answer("challenge_failed");
+    if (out.kind === "unavailable") {
+      cap.failures.failed(rule!, a.captcha, out.reason);
+      if (a.captcha.fallback === "block") {
+        ctx.rule = rule;
+        return answer("waf_blocked");
+      }
+      // CAPTCHA_FALLBACK_ALLOW: a deliberate fail-open the operator chose — while the provider
+      // cannot be asked, clients get a pass as if they had solved the check.
+    }
+  }
   ctx.rule = rule;
   const expiresAt = nowS + a.passTtlS;
   const cookie = [
@@ -71,7 +92,10 @@ async function verify(ctx: RequestContext): Promise<StageResult> {
   return TAKEN;
 }
 
-export function reservedPaths(verifyLimit = new EndpointLimit(30, 60_000)): Stage {
+export function reservedPaths(
+  cap: CaptchaDeps = { verifier: new CaptchaVerifier(), failures: new CaptchaFailures(undefined) },
+  verifyLimit = new EndpointLimit(30, 60_000),
+): Stage {
   return {
     name: "reserved_paths",
     run(ctx: RequestContext): StageResult | Promise<StageResult> {
@@ -85,7 +109,7 @@ export function reservedPaths(verifyLimit = new EndpointLimit(30, 60_000)): Stag
       if (ctx.routingPath === CHALLENGE_VERIFY_PATH && ctx.raw === undefined) {
         if (ctx.method !== "POST") return answer("method_not_allowed", ["allow", "POST"]);
         if (!verifyLimit.take(ctx.clientIp)) return answer("endpoint_rate_limited", ["retry-after", String(verifyLimit.retryAfterS())]);
-        return verify(ctx);
+        return verify(ctx, cap);
       }
       return answer("route_not_found");
     },

@@ -11,7 +11,8 @@ import { CelRequest } from "../policy/cel.ts";
 import type { RequestContext } from "../context.ts";
 import type { CompiledWafRule, WafRuleAction } from "../snapshot.ts";
 import { CHALLENGE_TTL_S, checkPass, clientNetwork, issueChallenge, passCookieName, safeReturnPath } from "../policy/challenge.ts";
-import { challengeWidget } from "../policy/challenge-page.ts";
+import { captchaWidget, challengeWidget } from "../policy/challenge-page.ts";
+import { CAPTCHA_KINDS } from "../policy/captcha.ts";
 
 type Block = Extract<WafRuleAction, { kind: "block" }>;
 type Challenge = Extract<WafRuleAction, { kind: "challenge" }>;
@@ -89,9 +90,12 @@ function challenge(ctx: RequestContext, rule: CompiledWafRule, a: Challenge, now
     fingerprint: rule.fingerprint,
     host: ctx.host,
     network: clientNetwork(ctx.clientIp),
-    difficulty: a.difficulty,
+    difficulty: a.captcha ? 0 : a.difficulty,
     expiresAt: nowS + CHALLENGE_TTL_S,
+    check: a.captcha ? "captcha" : "pow",
   });
+  const returnTo = safeReturnPath(ctx.forwardTarget);
+  const c = a.captcha;
   const status = 403;
   const body = a.page.render({
     status: String(status),
@@ -103,9 +107,11 @@ function challenge(ctx: RequestContext, rule: CompiledWafRule, a: Challenge, now
     rule_name: rule.name,
     difficulty: String(a.difficulty),
     // A request body is never replayed: the page says so, and the client sends it again after the check.
-    challenge: challengeWidget({ token, difficulty: a.difficulty, returnTo: safeReturnPath(ctx.forwardTarget), bodyDropped: ctx.hasBody }),
+    challenge: c
+      ? captchaWidget({ token, returnTo, bodyDropped: ctx.hasBody, widgetClass: CAPTCHA_KINDS[c.kind].widgetClass, siteKey: c.siteKey, scriptUrl: c.scriptUrl })
+      : challengeWidget({ token, difficulty: a.difficulty, returnTo, bodyDropped: ctx.hasBody }),
   });
-  writeAnswer(ctx, status, ["content-type", a.page.contentType, "cache-control", "no-store", "content-security-policy", CHALLENGE_PAGE_CSP], body);
+  writeAnswer(ctx, status, ["content-type", a.page.contentType, "cache-control", "no-store", "content-security-policy", c ? c.csp : CHALLENGE_PAGE_CSP], body);
 }
 
 export function waf(errors: PolicyErrors): Stage {

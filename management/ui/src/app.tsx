@@ -18,6 +18,7 @@ import { RouteEditPage } from "./pages/route-edit.tsx";
 import { WafRulesPage } from "./pages/waf-rules.tsx";
 import { WafRuleEditPage } from "./pages/waf-rule-edit.tsx";
 import { TemplatesPage } from "./pages/templates.tsx";
+import { CaptchaProviderEditPage, CaptchaProvidersPage } from "./pages/captcha.tsx";
 import { TemplateEditPage } from "./pages/template-edit.tsx";
 import { RequestsPage } from "./pages/requests.tsx";
 import { UsersPage } from "./pages/users.tsx";
@@ -47,6 +48,9 @@ const ROUTES: RouteEntry[] = [
   { path: "/templates", page: TemplatesPage, nav: "Templates" },
   { path: "/templates/new", page: TemplateEditPage },
   { path: "/templates/:id", page: TemplateEditPage },
+  { path: "/captcha", page: CaptchaProvidersPage, nav: "Captcha" },
+  { path: "/captcha/new", page: CaptchaProviderEditPage },
+  { path: "/captcha/:id", page: CaptchaProviderEditPage },
   { path: "/listeners", page: ListenersPage, nav: "Listeners" },
   { path: "/listeners/new", page: ListenerPage },
   { path: "/listeners/:id", page: ListenerPage },

@@ -6,7 +6,7 @@ import { CHALLENGE_WORKER, challengeWidget } from "../../../proxy/policy/challen
 import { EndpointLimit } from "../../../proxy/policy/endpoint-limit.ts";
 
 const key = randomBytes(32);
-const claims = { ruleId: "waf_a", fingerprint: "fp1", host: "app.test", network: clientNetwork("203.0.113.9"), difficulty: 10, expiresAt: 1_000_300 };
+const claims = { ruleId: "waf_a", fingerprint: "fp1", host: "app.test", network: clientNetwork("203.0.113.9"), difficulty: 10, expiresAt: 1_000_300, check: "pow" as const };
 
 /** The browser's worker, run here: its SHA-256 and its search loop. */
 function worker(): { sha256(s: string): number[]; solve(token: string, difficulty: number): string } {
@@ -35,6 +35,11 @@ describe("proof-of-work challenge", () => {
     assert.equal(readChallenge(key, `${forged}.${mac}`, 1_000_000), undefined, "a changed claim");
     assert.equal(readChallenge(key, "garbage", 1_000_000), undefined);
     assert.notEqual(issueChallenge(key, claims), t, "each token is unique");
+    const cap = issueChallenge(key, { ...claims, difficulty: 0, check: "captcha" });
+    assert.equal(readChallenge(key, cap, 1_000_000)?.check, "captcha", "the kind of check is a signed claim");
+    const [cp, cm] = cap.split(".");
+    const asPow = Buffer.from(Buffer.from(cp!, "base64url").toString().replace("|captcha|", "|pow|")).toString("base64url");
+    assert.equal(readChallenge(key, `${asPow}.${cm}`, 1_000_000), undefined, "a captcha token relabelled as proof of work");
   });
 
   it("checks a solution with one hash; the browser's worker finds one", () => {

@@ -4,8 +4,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { WafAction, WafRuleSchema, WafRuleSpecSchema } from "../../../proto/gen/warren/v1/policy_pb.ts";
-import { FormError, formToRuleSpec, hasInlineActiveContent, isHtml, lineColumnOf, movePriorities, offsetOf, parseLineColumn, parseOffset, ruleToForm, scopeSummary, specWith, splitList, whenErrorOffset } from "../../../management/ui/src/lib/policy-form.ts";
+import { CaptchaFallback, CaptchaKind, CaptchaProviderSchema, WafAction, WafRuleSchema, WafRuleSpecSchema } from "../../../proto/gen/warren/v1/policy_pb.ts";
+import { actionSummary, FormError, formToProviderSpec, formToRuleSpec, providerToForm, hasInlineActiveContent, isHtml, lineColumnOf, movePriorities, offsetOf, parseLineColumn, parseOffset, ruleToForm, scopeSummary, specWith, splitList, whenErrorOffset } from "../../../management/ui/src/lib/policy-form.ts";
 
 describe("CEL error positions", () => {
   it("parses line and column from the server's message", () => {
@@ -84,6 +84,41 @@ describe("rule form", () => {
     assert.equal(formToRuleSpec(f).block, undefined);
     f.priority = "first";
     assert.throws(() => formToRuleSpec(f), (e: unknown) => e instanceof FormError && e.problem.field === "priority");
+  });
+});
+
+describe("captcha in the rule form and the provider form", () => {
+  it("round-trips a captcha challenge (provider and fallback), sending no difficulty for it", () => {
+    const spec = create(WafRuleSpecSchema, { name: "c", enabled: true, scope: {}, action: WafAction.CHALLENGE, challenge: { passTtlSeconds: 600, captchaProviderId: "cap_1", providerFallback: CaptchaFallback.ALLOW } });
+    const f = ruleToForm(spec);
+    assert.deepEqual([f.captchaProviderId, f.providerFallback], ["cap_1", CaptchaFallback.ALLOW]);
+    assert.deepEqual(formToRuleSpec(f), spec);
+    f.difficulty = "20";
+    assert.equal(formToRuleSpec(f).challenge?.difficulty, 0, "difficulty is for proof of work only");
+    assert.equal(actionSummary(spec), "challenge (captcha)");
+  });
+
+  it("sends proof of work with the block fallback when no provider is chosen", () => {
+    const f = ruleToForm(undefined);
+    f.name = "p";
+    f.action = WafAction.CHALLENGE;
+    f.difficulty = "12";
+    f.providerFallback = CaptchaFallback.ALLOW;
+    const ch = formToRuleSpec(f).challenge!;
+    assert.deepEqual([ch.captchaProviderId, ch.providerFallback, ch.difficulty], ["", CaptchaFallback.BLOCK, 12]);
+    assert.equal(ruleToForm(undefined).providerFallback, CaptchaFallback.BLOCK, "block by default");
+  });
+
+  it("never fills the secret into the provider form; an untouched secret is sent empty (kept by the server)", () => {
+    const p = create(CaptchaProviderSchema, { id: "cap_1", spec: { name: "ts", kind: CaptchaKind.HCAPTCHA, siteKey: "site", verifyUrl: "https://v.test/x" }, secretKeySet: true });
+    const f = providerToForm(p);
+    assert.deepEqual([f.name, f.kind, f.siteKey, f.secretKey, f.verifyUrl, f.scriptUrl], ["ts", CaptchaKind.HCAPTCHA, "site", "", "https://v.test/x", ""]);
+    assert.equal(formToProviderSpec(f).secretKey, "");
+    f.secretKey = "  new-secret ";
+    f.name = " ts2 ";
+    const spec = formToProviderSpec(f);
+    assert.deepEqual([spec.name, spec.secretKey], ["ts2", "new-secret"]);
+    assert.equal(providerToForm(undefined).kind, CaptchaKind.TURNSTILE, "a new provider starts as Turnstile");
   });
 });
 

@@ -3,7 +3,18 @@
 // line and column, priorities for moving a rule up or down. Pure: unit-tested in
 // test/unit/ui/policies.test.ts.
 import { clone, create } from "@bufbuild/protobuf";
-import { WafAction, WafRuleSpecSchema, type Scope, type WafRule, type WafRuleSpec } from "../../../../proto/gen/warren/v1/policy_pb.ts";
+import {
+  CaptchaFallback,
+  CaptchaKind,
+  CaptchaProviderSpecSchema,
+  WafAction,
+  WafRuleSpecSchema,
+  type CaptchaProvider,
+  type CaptchaProviderSpec,
+  type Scope,
+  type WafRule,
+  type WafRuleSpec,
+} from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import { FormError, parseWhole, splitList, type HeaderRow } from "./route-form.ts";
 
 export { FormError, splitList };
@@ -31,6 +42,9 @@ export interface RuleForm {
   difficulty: string;
   passTtl: string;
   challengeTemplateId: string;
+  /** "Check with": empty = proof of work, else a captcha provider's id. */
+  captchaProviderId: string;
+  providerFallback: CaptchaFallback;
 }
 
 export function joinList(items: readonly string[] | undefined): string {
@@ -57,6 +71,8 @@ export function ruleToForm(spec: WafRuleSpec | undefined): RuleForm {
     difficulty: spec?.challenge?.difficulty ? String(spec.challenge.difficulty) : "",
     passTtl: spec?.challenge?.passTtlSeconds ? String(spec.challenge.passTtlSeconds) : "",
     challengeTemplateId: spec?.challenge?.templateId ?? "",
+    captchaProviderId: spec?.challenge?.captchaProviderId ?? "",
+    providerFallback: spec?.challenge?.providerFallback === CaptchaFallback.ALLOW ? CaptchaFallback.ALLOW : CaptchaFallback.BLOCK,
   };
 }
 
@@ -85,13 +101,46 @@ export function formToRuleSpec(f: RuleForm): WafRuleSpec {
   if (f.action === WafAction.CHALLENGE) {
     spec.challenge = create(WafRuleSpecSchema, {
       challenge: {
-        difficulty: parseWhole(f.difficulty, "challenge.difficulty", { max: 64 }),
+        // The difficulty is for proof of work only; a captcha rule sends none.
+        difficulty: f.captchaProviderId === "" ? parseWhole(f.difficulty, "challenge.difficulty", { max: 64 }) : 0,
         passTtlSeconds: parseWhole(f.passTtl, "challenge.pass_ttl_seconds", { max: 100_000_000 }),
         templateId: f.challengeTemplateId,
+        captchaProviderId: f.captchaProviderId,
+        providerFallback: f.captchaProviderId === "" ? CaptchaFallback.BLOCK : f.providerFallback,
       },
     }).challenge;
   }
   return spec;
+}
+
+export interface ProviderForm {
+  name: string;
+  kind: CaptchaKind;
+  siteKey: string;
+  /** Write-only: always starts empty; empty on save keeps the stored secret. */
+  secretKey: string;
+  verifyUrl: string;
+  scriptUrl: string;
+}
+
+export const CAPTCHA_KIND_LABELS: readonly (readonly [CaptchaKind, string])[] = [
+  [CaptchaKind.TURNSTILE, "Cloudflare Turnstile"],
+  [CaptchaKind.HCAPTCHA, "hCaptcha"],
+  [CaptchaKind.RECAPTCHA_V2, "Google reCAPTCHA v2"],
+];
+
+export function captchaKindLabel(kind: CaptchaKind | undefined): string {
+  return CAPTCHA_KIND_LABELS.find(([k]) => k === kind)?.[1] ?? "unknown";
+}
+
+/** The editor's form for a provider (the secret is never known to the UI). */
+export function providerToForm(p: CaptchaProvider | undefined): ProviderForm {
+  const s = p?.spec;
+  return { name: s?.name ?? "", kind: s?.kind || CaptchaKind.TURNSTILE, siteKey: s?.siteKey ?? "", secretKey: "", verifyUrl: s?.verifyUrl ?? "", scriptUrl: s?.scriptUrl ?? "" };
+}
+
+export function formToProviderSpec(f: ProviderForm): CaptchaProviderSpec {
+  return create(CaptchaProviderSpecSchema, { name: f.name.trim(), kind: f.kind, siteKey: f.siteKey.trim(), secretKey: f.secretKey.trim(), verifyUrl: f.verifyUrl.trim(), scriptUrl: f.scriptUrl.trim() });
 }
 
 /** "hosts app.test · prefixes /admin · methods POST", or "every request". */
@@ -105,7 +154,7 @@ export function scopeSummary(scope: Scope | undefined): string {
 
 export function actionSummary(spec: WafRuleSpec | undefined): string {
   if (spec?.action === WafAction.ALLOW) return "allow";
-  if (spec?.action === WafAction.CHALLENGE) return `challenge (${spec.challenge?.difficulty || 16} bits)`;
+  if (spec?.action === WafAction.CHALLENGE) return spec.challenge?.captchaProviderId ? "challenge (captcha)" : `challenge (${spec.challenge?.difficulty || 16} bits)`;
   return `block ${spec?.block?.status || 403}`;
 }
 

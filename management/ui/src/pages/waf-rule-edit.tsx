@@ -9,10 +9,10 @@ import { attempt, useLoad } from "../lib/load.ts";
 import { isAdmin } from "../lib/session.ts";
 import { navigate } from "../lib/router.ts";
 import { messageFor, type ApiProblem } from "../lib/errors.ts";
-import { FormError, formToRuleSpec, ruleToForm, whenErrorOffset, type BodySource, type RuleForm } from "../lib/policy-form.ts";
+import { captchaKindLabel, FormError, formToRuleSpec, ruleToForm, whenErrorOffset, type BodySource, type RuleForm } from "../lib/policy-form.ts";
 import type { HeaderRow } from "../lib/route-form.ts";
 import { Checkbox, Empty, Field, Loading, PageHeader, Problem, Select, TextArea, TextInput, EditorFooter } from "../components/ui.tsx";
-import { TemplateKind, WafAction } from "../../../../proto/gen/warren/v1/policy_pb.ts";
+import { CaptchaFallback, TemplateKind, WafAction } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import "./policies.css";
 
 const FORM_FIELDS = ["name", "priority", "enabled", "scope", "when", "action", "block", "challenge"];
@@ -96,6 +96,7 @@ export function WafRuleEditPage({ params }: PageProps) {
   const admin = isAdmin.value;
   const rules = useLoad(() => api.policy.listWafRules({}), [id]);
   const templates = useLoad(() => api.policy.listTemplates({}), []);
+  const providers = useLoad(() => api.policy.listCaptchaProviders({}), []);
   const [form, setForm] = useState<RuleForm | undefined>(undefined);
   const [problem, setProblem] = useState<ApiProblem | undefined>(undefined);
   const [saved, setSaved] = useState<string | undefined>(undefined);
@@ -214,7 +215,7 @@ export function WafRuleEditPage({ params }: PageProps) {
               options={[
                 [WafAction.BLOCK, "Block: answer with a status and body"],
                 [WafAction.ALLOW, "Allow: skip the rules after this one"],
-                [WafAction.CHALLENGE, "Challenge: a proof-of-work page; a passed client goes on"],
+                [WafAction.CHALLENGE, "Challenge: a proof-of-work or captcha page; a passed client goes on"],
               ]}
               onValue={(v) => update((d) => (d.action = v))}
             />
@@ -261,12 +262,49 @@ export function WafRuleEditPage({ params }: PageProps) {
             )}
             {f.action === WafAction.CHALLENGE && (
               <>
-                <p class="hint">
-                  The browser solves a SHA-256 puzzle in the background (no third party, no personal data) and gets a signed pass cookie for this rule and host. Clients without JavaScript see a page asking
-                  for it. A request body is not forwarded: the page says so.
-                </p>
+                <Select
+                  label="Check with"
+                  field="challenge.captcha_provider_id"
+                  problem={problem}
+                  hint={
+                    <>
+                      <a href="/captcha">Manage captcha providers</a>
+                      {providers.problem ? ` (not loaded: ${providers.problem.message})` : ""}
+                    </>
+                  }
+                  value={f.captchaProviderId}
+                  options={[
+                    ["", "Proof of work (built in, no third party)"] as const,
+                    ...(providers.data?.providers ?? []).map((p) => [p.id, `${p.spec?.name ?? p.id} (${captchaKindLabel(p.spec?.kind)})`] as const),
+                  ]}
+                  onValue={(v) => update((d) => (d.captchaProviderId = v))}
+                />
+                {f.captchaProviderId === "" ? (
+                  <p class="hint">
+                    The browser solves a SHA-256 puzzle in the background (no third party, no personal data) and gets a signed pass cookie for this rule and host. Clients without JavaScript see a page asking
+                    for it. A request body is not forwarded: the page says so.
+                  </p>
+                ) : (
+                  <>
+                    <p class="hint">The page shows the provider's widget; Warren asks the provider whether it was solved (3 s at most) and then gives a signed pass cookie for this rule and host.</p>
+                    <Select
+                      label="When the provider cannot be asked"
+                      field="challenge.provider_fallback"
+                      problem={problem}
+                      hint="Timeouts, network errors, 5xx answers and too many checks at once."
+                      value={f.providerFallback}
+                      options={[
+                        [CaptchaFallback.BLOCK, "Block the request (403)"],
+                        [CaptchaFallback.ALLOW, "Let the client through (fail open)"],
+                      ]}
+                      onValue={(v) => update((d) => (d.providerFallback = v))}
+                    />
+                  </>
+                )}
                 <div class="grid2">
-                  <TextInput label="Difficulty (bits)" field="challenge.difficulty" problem={problem} inputMode="numeric" placeholder="16" hint="8–26; each bit doubles the work. 16 takes a browser well under a second." value={f.difficulty} onValue={(v) => update((d) => (d.difficulty = v))} />
+                  {f.captchaProviderId === "" && (
+                    <TextInput label="Difficulty (bits)" field="challenge.difficulty" problem={problem} inputMode="numeric" placeholder="16" hint="8–26; each bit doubles the work. 16 takes a browser well under a second." value={f.difficulty} onValue={(v) => update((d) => (d.difficulty = v))} />
+                  )}
                   <TextInput label="Pass lifetime (seconds)" field="challenge.pass_ttl_seconds" problem={problem} inputMode="numeric" placeholder="3600" hint="60–2592000. Editing the rule ends every pass." value={f.passTtl} onValue={(v) => update((d) => (d.passTtl = v))} />
                 </div>
                 <Select

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warren/v1/policy.proto.
  */
 export const file_warren_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("ChZ3YXJyZW4vdjEvcG9saWN5LnByb3RvEgl3YXJyZW4udjEiPgoFU2NvcGUSDQoFaG9zdHMYASADKAkSFQoNcGF0aF9wcmVmaXhlcxgCIAMoCRIPCgdtZXRob2RzGAMgAygJIlYKEUNoYWxsZW5nZVNldHRpbmdzEhIKCmRpZmZpY3VsdHkYASABKA0SGAoQcGFzc190dGxfc2Vjb25kcxgCIAEoDRITCgt0ZW1wbGF0ZV9pZBgDIAEoCSKBAQoNQmxvY2tTZXR0aW5ncxIOCgZzdGF0dXMYASABKA0SEwoLdGVtcGxhdGVfaWQYAiABKAkSDAoEYm9keRgDIAEoCRIUCgxjb250ZW50X3R5cGUYBCABKAkSJwoHaGVhZGVycxgFIAMoCzIWLndhcnJlbi52MS5IZWFkZXJWYWx1ZSL+AQoLV2FmUnVsZVNwZWMSDAoEbmFtZRgBIAEoCRIQCghwcmlvcml0eRgCIAEoBRIUCgdlbmFibGVkGAMgASgISACIAQESHwoFc2NvcGUYBCABKAsyEC53YXJyZW4udjEuU2NvcGUSDAoEd2hlbhgFIAEoCRIkCgZhY3Rpb24YBiABKA4yFC53YXJyZW4udjEuV2FmQWN0aW9uEicKBWJsb2NrGAcgASgLMhgud2FycmVuLnYxLkJsb2NrU2V0dGluZ3MSLwoJY2hhbGxlbmdlGAggASgLMhwud2FycmVuLnYxLkNoYWxsZW5nZVNldHRpbmdzQgoKCF9lbmFibGVkIpsBCgdXYWZSdWxlEgoKAmlkGAEgASgJEiQKBHNwZWMYAiABKAsyFi53YXJyZW4udjEuV2FmUnVsZVNwZWMSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZwoMVGVtcGxhdGVTcGVjEgwKBG5hbWUYASABKAkSJQoEa2luZBgCIAEoDjIXLndhcnJlbi52MS5UZW1wbGF0ZUtpbmQSFAoMY29udGVudF90eXBlGAMgASgJEgwKBGJvZHkYBCABKAkirwEKCFRlbXBsYXRlEgoKAmlkGAEgASgJEiUKBHNwZWMYAiABKAsyFy53YXJyZW4udjEuVGVtcGxhdGVTcGVjEhAKCGJ1aWx0X2luGAMgASgIEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhUKE0xpc3RXYWZSdWxlc1JlcXVlc3QiOQoUTGlzdFdhZlJ1bGVzUmVzcG9uc2USIQoFcnVsZXMYASADKAsyEi53YXJyZW4udjEuV2FmUnVsZSI8ChRDcmVhdGVXYWZSdWxlUmVxdWVzdBIkCgRzcGVjGAEgASgLMhYud2FycmVuLnYxLldhZlJ1bGVTcGVjIjkKFUNyZWF0ZVdhZlJ1bGVSZXNwb25zZRIgCgRydWxlGAEgASgLMhIud2FycmVuLnYxLldhZlJ1bGUiSAoUVXBkYXRlV2FmUnVsZVJlcXVlc3QSCgoCaWQYASABKAkSJAoEc3BlYxgCIAEoCzIWLndhcnJlbi52MS5XYWZSdWxlU3BlYyI5ChVVcGRhdGVXYWZSdWxlUmVzcG9uc2USIAoEcnVsZRgBIAEoCzISLndhcnJlbi52MS5XYWZSdWxlIiIKFERlbGV0ZVdhZlJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJIhcKFURlbGV0ZVdhZlJ1bGVSZXNwb25zZSIWChRMaXN0VGVtcGxhdGVzUmVxdWVzdCI/ChVMaXN0VGVtcGxhdGVzUmVzcG9uc2USJgoJdGVtcGxhdGVzGAEgAygLMhMud2FycmVuLnYxLlRlbXBsYXRlIj4KFUNyZWF0ZVRlbXBsYXRlUmVxdWVzdBIlCgRzcGVjGAEgASgLMhcud2FycmVuLnYxLlRlbXBsYXRlU3BlYyI/ChZDcmVhdGVUZW1wbGF0ZVJlc3BvbnNlEiUKCHRlbXBsYXRlGAEgASgLMhMud2FycmVuLnYxLlRlbXBsYXRlIkoKFVVwZGF0ZVRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIlCgRzcGVjGAIgASgLMhcud2FycmVuLnYxLlRlbXBsYXRlU3BlYyI/ChZVcGRhdGVUZW1wbGF0ZVJlc3BvbnNlEiUKCHRlbXBsYXRlGAEgASgLMhMud2FycmVuLnYxLlRlbXBsYXRlIiMKFURlbGV0ZVRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCSIYChZEZWxldGVUZW1wbGF0ZVJlc3BvbnNlIkIKGUdldFRlbXBsYXRlUHJldmlld1JlcXVlc3QSJQoEc3BlYxgBIAEoCzIXLndhcnJlbi52MS5UZW1wbGF0ZVNwZWMiRAoaR2V0VGVtcGxhdGVQcmV2aWV3UmVzcG9uc2USFAoMY29udGVudF90eXBlGAEgASgJEhAKCHJlbmRlcmVkGAIgASgJKm0KCVdhZkFjdGlvbhIaChZXQUZfQUNUSU9OX1VOU1BFQ0lGSUVEEAASFAoQV0FGX0FDVElPTl9CTE9DSxABEhQKEFdBRl9BQ1RJT05fQUxMT1cQAhIYChRXQUZfQUNUSU9OX0NIQUxMRU5HRRADKm8KDFRlbXBsYXRlS2luZBIdChlURU1QTEFURV9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaVEVNUExBVEVfS0lORF9HRU5FUklDX0JPRFkQARIgChxURU1QTEFURV9LSU5EX0NIQUxMRU5HRV9QQUdFEAIymAYKDVBvbGljeVNlcnZpY2USTwoMTGlzdFdhZlJ1bGVzEh4ud2FycmVuLnYxLkxpc3RXYWZSdWxlc1JlcXVlc3QaHy53YXJyZW4udjEuTGlzdFdhZlJ1bGVzUmVzcG9uc2USUgoNQ3JlYXRlV2FmUnVsZRIfLndhcnJlbi52MS5DcmVhdGVXYWZSdWxlUmVxdWVzdBogLndhcnJlbi52MS5DcmVhdGVXYWZSdWxlUmVzcG9uc2USUgoNVXBkYXRlV2FmUnVsZRIfLndhcnJlbi52MS5VcGRhdGVXYWZSdWxlUmVxdWVzdBogLndhcnJlbi52MS5VcGRhdGVXYWZSdWxlUmVzcG9uc2USUgoNRGVsZXRlV2FmUnVsZRIfLndhcnJlbi52MS5EZWxldGVXYWZSdWxlUmVxdWVzdBogLndhcnJlbi52MS5EZWxldGVXYWZSdWxlUmVzcG9uc2USUgoNTGlzdFRlbXBsYXRlcxIfLndhcnJlbi52MS5MaXN0VGVtcGxhdGVzUmVxdWVzdBogLndhcnJlbi52MS5MaXN0VGVtcGxhdGVzUmVzcG9uc2USVQoOQ3JlYXRlVGVtcGxhdGUSIC53YXJyZW4udjEuQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0GiEud2FycmVuLnYxLkNyZWF0ZVRlbXBsYXRlUmVzcG9uc2USVQoOVXBkYXRlVGVtcGxhdGUSIC53YXJyZW4udjEuVXBkYXRlVGVtcGxhdGVSZXF1ZXN0GiEud2FycmVuLnYxLlVwZGF0ZVRlbXBsYXRlUmVzcG9uc2USVQoORGVsZXRlVGVtcGxhdGUSIC53YXJyZW4udjEuRGVsZXRlVGVtcGxhdGVSZXF1ZXN0GiEud2FycmVuLnYxLkRlbGV0ZVRlbXBsYXRlUmVzcG9uc2USYQoSR2V0VGVtcGxhdGVQcmV2aWV3EiQud2FycmVuLnYxLkdldFRlbXBsYXRlUHJldmlld1JlcXVlc3QaJS53YXJyZW4udjEuR2V0VGVtcGxhdGVQcmV2aWV3UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_warren_v1_proxy]);
+  fileDesc("ChZ3YXJyZW4vdjEvcG9saWN5LnByb3RvEgl3YXJyZW4udjEiPgoFU2NvcGUSDQoFaG9zdHMYASADKAkSFQoNcGF0aF9wcmVmaXhlcxgCIAMoCRIPCgdtZXRob2RzGAMgAygJIqoBChFDaGFsbGVuZ2VTZXR0aW5ncxISCgpkaWZmaWN1bHR5GAEgASgNEhgKEHBhc3NfdHRsX3NlY29uZHMYAiABKA0SEwoLdGVtcGxhdGVfaWQYAyABKAkSGwoTY2FwdGNoYV9wcm92aWRlcl9pZBgEIAEoCRI1ChFwcm92aWRlcl9mYWxsYmFjaxgFIAEoDjIaLndhcnJlbi52MS5DYXB0Y2hhRmFsbGJhY2silwEKE0NhcHRjaGFQcm92aWRlclNwZWMSDAoEbmFtZRgBIAEoCRIkCgRraW5kGAIgASgOMhYud2FycmVuLnYxLkNhcHRjaGFLaW5kEhAKCHNpdGVfa2V5GAMgASgJEhIKCnNlY3JldF9rZXkYBCABKAkSEgoKdmVyaWZ5X3VybBgFIAEoCRISCgpzY3JpcHRfdXJsGAYgASgJIsMBCg9DYXB0Y2hhUHJvdmlkZXISCgoCaWQYASABKAkSLAoEc3BlYxgCIAEoCzIeLndhcnJlbi52MS5DYXB0Y2hhUHJvdmlkZXJTcGVjEhYKDnNlY3JldF9rZXlfc2V0GAMgASgIEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoEBCg1CbG9ja1NldHRpbmdzEg4KBnN0YXR1cxgBIAEoDRITCgt0ZW1wbGF0ZV9pZBgCIAEoCRIMCgRib2R5GAMgASgJEhQKDGNvbnRlbnRfdHlwZRgEIAEoCRInCgdoZWFkZXJzGAUgAygLMhYud2FycmVuLnYxLkhlYWRlclZhbHVlIv4BCgtXYWZSdWxlU3BlYxIMCgRuYW1lGAEgASgJEhAKCHByaW9yaXR5GAIgASgFEhQKB2VuYWJsZWQYAyABKAhIAIgBARIfCgVzY29wZRgEIAEoCzIQLndhcnJlbi52MS5TY29wZRIMCgR3aGVuGAUgASgJEiQKBmFjdGlvbhgGIAEoDjIULndhcnJlbi52MS5XYWZBY3Rpb24SJwoFYmxvY2sYByABKAsyGC53YXJyZW4udjEuQmxvY2tTZXR0aW5ncxIvCgljaGFsbGVuZ2UYCCABKAsyHC53YXJyZW4udjEuQ2hhbGxlbmdlU2V0dGluZ3NCCgoIX2VuYWJsZWQimwEKB1dhZlJ1bGUSCgoCaWQYASABKAkSJAoEc3BlYxgCIAEoCzIWLndhcnJlbi52MS5XYWZSdWxlU3BlYxIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJnCgxUZW1wbGF0ZVNwZWMSDAoEbmFtZRgBIAEoCRIlCgRraW5kGAIgASgOMhcud2FycmVuLnYxLlRlbXBsYXRlS2luZBIUCgxjb250ZW50X3R5cGUYAyABKAkSDAoEYm9keRgEIAEoCSKvAQoIVGVtcGxhdGUSCgoCaWQYASABKAkSJQoEc3BlYxgCIAEoCzIXLndhcnJlbi52MS5UZW1wbGF0ZVNwZWMSEAoIYnVpbHRfaW4YAyABKAgSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFQoTTGlzdFdhZlJ1bGVzUmVxdWVzdCI5ChRMaXN0V2FmUnVsZXNSZXNwb25zZRIhCgVydWxlcxgBIAMoCzISLndhcnJlbi52MS5XYWZSdWxlIjwKFENyZWF0ZVdhZlJ1bGVSZXF1ZXN0EiQKBHNwZWMYASABKAsyFi53YXJyZW4udjEuV2FmUnVsZVNwZWMiOQoVQ3JlYXRlV2FmUnVsZVJlc3BvbnNlEiAKBHJ1bGUYASABKAsyEi53YXJyZW4udjEuV2FmUnVsZSJIChRVcGRhdGVXYWZSdWxlUmVxdWVzdBIKCgJpZBgBIAEoCRIkCgRzcGVjGAIgASgLMhYud2FycmVuLnYxLldhZlJ1bGVTcGVjIjkKFVVwZGF0ZVdhZlJ1bGVSZXNwb25zZRIgCgRydWxlGAEgASgLMhIud2FycmVuLnYxLldhZlJ1bGUiIgoURGVsZXRlV2FmUnVsZVJlcXVlc3QSCgoCaWQYASABKAkiFwoVRGVsZXRlV2FmUnVsZVJlc3BvbnNlIhYKFExpc3RUZW1wbGF0ZXNSZXF1ZXN0Ij8KFUxpc3RUZW1wbGF0ZXNSZXNwb25zZRImCgl0ZW1wbGF0ZXMYASADKAsyEy53YXJyZW4udjEuVGVtcGxhdGUiPgoVQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0EiUKBHNwZWMYASABKAsyFy53YXJyZW4udjEuVGVtcGxhdGVTcGVjIj8KFkNyZWF0ZVRlbXBsYXRlUmVzcG9uc2USJQoIdGVtcGxhdGUYASABKAsyEy53YXJyZW4udjEuVGVtcGxhdGUiSgoVVXBkYXRlVGVtcGxhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEiUKBHNwZWMYAiABKAsyFy53YXJyZW4udjEuVGVtcGxhdGVTcGVjIj8KFlVwZGF0ZVRlbXBsYXRlUmVzcG9uc2USJQoIdGVtcGxhdGUYASABKAsyEy53YXJyZW4udjEuVGVtcGxhdGUiIwoVRGVsZXRlVGVtcGxhdGVSZXF1ZXN0EgoKAmlkGAEgASgJIhgKFkRlbGV0ZVRlbXBsYXRlUmVzcG9uc2UiQgoZR2V0VGVtcGxhdGVQcmV2aWV3UmVxdWVzdBIlCgRzcGVjGAEgASgLMhcud2FycmVuLnYxLlRlbXBsYXRlU3BlYyJEChpHZXRUZW1wbGF0ZVByZXZpZXdSZXNwb25zZRIUCgxjb250ZW50X3R5cGUYASABKAkSEAoIcmVuZGVyZWQYAiABKAkiHQobTGlzdENhcHRjaGFQcm92aWRlcnNSZXF1ZXN0Ik0KHExpc3RDYXB0Y2hhUHJvdmlkZXJzUmVzcG9uc2USLQoJcHJvdmlkZXJzGAEgAygLMhoud2FycmVuLnYxLkNhcHRjaGFQcm92aWRlciJMChxDcmVhdGVDYXB0Y2hhUHJvdmlkZXJSZXF1ZXN0EiwKBHNwZWMYASABKAsyHi53YXJyZW4udjEuQ2FwdGNoYVByb3ZpZGVyU3BlYyJNCh1DcmVhdGVDYXB0Y2hhUHJvdmlkZXJSZXNwb25zZRIsCghwcm92aWRlchgBIAEoCzIaLndhcnJlbi52MS5DYXB0Y2hhUHJvdmlkZXIiWAocVXBkYXRlQ2FwdGNoYVByb3ZpZGVyUmVxdWVzdBIKCgJpZBgBIAEoCRIsCgRzcGVjGAIgASgLMh4ud2FycmVuLnYxLkNhcHRjaGFQcm92aWRlclNwZWMiTQodVXBkYXRlQ2FwdGNoYVByb3ZpZGVyUmVzcG9uc2USLAoIcHJvdmlkZXIYASABKAsyGi53YXJyZW4udjEuQ2FwdGNoYVByb3ZpZGVyIioKHERlbGV0ZUNhcHRjaGFQcm92aWRlclJlcXVlc3QSCgoCaWQYASABKAkiHwodRGVsZXRlQ2FwdGNoYVByb3ZpZGVyUmVzcG9uc2UqbQoJV2FmQWN0aW9uEhoKFldBRl9BQ1RJT05fVU5TUEVDSUZJRUQQABIUChBXQUZfQUNUSU9OX0JMT0NLEAESFAoQV0FGX0FDVElPTl9BTExPVxACEhgKFFdBRl9BQ1RJT05fQ0hBTExFTkdFEAMqSQoPQ2FwdGNoYUZhbGxiYWNrEhoKFkNBUFRDSEFfRkFMTEJBQ0tfQkxPQ0sQABIaChZDQVBUQ0hBX0ZBTExCQUNLX0FMTE9XEAEqgQEKC0NhcHRjaGFLaW5kEhwKGENBUFRDSEFfS0lORF9VTlNQRUNJRklFRBAAEhoKFkNBUFRDSEFfS0lORF9UVVJOU1RJTEUQARIZChVDQVBUQ0hBX0tJTkRfSENBUFRDSEEQAhIdChlDQVBUQ0hBX0tJTkRfUkVDQVBUQ0hBX1YyEAMqbwoMVGVtcGxhdGVLaW5kEh0KGVRFTVBMQVRFX0tJTkRfVU5TUEVDSUZJRUQQABIeChpURU1QTEFURV9LSU5EX0dFTkVSSUNfQk9EWRABEiAKHFRFTVBMQVRFX0tJTkRfQ0hBTExFTkdFX1BBR0UQAjLFCQoNUG9saWN5U2VydmljZRJPCgxMaXN0V2FmUnVsZXMSHi53YXJyZW4udjEuTGlzdFdhZlJ1bGVzUmVxdWVzdBofLndhcnJlbi52MS5MaXN0V2FmUnVsZXNSZXNwb25zZRJSCg1DcmVhdGVXYWZSdWxlEh8ud2FycmVuLnYxLkNyZWF0ZVdhZlJ1bGVSZXF1ZXN0GiAud2FycmVuLnYxLkNyZWF0ZVdhZlJ1bGVSZXNwb25zZRJSCg1VcGRhdGVXYWZSdWxlEh8ud2FycmVuLnYxLlVwZGF0ZVdhZlJ1bGVSZXF1ZXN0GiAud2FycmVuLnYxLlVwZGF0ZVdhZlJ1bGVSZXNwb25zZRJSCg1EZWxldGVXYWZSdWxlEh8ud2FycmVuLnYxLkRlbGV0ZVdhZlJ1bGVSZXF1ZXN0GiAud2FycmVuLnYxLkRlbGV0ZVdhZlJ1bGVSZXNwb25zZRJSCg1MaXN0VGVtcGxhdGVzEh8ud2FycmVuLnYxLkxpc3RUZW1wbGF0ZXNSZXF1ZXN0GiAud2FycmVuLnYxLkxpc3RUZW1wbGF0ZXNSZXNwb25zZRJVCg5DcmVhdGVUZW1wbGF0ZRIgLndhcnJlbi52MS5DcmVhdGVUZW1wbGF0ZVJlcXVlc3QaIS53YXJyZW4udjEuQ3JlYXRlVGVtcGxhdGVSZXNwb25zZRJVCg5VcGRhdGVUZW1wbGF0ZRIgLndhcnJlbi52MS5VcGRhdGVUZW1wbGF0ZVJlcXVlc3QaIS53YXJyZW4udjEuVXBkYXRlVGVtcGxhdGVSZXNwb25zZRJVCg5EZWxldGVUZW1wbGF0ZRIgLndhcnJlbi52MS5EZWxldGVUZW1wbGF0ZVJlcXVlc3QaIS53YXJyZW4udjEuRGVsZXRlVGVtcGxhdGVSZXNwb25zZRJhChJHZXRUZW1wbGF0ZVByZXZpZXcSJC53YXJyZW4udjEuR2V0VGVtcGxhdGVQcmV2aWV3UmVxdWVzdBolLndhcnJlbi52MS5HZXRUZW1wbGF0ZVByZXZpZXdSZXNwb25zZRJnChRMaXN0Q2FwdGNoYVByb3ZpZGVycxImLndhcnJlbi52MS5MaXN0Q2FwdGNoYVByb3ZpZGVyc1JlcXVlc3QaJy53YXJyZW4udjEuTGlzdENhcHRjaGFQcm92aWRlcnNSZXNwb25zZRJqChVDcmVhdGVDYXB0Y2hhUHJvdmlkZXISJy53YXJyZW4udjEuQ3JlYXRlQ2FwdGNoYVByb3ZpZGVyUmVxdWVzdBooLndhcnJlbi52MS5DcmVhdGVDYXB0Y2hhUHJvdmlkZXJSZXNwb25zZRJqChVVcGRhdGVDYXB0Y2hhUHJvdmlkZXISJy53YXJyZW4udjEuVXBkYXRlQ2FwdGNoYVByb3ZpZGVyUmVxdWVzdBooLndhcnJlbi52MS5VcGRhdGVDYXB0Y2hhUHJvdmlkZXJSZXNwb25zZRJqChVEZWxldGVDYXB0Y2hhUHJvdmlkZXISJy53YXJyZW4udjEuRGVsZXRlQ2FwdGNoYVByb3ZpZGVyUmVxdWVzdBooLndhcnJlbi52MS5EZWxldGVDYXB0Y2hhUHJvdmlkZXJSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_warren_v1_proxy]);
 
 /**
  * Which requests a policy applies to. Every list empty = every request; within a list any entry
@@ -74,6 +74,21 @@ export type ChallengeSettings = Message<"warren.v1.ChallengeSettings"> & {
    * @generated from field: string template_id = 3;
    */
   templateId: string;
+
+  /**
+   * A captcha provider the page shows instead of the proof-of-work puzzle; empty = proof of work
+   * (difficulty then applies; with a provider it is ignored).
+   *
+   * @generated from field: string captcha_provider_id = 4;
+   */
+  captchaProviderId: string;
+
+  /**
+   * What happens when the provider cannot be asked (timeout, network error, 5xx, too many checks in flight).
+   *
+   * @generated from field: warren.v1.CaptchaFallback provider_fallback = 5;
+   */
+  providerFallback: CaptchaFallback;
 };
 
 /**
@@ -82,6 +97,95 @@ export type ChallengeSettings = Message<"warren.v1.ChallengeSettings"> & {
  */
 export const ChallengeSettingsSchema: GenMessage<ChallengeSettings> = /*@__PURE__*/
   messageDesc(file_warren_v1_policy, 1);
+
+/**
+ * @generated from message warren.v1.CaptchaProviderSpec
+ */
+export type CaptchaProviderSpec = Message<"warren.v1.CaptchaProviderSpec"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: warren.v1.CaptchaKind kind = 2;
+   */
+  kind: CaptchaKind;
+
+  /**
+   * Public; goes into the page.
+   *
+   * @generated from field: string site_key = 3;
+   */
+  siteKey: string;
+
+  /**
+   * Write-only: never in answers. Required on create; empty on update keeps the stored one.
+   *
+   * @generated from field: string secret_key = 4;
+   */
+  secretKey: string;
+
+  /**
+   * The siteverify endpoint; empty = the provider's own. https (http only on loopback, for tests).
+   *
+   * @generated from field: string verify_url = 5;
+   */
+  verifyUrl: string;
+
+  /**
+   * The widget script; empty = the provider's own. https (http only on loopback, for tests).
+   *
+   * @generated from field: string script_url = 6;
+   */
+  scriptUrl: string;
+};
+
+/**
+ * Describes the message warren.v1.CaptchaProviderSpec.
+ * Use `create(CaptchaProviderSpecSchema)` to create a new message.
+ */
+export const CaptchaProviderSpecSchema: GenMessage<CaptchaProviderSpec> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 2);
+
+/**
+ * @generated from message warren.v1.CaptchaProvider
+ */
+export type CaptchaProvider = Message<"warren.v1.CaptchaProvider"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * secret_key is always empty here.
+   *
+   * @generated from field: warren.v1.CaptchaProviderSpec spec = 2;
+   */
+  spec?: CaptchaProviderSpec | undefined;
+
+  /**
+   * @generated from field: bool secret_key_set = 3;
+   */
+  secretKeySet: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 4;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 5;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message warren.v1.CaptchaProvider.
+ * Use `create(CaptchaProviderSchema)` to create a new message.
+ */
+export const CaptchaProviderSchema: GenMessage<CaptchaProvider> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 3);
 
 /**
  * @generated from message warren.v1.BlockSettings
@@ -126,7 +230,7 @@ export type BlockSettings = Message<"warren.v1.BlockSettings"> & {
  * Use `create(BlockSettingsSchema)` to create a new message.
  */
 export const BlockSettingsSchema: GenMessage<BlockSettings> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 2);
+  messageDesc(file_warren_v1_policy, 4);
 
 /**
  * @generated from message warren.v1.WafRuleSpec
@@ -185,7 +289,7 @@ export type WafRuleSpec = Message<"warren.v1.WafRuleSpec"> & {
  * Use `create(WafRuleSpecSchema)` to create a new message.
  */
 export const WafRuleSpecSchema: GenMessage<WafRuleSpec> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 3);
+  messageDesc(file_warren_v1_policy, 5);
 
 /**
  * @generated from message warren.v1.WafRule
@@ -217,7 +321,7 @@ export type WafRule = Message<"warren.v1.WafRule"> & {
  * Use `create(WafRuleSchema)` to create a new message.
  */
 export const WafRuleSchema: GenMessage<WafRule> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 4);
+  messageDesc(file_warren_v1_policy, 6);
 
 /**
  * @generated from message warren.v1.TemplateSpec
@@ -254,7 +358,7 @@ export type TemplateSpec = Message<"warren.v1.TemplateSpec"> & {
  * Use `create(TemplateSpecSchema)` to create a new message.
  */
 export const TemplateSpecSchema: GenMessage<TemplateSpec> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 5);
+  messageDesc(file_warren_v1_policy, 7);
 
 /**
  * @generated from message warren.v1.Template
@@ -293,7 +397,7 @@ export type Template = Message<"warren.v1.Template"> & {
  * Use `create(TemplateSchema)` to create a new message.
  */
 export const TemplateSchema: GenMessage<Template> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 6);
+  messageDesc(file_warren_v1_policy, 8);
 
 /**
  * @generated from message warren.v1.ListWafRulesRequest
@@ -306,7 +410,7 @@ export type ListWafRulesRequest = Message<"warren.v1.ListWafRulesRequest"> & {
  * Use `create(ListWafRulesRequestSchema)` to create a new message.
  */
 export const ListWafRulesRequestSchema: GenMessage<ListWafRulesRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 7);
+  messageDesc(file_warren_v1_policy, 9);
 
 /**
  * @generated from message warren.v1.ListWafRulesResponse
@@ -325,7 +429,7 @@ export type ListWafRulesResponse = Message<"warren.v1.ListWafRulesResponse"> & {
  * Use `create(ListWafRulesResponseSchema)` to create a new message.
  */
 export const ListWafRulesResponseSchema: GenMessage<ListWafRulesResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 8);
+  messageDesc(file_warren_v1_policy, 10);
 
 /**
  * @generated from message warren.v1.CreateWafRuleRequest
@@ -342,7 +446,7 @@ export type CreateWafRuleRequest = Message<"warren.v1.CreateWafRuleRequest"> & {
  * Use `create(CreateWafRuleRequestSchema)` to create a new message.
  */
 export const CreateWafRuleRequestSchema: GenMessage<CreateWafRuleRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 9);
+  messageDesc(file_warren_v1_policy, 11);
 
 /**
  * @generated from message warren.v1.CreateWafRuleResponse
@@ -359,7 +463,7 @@ export type CreateWafRuleResponse = Message<"warren.v1.CreateWafRuleResponse"> &
  * Use `create(CreateWafRuleResponseSchema)` to create a new message.
  */
 export const CreateWafRuleResponseSchema: GenMessage<CreateWafRuleResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 10);
+  messageDesc(file_warren_v1_policy, 12);
 
 /**
  * @generated from message warren.v1.UpdateWafRuleRequest
@@ -381,7 +485,7 @@ export type UpdateWafRuleRequest = Message<"warren.v1.UpdateWafRuleRequest"> & {
  * Use `create(UpdateWafRuleRequestSchema)` to create a new message.
  */
 export const UpdateWafRuleRequestSchema: GenMessage<UpdateWafRuleRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 11);
+  messageDesc(file_warren_v1_policy, 13);
 
 /**
  * @generated from message warren.v1.UpdateWafRuleResponse
@@ -398,7 +502,7 @@ export type UpdateWafRuleResponse = Message<"warren.v1.UpdateWafRuleResponse"> &
  * Use `create(UpdateWafRuleResponseSchema)` to create a new message.
  */
 export const UpdateWafRuleResponseSchema: GenMessage<UpdateWafRuleResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 12);
+  messageDesc(file_warren_v1_policy, 14);
 
 /**
  * @generated from message warren.v1.DeleteWafRuleRequest
@@ -415,7 +519,7 @@ export type DeleteWafRuleRequest = Message<"warren.v1.DeleteWafRuleRequest"> & {
  * Use `create(DeleteWafRuleRequestSchema)` to create a new message.
  */
 export const DeleteWafRuleRequestSchema: GenMessage<DeleteWafRuleRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 13);
+  messageDesc(file_warren_v1_policy, 15);
 
 /**
  * @generated from message warren.v1.DeleteWafRuleResponse
@@ -428,7 +532,7 @@ export type DeleteWafRuleResponse = Message<"warren.v1.DeleteWafRuleResponse"> &
  * Use `create(DeleteWafRuleResponseSchema)` to create a new message.
  */
 export const DeleteWafRuleResponseSchema: GenMessage<DeleteWafRuleResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 14);
+  messageDesc(file_warren_v1_policy, 16);
 
 /**
  * @generated from message warren.v1.ListTemplatesRequest
@@ -441,7 +545,7 @@ export type ListTemplatesRequest = Message<"warren.v1.ListTemplatesRequest"> & {
  * Use `create(ListTemplatesRequestSchema)` to create a new message.
  */
 export const ListTemplatesRequestSchema: GenMessage<ListTemplatesRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 15);
+  messageDesc(file_warren_v1_policy, 17);
 
 /**
  * @generated from message warren.v1.ListTemplatesResponse
@@ -458,7 +562,7 @@ export type ListTemplatesResponse = Message<"warren.v1.ListTemplatesResponse"> &
  * Use `create(ListTemplatesResponseSchema)` to create a new message.
  */
 export const ListTemplatesResponseSchema: GenMessage<ListTemplatesResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 16);
+  messageDesc(file_warren_v1_policy, 18);
 
 /**
  * @generated from message warren.v1.CreateTemplateRequest
@@ -475,7 +579,7 @@ export type CreateTemplateRequest = Message<"warren.v1.CreateTemplateRequest"> &
  * Use `create(CreateTemplateRequestSchema)` to create a new message.
  */
 export const CreateTemplateRequestSchema: GenMessage<CreateTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 17);
+  messageDesc(file_warren_v1_policy, 19);
 
 /**
  * @generated from message warren.v1.CreateTemplateResponse
@@ -492,7 +596,7 @@ export type CreateTemplateResponse = Message<"warren.v1.CreateTemplateResponse">
  * Use `create(CreateTemplateResponseSchema)` to create a new message.
  */
 export const CreateTemplateResponseSchema: GenMessage<CreateTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 18);
+  messageDesc(file_warren_v1_policy, 20);
 
 /**
  * @generated from message warren.v1.UpdateTemplateRequest
@@ -514,7 +618,7 @@ export type UpdateTemplateRequest = Message<"warren.v1.UpdateTemplateRequest"> &
  * Use `create(UpdateTemplateRequestSchema)` to create a new message.
  */
 export const UpdateTemplateRequestSchema: GenMessage<UpdateTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 19);
+  messageDesc(file_warren_v1_policy, 21);
 
 /**
  * @generated from message warren.v1.UpdateTemplateResponse
@@ -531,7 +635,7 @@ export type UpdateTemplateResponse = Message<"warren.v1.UpdateTemplateResponse">
  * Use `create(UpdateTemplateResponseSchema)` to create a new message.
  */
 export const UpdateTemplateResponseSchema: GenMessage<UpdateTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 20);
+  messageDesc(file_warren_v1_policy, 22);
 
 /**
  * @generated from message warren.v1.DeleteTemplateRequest
@@ -548,7 +652,7 @@ export type DeleteTemplateRequest = Message<"warren.v1.DeleteTemplateRequest"> &
  * Use `create(DeleteTemplateRequestSchema)` to create a new message.
  */
 export const DeleteTemplateRequestSchema: GenMessage<DeleteTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 21);
+  messageDesc(file_warren_v1_policy, 23);
 
 /**
  * @generated from message warren.v1.DeleteTemplateResponse
@@ -561,7 +665,7 @@ export type DeleteTemplateResponse = Message<"warren.v1.DeleteTemplateResponse">
  * Use `create(DeleteTemplateResponseSchema)` to create a new message.
  */
 export const DeleteTemplateResponseSchema: GenMessage<DeleteTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 22);
+  messageDesc(file_warren_v1_policy, 24);
 
 /**
  * @generated from message warren.v1.GetTemplatePreviewRequest
@@ -578,7 +682,7 @@ export type GetTemplatePreviewRequest = Message<"warren.v1.GetTemplatePreviewReq
  * Use `create(GetTemplatePreviewRequestSchema)` to create a new message.
  */
 export const GetTemplatePreviewRequestSchema: GenMessage<GetTemplatePreviewRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 23);
+  messageDesc(file_warren_v1_policy, 25);
 
 /**
  * @generated from message warren.v1.GetTemplatePreviewResponse
@@ -600,7 +704,140 @@ export type GetTemplatePreviewResponse = Message<"warren.v1.GetTemplatePreviewRe
  * Use `create(GetTemplatePreviewResponseSchema)` to create a new message.
  */
 export const GetTemplatePreviewResponseSchema: GenMessage<GetTemplatePreviewResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 24);
+  messageDesc(file_warren_v1_policy, 26);
+
+/**
+ * @generated from message warren.v1.ListCaptchaProvidersRequest
+ */
+export type ListCaptchaProvidersRequest = Message<"warren.v1.ListCaptchaProvidersRequest"> & {
+};
+
+/**
+ * Describes the message warren.v1.ListCaptchaProvidersRequest.
+ * Use `create(ListCaptchaProvidersRequestSchema)` to create a new message.
+ */
+export const ListCaptchaProvidersRequestSchema: GenMessage<ListCaptchaProvidersRequest> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 27);
+
+/**
+ * @generated from message warren.v1.ListCaptchaProvidersResponse
+ */
+export type ListCaptchaProvidersResponse = Message<"warren.v1.ListCaptchaProvidersResponse"> & {
+  /**
+   * @generated from field: repeated warren.v1.CaptchaProvider providers = 1;
+   */
+  providers: CaptchaProvider[];
+};
+
+/**
+ * Describes the message warren.v1.ListCaptchaProvidersResponse.
+ * Use `create(ListCaptchaProvidersResponseSchema)` to create a new message.
+ */
+export const ListCaptchaProvidersResponseSchema: GenMessage<ListCaptchaProvidersResponse> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 28);
+
+/**
+ * @generated from message warren.v1.CreateCaptchaProviderRequest
+ */
+export type CreateCaptchaProviderRequest = Message<"warren.v1.CreateCaptchaProviderRequest"> & {
+  /**
+   * @generated from field: warren.v1.CaptchaProviderSpec spec = 1;
+   */
+  spec?: CaptchaProviderSpec | undefined;
+};
+
+/**
+ * Describes the message warren.v1.CreateCaptchaProviderRequest.
+ * Use `create(CreateCaptchaProviderRequestSchema)` to create a new message.
+ */
+export const CreateCaptchaProviderRequestSchema: GenMessage<CreateCaptchaProviderRequest> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 29);
+
+/**
+ * @generated from message warren.v1.CreateCaptchaProviderResponse
+ */
+export type CreateCaptchaProviderResponse = Message<"warren.v1.CreateCaptchaProviderResponse"> & {
+  /**
+   * @generated from field: warren.v1.CaptchaProvider provider = 1;
+   */
+  provider?: CaptchaProvider | undefined;
+};
+
+/**
+ * Describes the message warren.v1.CreateCaptchaProviderResponse.
+ * Use `create(CreateCaptchaProviderResponseSchema)` to create a new message.
+ */
+export const CreateCaptchaProviderResponseSchema: GenMessage<CreateCaptchaProviderResponse> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 30);
+
+/**
+ * @generated from message warren.v1.UpdateCaptchaProviderRequest
+ */
+export type UpdateCaptchaProviderRequest = Message<"warren.v1.UpdateCaptchaProviderRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: warren.v1.CaptchaProviderSpec spec = 2;
+   */
+  spec?: CaptchaProviderSpec | undefined;
+};
+
+/**
+ * Describes the message warren.v1.UpdateCaptchaProviderRequest.
+ * Use `create(UpdateCaptchaProviderRequestSchema)` to create a new message.
+ */
+export const UpdateCaptchaProviderRequestSchema: GenMessage<UpdateCaptchaProviderRequest> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 31);
+
+/**
+ * @generated from message warren.v1.UpdateCaptchaProviderResponse
+ */
+export type UpdateCaptchaProviderResponse = Message<"warren.v1.UpdateCaptchaProviderResponse"> & {
+  /**
+   * @generated from field: warren.v1.CaptchaProvider provider = 1;
+   */
+  provider?: CaptchaProvider | undefined;
+};
+
+/**
+ * Describes the message warren.v1.UpdateCaptchaProviderResponse.
+ * Use `create(UpdateCaptchaProviderResponseSchema)` to create a new message.
+ */
+export const UpdateCaptchaProviderResponseSchema: GenMessage<UpdateCaptchaProviderResponse> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 32);
+
+/**
+ * @generated from message warren.v1.DeleteCaptchaProviderRequest
+ */
+export type DeleteCaptchaProviderRequest = Message<"warren.v1.DeleteCaptchaProviderRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message warren.v1.DeleteCaptchaProviderRequest.
+ * Use `create(DeleteCaptchaProviderRequestSchema)` to create a new message.
+ */
+export const DeleteCaptchaProviderRequestSchema: GenMessage<DeleteCaptchaProviderRequest> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 33);
+
+/**
+ * @generated from message warren.v1.DeleteCaptchaProviderResponse
+ */
+export type DeleteCaptchaProviderResponse = Message<"warren.v1.DeleteCaptchaProviderResponse"> & {
+};
+
+/**
+ * Describes the message warren.v1.DeleteCaptchaProviderResponse.
+ * Use `create(DeleteCaptchaProviderResponseSchema)` to create a new message.
+ */
+export const DeleteCaptchaProviderResponseSchema: GenMessage<DeleteCaptchaProviderResponse> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 34);
 
 /**
  * @generated from enum warren.v1.WafAction
@@ -628,7 +865,8 @@ export enum WafAction {
   /**
    * Built-in proof of work: a page whose script finds a nonce so that SHA-256(challenge:nonce)
    * starts with `difficulty` zero bits, then gets a signed pass cookie for this rule and host.
-   * Clients with a valid pass go on to the next rules.
+   * Clients with a valid pass go on to the next rules. With challenge.captcha_provider_id the page
+   * shows a hosted captcha instead, checked with the provider's siteverify.
    *
    * @generated from enum value: WAF_ACTION_CHALLENGE = 3;
    */
@@ -640,6 +878,62 @@ export enum WafAction {
  */
 export const WafActionSchema: GenEnum<WafAction> = /*@__PURE__*/
   enumDesc(file_warren_v1_policy, 0);
+
+/**
+ * @generated from enum warren.v1.CaptchaFallback
+ */
+export enum CaptchaFallback {
+  /**
+   * Refuse the request (403 waf_blocked). The default.
+   *
+   * @generated from enum value: CAPTCHA_FALLBACK_BLOCK = 0;
+   */
+  BLOCK = 0,
+
+  /**
+   * Let the client through with a pass: a deliberate fail-open.
+   *
+   * @generated from enum value: CAPTCHA_FALLBACK_ALLOW = 1;
+   */
+  ALLOW = 1,
+}
+
+/**
+ * Describes the enum warren.v1.CaptchaFallback.
+ */
+export const CaptchaFallbackSchema: GenEnum<CaptchaFallback> = /*@__PURE__*/
+  enumDesc(file_warren_v1_policy, 1);
+
+/**
+ * @generated from enum warren.v1.CaptchaKind
+ */
+export enum CaptchaKind {
+  /**
+   * @generated from enum value: CAPTCHA_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: CAPTCHA_KIND_TURNSTILE = 1;
+   */
+  TURNSTILE = 1,
+
+  /**
+   * @generated from enum value: CAPTCHA_KIND_HCAPTCHA = 2;
+   */
+  HCAPTCHA = 2,
+
+  /**
+   * @generated from enum value: CAPTCHA_KIND_RECAPTCHA_V2 = 3;
+   */
+  RECAPTCHA_V2 = 3,
+}
+
+/**
+ * Describes the enum warren.v1.CaptchaKind.
+ */
+export const CaptchaKindSchema: GenEnum<CaptchaKind> = /*@__PURE__*/
+  enumDesc(file_warren_v1_policy, 2);
 
 /**
  * @generated from enum warren.v1.TemplateKind
@@ -669,7 +963,7 @@ export enum TemplateKind {
  * Describes the enum warren.v1.TemplateKind.
  */
 export const TemplateKindSchema: GenEnum<TemplateKind> = /*@__PURE__*/
-  enumDesc(file_warren_v1_policy, 1);
+  enumDesc(file_warren_v1_policy, 3);
 
 /**
  * Policies that act on public requests before routing (DESIGN.md §5): WAF rules and the response
@@ -754,6 +1048,45 @@ export const PolicyService: GenService<{
     methodKind: "unary";
     input: typeof GetTemplatePreviewRequestSchema;
     output: typeof GetTemplatePreviewResponseSchema;
+  },
+  /**
+   * Hosted captcha providers a challenge rule can check with instead of proof of work. The secret
+   * key is write-only: answers never carry it (secret_key_set says one is stored).
+   *
+   * @generated from rpc warren.v1.PolicyService.ListCaptchaProviders
+   */
+  listCaptchaProviders: {
+    methodKind: "unary";
+    input: typeof ListCaptchaProvidersRequestSchema;
+    output: typeof ListCaptchaProvidersResponseSchema;
+  },
+  /**
+   * @generated from rpc warren.v1.PolicyService.CreateCaptchaProvider
+   */
+  createCaptchaProvider: {
+    methodKind: "unary";
+    input: typeof CreateCaptchaProviderRequestSchema;
+    output: typeof CreateCaptchaProviderResponseSchema;
+  },
+  /**
+   * An empty secret_key keeps the stored one.
+   *
+   * @generated from rpc warren.v1.PolicyService.UpdateCaptchaProvider
+   */
+  updateCaptchaProvider: {
+    methodKind: "unary";
+    input: typeof UpdateCaptchaProviderRequestSchema;
+    output: typeof UpdateCaptchaProviderResponseSchema;
+  },
+  /**
+   * Refused while a rule uses the provider.
+   *
+   * @generated from rpc warren.v1.PolicyService.DeleteCaptchaProvider
+   */
+  deleteCaptchaProvider: {
+    methodKind: "unary";
+    input: typeof DeleteCaptchaProviderRequestSchema;
+    output: typeof DeleteCaptchaProviderResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_warren_v1_policy, 0);

@@ -1,0 +1,198 @@
+// Captcha providers (/captcha): hosted checks (Turnstile, hCaptcha, reCAPTCHA v2) a WAF challenge
+// rule can use instead of proof of work. The list, and one provider's editor (/captcha/new,
+// /captcha/:id). The secret key is write-only: the form never shows it, and saving with the field
+// empty keeps the stored one. Viewers see it read-only.
+import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import type { PageProps } from "../app.tsx";
+import { api } from "../lib/api.ts";
+import { attempt, useLoad } from "../lib/load.ts";
+import { isAdmin } from "../lib/session.ts";
+import { navigate } from "../lib/router.ts";
+import type { ApiProblem } from "../lib/errors.ts";
+import { CAPTCHA_KIND_LABELS, captchaKindLabel, formToProviderSpec, providerToForm, type ProviderForm } from "../lib/policy-form.ts";
+import { Badge, ConfirmButton, Empty, FormProblem, Loading, PageHeader, Problem, Select, TextInput } from "../components/ui.tsx";
+import "./policies.css";
+
+const FORM_FIELDS = ["name", "kind", "site_key", "secret_key", "verify_url", "script_url"];
+
+export function CaptchaProvidersPage(_props: PageProps) {
+  const list = useLoad(() => api.policy.listCaptchaProviders({}), []);
+  const providers = list.data?.providers ?? [];
+  return (
+    <section>
+      <PageHeader title="Captcha providers">
+        {isAdmin.value && (
+          <a class="button-link primary" href="/captcha/new">
+            New provider
+          </a>
+        )}
+      </PageHeader>
+      <p class="muted">Hosted checks a WAF challenge rule can show instead of the built-in proof of work. Choose one in the rule's "Check with".</p>
+      <Problem problem={list.problem} />
+      {list.loading && !list.data && <Loading what="captcha providers" />}
+      {list.data && providers.length === 0 && <Empty>No captcha providers. Challenge rules use proof of work.</Empty>}
+      {providers.length > 0 && (
+        <div class="table-scroll">
+          <table class="policy-table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Site key</th>
+                <th scope="col">Secret key</th>
+              </tr>
+            </thead>
+            <tbody>
+              {providers.map((p) => (
+                <tr key={p.id} data-provider-id={p.id}>
+                  <td>
+                    <a href={`/captcha/${p.id}`}>{p.spec?.name || p.id}</a>
+                  </td>
+                  <td>{captchaKindLabel(p.spec?.kind)}</td>
+                  <td>
+                    <code>{p.spec?.siteKey}</code>
+                  </td>
+                  <td>{p.secretKeySet ? <Badge tone="ok">set</Badge> : <Badge tone="warn">missing</Badge>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+export function CaptchaProviderEditPage({ params }: PageProps) {
+  const id = params.id;
+  const isNew = id === undefined;
+  const admin = isAdmin.value;
+  const list = useLoad(() => api.policy.listCaptchaProviders({}), [id]);
+  const [form, setForm] = useState<ProviderForm | undefined>(undefined);
+  const [problem, setProblem] = useState<ApiProblem | undefined>(undefined);
+  const [deleteProblem, setDeleteProblem] = useState<ApiProblem | undefined>(undefined);
+  const [saved, setSaved] = useState<string | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  const provider = id === undefined ? undefined : list.data?.providers.find((p) => p.id === id);
+
+  useEffect(() => {
+    setForm(undefined);
+    setProblem(undefined);
+    setSaved(undefined);
+  }, [id]);
+  useEffect(() => {
+    if (!list.data || form) return;
+    if (!isNew && !provider) return;
+    setForm(providerToForm(provider));
+  }, [list.data]);
+
+  const title = isNew ? "New captcha provider" : `Captcha provider ${provider?.spec?.name || id}`;
+  const frame = (body: ComponentChildren, t = title) => (
+    <section>
+      <PageHeader title={t} />
+      {body}
+    </section>
+  );
+  if (list.loading && !list.data) return frame(<Loading what="the provider" />);
+  if (list.problem && !list.data) return frame(<Problem problem={list.problem} />);
+  if (!isNew && !provider)
+    return frame(
+      <Empty>
+        There is no captcha provider {id}. <a href="/captcha">Back to captcha providers</a>
+      </Empty>,
+      "Captcha provider not found",
+    );
+  if (isNew && !admin) return frame(<Empty>Only administrators can add captcha providers.</Empty>);
+  if (!form) return <Loading what="the provider" />;
+  const f = form;
+  const update = (patch: Partial<ProviderForm>) => {
+    setSaved(undefined);
+    setForm({ ...f, ...patch });
+  };
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    const spec = formToProviderSpec(f);
+    let after;
+    const p = await attempt(async () => {
+      after = isNew ? (await api.policy.createCaptchaProvider({ spec })).provider : (await api.policy.updateCaptchaProvider({ id, spec })).provider;
+    });
+    setBusy(false);
+    setProblem(p);
+    if (p) return;
+    if (isNew) {
+      navigate("/captcha");
+      return;
+    }
+    setForm(providerToForm(after));
+    setSaved("Saved. Rules using this provider use it now.");
+  };
+
+  const remove = async () => {
+    const p = await attempt(() => api.policy.deleteCaptchaProvider({ id: id ?? "" }));
+    if (p) return setDeleteProblem(p);
+    navigate("/captcha");
+  };
+
+  const secretSet = provider?.secretKeySet === true;
+  return (
+    <section>
+      <PageHeader title={title}>
+        <a href="/captcha">All captcha providers</a>
+      </PageHeader>
+      {!admin && <p class="muted">You can look at this provider; only administrators can change it.</p>}
+      <form class="policy-form" onSubmit={save} aria-label={title} noValidate>
+        <fieldset class="form-main" disabled={!admin}>
+          <div class="card">
+            <div class="grid2">
+              <TextInput label="Name" field="name" problem={problem} value={f.name} onValue={(v) => update({ name: v })} />
+              <Select label="Kind" field="kind" problem={problem} value={f.kind} options={CAPTCHA_KIND_LABELS} onValue={(v) => update({ kind: v })} />
+              <TextInput label="Site key" field="site_key" problem={problem} hint="Public: it goes into the challenge page." value={f.siteKey} onValue={(v) => update({ siteKey: v })} />
+              <TextInput
+                label="Secret key"
+                field="secret_key"
+                problem={problem}
+                type="password"
+                autoComplete="new-password"
+                placeholder={secretSet ? "•••••• (stored)" : ""}
+                hint={secretSet ? "Stored and never shown. Leave empty to keep it; type a new one to replace it." : "Required. Warren sends it to the provider's siteverify only; it is never shown again."}
+                value={f.secretKey}
+                onValue={(v) => update({ secretKey: v })}
+              />
+              <TextInput label="Verify URL (optional)" field="verify_url" problem={problem} placeholder="the provider's siteverify" hint="https; empty = the provider's own." value={f.verifyUrl} onValue={(v) => update({ verifyUrl: v })} />
+              <TextInput label="Script URL (optional)" field="script_url" problem={problem} placeholder="the provider's widget script" hint="https; empty = the provider's own. The page's CSP allows its origin." value={f.scriptUrl} onValue={(v) => update({ scriptUrl: v })} />
+            </div>
+          </div>
+        </fieldset>
+        <FormProblem problem={problem} fields={FORM_FIELDS} />
+        <Problem problem={deleteProblem} />
+        {saved && (
+          <p class="ok saved" role="status">
+            {saved}
+          </p>
+        )}
+        {admin && (
+          <div class="actions">
+            <button type="submit" class="primary" disabled={busy}>
+              {isNew ? "Add provider" : "Save provider"}
+            </button>
+            <a href="/captcha">Cancel</a>
+            {!isNew && (
+              <ConfirmButton
+                label="Delete provider"
+                question={
+                  <>
+                    Delete captcha provider <strong>{provider?.spec?.name || id}</strong>? Rules that use it must be changed first.
+                  </>
+                }
+                onConfirm={remove}
+              />
+            )}
+          </div>
+        )}
+      </form>
+    </section>
+  );
+}
