@@ -197,7 +197,7 @@ describe("WAF rules and templates in the browser", { skip: !chromiumAvailable() 
     await page.getByRole("heading", { name: "New WAF rule" }).waitFor();
     await page.getByLabel("Name", { exact: true }).fill("prove it");
     await page.getByLabel("Hosts", { exact: true }).fill("pow.test");
-    await page.getByLabel("Action", { exact: true }).selectOption({ label: "Challenge: a proof-of-work page; a passed client goes on" });
+    await page.getByLabel("Action", { exact: true }).selectOption({ label: "Challenge: a proof-of-work or captcha page; a passed client goes on" });
     await page.getByLabel("Difficulty (bits)").fill("40");
     await page.getByLabel("Pass lifetime (seconds)").fill("600");
     await page.getByRole("button", { name: "Create rule" }).click();
