@@ -215,6 +215,36 @@ describe("WAF rules and templates in the browser", { skip: !chromiumAvailable() 
     noErrors();
   });
 
+  it("adds a captcha provider with a write-only secret, uses it in a rule, and refuses deleting it while used", async () => {
+    await page.goto("/captcha");
+    await page.getByRole("heading", { name: "Captcha providers" }).waitFor();
+    await page.getByRole("link", { name: "New provider" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("turnstile");
+    await page.getByLabel("Site key").fill("1x00000000000000000000AA");
+    await page.getByLabel("Verify URL (optional)").fill("ftp://nope");
+    await page.getByRole("button", { name: "Create provider" }).click();
+    // The secret is required on create, and a bad URL is refused: each under its field.
+    const fieldError = (f: string) => page.locator(`[data-field="${f}"] .field-error`);
+    await fieldError("secret_key").or(fieldError("verify_url")).first().waitFor();
+    await page.getByLabel("Verify URL (optional)").fill("");
+    await page.getByLabel("Secret key").fill("0x4AAAAAAAsecret");
+    await page.getByRole("button", { name: "Create provider" }).click();
+    await page.waitForURL((u) => u.pathname === "/captcha");
+    const row = page.getByRole("row").filter({ hasText: "turnstile" });
+    await row.getByText("set", { exact: true }).waitFor();
+    assert.ok(!(await page.content()).includes("0x4AAAAAAAsecret"), "the secret is never shown");
+    await row.getByRole("link", { name: "turnstile" }).click();
+    assert.equal(await page.getByLabel("Secret key").inputValue(), "", "the secret field starts empty");
+
+    const providerId = new URL(page.url()).pathname.split("/").pop()!;
+    const r = await warren.api.call("PolicyService/CreateWafRule", { spec: { name: "captcha it", scope: { hosts: ["cap.test"] }, action: "WAF_ACTION_CHALLENGE", challenge: { captchaProviderId: providerId } } }, warren.admin);
+    assert.equal(r.status, 200, r.text);
+    await page.getByRole("button", { name: "Delete provider" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Delete provider" }).click();
+    await page.getByRole("alert").filter({ hasText: "captcha it" }).waitFor();
+    noErrors();
+  });
+
   it("shows rules and templates to a viewer read-only", async () => {
     const made = await warren.api.call("UserService/CreateUser", { username: "viewer", password: "a viewer passphrase", role: "ROLE_VIEWER" }, warren.admin);
     assert.equal(made.status, 200, made.text);

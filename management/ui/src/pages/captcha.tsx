@@ -11,7 +11,7 @@ import { isAdmin } from "../lib/session.ts";
 import { navigate } from "../lib/router.ts";
 import type { ApiProblem } from "../lib/errors.ts";
 import { CAPTCHA_KIND_LABELS, captchaKindLabel, formToProviderSpec, providerToForm, type ProviderForm } from "../lib/policy-form.ts";
-import { Badge, ConfirmButton, Empty, FormProblem, Loading, PageHeader, Problem, Select, TextInput } from "../components/ui.tsx";
+import { Badge, EditorFooter, Empty, Loading, PageHeader, Problem, Select, TextInput } from "../components/ui.tsx";
 import "./policies.css";
 
 const FORM_FIELDS = ["name", "kind", "site_key", "secret_key", "verify_url", "script_url"];
@@ -166,32 +166,23 @@ export function CaptchaProviderEditPage({ params }: PageProps) {
             </div>
           </div>
         </fieldset>
-        <FormProblem problem={problem} fields={FORM_FIELDS} />
-        <Problem problem={deleteProblem} />
-        {saved && (
-          <p class="ok saved" role="status">
-            {saved}
-          </p>
-        )}
-        {admin && (
-          <div class="actions">
-            <button type="submit" class="primary" disabled={busy}>
-              {isNew ? "Add provider" : "Save provider"}
-            </button>
-            <a href="/captcha">Cancel</a>
-            {!isNew && (
-              <ConfirmButton
-                label="Delete provider"
-                question={
-                  <>
-                    Delete captcha provider <strong>{provider?.spec?.name || id}</strong>? Rules that use it must be changed first.
-                  </>
-                }
-                onConfirm={remove}
-              />
-            )}
-          </div>
-        )}
+        <EditorFooter
+          problem={problem}
+          fields={FORM_FIELDS}
+          deleteProblem={deleteProblem}
+          saved={saved}
+          admin={admin}
+          busy={busy}
+          isNew={isNew}
+          noun="provider"
+          listHref="/captcha"
+          deleteQuestion={
+            <>
+              Delete captcha provider <strong>{provider?.spec?.name || id}</strong>? Rules that use it must be changed first.
+            </>
+          }
+          onDelete={remove}
+        />
       </form>
     </section>
   );
