@@ -118,7 +118,11 @@ export class CaptchaVerifier {
   async verify(p: { readonly verifyUrl: string; readonly secret: string }, response: string, remoteIp: string): Promise<CaptchaOutcome> {
     if (this.inFlight >= this.maxInFlight) return { kind: "unavailable", reason: "too many checks in flight" };
     this.inFlight++;
-    const signal = AbortSignal.timeout(this.timeoutMs);
+    // Our own timer and controller, both held here until the call ends: AbortSignal.timeout's timer
+    // is unref'd and its signal only weakly held, so nothing would guarantee it ever fires.
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), this.timeoutMs);
+    const signal = ac.signal;
     try {
       const res = await request(p.verifyUrl, {
         method: "POST",
@@ -155,6 +159,7 @@ export class CaptchaVerifier {
       const code = (e as { code?: unknown }).code;
       return { kind: "unavailable", reason: typeof code === "string" ? code : e instanceof Error ? e.name : "error" };
     } finally {
+      clearTimeout(timer);
       this.inFlight--;
     }
   }
