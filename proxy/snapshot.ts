@@ -4,6 +4,7 @@ import type { HeaderRules } from "./headers.ts";
 import type { ScopeMatcher } from "./policy/match.ts";
 import type { CompiledWhen } from "./policy/cel.ts";
 import type { CompiledTemplate } from "./policy/template.ts";
+import type { WaitingRoomConfig } from "./policy/waiting-room.ts";
 
 // The immutable, compiled public configuration the data plane reads. Built by management/config
 // after every successful write and swapped atomically; nothing here is mutated after compile
@@ -131,7 +132,8 @@ export type BlockBody =
 export type WafRuleAction =
   | { readonly kind: "allow" }
   | { readonly kind: "block"; readonly status: number; readonly headers: readonly string[]; readonly body: BlockBody }
-  | { readonly kind: "challenge"; readonly difficulty: number; readonly passTtlS: number; readonly page: CompiledTemplate };
+  | { readonly kind: "challenge"; readonly difficulty: number; readonly passTtlS: number; readonly page: CompiledTemplate }
+  | { readonly kind: "waiting_room"; readonly config: WaitingRoomConfig; readonly page: CompiledTemplate };
 
 export interface CompiledWafRule {
   readonly id: string;

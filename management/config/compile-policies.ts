@@ -5,6 +5,7 @@ import { TemplateKind, WafAction, type TemplateSpec, type WafRuleSpec } from "..
 import { compileWhen, ScopeMatcher, type BlockBody, type CompiledTemplate, type CompiledWafRule, type WafRuleAction } from "../../proxy/index.ts";
 import { fieldError } from "../errors.ts";
 import type { TemplateRow, WafRuleRow } from "../store/policy-repo.ts";
+import { waitingRoomAction } from "./compile-waiting-room.ts";
 import { compileTemplateSpec, DEFAULT_DIFFICULTY, DEFAULT_PASS_TTL_S } from "./validate-policy.ts";
 
 export interface StoredPolicies {
@@ -39,17 +40,21 @@ function challengeAction(spec: WafRuleSpec, templates: ReadonlyMap<string, Compi
 export function compilePolicies(p: StoredPolicies): readonly CompiledWafRule[] {
   const templates = new Map<string, CompiledTemplate>();
   let builtInPage: CompiledTemplate | undefined;
+  let builtInWaitingPage: CompiledTemplate | undefined;
   for (const { row, spec } of p.templates) {
     const t = compileTemplateSpec(spec);
     templates.set(row.id, t);
     if (row.built_in === 1 && spec.kind === TemplateKind.CHALLENGE_PAGE) builtInPage = t;
+    if (row.built_in === 1 && spec.kind === TemplateKind.WAITING_ROOM_PAGE) builtInWaitingPage = t;
   }
   const rules: CompiledWafRule[] = [];
   for (const { row, spec } of p.wafRules) {
     if (spec.enabled === false) continue;
     const s = spec.scope;
     const action: WafRuleAction =
-      spec.action === WafAction.ALLOW ? { kind: "allow" } : spec.action === WafAction.CHALLENGE ? challengeAction(spec, templates, builtInPage) : blockAction(spec, templates);
+      spec.action === WafAction.WAITING_ROOM
+        ? waitingRoomAction(spec, templates, builtInWaitingPage)
+        : spec.action === WafAction.ALLOW ? { kind: "allow" } : spec.action === WafAction.CHALLENGE ? challengeAction(spec, templates, builtInPage) : blockAction(spec, templates);
     rules.push(
       Object.freeze<CompiledWafRule>({
         id: row.id,

@@ -9,6 +9,8 @@ import type { RequestContext } from "../context.ts";
 import { CHALLENGE_ASSETS, CHALLENGE_VERIFY_PATH } from "../policy/challenge-page.ts";
 import { clientNetwork, issuePass, passCookieName, readChallenge, safeReturnPath, solves } from "../policy/challenge.ts";
 import { EndpointLimit } from "../policy/endpoint-limit.ts";
+import { WaitingRooms } from "../policy/waiting-room.ts";
+import { WAITING_ROOM_STATUS_PATH, waitingRoomStatus } from "../policy/waiting-room-gate.ts";
 
 export const RESERVED_PREFIX = "/.well-known/warren/";
 
@@ -71,7 +73,7 @@ async function verify(ctx: RequestContext): Promise<StageResult> {
   return TAKEN;
 }
 
-export function reservedPaths(verifyLimit = new EndpointLimit(30, 60_000)): Stage {
+export function reservedPaths(verifyLimit = new EndpointLimit(30, 60_000), rooms = new WaitingRooms(), statusLimit = new EndpointLimit(120, 60_000)): Stage {
   return {
     name: "reserved_paths",
     run(ctx: RequestContext): StageResult | Promise<StageResult> {
@@ -86,6 +88,12 @@ export function reservedPaths(verifyLimit = new EndpointLimit(30, 60_000)): Stag
         if (ctx.method !== "POST") return answer("method_not_allowed", ["allow", "POST"]);
         if (!verifyLimit.take(ctx.clientIp)) return answer("endpoint_rate_limited", ["retry-after", String(verifyLimit.retryAfterS())]);
         return verify(ctx);
+      }
+      if (ctx.routingPath === WAITING_ROOM_STATUS_PATH && ctx.raw === undefined) {
+        if (ctx.method !== "GET" && ctx.method !== "HEAD") return answer("method_not_allowed", ["allow", "GET, HEAD"]);
+        if (!statusLimit.take(ctx.clientIp)) return answer("endpoint_rate_limited", ["retry-after", String(statusLimit.retryAfterS())]);
+        waitingRoomStatus(ctx, rooms);
+        return TAKEN;
       }
       return answer("route_not_found");
     },

@@ -12,6 +12,8 @@ import type { RequestContext } from "../context.ts";
 import type { CompiledWafRule, WafRuleAction } from "../snapshot.ts";
 import { CHALLENGE_TTL_S, checkPass, clientNetwork, issueChallenge, passCookieName, safeReturnPath } from "../policy/challenge.ts";
 import { challengeWidget } from "../policy/challenge-page.ts";
+import { waitingRoomCookieName, WaitingRooms } from "../policy/waiting-room.ts";
+import { waitingRoomGate } from "../policy/waiting-room-gate.ts";
 
 type Block = Extract<WafRuleAction, { kind: "block" }>;
 type Challenge = Extract<WafRuleAction, { kind: "challenge" }>;
@@ -108,7 +110,7 @@ function challenge(ctx: RequestContext, rule: CompiledWafRule, a: Challenge, now
   writeAnswer(ctx, status, ["content-type", a.page.contentType, "cache-control", "no-store", "content-security-policy", CHALLENGE_PAGE_CSP], body);
 }
 
-export function waf(errors: PolicyErrors): Stage {
+export function waf(errors: PolicyErrors, rooms = new WaitingRooms()): Stage {
   return {
     name: "waf",
     run(ctx: RequestContext): StageResult {
@@ -142,6 +144,12 @@ export function waf(errors: PolicyErrors): Stage {
           errors.decided(rule, ctx, "challenge");
           challenge(ctx, rule, a, nowS);
           return TAKEN;
+        }
+        if (a.kind === "waiting_room") {
+          const answered = waitingRoomGate(ctx, rule, a, rooms, (cel ??= celRequest(ctx)).cookie(waitingRoomCookieName(rule.id)));
+          errors.decided(rule, ctx, answered ? "waiting_room" : "admitted");
+          if (answered) return TAKEN;
+          continue;
         }
         ctx.rule = rule;
         errors.decided(rule, ctx, a.kind);

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warren/v1/policy.proto.
  */
 export const file_warren_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("ChZ3YXJyZW4vdjEvcG9saWN5LnByb3RvEgl3YXJyZW4udjEiPgoFU2NvcGUSDQoFaG9zdHMYASADKAkSFQoNcGF0aF9wcmVmaXhlcxgCIAMoCRIPCgdtZXRob2RzGAMgAygJIlYKEUNoYWxsZW5nZVNldHRpbmdzEhIKCmRpZmZpY3VsdHkYASABKA0SGAoQcGFzc190dGxfc2Vjb25kcxgCIAEoDRITCgt0ZW1wbGF0ZV9pZBgDIAEoCSKBAQoNQmxvY2tTZXR0aW5ncxIOCgZzdGF0dXMYASABKA0SEwoLdGVtcGxhdGVfaWQYAiABKAkSDAoEYm9keRgDIAEoCRIUCgxjb250ZW50X3R5cGUYBCABKAkSJwoHaGVhZGVycxgFIAMoCzIWLndhcnJlbi52MS5IZWFkZXJWYWx1ZSL+AQoLV2FmUnVsZVNwZWMSDAoEbmFtZRgBIAEoCRIQCghwcmlvcml0eRgCIAEoBRIUCgdlbmFibGVkGAMgASgISACIAQESHwoFc2NvcGUYBCABKAsyEC53YXJyZW4udjEuU2NvcGUSDAoEd2hlbhgFIAEoCRIkCgZhY3Rpb24YBiABKA4yFC53YXJyZW4udjEuV2FmQWN0aW9uEicKBWJsb2NrGAcgASgLMhgud2FycmVuLnYxLkJsb2NrU2V0dGluZ3MSLwoJY2hhbGxlbmdlGAggASgLMhwud2FycmVuLnYxLkNoYWxsZW5nZVNldHRpbmdzQgoKCF9lbmFibGVkIpsBCgdXYWZSdWxlEgoKAmlkGAEgASgJEiQKBHNwZWMYAiABKAsyFi53YXJyZW4udjEuV2FmUnVsZVNwZWMSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZwoMVGVtcGxhdGVTcGVjEgwKBG5hbWUYASABKAkSJQoEa2luZBgCIAEoDjIXLndhcnJlbi52MS5UZW1wbGF0ZUtpbmQSFAoMY29udGVudF90eXBlGAMgASgJEgwKBGJvZHkYBCABKAkirwEKCFRlbXBsYXRlEgoKAmlkGAEgASgJEiUKBHNwZWMYAiABKAsyFy53YXJyZW4udjEuVGVtcGxhdGVTcGVjEhAKCGJ1aWx0X2luGAMgASgIEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhUKE0xpc3RXYWZSdWxlc1JlcXVlc3QiOQoUTGlzdFdhZlJ1bGVzUmVzcG9uc2USIQoFcnVsZXMYASADKAsyEi53YXJyZW4udjEuV2FmUnVsZSI8ChRDcmVhdGVXYWZSdWxlUmVxdWVzdBIkCgRzcGVjGAEgASgLMhYud2FycmVuLnYxLldhZlJ1bGVTcGVjIjkKFUNyZWF0ZVdhZlJ1bGVSZXNwb25zZRIgCgRydWxlGAEgASgLMhIud2FycmVuLnYxLldhZlJ1bGUiSAoUVXBkYXRlV2FmUnVsZVJlcXVlc3QSCgoCaWQYASABKAkSJAoEc3BlYxgCIAEoCzIWLndhcnJlbi52MS5XYWZSdWxlU3BlYyI5ChVVcGRhdGVXYWZSdWxlUmVzcG9uc2USIAoEcnVsZRgBIAEoCzISLndhcnJlbi52MS5XYWZSdWxlIiIKFERlbGV0ZVdhZlJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJIhcKFURlbGV0ZVdhZlJ1bGVSZXNwb25zZSIWChRMaXN0VGVtcGxhdGVzUmVxdWVzdCI/ChVMaXN0VGVtcGxhdGVzUmVzcG9uc2USJgoJdGVtcGxhdGVzGAEgAygLMhMud2FycmVuLnYxLlRlbXBsYXRlIj4KFUNyZWF0ZVRlbXBsYXRlUmVxdWVzdBIlCgRzcGVjGAEgASgLMhcud2FycmVuLnYxLlRlbXBsYXRlU3BlYyI/ChZDcmVhdGVUZW1wbGF0ZVJlc3BvbnNlEiUKCHRlbXBsYXRlGAEgASgLMhMud2FycmVuLnYxLlRlbXBsYXRlIkoKFVVwZGF0ZVRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIlCgRzcGVjGAIgASgLMhcud2FycmVuLnYxLlRlbXBsYXRlU3BlYyI/ChZVcGRhdGVUZW1wbGF0ZVJlc3BvbnNlEiUKCHRlbXBsYXRlGAEgASgLMhMud2FycmVuLnYxLlRlbXBsYXRlIiMKFURlbGV0ZVRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCSIYChZEZWxldGVUZW1wbGF0ZVJlc3BvbnNlIkIKGUdldFRlbXBsYXRlUHJldmlld1JlcXVlc3QSJQoEc3BlYxgBIAEoCzIXLndhcnJlbi52MS5UZW1wbGF0ZVNwZWMiRAoaR2V0VGVtcGxhdGVQcmV2aWV3UmVzcG9uc2USFAoMY29udGVudF90eXBlGAEgASgJEhAKCHJlbmRlcmVkGAIgASgJKm0KCVdhZkFjdGlvbhIaChZXQUZfQUNUSU9OX1VOU1BFQ0lGSUVEEAASFAoQV0FGX0FDVElPTl9CTE9DSxABEhQKEFdBRl9BQ1RJT05fQUxMT1cQAhIYChRXQUZfQUNUSU9OX0NIQUxMRU5HRRADKm8KDFRlbXBsYXRlS2luZBIdChlURU1QTEFURV9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaVEVNUExBVEVfS0lORF9HRU5FUklDX0JPRFkQARIgChxURU1QTEFURV9LSU5EX0NIQUxMRU5HRV9QQUdFEAIymAYKDVBvbGljeVNlcnZpY2USTwoMTGlzdFdhZlJ1bGVzEh4ud2FycmVuLnYxLkxpc3RXYWZSdWxlc1JlcXVlc3QaHy53YXJyZW4udjEuTGlzdFdhZlJ1bGVzUmVzcG9uc2USUgoNQ3JlYXRlV2FmUnVsZRIfLndhcnJlbi52MS5DcmVhdGVXYWZSdWxlUmVxdWVzdBogLndhcnJlbi52MS5DcmVhdGVXYWZSdWxlUmVzcG9uc2USUgoNVXBkYXRlV2FmUnVsZRIfLndhcnJlbi52MS5VcGRhdGVXYWZSdWxlUmVxdWVzdBogLndhcnJlbi52MS5VcGRhdGVXYWZSdWxlUmVzcG9uc2USUgoNRGVsZXRlV2FmUnVsZRIfLndhcnJlbi52MS5EZWxldGVXYWZSdWxlUmVxdWVzdBogLndhcnJlbi52MS5EZWxldGVXYWZSdWxlUmVzcG9uc2USUgoNTGlzdFRlbXBsYXRlcxIfLndhcnJlbi52MS5MaXN0VGVtcGxhdGVzUmVxdWVzdBogLndhcnJlbi52MS5MaXN0VGVtcGxhdGVzUmVzcG9uc2USVQoOQ3JlYXRlVGVtcGxhdGUSIC53YXJyZW4udjEuQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0GiEud2FycmVuLnYxLkNyZWF0ZVRlbXBsYXRlUmVzcG9uc2USVQoOVXBkYXRlVGVtcGxhdGUSIC53YXJyZW4udjEuVXBkYXRlVGVtcGxhdGVSZXF1ZXN0GiEud2FycmVuLnYxLlVwZGF0ZVRlbXBsYXRlUmVzcG9uc2USVQoORGVsZXRlVGVtcGxhdGUSIC53YXJyZW4udjEuRGVsZXRlVGVtcGxhdGVSZXF1ZXN0GiEud2FycmVuLnYxLkRlbGV0ZVRlbXBsYXRlUmVzcG9uc2USYQoSR2V0VGVtcGxhdGVQcmV2aWV3EiQud2FycmVuLnYxLkdldFRlbXBsYXRlUHJldmlld1JlcXVlc3QaJS53YXJyZW4udjEuR2V0VGVtcGxhdGVQcmV2aWV3UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_warren_v1_proxy]);
+  fileDesc("ChZ3YXJyZW4vdjEvcG9saWN5LnByb3RvEgl3YXJyZW4udjEiPgoFU2NvcGUSDQoFaG9zdHMYASADKAkSFQoNcGF0aF9wcmVmaXhlcxgCIAMoCRIPCgdtZXRob2RzGAMgAygJIlYKEUNoYWxsZW5nZVNldHRpbmdzEhIKCmRpZmZpY3VsdHkYASABKA0SGAoQcGFzc190dGxfc2Vjb25kcxgCIAEoDRITCgt0ZW1wbGF0ZV9pZBgDIAEoCSLkAgoTV2FpdGluZ1Jvb21TZXR0aW5ncxIUCgxtYXhfYWRtaXR0ZWQYASABKA0SHQoVYWRtaXNzaW9uX3R0bF9zZWNvbmRzGAIgASgNEh0KFXF1ZXVlX3RpbWVvdXRfc2Vjb25kcxgDIAEoDRIdChVwb2xsX2ludGVydmFsX3NlY29uZHMYBCABKA0SEgoKbWF4X3F1ZXVlZBgFIAEoDRI0CgphY3RpdmF0aW9uGAYgASgOMiAud2FycmVuLnYxLldhaXRpbmdSb29tQWN0aXZhdGlvbhIhChlhY3RpdmVfcmVxdWVzdHNfdGhyZXNob2xkGAcgASgNEiUKHXJlcXVlc3RzX3Blcl9zZWNvbmRfdGhyZXNob2xkGAggASgNEhoKEm1pbl9hY3RpdmVfc2Vjb25kcxgJIAEoDRIVCg1xdWlldF9zZWNvbmRzGAogASgNEhMKC3RlbXBsYXRlX2lkGAsgASgJIoEBCg1CbG9ja1NldHRpbmdzEg4KBnN0YXR1cxgBIAEoDRITCgt0ZW1wbGF0ZV9pZBgCIAEoCRIMCgRib2R5GAMgASgJEhQKDGNvbnRlbnRfdHlwZRgEIAEoCRInCgdoZWFkZXJzGAUgAygLMhYud2FycmVuLnYxLkhlYWRlclZhbHVlIrQCCgtXYWZSdWxlU3BlYxIMCgRuYW1lGAEgASgJEhAKCHByaW9yaXR5GAIgASgFEhQKB2VuYWJsZWQYAyABKAhIAIgBARIfCgVzY29wZRgEIAEoCzIQLndhcnJlbi52MS5TY29wZRIMCgR3aGVuGAUgASgJEiQKBmFjdGlvbhgGIAEoDjIULndhcnJlbi52MS5XYWZBY3Rpb24SJwoFYmxvY2sYByABKAsyGC53YXJyZW4udjEuQmxvY2tTZXR0aW5ncxIvCgljaGFsbGVuZ2UYCCABKAsyHC53YXJyZW4udjEuQ2hhbGxlbmdlU2V0dGluZ3MSNAoMd2FpdGluZ19yb29tGAkgASgLMh4ud2FycmVuLnYxLldhaXRpbmdSb29tU2V0dGluZ3NCCgoIX2VuYWJsZWQimwEKB1dhZlJ1bGUSCgoCaWQYASABKAkSJAoEc3BlYxgCIAEoCzIWLndhcnJlbi52MS5XYWZSdWxlU3BlYxIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJnCgxUZW1wbGF0ZVNwZWMSDAoEbmFtZRgBIAEoCRIlCgRraW5kGAIgASgOMhcud2FycmVuLnYxLlRlbXBsYXRlS2luZBIUCgxjb250ZW50X3R5cGUYAyABKAkSDAoEYm9keRgEIAEoCSKvAQoIVGVtcGxhdGUSCgoCaWQYASABKAkSJQoEc3BlYxgCIAEoCzIXLndhcnJlbi52MS5UZW1wbGF0ZVNwZWMSEAoIYnVpbHRfaW4YAyABKAgSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFQoTTGlzdFdhZlJ1bGVzUmVxdWVzdCI5ChRMaXN0V2FmUnVsZXNSZXNwb25zZRIhCgVydWxlcxgBIAMoCzISLndhcnJlbi52MS5XYWZSdWxlIjwKFENyZWF0ZVdhZlJ1bGVSZXF1ZXN0EiQKBHNwZWMYASABKAsyFi53YXJyZW4udjEuV2FmUnVsZVNwZWMiOQoVQ3JlYXRlV2FmUnVsZVJlc3BvbnNlEiAKBHJ1bGUYASABKAsyEi53YXJyZW4udjEuV2FmUnVsZSJIChRVcGRhdGVXYWZSdWxlUmVxdWVzdBIKCgJpZBgBIAEoCRIkCgRzcGVjGAIgASgLMhYud2FycmVuLnYxLldhZlJ1bGVTcGVjIjkKFVVwZGF0ZVdhZlJ1bGVSZXNwb25zZRIgCgRydWxlGAEgASgLMhIud2FycmVuLnYxLldhZlJ1bGUiIgoURGVsZXRlV2FmUnVsZVJlcXVlc3QSCgoCaWQYASABKAkiFwoVRGVsZXRlV2FmUnVsZVJlc3BvbnNlIhYKFExpc3RUZW1wbGF0ZXNSZXF1ZXN0Ij8KFUxpc3RUZW1wbGF0ZXNSZXNwb25zZRImCgl0ZW1wbGF0ZXMYASADKAsyEy53YXJyZW4udjEuVGVtcGxhdGUiPgoVQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0EiUKBHNwZWMYASABKAsyFy53YXJyZW4udjEuVGVtcGxhdGVTcGVjIj8KFkNyZWF0ZVRlbXBsYXRlUmVzcG9uc2USJQoIdGVtcGxhdGUYASABKAsyEy53YXJyZW4udjEuVGVtcGxhdGUiSgoVVXBkYXRlVGVtcGxhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEiUKBHNwZWMYAiABKAsyFy53YXJyZW4udjEuVGVtcGxhdGVTcGVjIj8KFlVwZGF0ZVRlbXBsYXRlUmVzcG9uc2USJQoIdGVtcGxhdGUYASABKAsyEy53YXJyZW4udjEuVGVtcGxhdGUiIwoVRGVsZXRlVGVtcGxhdGVSZXF1ZXN0EgoKAmlkGAEgASgJIhgKFkRlbGV0ZVRlbXBsYXRlUmVzcG9uc2UiQgoZR2V0VGVtcGxhdGVQcmV2aWV3UmVxdWVzdBIlCgRzcGVjGAEgASgLMhcud2FycmVuLnYxLlRlbXBsYXRlU3BlYyJEChpHZXRUZW1wbGF0ZVByZXZpZXdSZXNwb25zZRIUCgxjb250ZW50X3R5cGUYASABKAkSEAoIcmVuZGVyZWQYAiABKAkqigEKCVdhZkFjdGlvbhIaChZXQUZfQUNUSU9OX1VOU1BFQ0lGSUVEEAASFAoQV0FGX0FDVElPTl9CTE9DSxABEhQKEFdBRl9BQ1RJT05fQUxMT1cQAhIYChRXQUZfQUNUSU9OX0NIQUxMRU5HRRADEhsKF1dBRl9BQ1RJT05fV0FJVElOR19ST09NEAQqiwEKFVdhaXRpbmdSb29tQWN0aXZhdGlvbhInCiNXQUlUSU5HX1JPT01fQUNUSVZBVElPTl9VTlNQRUNJRklFRBAAEiIKHldBSVRJTkdfUk9PTV9BQ1RJVkFUSU9OX0FMV0FZUxABEiUKIVdBSVRJTkdfUk9PTV9BQ1RJVkFUSU9OX0FVVE9NQVRJQxACKpQBCgxUZW1wbGF0ZUtpbmQSHQoZVEVNUExBVEVfS0lORF9VTlNQRUNJRklFRBAAEh4KGlRFTVBMQVRFX0tJTkRfR0VORVJJQ19CT0RZEAESIAocVEVNUExBVEVfS0lORF9DSEFMTEVOR0VfUEFHRRACEiMKH1RFTVBMQVRFX0tJTkRfV0FJVElOR19ST09NX1BBR0UQAzKYBgoNUG9saWN5U2VydmljZRJPCgxMaXN0V2FmUnVsZXMSHi53YXJyZW4udjEuTGlzdFdhZlJ1bGVzUmVxdWVzdBofLndhcnJlbi52MS5MaXN0V2FmUnVsZXNSZXNwb25zZRJSCg1DcmVhdGVXYWZSdWxlEh8ud2FycmVuLnYxLkNyZWF0ZVdhZlJ1bGVSZXF1ZXN0GiAud2FycmVuLnYxLkNyZWF0ZVdhZlJ1bGVSZXNwb25zZRJSCg1VcGRhdGVXYWZSdWxlEh8ud2FycmVuLnYxLlVwZGF0ZVdhZlJ1bGVSZXF1ZXN0GiAud2FycmVuLnYxLlVwZGF0ZVdhZlJ1bGVSZXNwb25zZRJSCg1EZWxldGVXYWZSdWxlEh8ud2FycmVuLnYxLkRlbGV0ZVdhZlJ1bGVSZXF1ZXN0GiAud2FycmVuLnYxLkRlbGV0ZVdhZlJ1bGVSZXNwb25zZRJSCg1MaXN0VGVtcGxhdGVzEh8ud2FycmVuLnYxLkxpc3RUZW1wbGF0ZXNSZXF1ZXN0GiAud2FycmVuLnYxLkxpc3RUZW1wbGF0ZXNSZXNwb25zZRJVCg5DcmVhdGVUZW1wbGF0ZRIgLndhcnJlbi52MS5DcmVhdGVUZW1wbGF0ZVJlcXVlc3QaIS53YXJyZW4udjEuQ3JlYXRlVGVtcGxhdGVSZXNwb25zZRJVCg5VcGRhdGVUZW1wbGF0ZRIgLndhcnJlbi52MS5VcGRhdGVUZW1wbGF0ZVJlcXVlc3QaIS53YXJyZW4udjEuVXBkYXRlVGVtcGxhdGVSZXNwb25zZRJVCg5EZWxldGVUZW1wbGF0ZRIgLndhcnJlbi52MS5EZWxldGVUZW1wbGF0ZVJlcXVlc3QaIS53YXJyZW4udjEuRGVsZXRlVGVtcGxhdGVSZXNwb25zZRJhChJHZXRUZW1wbGF0ZVByZXZpZXcSJC53YXJyZW4udjEuR2V0VGVtcGxhdGVQcmV2aWV3UmVxdWVzdBolLndhcnJlbi52MS5HZXRUZW1wbGF0ZVByZXZpZXdSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_warren_v1_proxy]);
 
 /**
  * Which requests a policy applies to. Every list empty = every request; within a list any entry
@@ -84,6 +84,94 @@ export const ChallengeSettingsSchema: GenMessage<ChallengeSettings> = /*@__PURE_
   messageDesc(file_warren_v1_policy, 1);
 
 /**
+ * @generated from message warren.v1.WaitingRoomSettings
+ */
+export type WaitingRoomSettings = Message<"warren.v1.WaitingRoomSettings"> & {
+  /**
+   * Sessions admitted at once, 1–1000000 (required).
+   *
+   * @generated from field: uint32 max_admitted = 1;
+   */
+  maxAdmitted: number;
+
+  /**
+   * How long an admitted session stays admitted without a request (each one refreshes it), 2–86400; 0 = 300.
+   *
+   * @generated from field: uint32 admission_ttl_seconds = 2;
+   */
+  admissionTtlSeconds: number;
+
+  /**
+   * A queued session that stops polling for this long loses its place, 2–86400 and at least twice
+   * the poll interval; 0 = 60.
+   *
+   * @generated from field: uint32 queue_timeout_seconds = 3;
+   */
+  queueTimeoutSeconds: number;
+
+  /**
+   * Retry-After and the page's refresh, 1–60; 0 = 5.
+   *
+   * @generated from field: uint32 poll_interval_seconds = 4;
+   */
+  pollIntervalSeconds: number;
+
+  /**
+   * Queued sessions at most, 1–1000000; beyond it new arrivals get 503 without a place. 0 = 10000.
+   *
+   * @generated from field: uint32 max_queued = 5;
+   */
+  maxQueued: number;
+
+  /**
+   * @generated from field: warren.v1.WaitingRoomActivation activation = 6;
+   */
+  activation: WaitingRoomActivation;
+
+  /**
+   * AUTOMATIC (at least one of the two): in-flight requests in the scope above this turn the room on.
+   *
+   * @generated from field: uint32 active_requests_threshold = 7;
+   */
+  activeRequestsThreshold: number;
+
+  /**
+   * AUTOMATIC: requests per second in the scope (sliding 1 s window) above this turn the room on.
+   *
+   * @generated from field: uint32 requests_per_second_threshold = 8;
+   */
+  requestsPerSecondThreshold: number;
+
+  /**
+   * AUTOMATIC: how long the load must stay over a threshold before the room turns on, 0–3600 (0 = at once).
+   *
+   * @generated from field: uint32 min_active_seconds = 9;
+   */
+  minActiveSeconds: number;
+
+  /**
+   * AUTOMATIC: how long under every threshold before it turns off, 1–86400; 0 = 30.
+   *
+   * @generated from field: uint32 quiet_seconds = 10;
+   */
+  quietSeconds: number;
+
+  /**
+   * A WAITING_ROOM_PAGE template; empty = the built-in "waiting room" page.
+   *
+   * @generated from field: string template_id = 11;
+   */
+  templateId: string;
+};
+
+/**
+ * Describes the message warren.v1.WaitingRoomSettings.
+ * Use `create(WaitingRoomSettingsSchema)` to create a new message.
+ */
+export const WaitingRoomSettingsSchema: GenMessage<WaitingRoomSettings> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 2);
+
+/**
  * @generated from message warren.v1.BlockSettings
  */
 export type BlockSettings = Message<"warren.v1.BlockSettings"> & {
@@ -126,7 +214,7 @@ export type BlockSettings = Message<"warren.v1.BlockSettings"> & {
  * Use `create(BlockSettingsSchema)` to create a new message.
  */
 export const BlockSettingsSchema: GenMessage<BlockSettings> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 2);
+  messageDesc(file_warren_v1_policy, 3);
 
 /**
  * @generated from message warren.v1.WafRuleSpec
@@ -178,6 +266,11 @@ export type WafRuleSpec = Message<"warren.v1.WafRuleSpec"> & {
    * @generated from field: warren.v1.ChallengeSettings challenge = 8;
    */
   challenge?: ChallengeSettings | undefined;
+
+  /**
+   * @generated from field: warren.v1.WaitingRoomSettings waiting_room = 9;
+   */
+  waitingRoom?: WaitingRoomSettings | undefined;
 };
 
 /**
@@ -185,7 +278,7 @@ export type WafRuleSpec = Message<"warren.v1.WafRuleSpec"> & {
  * Use `create(WafRuleSpecSchema)` to create a new message.
  */
 export const WafRuleSpecSchema: GenMessage<WafRuleSpec> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 3);
+  messageDesc(file_warren_v1_policy, 4);
 
 /**
  * @generated from message warren.v1.WafRule
@@ -217,7 +310,7 @@ export type WafRule = Message<"warren.v1.WafRule"> & {
  * Use `create(WafRuleSchema)` to create a new message.
  */
 export const WafRuleSchema: GenMessage<WafRule> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 4);
+  messageDesc(file_warren_v1_policy, 5);
 
 /**
  * @generated from message warren.v1.TemplateSpec
@@ -254,7 +347,7 @@ export type TemplateSpec = Message<"warren.v1.TemplateSpec"> & {
  * Use `create(TemplateSpecSchema)` to create a new message.
  */
 export const TemplateSpecSchema: GenMessage<TemplateSpec> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 5);
+  messageDesc(file_warren_v1_policy, 6);
 
 /**
  * @generated from message warren.v1.Template
@@ -293,7 +386,7 @@ export type Template = Message<"warren.v1.Template"> & {
  * Use `create(TemplateSchema)` to create a new message.
  */
 export const TemplateSchema: GenMessage<Template> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 6);
+  messageDesc(file_warren_v1_policy, 7);
 
 /**
  * @generated from message warren.v1.ListWafRulesRequest
@@ -306,7 +399,7 @@ export type ListWafRulesRequest = Message<"warren.v1.ListWafRulesRequest"> & {
  * Use `create(ListWafRulesRequestSchema)` to create a new message.
  */
 export const ListWafRulesRequestSchema: GenMessage<ListWafRulesRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 7);
+  messageDesc(file_warren_v1_policy, 8);
 
 /**
  * @generated from message warren.v1.ListWafRulesResponse
@@ -325,7 +418,7 @@ export type ListWafRulesResponse = Message<"warren.v1.ListWafRulesResponse"> & {
  * Use `create(ListWafRulesResponseSchema)` to create a new message.
  */
 export const ListWafRulesResponseSchema: GenMessage<ListWafRulesResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 8);
+  messageDesc(file_warren_v1_policy, 9);
 
 /**
  * @generated from message warren.v1.CreateWafRuleRequest
@@ -342,7 +435,7 @@ export type CreateWafRuleRequest = Message<"warren.v1.CreateWafRuleRequest"> & {
  * Use `create(CreateWafRuleRequestSchema)` to create a new message.
  */
 export const CreateWafRuleRequestSchema: GenMessage<CreateWafRuleRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 9);
+  messageDesc(file_warren_v1_policy, 10);
 
 /**
  * @generated from message warren.v1.CreateWafRuleResponse
@@ -359,7 +452,7 @@ export type CreateWafRuleResponse = Message<"warren.v1.CreateWafRuleResponse"> &
  * Use `create(CreateWafRuleResponseSchema)` to create a new message.
  */
 export const CreateWafRuleResponseSchema: GenMessage<CreateWafRuleResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 10);
+  messageDesc(file_warren_v1_policy, 11);
 
 /**
  * @generated from message warren.v1.UpdateWafRuleRequest
@@ -381,7 +474,7 @@ export type UpdateWafRuleRequest = Message<"warren.v1.UpdateWafRuleRequest"> & {
  * Use `create(UpdateWafRuleRequestSchema)` to create a new message.
  */
 export const UpdateWafRuleRequestSchema: GenMessage<UpdateWafRuleRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 11);
+  messageDesc(file_warren_v1_policy, 12);
 
 /**
  * @generated from message warren.v1.UpdateWafRuleResponse
@@ -398,7 +491,7 @@ export type UpdateWafRuleResponse = Message<"warren.v1.UpdateWafRuleResponse"> &
  * Use `create(UpdateWafRuleResponseSchema)` to create a new message.
  */
 export const UpdateWafRuleResponseSchema: GenMessage<UpdateWafRuleResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 12);
+  messageDesc(file_warren_v1_policy, 13);
 
 /**
  * @generated from message warren.v1.DeleteWafRuleRequest
@@ -415,7 +508,7 @@ export type DeleteWafRuleRequest = Message<"warren.v1.DeleteWafRuleRequest"> & {
  * Use `create(DeleteWafRuleRequestSchema)` to create a new message.
  */
 export const DeleteWafRuleRequestSchema: GenMessage<DeleteWafRuleRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 13);
+  messageDesc(file_warren_v1_policy, 14);
 
 /**
  * @generated from message warren.v1.DeleteWafRuleResponse
@@ -428,7 +521,7 @@ export type DeleteWafRuleResponse = Message<"warren.v1.DeleteWafRuleResponse"> &
  * Use `create(DeleteWafRuleResponseSchema)` to create a new message.
  */
 export const DeleteWafRuleResponseSchema: GenMessage<DeleteWafRuleResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 14);
+  messageDesc(file_warren_v1_policy, 15);
 
 /**
  * @generated from message warren.v1.ListTemplatesRequest
@@ -441,7 +534,7 @@ export type ListTemplatesRequest = Message<"warren.v1.ListTemplatesRequest"> & {
  * Use `create(ListTemplatesRequestSchema)` to create a new message.
  */
 export const ListTemplatesRequestSchema: GenMessage<ListTemplatesRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 15);
+  messageDesc(file_warren_v1_policy, 16);
 
 /**
  * @generated from message warren.v1.ListTemplatesResponse
@@ -458,7 +551,7 @@ export type ListTemplatesResponse = Message<"warren.v1.ListTemplatesResponse"> &
  * Use `create(ListTemplatesResponseSchema)` to create a new message.
  */
 export const ListTemplatesResponseSchema: GenMessage<ListTemplatesResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 16);
+  messageDesc(file_warren_v1_policy, 17);
 
 /**
  * @generated from message warren.v1.CreateTemplateRequest
@@ -475,7 +568,7 @@ export type CreateTemplateRequest = Message<"warren.v1.CreateTemplateRequest"> &
  * Use `create(CreateTemplateRequestSchema)` to create a new message.
  */
 export const CreateTemplateRequestSchema: GenMessage<CreateTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 17);
+  messageDesc(file_warren_v1_policy, 18);
 
 /**
  * @generated from message warren.v1.CreateTemplateResponse
@@ -492,7 +585,7 @@ export type CreateTemplateResponse = Message<"warren.v1.CreateTemplateResponse">
  * Use `create(CreateTemplateResponseSchema)` to create a new message.
  */
 export const CreateTemplateResponseSchema: GenMessage<CreateTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 18);
+  messageDesc(file_warren_v1_policy, 19);
 
 /**
  * @generated from message warren.v1.UpdateTemplateRequest
@@ -514,7 +607,7 @@ export type UpdateTemplateRequest = Message<"warren.v1.UpdateTemplateRequest"> &
  * Use `create(UpdateTemplateRequestSchema)` to create a new message.
  */
 export const UpdateTemplateRequestSchema: GenMessage<UpdateTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 19);
+  messageDesc(file_warren_v1_policy, 20);
 
 /**
  * @generated from message warren.v1.UpdateTemplateResponse
@@ -531,7 +624,7 @@ export type UpdateTemplateResponse = Message<"warren.v1.UpdateTemplateResponse">
  * Use `create(UpdateTemplateResponseSchema)` to create a new message.
  */
 export const UpdateTemplateResponseSchema: GenMessage<UpdateTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 20);
+  messageDesc(file_warren_v1_policy, 21);
 
 /**
  * @generated from message warren.v1.DeleteTemplateRequest
@@ -548,7 +641,7 @@ export type DeleteTemplateRequest = Message<"warren.v1.DeleteTemplateRequest"> &
  * Use `create(DeleteTemplateRequestSchema)` to create a new message.
  */
 export const DeleteTemplateRequestSchema: GenMessage<DeleteTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 21);
+  messageDesc(file_warren_v1_policy, 22);
 
 /**
  * @generated from message warren.v1.DeleteTemplateResponse
@@ -561,7 +654,7 @@ export type DeleteTemplateResponse = Message<"warren.v1.DeleteTemplateResponse">
  * Use `create(DeleteTemplateResponseSchema)` to create a new message.
  */
 export const DeleteTemplateResponseSchema: GenMessage<DeleteTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 22);
+  messageDesc(file_warren_v1_policy, 23);
 
 /**
  * @generated from message warren.v1.GetTemplatePreviewRequest
@@ -578,7 +671,7 @@ export type GetTemplatePreviewRequest = Message<"warren.v1.GetTemplatePreviewReq
  * Use `create(GetTemplatePreviewRequestSchema)` to create a new message.
  */
 export const GetTemplatePreviewRequestSchema: GenMessage<GetTemplatePreviewRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 23);
+  messageDesc(file_warren_v1_policy, 24);
 
 /**
  * @generated from message warren.v1.GetTemplatePreviewResponse
@@ -600,7 +693,7 @@ export type GetTemplatePreviewResponse = Message<"warren.v1.GetTemplatePreviewRe
  * Use `create(GetTemplatePreviewResponseSchema)` to create a new message.
  */
 export const GetTemplatePreviewResponseSchema: GenMessage<GetTemplatePreviewResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 24);
+  messageDesc(file_warren_v1_policy, 25);
 
 /**
  * @generated from enum warren.v1.WafAction
@@ -633,6 +726,14 @@ export enum WafAction {
    * @generated from enum value: WAF_ACTION_CHALLENGE = 3;
    */
   CHALLENGE = 3,
+
+  /**
+   * A queue in front of the scope: at most `max_admitted` sessions at once, the rest wait in
+   * arrival order on a page that refreshes itself (503 + Retry-After). See WaitingRoomSettings.
+   *
+   * @generated from enum value: WAF_ACTION_WAITING_ROOM = 4;
+   */
+  WAITING_ROOM = 4,
 }
 
 /**
@@ -640,6 +741,36 @@ export enum WafAction {
  */
 export const WafActionSchema: GenEnum<WafAction> = /*@__PURE__*/
   enumDesc(file_warren_v1_policy, 0);
+
+/**
+ * @generated from enum warren.v1.WaitingRoomActivation
+ */
+export enum WaitingRoomActivation {
+  /**
+   * = ALWAYS.
+   *
+   * @generated from enum value: WAITING_ROOM_ACTIVATION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: WAITING_ROOM_ACTIVATION_ALWAYS = 1;
+   */
+  ALWAYS = 1,
+
+  /**
+   * On when the scope's load is over a threshold for `min_active_seconds`, off after `quiet_seconds` under.
+   *
+   * @generated from enum value: WAITING_ROOM_ACTIVATION_AUTOMATIC = 2;
+   */
+  AUTOMATIC = 2,
+}
+
+/**
+ * Describes the enum warren.v1.WaitingRoomActivation.
+ */
+export const WaitingRoomActivationSchema: GenEnum<WaitingRoomActivation> = /*@__PURE__*/
+  enumDesc(file_warren_v1_policy, 1);
 
 /**
  * @generated from enum warren.v1.TemplateKind
@@ -663,13 +794,20 @@ export enum TemplateKind {
    * @generated from enum value: TEMPLATE_KIND_CHALLENGE_PAGE = 2;
    */
   CHALLENGE_PAGE = 2,
+
+  /**
+   * The waiting room's page (503); {{position}}, {{retry_after}} and {{{refresh}}} (a meta refresh).
+   *
+   * @generated from enum value: TEMPLATE_KIND_WAITING_ROOM_PAGE = 3;
+   */
+  WAITING_ROOM_PAGE = 3,
 }
 
 /**
  * Describes the enum warren.v1.TemplateKind.
  */
 export const TemplateKindSchema: GenEnum<TemplateKind> = /*@__PURE__*/
-  enumDesc(file_warren_v1_policy, 1);
+  enumDesc(file_warren_v1_policy, 2);
 
 /**
  * Policies that act on public requests before routing (DESIGN.md §5): WAF rules and the response
