@@ -5,6 +5,7 @@
 import { clone, create } from "@bufbuild/protobuf";
 import { WafAction, WafRuleSpecSchema, type Scope, type WafRule, type WafRuleSpec } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import { FormError, parseWhole, splitList, type HeaderRow } from "./route-form.ts";
+import { formToWaitingRoom, waitingRoomSummary, waitingRoomToForm, type WaitingRoomForm } from "./waiting-room-form.ts";
 
 export { FormError, splitList };
 
@@ -31,6 +32,7 @@ export interface RuleForm {
   difficulty: string;
   passTtl: string;
   challengeTemplateId: string;
+  waitingRoom: WaitingRoomForm;
 }
 
 export function joinList(items: readonly string[] | undefined): string {
@@ -47,7 +49,7 @@ export function ruleToForm(spec: WafRuleSpec | undefined): RuleForm {
     pathPrefixes: joinList(spec?.scope?.pathPrefixes),
     methods: joinList(spec?.scope?.methods),
     when: spec?.when ?? "",
-    action: spec?.action === WafAction.ALLOW || spec?.action === WafAction.CHALLENGE ? spec.action : WafAction.BLOCK,
+    action: spec?.action === WafAction.ALLOW || spec?.action === WafAction.CHALLENGE || spec?.action === WafAction.WAITING_ROOM ? spec.action : WafAction.BLOCK,
     status: b && b.status !== 0 ? String(b.status) : "",
     bodySource: b?.templateId ? "template" : b?.body ? "inline" : "default",
     templateId: b?.templateId ?? "",
@@ -57,6 +59,7 @@ export function ruleToForm(spec: WafRuleSpec | undefined): RuleForm {
     difficulty: spec?.challenge?.difficulty ? String(spec.challenge.difficulty) : "",
     passTtl: spec?.challenge?.passTtlSeconds ? String(spec.challenge.passTtlSeconds) : "",
     challengeTemplateId: spec?.challenge?.templateId ?? "",
+    waitingRoom: waitingRoomToForm(spec?.waitingRoom),
   };
 }
 
@@ -91,6 +94,7 @@ export function formToRuleSpec(f: RuleForm): WafRuleSpec {
       },
     }).challenge;
   }
+  if (f.action === WafAction.WAITING_ROOM) spec.waitingRoom = formToWaitingRoom(f.waitingRoom);
   return spec;
 }
 
@@ -105,6 +109,7 @@ export function scopeSummary(scope: Scope | undefined): string {
 
 export function actionSummary(spec: WafRuleSpec | undefined): string {
   if (spec?.action === WafAction.ALLOW) return "allow";
+  if (spec?.action === WafAction.WAITING_ROOM) return waitingRoomSummary(spec.waitingRoom);
   if (spec?.action === WafAction.CHALLENGE) return `challenge (${spec.challenge?.difficulty || 16} bits)`;
   return `block ${spec?.block?.status || 403}`;
 }
