@@ -322,7 +322,7 @@ export class WaitingRooms {
 
   /** Drops the rooms of rules that are gone or changed (called when a new snapshot's rules are seen). */
   retain(rules: readonly RoomRule[]): void {
-    if (rules === this.lastRules) return;
+    if (rules === this.lastRules || this.rooms.size === 0) return;
     this.lastRules = rules;
     for (const [id, r] of this.rooms) if (!rules.some((x) => x.id === id && x.fingerprint === r.fingerprint)) this.rooms.delete(id);
     if (this.rooms.size === 0) this.close();

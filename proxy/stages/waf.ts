@@ -115,6 +115,8 @@ export function waf(errors: PolicyErrors, rooms = new WaitingRooms()): Stage {
     name: "waf",
     run(ctx: RequestContext): StageResult {
       const rules = ctx.snapshot.waf;
+      // Waiting rooms of deleted or edited rules go with the first request on the new snapshot.
+      rooms.retain(rules);
       if (rules.length === 0) return undefined;
       // Built on the first rule with a `when` whose scope matched, then shared by the rest.
       let cel: CelRequest | undefined;

@@ -143,12 +143,18 @@ describe("WAF waiting room", () => {
 
   it("refuses new arrivals beyond max_queued with a plain 503 and Retry-After", async (t) => {
     const { client } = await setup(t);
-    await rule(t, { name: "tiny", action: "WAF_ACTION_WAITING_ROOM", waitingRoom: { maxAdmitted: 1, maxQueued: 1, pollIntervalSeconds: 3 } });
+    const id = await rule(t, { name: "tiny", action: "WAF_ACTION_WAITING_ROOM", waitingRoom: { maxAdmitted: 1, maxQueued: 1, pollIntervalSeconds: 3 } });
     assert.equal((await client().get()).status, 200);
     assert.equal(position((await client().get()).body), "1");
     const full = await client().get();
     assert.deepEqual([full.status, full.headers["retry-after"], full.setCookie], [503, "3", undefined]);
     assert.equal(position(full.body), undefined, "no place in line");
+    // Editing the rule starts an empty room: the next client goes straight in.
+    const edit = await warren.api.call("PolicyService/UpdateWafRule", { id, spec: { name: "tiny, renamed", action: "WAF_ACTION_WAITING_ROOM", waitingRoom: { maxAdmitted: 1, maxQueued: 1, pollIntervalSeconds: 3 } } }, warren.admin);
+    assert.equal(edit.status, 200, edit.text);
+    const fresh = await client().get();
+    assert.equal(fresh.status, 200);
+    assert.ok(fresh.setCookie, "a new session for the new room");
   });
 
   it("turns on automatically under load and off after the quiet period, logging both", async (t) => {
