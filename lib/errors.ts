@@ -58,6 +58,8 @@ const TABLE = {
   waf_blocked: e(403, "permission_denied", "The request was blocked by a security rule."),
   waf_challenge: e(403, "permission_denied", "The browser must pass a check before this request goes on."),
   challenge_failed: e(403, "permission_denied", "The check failed or expired: reload the page to try again."),
+  waf_waiting_room: e(503, "unavailable", "The site is busy: you are in line and will be let in shortly."),
+  waiting_room_full: e(503, "unavailable", "The site is busy and its waiting room is full: try again shortly."),
   endpoint_rate_limited: e(429, "resource_exhausted", "Too many requests to this endpoint: wait a little."),
 
   // Routing.

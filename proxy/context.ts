@@ -62,6 +62,8 @@ export class RequestContext {
   // Set by the policy stages.
   /** The WAF rule that decided this request (blocked it, or allowed it past the rest). */
   rule: CompiledWafRule | undefined = undefined;
+  /** A Set-Cookie a policy adds to whatever answers the request (the waiting room's session). */
+  setCookie: string | undefined = undefined;
 
   // Set by routing and target selection.
   route: CompiledRoute | undefined = undefined;

@@ -12,9 +12,20 @@ import { route } from "./stages/route.ts";
 import { routeAction } from "./stages/route-action.ts";
 import { selectTarget } from "./stages/select-target.ts";
 import { forward, type ForwardDeps } from "./stages/forward.ts";
+import { WaitingRooms } from "./policy/waiting-room.ts";
 
 export function pipelineStages(d: ForwardDeps): readonly Stage[] {
-  return [hygiene, clientIdentity(d.trusted), reservedPaths({ verifier: new CaptchaVerifier(), failures: new CaptchaFailures(d.log) }), waf(new PolicyErrors(d.log)), route, routeAction, selectTarget(d.selector), forward(d)];
+  const rooms = new WaitingRooms(d.log);
+  return [
+    hygiene,
+    clientIdentity(d.trusted),
+    reservedPaths({ verifier: new CaptchaVerifier(), failures: new CaptchaFailures(d.log) }, undefined, rooms),
+    waf(new PolicyErrors(d.log), rooms),
+    route,
+    routeAction,
+    selectTarget(d.selector),
+    forward(d),
+  ];
 }
 
 export class Pipeline {

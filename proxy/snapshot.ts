@@ -5,6 +5,7 @@ import type { ScopeMatcher } from "./policy/match.ts";
 import type { CompiledWhen } from "./policy/cel.ts";
 import type { CompiledTemplate } from "./policy/template.ts";
 import type { CaptchaSettings } from "./policy/captcha.ts";
+import type { WaitingRoomConfig } from "./policy/waiting-room.ts";
 
 // The immutable, compiled public configuration the data plane reads. Built by management/config
 // after every successful write and swapped atomically; nothing here is mutated after compile
@@ -139,7 +140,8 @@ export type WafRuleAction =
       readonly page: CompiledTemplate;
       /** A hosted captcha instead of proof of work; undefined = proof of work. */
       readonly captcha: CaptchaSettings | undefined;
-    };
+    }
+  | { readonly kind: "waiting_room"; readonly config: WaitingRoomConfig; readonly page: CompiledTemplate };
 
 export interface CompiledWafRule {
   readonly id: string;

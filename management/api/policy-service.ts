@@ -94,7 +94,7 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
       .wafRules()
       .filter((r) => {
         const s = wafRuleSpecFromJson(r.spec);
-        return s.block?.templateId === id || s.challenge?.templateId === id;
+        return s.block?.templateId === id || s.challenge?.templateId === id || s.waitingRoom?.templateId === id;
       })
       .map((r) => r.name);
 

@@ -15,6 +15,7 @@ import {
 } from "../../proxy/index.ts";
 import { fieldError } from "../errors.ts";
 import type { CaptchaProviderRow, TemplateRow, WafRuleRow } from "../store/policy-repo.ts";
+import { waitingRoomAction } from "./compile-waiting-room.ts";
 import { CAPTCHA_KIND_NAMES, compileTemplateSpec, DEFAULT_DIFFICULTY, DEFAULT_PASS_TTL_S } from "./validate-policy.ts";
 
 export interface StoredPolicies {
@@ -80,10 +81,12 @@ function challengeAction(
 export function compilePolicies(p: StoredPolicies): readonly CompiledWafRule[] {
   const templates = new Map<string, CompiledTemplate>();
   let builtInPage: CompiledTemplate | undefined;
+  let builtInWaitingPage: CompiledTemplate | undefined;
   for (const { row, spec } of p.templates) {
     const t = compileTemplateSpec(spec);
     templates.set(row.id, t);
     if (row.built_in === 1 && spec.kind === TemplateKind.CHALLENGE_PAGE) builtInPage = t;
+    if (row.built_in === 1 && spec.kind === TemplateKind.WAITING_ROOM_PAGE) builtInWaitingPage = t;
   }
   const providers = new Map<string, Provider>((p.captchaProviders ?? []).map((x) => [x.row.id, x]));
   const rules: CompiledWafRule[] = [];
@@ -91,7 +94,13 @@ export function compilePolicies(p: StoredPolicies): readonly CompiledWafRule[] {
     if (spec.enabled === false) continue;
     const s = spec.scope;
     const action: WafRuleAction =
-      spec.action === WafAction.ALLOW ? { kind: "allow" } : spec.action === WafAction.CHALLENGE ? challengeAction(spec, templates, builtInPage, providers) : blockAction(spec, templates);
+      spec.action === WafAction.WAITING_ROOM
+        ? waitingRoomAction(spec, templates, builtInWaitingPage)
+        : spec.action === WafAction.ALLOW
+          ? { kind: "allow" }
+          : spec.action === WafAction.CHALLENGE
+            ? challengeAction(spec, templates, builtInPage, providers)
+            : blockAction(spec, templates);
     rules.push(
       Object.freeze<CompiledWafRule>({
         id: row.id,

@@ -78,9 +78,19 @@ export const CHALLENGE_PAGE = `<!doctype html>
 </html>
 `;
 
+/** The built-in waiting room page: the place in line, refreshed by a meta refresh (no script). */
+export const WAITING_ROOM_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex">{{{refresh}}}<title>You are in line</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1b1d21;background:#fff}@media(prefers-color-scheme:dark){body{color:#e6e8eb;background:#121418}}h1{font-size:1.4rem}strong{font-size:1.6rem}</style></head>
+<body><main><h1>{{host}} is busy: you are in line</h1><p role="status">Your place in line: position <strong>{{position}}</strong>.</p><p>This page refreshes itself every {{retry_after}} seconds and lets you in when it is your turn. Keep it open: leaving loses your place.</p><p><small>Request {{request_id}}</small></p></main></body>
+</html>
+`;
+
 const BUILT_IN_TEMPLATES: readonly { readonly name: string; readonly kind: TemplateKind; readonly kindName: string; readonly body: string; readonly since: string }[] = [
   { name: "blocked", kind: TemplateKind.GENERIC_BODY, kindName: "generic_body", body: BLOCKED_PAGE, since: SEEDED_TEMPLATES },
   { name: "challenge", kind: TemplateKind.CHALLENGE_PAGE, kindName: "challenge_page", body: CHALLENGE_PAGE, since: "seeded_templates_v2" },
+  { name: "waiting room", kind: TemplateKind.WAITING_ROOM_PAGE, kindName: "waiting_room_page", body: WAITING_ROOM_PAGE, since: "seeded_templates_waiting_room" },
 ];
 
 /** Templates every installation starts with (built in: editable, not deletable); each once only. */

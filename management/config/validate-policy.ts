@@ -16,6 +16,7 @@ import {
 import { ApiError, fieldError } from "../errors.ts";
 import { CelCheckError, CompiledTemplate, TemplateError, compileWhen, providerUrlProblem, validateScope, SAMPLE_VALUES, type CaptchaKindName, type TemplateKindName } from "../../proxy/index.ts";
 import { checkHeaders } from "./validate-route.ts";
+import { validateWaitingRoom } from "./validate-waiting-room.ts";
 
 const MAX_NAME = 64;
 export const DEFAULT_DIFFICULTY = 16;
@@ -34,12 +35,13 @@ function checkName(name: string, field: string): string {
 export const TEMPLATE_KINDS: Readonly<Record<number, TemplateKindName>> = {
   [TemplateKind.GENERIC_BODY]: "generic_body",
   [TemplateKind.CHALLENGE_PAGE]: "challenge_page",
+  [TemplateKind.WAITING_ROOM_PAGE]: "waiting_room_page",
 };
 
 /** Compiles a template spec (the data plane's form) or throws the field-named error. */
 export function compileTemplateSpec(spec: TemplateSpec, field = "spec"): CompiledTemplate {
   const kind = TEMPLATE_KINDS[spec.kind];
-  if (kind === undefined) throw fieldError(`${field}.kind`, "must be TEMPLATE_KIND_GENERIC_BODY or TEMPLATE_KIND_CHALLENGE_PAGE");
+  if (kind === undefined) throw fieldError(`${field}.kind`, "must be TEMPLATE_KIND_GENERIC_BODY, TEMPLATE_KIND_CHALLENGE_PAGE or TEMPLATE_KIND_WAITING_ROOM_PAGE");
   if (spec.contentType !== "" && !CONTENT_TYPE_RE.test(spec.contentType)) throw fieldError(`${field}.content_type`, "is not a valid media type (e.g. text/html; charset=utf-8)");
   try {
     return CompiledTemplate.compile(kind, spec.contentType, spec.body);
@@ -134,7 +136,13 @@ export function validateWafRule(
       throw e;
     }
   }
+  if (spec.waitingRoom && spec.action !== WafAction.WAITING_ROOM) throw fieldError("spec.waiting_room", "only waiting room rules take waiting room settings");
   switch (spec.action) {
+    case WafAction.WAITING_ROOM:
+      if (spec.block) throw fieldError("spec.block", "only block rules take block settings");
+      if (spec.challenge) throw fieldError("spec.challenge", "only challenge rules take challenge settings");
+      spec.waitingRoom = validateWaitingRoom(spec.waitingRoom, templateKind);
+      break;
     case WafAction.ALLOW:
       if (spec.block) throw fieldError("spec.block", "only block rules take block settings");
       if (spec.challenge) throw fieldError("spec.challenge", "only challenge rules take challenge settings");
@@ -177,7 +185,7 @@ export function validateWafRule(
       break;
     }
     default:
-      throw fieldError("spec.action", "must be WAF_ACTION_BLOCK, WAF_ACTION_ALLOW or WAF_ACTION_CHALLENGE");
+      throw fieldError("spec.action", "must be WAF_ACTION_BLOCK, WAF_ACTION_ALLOW, WAF_ACTION_CHALLENGE or WAF_ACTION_WAITING_ROOM");
   }
   spec.scope = create(WafRuleSpecSchema, { scope }).scope;
   return spec;

@@ -57,6 +57,7 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
     }
     const out = buildDownstreamResponseHeaders(flatHeaders(headers), { rules: route.responseRules, via: route.addVia ? "warren" : false });
     out.push("x-request-id", ctx.id);
+    if (ctx.setCookie !== undefined) out.push("set-cookie", ctx.setCookie);
     ctx.status = statusCode;
     ctx.res.writeHead(statusCode, out);
     this.started = true;
@@ -88,6 +89,7 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
     const out = buildDownstreamResponseHeaders(flatHeaders(headers), { rules: ctx.route!.responseRules, upgrade: true, via: ctx.route!.addVia ? "warren" : false });
     let head = statusLine(statusCode);
     for (let i = 0; i < out.length; i += 2) head += `${out[i]}: ${out[i + 1]}\r\n`;
+    if (ctx.setCookie !== undefined) head += `set-cookie: ${ctx.setCookie}\r\n`;
     client.write(`${head}x-request-id: ${ctx.id}\r\n\r\n`, "latin1");
     ctx.status = statusCode;
     this.started = true;

@@ -33,7 +33,8 @@ export function recordWhenDone(ctx: RequestContext, sink: EventSink, stageNames:
     }
     const finished = res.writableFinished || ctx.status === 101;
     const code = ctx.code ?? (finished ? undefined : "client_aborted");
-    if (code !== undefined && statusOf(code) >= 500) {
+    // A waiting room's 503s are its normal answers, not failures.
+    if (code !== undefined && statusOf(code) >= 500 && code !== "waf_waiting_room" && code !== "waiting_room_full") {
       const fields = { requestId: ctx.id, routeId: ctx.route?.id, targetId: ctx.target?.id, agentId: ctx.agent?.id, code, cause: causeOf(ctx.cause) };
       // A 500 is Warren's own failure (a bug): logged at error level with the whole cause.
       if (statusOf(code) === 500) log.error({ ...fields, err: ctx.cause }, "request failed: gateway error");

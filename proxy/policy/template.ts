@@ -2,7 +2,7 @@
 // every placeholder known for its kind, the required ones present — and compiled once into parts, so
 // rendering is a join. {{name}} is HTML-escaped when the template is HTML; {{{name}}} never is.
 
-export type TemplateKindName = "generic_body" | "challenge_page";
+export type TemplateKindName = "generic_body" | "challenge_page" | "waiting_room_page";
 
 export interface PlaceholderSet {
   readonly allowed: readonly string[];
@@ -17,6 +17,7 @@ const COMMON = ["status", "status_text", "message", "request_id", "host", "path"
 export const TEMPLATE_PLACEHOLDERS: Readonly<Record<TemplateKindName, PlaceholderSet>> = {
   generic_body: { allowed: COMMON, required: [], rawOnly: [] },
   challenge_page: { allowed: [...COMMON, "challenge", "difficulty"], required: ["challenge"], rawOnly: ["challenge"] },
+  waiting_room_page: { allowed: [...COMMON, "position", "retry_after", "refresh"], required: ["refresh"], rawOnly: ["refresh"] },
 };
 
 export const MAX_TEMPLATE_BYTES = 64 * 1024;
@@ -107,4 +108,7 @@ export const SAMPLE_VALUES: Readonly<Record<string, string>> = {
   rule_name: "block admin writes",
   challenge: '<form class="warren-challenge"><p role="status">Checking your browser…</p></form>',
   difficulty: "16",
+  position: "3",
+  retry_after: "5",
+  refresh: '<meta http-equiv="refresh" content="5">',
 };

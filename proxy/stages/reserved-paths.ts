@@ -10,6 +10,8 @@ import { CHALLENGE_ASSETS, CHALLENGE_VERIFY_PATH } from "../policy/challenge-pag
 import { clientNetwork, issuePass, passCookieName, readChallenge, safeReturnPath, solves } from "../policy/challenge.ts";
 import { EndpointLimit } from "../policy/endpoint-limit.ts";
 import { CaptchaFailures, CaptchaVerifier } from "../policy/captcha.ts";
+import { WaitingRooms } from "../policy/waiting-room.ts";
+import { WAITING_ROOM_STATUS_PATH, waitingRoomStatus } from "../policy/waiting-room-gate.ts";
 
 export const RESERVED_PREFIX = "/.well-known/warren/";
 
@@ -95,6 +97,8 @@ async function verify(ctx: RequestContext, cap: CaptchaDeps): Promise<StageResul
 export function reservedPaths(
   cap: CaptchaDeps = { verifier: new CaptchaVerifier(), failures: new CaptchaFailures(undefined) },
   verifyLimit = new EndpointLimit(30, 60_000),
+  rooms = new WaitingRooms(),
+  statusLimit = new EndpointLimit(120, 60_000),
 ): Stage {
   return {
     name: "reserved_paths",
@@ -110,6 +114,12 @@ export function reservedPaths(
         if (ctx.method !== "POST") return answer("method_not_allowed", ["allow", "POST"]);
         if (!verifyLimit.take(ctx.clientIp)) return answer("endpoint_rate_limited", ["retry-after", String(verifyLimit.retryAfterS())]);
         return verify(ctx, cap);
+      }
+      if (ctx.routingPath === WAITING_ROOM_STATUS_PATH && ctx.raw === undefined) {
+        if (ctx.method !== "GET" && ctx.method !== "HEAD") return answer("method_not_allowed", ["allow", "GET, HEAD"]);
+        if (!statusLimit.take(ctx.clientIp)) return answer("endpoint_rate_limited", ["retry-after", String(statusLimit.retryAfterS())]);
+        waitingRoomStatus(ctx, rooms);
+        return TAKEN;
       }
       return answer("route_not_found");
     },

@@ -13,6 +13,8 @@ import type { CompiledWafRule, WafRuleAction } from "../snapshot.ts";
 import { CHALLENGE_TTL_S, checkPass, clientNetwork, issueChallenge, passCookieName, safeReturnPath } from "../policy/challenge.ts";
 import { captchaWidget, challengeWidget } from "../policy/challenge-page.ts";
 import { CAPTCHA_KINDS } from "../policy/captcha.ts";
+import { waitingRoomCookieName, WaitingRooms } from "../policy/waiting-room.ts";
+import { waitingRoomGate } from "../policy/waiting-room-gate.ts";
 
 type Block = Extract<WafRuleAction, { kind: "block" }>;
 type Challenge = Extract<WafRuleAction, { kind: "challenge" }>;
@@ -114,11 +116,13 @@ function challenge(ctx: RequestContext, rule: CompiledWafRule, a: Challenge, now
   writeAnswer(ctx, status, ["content-type", a.page.contentType, "cache-control", "no-store", "content-security-policy", c ? c.csp : CHALLENGE_PAGE_CSP], body);
 }
 
-export function waf(errors: PolicyErrors): Stage {
+export function waf(errors: PolicyErrors, rooms = new WaitingRooms()): Stage {
   return {
     name: "waf",
     run(ctx: RequestContext): StageResult {
       const rules = ctx.snapshot.waf;
+      // Waiting rooms of deleted or edited rules go with the first request on the new snapshot.
+      rooms.retain(rules);
       if (rules.length === 0) return undefined;
       // Built on the first rule with a `when` whose scope matched, then shared by the rest.
       let cel: CelRequest | undefined;
@@ -148,6 +152,12 @@ export function waf(errors: PolicyErrors): Stage {
           errors.decided(rule, ctx, "challenge");
           challenge(ctx, rule, a, nowS);
           return TAKEN;
+        }
+        if (a.kind === "waiting_room") {
+          const answered = waitingRoomGate(ctx, rule, a, rooms, (cel ??= celRequest(ctx)).cookie(waitingRoomCookieName(rule.id)));
+          errors.decided(rule, ctx, answered ? "waiting_room" : "admitted");
+          if (answered) return TAKEN;
+          continue;
         }
         ctx.rule = rule;
         errors.decided(rule, ctx, a.kind);

@@ -4,7 +4,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { CaptchaFallback, CaptchaKind, CaptchaProviderSchema, WafAction, WafRuleSchema, WafRuleSpecSchema } from "../../../proto/gen/warren/v1/policy_pb.ts";
+import { CaptchaFallback, CaptchaKind, CaptchaProviderSchema, WaitingRoomActivation, WafAction, WafRuleSchema, WafRuleSpecSchema } from "../../../proto/gen/warren/v1/policy_pb.ts";
 import { actionSummary, FormError, formToProviderSpec, formToRuleSpec, providerToForm, hasInlineActiveContent, isHtml, lineColumnOf, movePriorities, offsetOf, parseLineColumn, parseOffset, ruleToForm, scopeSummary, specWith, splitList, whenErrorOffset } from "../../../management/ui/src/lib/policy-form.ts";
 
 describe("CEL error positions", () => {
@@ -119,6 +119,38 @@ describe("captcha in the rule form and the provider form", () => {
     const spec = formToProviderSpec(f);
     assert.deepEqual([spec.name, spec.secretKey], ["ts2", "new-secret"]);
     assert.equal(providerToForm(undefined).kind, CaptchaKind.TURNSTILE, "a new provider starts as Turnstile");
+  });
+});
+
+describe("waiting room rule form", () => {
+  it("round-trips an automatic waiting room with a custom page", () => {
+    const spec = create(WafRuleSpecSchema, {
+      name: "busy",
+      enabled: true,
+      scope: { pathPrefixes: ["/shop"] },
+      action: WafAction.WAITING_ROOM,
+      waitingRoom: { maxAdmitted: 50, admissionTtlSeconds: 120, pollIntervalSeconds: 3, queueTimeoutSeconds: 30, maxQueued: 500, activation: WaitingRoomActivation.AUTOMATIC, requestsPerSecondThreshold: 200, minActiveSeconds: 10, quietSeconds: 60, templateId: "tpl_w" },
+    });
+    const f = ruleToForm(spec);
+    assert.deepEqual([f.action, f.waitingRoom.maxAdmitted, f.waitingRoom.automatic, f.waitingRoom.activeRequests, f.waitingRoom.requestsPerSecond], [WafAction.WAITING_ROOM, "50", true, "", "200"]);
+    assert.deepEqual(formToRuleSpec(f), spec);
+    assert.equal(actionSummary(spec), "waiting room (50 at once, automatic)");
+  });
+
+  it("sends no thresholds when always on, no waiting room for other actions; names the field of a non-number", () => {
+    const f = ruleToForm(undefined);
+    f.name = "q";
+    f.action = WafAction.WAITING_ROOM;
+    f.waitingRoom.maxAdmitted = "2";
+    f.waitingRoom.requestsPerSecond = "9"; // typed, then automatic left off
+    const s = formToRuleSpec(f);
+    assert.deepEqual([s.waitingRoom?.maxAdmitted, s.waitingRoom?.activation, s.waitingRoom?.requestsPerSecondThreshold, s.waitingRoom?.admissionTtlSeconds], [2, WaitingRoomActivation.ALWAYS, 0, 0]);
+    assert.equal(actionSummary(s), "waiting room (2 at once)");
+    f.action = WafAction.BLOCK;
+    assert.equal(formToRuleSpec(f).waitingRoom, undefined);
+    f.action = WafAction.WAITING_ROOM;
+    f.waitingRoom.pollInterval = "soon";
+    assert.throws(() => formToRuleSpec(f), (e: unknown) => e instanceof FormError && e.problem.field === "waiting_room.poll_interval_seconds");
   });
 });
 

@@ -16,6 +16,7 @@ import {
   type WafRuleSpec,
 } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import { FormError, parseWhole, splitList, type HeaderRow } from "./route-form.ts";
+import { formToWaitingRoom, waitingRoomSummary, waitingRoomToForm, type WaitingRoomForm } from "./waiting-room-form.ts";
 
 export { FormError, splitList };
 
@@ -45,6 +46,7 @@ export interface RuleForm {
   /** "Check with": empty = proof of work, else a captcha provider's id. */
   captchaProviderId: string;
   providerFallback: CaptchaFallback;
+  waitingRoom: WaitingRoomForm;
 }
 
 export function joinList(items: readonly string[] | undefined): string {
@@ -61,7 +63,7 @@ export function ruleToForm(spec: WafRuleSpec | undefined): RuleForm {
     pathPrefixes: joinList(spec?.scope?.pathPrefixes),
     methods: joinList(spec?.scope?.methods),
     when: spec?.when ?? "",
-    action: spec?.action === WafAction.ALLOW || spec?.action === WafAction.CHALLENGE ? spec.action : WafAction.BLOCK,
+    action: spec?.action === WafAction.ALLOW || spec?.action === WafAction.CHALLENGE || spec?.action === WafAction.WAITING_ROOM ? spec.action : WafAction.BLOCK,
     status: b && b.status !== 0 ? String(b.status) : "",
     bodySource: b?.templateId ? "template" : b?.body ? "inline" : "default",
     templateId: b?.templateId ?? "",
@@ -73,6 +75,7 @@ export function ruleToForm(spec: WafRuleSpec | undefined): RuleForm {
     challengeTemplateId: spec?.challenge?.templateId ?? "",
     captchaProviderId: spec?.challenge?.captchaProviderId ?? "",
     providerFallback: spec?.challenge?.providerFallback === CaptchaFallback.ALLOW ? CaptchaFallback.ALLOW : CaptchaFallback.BLOCK,
+    waitingRoom: waitingRoomToForm(spec?.waitingRoom),
   };
 }
 
@@ -110,6 +113,7 @@ export function formToRuleSpec(f: RuleForm): WafRuleSpec {
       },
     }).challenge;
   }
+  if (f.action === WafAction.WAITING_ROOM) spec.waitingRoom = formToWaitingRoom(f.waitingRoom);
   return spec;
 }
 
@@ -154,6 +158,7 @@ export function scopeSummary(scope: Scope | undefined): string {
 
 export function actionSummary(spec: WafRuleSpec | undefined): string {
   if (spec?.action === WafAction.ALLOW) return "allow";
+  if (spec?.action === WafAction.WAITING_ROOM) return waitingRoomSummary(spec.waitingRoom);
   if (spec?.action === WafAction.CHALLENGE) return spec.challenge?.captchaProviderId ? "challenge (captcha)" : `challenge (${spec.challenge?.difficulty || 16} bits)`;
   return `block ${spec?.block?.status || 403}`;
 }

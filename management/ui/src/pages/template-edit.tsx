@@ -31,6 +31,7 @@ const COMMON_PLACEHOLDERS: readonly (readonly [string, string])[] = [
 const PLACEHOLDERS_BY_KIND: Readonly<Record<number, readonly (readonly [string, string])[]>> = {
   [TemplateKind.GENERIC_BODY]: COMMON_PLACEHOLDERS,
   [TemplateKind.CHALLENGE_PAGE]: [...COMMON_PLACEHOLDERS, ["{challenge}", "Warren's form and script: required, written {{{challenge}}}"], ["difficulty", "the puzzle's difficulty in bits"]],
+  [TemplateKind.WAITING_ROOM_PAGE]: [...COMMON_PLACEHOLDERS, ["{refresh}", "the auto-refresh meta tag: required, written {{{refresh}}}"], ["position", "the client's place in line"], ["retry_after", "seconds between refreshes"]],
 };
 
 interface TemplateForm {
@@ -210,6 +211,7 @@ export function TemplateEditPage({ params }: PageProps) {
               <Select label="Kind" field="kind" problem={problem} value={f.kind} options={[
                   [TemplateKind.GENERIC_BODY, "Generic body (block answers)"],
                   [TemplateKind.CHALLENGE_PAGE, "Challenge page (must contain {{{challenge}}})"],
+                  [TemplateKind.WAITING_ROOM_PAGE, "Waiting room page (must contain {{{refresh}}})"],
                 ]} onValue={(v) => update((d) => (d.kind = v))} />
               <TextInput label="Content type" field="content_type" problem={shown} placeholder="text/html; charset=utf-8" hint="Empty = text/html; charset=utf-8. For HTML, {{x}} is escaped; {{{x}}} never is." value={f.contentType} onValue={(v) => update((d) => (d.contentType = v))} />
             </div>

@@ -13,9 +13,10 @@ import { captchaKindLabel, FormError, formToRuleSpec, ruleToForm, whenErrorOffse
 import type { HeaderRow } from "../lib/route-form.ts";
 import { Checkbox, Empty, Field, Loading, PageHeader, Problem, Select, TextArea, TextInput, EditorFooter } from "../components/ui.tsx";
 import { CaptchaFallback, TemplateKind, WafAction } from "../../../../proto/gen/warren/v1/policy_pb.ts";
+import { WaitingRoomFields } from "./waiting-room-fields.tsx";
 import "./policies.css";
 
-const FORM_FIELDS = ["name", "priority", "enabled", "scope", "when", "action", "block", "challenge"];
+const FORM_FIELDS = ["name", "priority", "enabled", "scope", "when", "action", "block", "challenge", "waiting_room"];
 
 const EXAMPLES = [
   { label: "curl user agents", text: 'headers["user-agent"].exists(v, v.matches("(?i)curl"))' },
@@ -216,6 +217,7 @@ export function WafRuleEditPage({ params }: PageProps) {
                 [WafAction.BLOCK, "Block: answer with a status and body"],
                 [WafAction.ALLOW, "Allow: skip the rules after this one"],
                 [WafAction.CHALLENGE, "Challenge: a proof-of-work or captcha page; a passed client goes on"],
+                [WafAction.WAITING_ROOM, "Waiting room: a few clients at once, the rest wait in line"],
               ]}
               onValue={(v) => update((d) => (d.action = v))}
             />
@@ -317,6 +319,14 @@ export function WafRuleEditPage({ params }: PageProps) {
                   onValue={(v) => update((d) => (d.challengeTemplateId = v))}
                 />
               </>
+            )}
+            {f.action === WafAction.WAITING_ROOM && (
+              <WaitingRoomFields
+                value={f.waitingRoom}
+                problem={problem}
+                pages={(templates.data?.templates ?? []).filter((t) => t.spec?.kind === TemplateKind.WAITING_ROOM_PAGE && !t.builtIn)}
+                onValue={(w) => update((d) => (d.waitingRoom = w))}
+              />
             )}
           </fieldset>
         </fieldset>

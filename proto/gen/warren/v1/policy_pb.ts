@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warren/v1/policy.proto.
  */
 export const file_warren_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("ChZ3YXJyZW4vdjEvcG9saWN5LnByb3RvEgl3YXJyZW4udjEiPgoFU2NvcGUSDQoFaG9zdHMYASADKAkSFQoNcGF0aF9wcmVmaXhlcxgCIAMoCRIPCgdtZXRob2RzGAMgAygJIqoBChFDaGFsbGVuZ2VTZXR0aW5ncxISCgpkaWZmaWN1bHR5GAEgASgNEhgKEHBhc3NfdHRsX3NlY29uZHMYAiABKA0SEwoLdGVtcGxhdGVfaWQYAyABKAkSGwoTY2FwdGNoYV9wcm92aWRlcl9pZBgEIAEoCRI1ChFwcm92aWRlcl9mYWxsYmFjaxgFIAEoDjIaLndhcnJlbi52MS5DYXB0Y2hhRmFsbGJhY2silwEKE0NhcHRjaGFQcm92aWRlclNwZWMSDAoEbmFtZRgBIAEoCRIkCgRraW5kGAIgASgOMhYud2FycmVuLnYxLkNhcHRjaGFLaW5kEhAKCHNpdGVfa2V5GAMgASgJEhIKCnNlY3JldF9rZXkYBCABKAkSEgoKdmVyaWZ5X3VybBgFIAEoCRISCgpzY3JpcHRfdXJsGAYgASgJIsMBCg9DYXB0Y2hhUHJvdmlkZXISCgoCaWQYASABKAkSLAoEc3BlYxgCIAEoCzIeLndhcnJlbi52MS5DYXB0Y2hhUHJvdmlkZXJTcGVjEhYKDnNlY3JldF9rZXlfc2V0GAMgASgIEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoEBCg1CbG9ja1NldHRpbmdzEg4KBnN0YXR1cxgBIAEoDRITCgt0ZW1wbGF0ZV9pZBgCIAEoCRIMCgRib2R5GAMgASgJEhQKDGNvbnRlbnRfdHlwZRgEIAEoCRInCgdoZWFkZXJzGAUgAygLMhYud2FycmVuLnYxLkhlYWRlclZhbHVlIv4BCgtXYWZSdWxlU3BlYxIMCgRuYW1lGAEgASgJEhAKCHByaW9yaXR5GAIgASgFEhQKB2VuYWJsZWQYAyABKAhIAIgBARIfCgVzY29wZRgEIAEoCzIQLndhcnJlbi52MS5TY29wZRIMCgR3aGVuGAUgASgJEiQKBmFjdGlvbhgGIAEoDjIULndhcnJlbi52MS5XYWZBY3Rpb24SJwoFYmxvY2sYByABKAsyGC53YXJyZW4udjEuQmxvY2tTZXR0aW5ncxIvCgljaGFsbGVuZ2UYCCABKAsyHC53YXJyZW4udjEuQ2hhbGxlbmdlU2V0dGluZ3NCCgoIX2VuYWJsZWQimwEKB1dhZlJ1bGUSCgoCaWQYASABKAkSJAoEc3BlYxgCIAEoCzIWLndhcnJlbi52MS5XYWZSdWxlU3BlYxIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJnCgxUZW1wbGF0ZVNwZWMSDAoEbmFtZRgBIAEoCRIlCgRraW5kGAIgASgOMhcud2FycmVuLnYxLlRlbXBsYXRlS2luZBIUCgxjb250ZW50X3R5cGUYAyABKAkSDAoEYm9keRgEIAEoCSKvAQoIVGVtcGxhdGUSCgoCaWQYASABKAkSJQoEc3BlYxgCIAEoCzIXLndhcnJlbi52MS5UZW1wbGF0ZVNwZWMSEAoIYnVpbHRfaW4YAyABKAgSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFQoTTGlzdFdhZlJ1bGVzUmVxdWVzdCI5ChRMaXN0V2FmUnVsZXNSZXNwb25zZRIhCgVydWxlcxgBIAMoCzISLndhcnJlbi52MS5XYWZSdWxlIjwKFENyZWF0ZVdhZlJ1bGVSZXF1ZXN0EiQKBHNwZWMYASABKAsyFi53YXJyZW4udjEuV2FmUnVsZVNwZWMiOQoVQ3JlYXRlV2FmUnVsZVJlc3BvbnNlEiAKBHJ1bGUYASABKAsyEi53YXJyZW4udjEuV2FmUnVsZSJIChRVcGRhdGVXYWZSdWxlUmVxdWVzdBIKCgJpZBgBIAEoCRIkCgRzcGVjGAIgASgLMhYud2FycmVuLnYxLldhZlJ1bGVTcGVjIjkKFVVwZGF0ZVdhZlJ1bGVSZXNwb25zZRIgCgRydWxlGAEgASgLMhIud2FycmVuLnYxLldhZlJ1bGUiIgoURGVsZXRlV2FmUnVsZVJlcXVlc3QSCgoCaWQYASABKAkiFwoVRGVsZXRlV2FmUnVsZVJlc3BvbnNlIhYKFExpc3RUZW1wbGF0ZXNSZXF1ZXN0Ij8KFUxpc3RUZW1wbGF0ZXNSZXNwb25zZRImCgl0ZW1wbGF0ZXMYASADKAsyEy53YXJyZW4udjEuVGVtcGxhdGUiPgoVQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0EiUKBHNwZWMYASABKAsyFy53YXJyZW4udjEuVGVtcGxhdGVTcGVjIj8KFkNyZWF0ZVRlbXBsYXRlUmVzcG9uc2USJQoIdGVtcGxhdGUYASABKAsyEy53YXJyZW4udjEuVGVtcGxhdGUiSgoVVXBkYXRlVGVtcGxhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEiUKBHNwZWMYAiABKAsyFy53YXJyZW4udjEuVGVtcGxhdGVTcGVjIj8KFlVwZGF0ZVRlbXBsYXRlUmVzcG9uc2USJQoIdGVtcGxhdGUYASABKAsyEy53YXJyZW4udjEuVGVtcGxhdGUiIwoVRGVsZXRlVGVtcGxhdGVSZXF1ZXN0EgoKAmlkGAEgASgJIhgKFkRlbGV0ZVRlbXBsYXRlUmVzcG9uc2UiQgoZR2V0VGVtcGxhdGVQcmV2aWV3UmVxdWVzdBIlCgRzcGVjGAEgASgLMhcud2FycmVuLnYxLlRlbXBsYXRlU3BlYyJEChpHZXRUZW1wbGF0ZVByZXZpZXdSZXNwb25zZRIUCgxjb250ZW50X3R5cGUYASABKAkSEAoIcmVuZGVyZWQYAiABKAkiHQobTGlzdENhcHRjaGFQcm92aWRlcnNSZXF1ZXN0Ik0KHExpc3RDYXB0Y2hhUHJvdmlkZXJzUmVzcG9uc2USLQoJcHJvdmlkZXJzGAEgAygLMhoud2FycmVuLnYxLkNhcHRjaGFQcm92aWRlciJMChxDcmVhdGVDYXB0Y2hhUHJvdmlkZXJSZXF1ZXN0EiwKBHNwZWMYASABKAsyHi53YXJyZW4udjEuQ2FwdGNoYVByb3ZpZGVyU3BlYyJNCh1DcmVhdGVDYXB0Y2hhUHJvdmlkZXJSZXNwb25zZRIsCghwcm92aWRlchgBIAEoCzIaLndhcnJlbi52MS5DYXB0Y2hhUHJvdmlkZXIiWAocVXBkYXRlQ2FwdGNoYVByb3ZpZGVyUmVxdWVzdBIKCgJpZBgBIAEoCRIsCgRzcGVjGAIgASgLMh4ud2FycmVuLnYxLkNhcHRjaGFQcm92aWRlclNwZWMiTQodVXBkYXRlQ2FwdGNoYVByb3ZpZGVyUmVzcG9uc2USLAoIcHJvdmlkZXIYASABKAsyGi53YXJyZW4udjEuQ2FwdGNoYVByb3ZpZGVyIioKHERlbGV0ZUNhcHRjaGFQcm92aWRlclJlcXVlc3QSCgoCaWQYASABKAkiHwodRGVsZXRlQ2FwdGNoYVByb3ZpZGVyUmVzcG9uc2UqbQoJV2FmQWN0aW9uEhoKFldBRl9BQ1RJT05fVU5TUEVDSUZJRUQQABIUChBXQUZfQUNUSU9OX0JMT0NLEAESFAoQV0FGX0FDVElPTl9BTExPVxACEhgKFFdBRl9BQ1RJT05fQ0hBTExFTkdFEAMqSQoPQ2FwdGNoYUZhbGxiYWNrEhoKFkNBUFRDSEFfRkFMTEJBQ0tfQkxPQ0sQABIaChZDQVBUQ0hBX0ZBTExCQUNLX0FMTE9XEAEqgQEKC0NhcHRjaGFLaW5kEhwKGENBUFRDSEFfS0lORF9VTlNQRUNJRklFRBAAEhoKFkNBUFRDSEFfS0lORF9UVVJOU1RJTEUQARIZChVDQVBUQ0hBX0tJTkRfSENBUFRDSEEQAhIdChlDQVBUQ0hBX0tJTkRfUkVDQVBUQ0hBX1YyEAMqbwoMVGVtcGxhdGVLaW5kEh0KGVRFTVBMQVRFX0tJTkRfVU5TUEVDSUZJRUQQABIeChpURU1QTEFURV9LSU5EX0dFTkVSSUNfQk9EWRABEiAKHFRFTVBMQVRFX0tJTkRfQ0hBTExFTkdFX1BBR0UQAjLFCQoNUG9saWN5U2VydmljZRJPCgxMaXN0V2FmUnVsZXMSHi53YXJyZW4udjEuTGlzdFdhZlJ1bGVzUmVxdWVzdBofLndhcnJlbi52MS5MaXN0V2FmUnVsZXNSZXNwb25zZRJSCg1DcmVhdGVXYWZSdWxlEh8ud2FycmVuLnYxLkNyZWF0ZVdhZlJ1bGVSZXF1ZXN0GiAud2FycmVuLnYxLkNyZWF0ZVdhZlJ1bGVSZXNwb25zZRJSCg1VcGRhdGVXYWZSdWxlEh8ud2FycmVuLnYxLlVwZGF0ZVdhZlJ1bGVSZXF1ZXN0GiAud2FycmVuLnYxLlVwZGF0ZVdhZlJ1bGVSZXNwb25zZRJSCg1EZWxldGVXYWZSdWxlEh8ud2FycmVuLnYxLkRlbGV0ZVdhZlJ1bGVSZXF1ZXN0GiAud2FycmVuLnYxLkRlbGV0ZVdhZlJ1bGVSZXNwb25zZRJSCg1MaXN0VGVtcGxhdGVzEh8ud2FycmVuLnYxLkxpc3RUZW1wbGF0ZXNSZXF1ZXN0GiAud2FycmVuLnYxLkxpc3RUZW1wbGF0ZXNSZXNwb25zZRJVCg5DcmVhdGVUZW1wbGF0ZRIgLndhcnJlbi52MS5DcmVhdGVUZW1wbGF0ZVJlcXVlc3QaIS53YXJyZW4udjEuQ3JlYXRlVGVtcGxhdGVSZXNwb25zZRJVCg5VcGRhdGVUZW1wbGF0ZRIgLndhcnJlbi52MS5VcGRhdGVUZW1wbGF0ZVJlcXVlc3QaIS53YXJyZW4udjEuVXBkYXRlVGVtcGxhdGVSZXNwb25zZRJVCg5EZWxldGVUZW1wbGF0ZRIgLndhcnJlbi52MS5EZWxldGVUZW1wbGF0ZVJlcXVlc3QaIS53YXJyZW4udjEuRGVsZXRlVGVtcGxhdGVSZXNwb25zZRJhChJHZXRUZW1wbGF0ZVByZXZpZXcSJC53YXJyZW4udjEuR2V0VGVtcGxhdGVQcmV2aWV3UmVxdWVzdBolLndhcnJlbi52MS5HZXRUZW1wbGF0ZVByZXZpZXdSZXNwb25zZRJnChRMaXN0Q2FwdGNoYVByb3ZpZGVycxImLndhcnJlbi52MS5MaXN0Q2FwdGNoYVByb3ZpZGVyc1JlcXVlc3QaJy53YXJyZW4udjEuTGlzdENhcHRjaGFQcm92aWRlcnNSZXNwb25zZRJqChVDcmVhdGVDYXB0Y2hhUHJvdmlkZXISJy53YXJyZW4udjEuQ3JlYXRlQ2FwdGNoYVByb3ZpZGVyUmVxdWVzdBooLndhcnJlbi52MS5DcmVhdGVDYXB0Y2hhUHJvdmlkZXJSZXNwb25zZRJqChVVcGRhdGVDYXB0Y2hhUHJvdmlkZXISJy53YXJyZW4udjEuVXBkYXRlQ2FwdGNoYVByb3ZpZGVyUmVxdWVzdBooLndhcnJlbi52MS5VcGRhdGVDYXB0Y2hhUHJvdmlkZXJSZXNwb25zZRJqChVEZWxldGVDYXB0Y2hhUHJvdmlkZXISJy53YXJyZW4udjEuRGVsZXRlQ2FwdGNoYVByb3ZpZGVyUmVxdWVzdBooLndhcnJlbi52MS5EZWxldGVDYXB0Y2hhUHJvdmlkZXJSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_warren_v1_proxy]);
+  fileDesc("ChZ3YXJyZW4vdjEvcG9saWN5LnByb3RvEgl3YXJyZW4udjEiPgoFU2NvcGUSDQoFaG9zdHMYASADKAkSFQoNcGF0aF9wcmVmaXhlcxgCIAMoCRIPCgdtZXRob2RzGAMgAygJIqoBChFDaGFsbGVuZ2VTZXR0aW5ncxISCgpkaWZmaWN1bHR5GAEgASgNEhgKEHBhc3NfdHRsX3NlY29uZHMYAiABKA0SEwoLdGVtcGxhdGVfaWQYAyABKAkSGwoTY2FwdGNoYV9wcm92aWRlcl9pZBgEIAEoCRI1ChFwcm92aWRlcl9mYWxsYmFjaxgFIAEoDjIaLndhcnJlbi52MS5DYXB0Y2hhRmFsbGJhY2silwEKE0NhcHRjaGFQcm92aWRlclNwZWMSDAoEbmFtZRgBIAEoCRIkCgRraW5kGAIgASgOMhYud2FycmVuLnYxLkNhcHRjaGFLaW5kEhAKCHNpdGVfa2V5GAMgASgJEhIKCnNlY3JldF9rZXkYBCABKAkSEgoKdmVyaWZ5X3VybBgFIAEoCRISCgpzY3JpcHRfdXJsGAYgASgJIsMBCg9DYXB0Y2hhUHJvdmlkZXISCgoCaWQYASABKAkSLAoEc3BlYxgCIAEoCzIeLndhcnJlbi52MS5DYXB0Y2hhUHJvdmlkZXJTcGVjEhYKDnNlY3JldF9rZXlfc2V0GAMgASgIEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuQCChNXYWl0aW5nUm9vbVNldHRpbmdzEhQKDG1heF9hZG1pdHRlZBgBIAEoDRIdChVhZG1pc3Npb25fdHRsX3NlY29uZHMYAiABKA0SHQoVcXVldWVfdGltZW91dF9zZWNvbmRzGAMgASgNEh0KFXBvbGxfaW50ZXJ2YWxfc2Vjb25kcxgEIAEoDRISCgptYXhfcXVldWVkGAUgASgNEjQKCmFjdGl2YXRpb24YBiABKA4yIC53YXJyZW4udjEuV2FpdGluZ1Jvb21BY3RpdmF0aW9uEiEKGWFjdGl2ZV9yZXF1ZXN0c190aHJlc2hvbGQYByABKA0SJQodcmVxdWVzdHNfcGVyX3NlY29uZF90aHJlc2hvbGQYCCABKA0SGgoSbWluX2FjdGl2ZV9zZWNvbmRzGAkgASgNEhUKDXF1aWV0X3NlY29uZHMYCiABKA0SEwoLdGVtcGxhdGVfaWQYCyABKAkigQEKDUJsb2NrU2V0dGluZ3MSDgoGc3RhdHVzGAEgASgNEhMKC3RlbXBsYXRlX2lkGAIgASgJEgwKBGJvZHkYAyABKAkSFAoMY29udGVudF90eXBlGAQgASgJEicKB2hlYWRlcnMYBSADKAsyFi53YXJyZW4udjEuSGVhZGVyVmFsdWUitAIKC1dhZlJ1bGVTcGVjEgwKBG5hbWUYASABKAkSEAoIcHJpb3JpdHkYAiABKAUSFAoHZW5hYmxlZBgDIAEoCEgAiAEBEh8KBXNjb3BlGAQgASgLMhAud2FycmVuLnYxLlNjb3BlEgwKBHdoZW4YBSABKAkSJAoGYWN0aW9uGAYgASgOMhQud2FycmVuLnYxLldhZkFjdGlvbhInCgVibG9jaxgHIAEoCzIYLndhcnJlbi52MS5CbG9ja1NldHRpbmdzEi8KCWNoYWxsZW5nZRgIIAEoCzIcLndhcnJlbi52MS5DaGFsbGVuZ2VTZXR0aW5ncxI0Cgx3YWl0aW5nX3Jvb20YCSABKAsyHi53YXJyZW4udjEuV2FpdGluZ1Jvb21TZXR0aW5nc0IKCghfZW5hYmxlZCKbAQoHV2FmUnVsZRIKCgJpZBgBIAEoCRIkCgRzcGVjGAIgASgLMhYud2FycmVuLnYxLldhZlJ1bGVTcGVjEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImcKDFRlbXBsYXRlU3BlYxIMCgRuYW1lGAEgASgJEiUKBGtpbmQYAiABKA4yFy53YXJyZW4udjEuVGVtcGxhdGVLaW5kEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRIMCgRib2R5GAQgASgJIq8BCghUZW1wbGF0ZRIKCgJpZBgBIAEoCRIlCgRzcGVjGAIgASgLMhcud2FycmVuLnYxLlRlbXBsYXRlU3BlYxIQCghidWlsdF9pbhgDIAEoCBIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIVChNMaXN0V2FmUnVsZXNSZXF1ZXN0IjkKFExpc3RXYWZSdWxlc1Jlc3BvbnNlEiEKBXJ1bGVzGAEgAygLMhIud2FycmVuLnYxLldhZlJ1bGUiPAoUQ3JlYXRlV2FmUnVsZVJlcXVlc3QSJAoEc3BlYxgBIAEoCzIWLndhcnJlbi52MS5XYWZSdWxlU3BlYyI5ChVDcmVhdGVXYWZSdWxlUmVzcG9uc2USIAoEcnVsZRgBIAEoCzISLndhcnJlbi52MS5XYWZSdWxlIkgKFFVwZGF0ZVdhZlJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJEiQKBHNwZWMYAiABKAsyFi53YXJyZW4udjEuV2FmUnVsZVNwZWMiOQoVVXBkYXRlV2FmUnVsZVJlc3BvbnNlEiAKBHJ1bGUYASABKAsyEi53YXJyZW4udjEuV2FmUnVsZSIiChREZWxldGVXYWZSdWxlUmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVXYWZSdWxlUmVzcG9uc2UiFgoUTGlzdFRlbXBsYXRlc1JlcXVlc3QiPwoVTGlzdFRlbXBsYXRlc1Jlc3BvbnNlEiYKCXRlbXBsYXRlcxgBIAMoCzITLndhcnJlbi52MS5UZW1wbGF0ZSI+ChVDcmVhdGVUZW1wbGF0ZVJlcXVlc3QSJQoEc3BlYxgBIAEoCzIXLndhcnJlbi52MS5UZW1wbGF0ZVNwZWMiPwoWQ3JlYXRlVGVtcGxhdGVSZXNwb25zZRIlCgh0ZW1wbGF0ZRgBIAEoCzITLndhcnJlbi52MS5UZW1wbGF0ZSJKChVVcGRhdGVUZW1wbGF0ZVJlcXVlc3QSCgoCaWQYASABKAkSJQoEc3BlYxgCIAEoCzIXLndhcnJlbi52MS5UZW1wbGF0ZVNwZWMiPwoWVXBkYXRlVGVtcGxhdGVSZXNwb25zZRIlCgh0ZW1wbGF0ZRgBIAEoCzITLndhcnJlbi52MS5UZW1wbGF0ZSIjChVEZWxldGVUZW1wbGF0ZVJlcXVlc3QSCgoCaWQYASABKAkiGAoWRGVsZXRlVGVtcGxhdGVSZXNwb25zZSJCChlHZXRUZW1wbGF0ZVByZXZpZXdSZXF1ZXN0EiUKBHNwZWMYASABKAsyFy53YXJyZW4udjEuVGVtcGxhdGVTcGVjIkQKGkdldFRlbXBsYXRlUHJldmlld1Jlc3BvbnNlEhQKDGNvbnRlbnRfdHlwZRgBIAEoCRIQCghyZW5kZXJlZBgCIAEoCSIdChtMaXN0Q2FwdGNoYVByb3ZpZGVyc1JlcXVlc3QiTQocTGlzdENhcHRjaGFQcm92aWRlcnNSZXNwb25zZRItCglwcm92aWRlcnMYASADKAsyGi53YXJyZW4udjEuQ2FwdGNoYVByb3ZpZGVyIkwKHENyZWF0ZUNhcHRjaGFQcm92aWRlclJlcXVlc3QSLAoEc3BlYxgBIAEoCzIeLndhcnJlbi52MS5DYXB0Y2hhUHJvdmlkZXJTcGVjIk0KHUNyZWF0ZUNhcHRjaGFQcm92aWRlclJlc3BvbnNlEiwKCHByb3ZpZGVyGAEgASgLMhoud2FycmVuLnYxLkNhcHRjaGFQcm92aWRlciJYChxVcGRhdGVDYXB0Y2hhUHJvdmlkZXJSZXF1ZXN0EgoKAmlkGAEgASgJEiwKBHNwZWMYAiABKAsyHi53YXJyZW4udjEuQ2FwdGNoYVByb3ZpZGVyU3BlYyJNCh1VcGRhdGVDYXB0Y2hhUHJvdmlkZXJSZXNwb25zZRIsCghwcm92aWRlchgBIAEoCzIaLndhcnJlbi52MS5DYXB0Y2hhUHJvdmlkZXIiKgocRGVsZXRlQ2FwdGNoYVByb3ZpZGVyUmVxdWVzdBIKCgJpZBgBIAEoCSIfCh1EZWxldGVDYXB0Y2hhUHJvdmlkZXJSZXNwb25zZSqKAQoJV2FmQWN0aW9uEhoKFldBRl9BQ1RJT05fVU5TUEVDSUZJRUQQABIUChBXQUZfQUNUSU9OX0JMT0NLEAESFAoQV0FGX0FDVElPTl9BTExPVxACEhgKFFdBRl9BQ1RJT05fQ0hBTExFTkdFEAMSGwoXV0FGX0FDVElPTl9XQUlUSU5HX1JPT00QBCpJCg9DYXB0Y2hhRmFsbGJhY2sSGgoWQ0FQVENIQV9GQUxMQkFDS19CTE9DSxAAEhoKFkNBUFRDSEFfRkFMTEJBQ0tfQUxMT1cQASqBAQoLQ2FwdGNoYUtpbmQSHAoYQ0FQVENIQV9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWQ0FQVENIQV9LSU5EX1RVUk5TVElMRRABEhkKFUNBUFRDSEFfS0lORF9IQ0FQVENIQRACEh0KGUNBUFRDSEFfS0lORF9SRUNBUFRDSEFfVjIQAyqLAQoVV2FpdGluZ1Jvb21BY3RpdmF0aW9uEicKI1dBSVRJTkdfUk9PTV9BQ1RJVkFUSU9OX1VOU1BFQ0lGSUVEEAASIgoeV0FJVElOR19ST09NX0FDVElWQVRJT05fQUxXQVlTEAESJQohV0FJVElOR19ST09NX0FDVElWQVRJT05fQVVUT01BVElDEAIqlAEKDFRlbXBsYXRlS2luZBIdChlURU1QTEFURV9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaVEVNUExBVEVfS0lORF9HRU5FUklDX0JPRFkQARIgChxURU1QTEFURV9LSU5EX0NIQUxMRU5HRV9QQUdFEAISIwofVEVNUExBVEVfS0lORF9XQUlUSU5HX1JPT01fUEFHRRADMsUJCg1Qb2xpY3lTZXJ2aWNlEk8KDExpc3RXYWZSdWxlcxIeLndhcnJlbi52MS5MaXN0V2FmUnVsZXNSZXF1ZXN0Gh8ud2FycmVuLnYxLkxpc3RXYWZSdWxlc1Jlc3BvbnNlElIKDUNyZWF0ZVdhZlJ1bGUSHy53YXJyZW4udjEuQ3JlYXRlV2FmUnVsZVJlcXVlc3QaIC53YXJyZW4udjEuQ3JlYXRlV2FmUnVsZVJlc3BvbnNlElIKDVVwZGF0ZVdhZlJ1bGUSHy53YXJyZW4udjEuVXBkYXRlV2FmUnVsZVJlcXVlc3QaIC53YXJyZW4udjEuVXBkYXRlV2FmUnVsZVJlc3BvbnNlElIKDURlbGV0ZVdhZlJ1bGUSHy53YXJyZW4udjEuRGVsZXRlV2FmUnVsZVJlcXVlc3QaIC53YXJyZW4udjEuRGVsZXRlV2FmUnVsZVJlc3BvbnNlElIKDUxpc3RUZW1wbGF0ZXMSHy53YXJyZW4udjEuTGlzdFRlbXBsYXRlc1JlcXVlc3QaIC53YXJyZW4udjEuTGlzdFRlbXBsYXRlc1Jlc3BvbnNlElUKDkNyZWF0ZVRlbXBsYXRlEiAud2FycmVuLnYxLkNyZWF0ZVRlbXBsYXRlUmVxdWVzdBohLndhcnJlbi52MS5DcmVhdGVUZW1wbGF0ZVJlc3BvbnNlElUKDlVwZGF0ZVRlbXBsYXRlEiAud2FycmVuLnYxLlVwZGF0ZVRlbXBsYXRlUmVxdWVzdBohLndhcnJlbi52MS5VcGRhdGVUZW1wbGF0ZVJlc3BvbnNlElUKDkRlbGV0ZVRlbXBsYXRlEiAud2FycmVuLnYxLkRlbGV0ZVRlbXBsYXRlUmVxdWVzdBohLndhcnJlbi52MS5EZWxldGVUZW1wbGF0ZVJlc3BvbnNlEmEKEkdldFRlbXBsYXRlUHJldmlldxIkLndhcnJlbi52MS5HZXRUZW1wbGF0ZVByZXZpZXdSZXF1ZXN0GiUud2FycmVuLnYxLkdldFRlbXBsYXRlUHJldmlld1Jlc3BvbnNlEmcKFExpc3RDYXB0Y2hhUHJvdmlkZXJzEiYud2FycmVuLnYxLkxpc3RDYXB0Y2hhUHJvdmlkZXJzUmVxdWVzdBonLndhcnJlbi52MS5MaXN0Q2FwdGNoYVByb3ZpZGVyc1Jlc3BvbnNlEmoKFUNyZWF0ZUNhcHRjaGFQcm92aWRlchInLndhcnJlbi52MS5DcmVhdGVDYXB0Y2hhUHJvdmlkZXJSZXF1ZXN0Gigud2FycmVuLnYxLkNyZWF0ZUNhcHRjaGFQcm92aWRlclJlc3BvbnNlEmoKFVVwZGF0ZUNhcHRjaGFQcm92aWRlchInLndhcnJlbi52MS5VcGRhdGVDYXB0Y2hhUHJvdmlkZXJSZXF1ZXN0Gigud2FycmVuLnYxLlVwZGF0ZUNhcHRjaGFQcm92aWRlclJlc3BvbnNlEmoKFURlbGV0ZUNhcHRjaGFQcm92aWRlchInLndhcnJlbi52MS5EZWxldGVDYXB0Y2hhUHJvdmlkZXJSZXF1ZXN0Gigud2FycmVuLnYxLkRlbGV0ZUNhcHRjaGFQcm92aWRlclJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_warren_v1_proxy]);
 
 /**
  * Which requests a policy applies to. Every list empty = every request; within a list any entry
@@ -188,6 +188,94 @@ export const CaptchaProviderSchema: GenMessage<CaptchaProvider> = /*@__PURE__*/
   messageDesc(file_warren_v1_policy, 3);
 
 /**
+ * @generated from message warren.v1.WaitingRoomSettings
+ */
+export type WaitingRoomSettings = Message<"warren.v1.WaitingRoomSettings"> & {
+  /**
+   * Sessions admitted at once, 1–1000000 (required).
+   *
+   * @generated from field: uint32 max_admitted = 1;
+   */
+  maxAdmitted: number;
+
+  /**
+   * How long an admitted session stays admitted without a request (each one refreshes it), 2–86400; 0 = 300.
+   *
+   * @generated from field: uint32 admission_ttl_seconds = 2;
+   */
+  admissionTtlSeconds: number;
+
+  /**
+   * A queued session that stops polling for this long loses its place, 2–86400 and at least twice
+   * the poll interval; 0 = 60.
+   *
+   * @generated from field: uint32 queue_timeout_seconds = 3;
+   */
+  queueTimeoutSeconds: number;
+
+  /**
+   * Retry-After and the page's refresh, 1–60; 0 = 5.
+   *
+   * @generated from field: uint32 poll_interval_seconds = 4;
+   */
+  pollIntervalSeconds: number;
+
+  /**
+   * Queued sessions at most, 1–1000000; beyond it new arrivals get 503 without a place. 0 = 10000.
+   *
+   * @generated from field: uint32 max_queued = 5;
+   */
+  maxQueued: number;
+
+  /**
+   * @generated from field: warren.v1.WaitingRoomActivation activation = 6;
+   */
+  activation: WaitingRoomActivation;
+
+  /**
+   * AUTOMATIC (at least one of the two): in-flight requests in the scope above this turn the room on.
+   *
+   * @generated from field: uint32 active_requests_threshold = 7;
+   */
+  activeRequestsThreshold: number;
+
+  /**
+   * AUTOMATIC: requests per second in the scope (sliding 1 s window) above this turn the room on.
+   *
+   * @generated from field: uint32 requests_per_second_threshold = 8;
+   */
+  requestsPerSecondThreshold: number;
+
+  /**
+   * AUTOMATIC: how long the load must stay over a threshold before the room turns on, 0–3600 (0 = at once).
+   *
+   * @generated from field: uint32 min_active_seconds = 9;
+   */
+  minActiveSeconds: number;
+
+  /**
+   * AUTOMATIC: how long under every threshold before it turns off, 1–86400; 0 = 30.
+   *
+   * @generated from field: uint32 quiet_seconds = 10;
+   */
+  quietSeconds: number;
+
+  /**
+   * A WAITING_ROOM_PAGE template; empty = the built-in "waiting room" page.
+   *
+   * @generated from field: string template_id = 11;
+   */
+  templateId: string;
+};
+
+/**
+ * Describes the message warren.v1.WaitingRoomSettings.
+ * Use `create(WaitingRoomSettingsSchema)` to create a new message.
+ */
+export const WaitingRoomSettingsSchema: GenMessage<WaitingRoomSettings> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 4);
+
+/**
  * @generated from message warren.v1.BlockSettings
  */
 export type BlockSettings = Message<"warren.v1.BlockSettings"> & {
@@ -230,7 +318,7 @@ export type BlockSettings = Message<"warren.v1.BlockSettings"> & {
  * Use `create(BlockSettingsSchema)` to create a new message.
  */
 export const BlockSettingsSchema: GenMessage<BlockSettings> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 4);
+  messageDesc(file_warren_v1_policy, 5);
 
 /**
  * @generated from message warren.v1.WafRuleSpec
@@ -282,6 +370,11 @@ export type WafRuleSpec = Message<"warren.v1.WafRuleSpec"> & {
    * @generated from field: warren.v1.ChallengeSettings challenge = 8;
    */
   challenge?: ChallengeSettings | undefined;
+
+  /**
+   * @generated from field: warren.v1.WaitingRoomSettings waiting_room = 9;
+   */
+  waitingRoom?: WaitingRoomSettings | undefined;
 };
 
 /**
@@ -289,7 +382,7 @@ export type WafRuleSpec = Message<"warren.v1.WafRuleSpec"> & {
  * Use `create(WafRuleSpecSchema)` to create a new message.
  */
 export const WafRuleSpecSchema: GenMessage<WafRuleSpec> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 5);
+  messageDesc(file_warren_v1_policy, 6);
 
 /**
  * @generated from message warren.v1.WafRule
@@ -321,7 +414,7 @@ export type WafRule = Message<"warren.v1.WafRule"> & {
  * Use `create(WafRuleSchema)` to create a new message.
  */
 export const WafRuleSchema: GenMessage<WafRule> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 6);
+  messageDesc(file_warren_v1_policy, 7);
 
 /**
  * @generated from message warren.v1.TemplateSpec
@@ -358,7 +451,7 @@ export type TemplateSpec = Message<"warren.v1.TemplateSpec"> & {
  * Use `create(TemplateSpecSchema)` to create a new message.
  */
 export const TemplateSpecSchema: GenMessage<TemplateSpec> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 7);
+  messageDesc(file_warren_v1_policy, 8);
 
 /**
  * @generated from message warren.v1.Template
@@ -397,7 +490,7 @@ export type Template = Message<"warren.v1.Template"> & {
  * Use `create(TemplateSchema)` to create a new message.
  */
 export const TemplateSchema: GenMessage<Template> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 8);
+  messageDesc(file_warren_v1_policy, 9);
 
 /**
  * @generated from message warren.v1.ListWafRulesRequest
@@ -410,7 +503,7 @@ export type ListWafRulesRequest = Message<"warren.v1.ListWafRulesRequest"> & {
  * Use `create(ListWafRulesRequestSchema)` to create a new message.
  */
 export const ListWafRulesRequestSchema: GenMessage<ListWafRulesRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 9);
+  messageDesc(file_warren_v1_policy, 10);
 
 /**
  * @generated from message warren.v1.ListWafRulesResponse
@@ -429,7 +522,7 @@ export type ListWafRulesResponse = Message<"warren.v1.ListWafRulesResponse"> & {
  * Use `create(ListWafRulesResponseSchema)` to create a new message.
  */
 export const ListWafRulesResponseSchema: GenMessage<ListWafRulesResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 10);
+  messageDesc(file_warren_v1_policy, 11);
 
 /**
  * @generated from message warren.v1.CreateWafRuleRequest
@@ -446,7 +539,7 @@ export type CreateWafRuleRequest = Message<"warren.v1.CreateWafRuleRequest"> & {
  * Use `create(CreateWafRuleRequestSchema)` to create a new message.
  */
 export const CreateWafRuleRequestSchema: GenMessage<CreateWafRuleRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 11);
+  messageDesc(file_warren_v1_policy, 12);
 
 /**
  * @generated from message warren.v1.CreateWafRuleResponse
@@ -463,7 +556,7 @@ export type CreateWafRuleResponse = Message<"warren.v1.CreateWafRuleResponse"> &
  * Use `create(CreateWafRuleResponseSchema)` to create a new message.
  */
 export const CreateWafRuleResponseSchema: GenMessage<CreateWafRuleResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 12);
+  messageDesc(file_warren_v1_policy, 13);
 
 /**
  * @generated from message warren.v1.UpdateWafRuleRequest
@@ -485,7 +578,7 @@ export type UpdateWafRuleRequest = Message<"warren.v1.UpdateWafRuleRequest"> & {
  * Use `create(UpdateWafRuleRequestSchema)` to create a new message.
  */
 export const UpdateWafRuleRequestSchema: GenMessage<UpdateWafRuleRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 13);
+  messageDesc(file_warren_v1_policy, 14);
 
 /**
  * @generated from message warren.v1.UpdateWafRuleResponse
@@ -502,7 +595,7 @@ export type UpdateWafRuleResponse = Message<"warren.v1.UpdateWafRuleResponse"> &
  * Use `create(UpdateWafRuleResponseSchema)` to create a new message.
  */
 export const UpdateWafRuleResponseSchema: GenMessage<UpdateWafRuleResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 14);
+  messageDesc(file_warren_v1_policy, 15);
 
 /**
  * @generated from message warren.v1.DeleteWafRuleRequest
@@ -519,7 +612,7 @@ export type DeleteWafRuleRequest = Message<"warren.v1.DeleteWafRuleRequest"> & {
  * Use `create(DeleteWafRuleRequestSchema)` to create a new message.
  */
 export const DeleteWafRuleRequestSchema: GenMessage<DeleteWafRuleRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 15);
+  messageDesc(file_warren_v1_policy, 16);
 
 /**
  * @generated from message warren.v1.DeleteWafRuleResponse
@@ -532,7 +625,7 @@ export type DeleteWafRuleResponse = Message<"warren.v1.DeleteWafRuleResponse"> &
  * Use `create(DeleteWafRuleResponseSchema)` to create a new message.
  */
 export const DeleteWafRuleResponseSchema: GenMessage<DeleteWafRuleResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 16);
+  messageDesc(file_warren_v1_policy, 17);
 
 /**
  * @generated from message warren.v1.ListTemplatesRequest
@@ -545,7 +638,7 @@ export type ListTemplatesRequest = Message<"warren.v1.ListTemplatesRequest"> & {
  * Use `create(ListTemplatesRequestSchema)` to create a new message.
  */
 export const ListTemplatesRequestSchema: GenMessage<ListTemplatesRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 17);
+  messageDesc(file_warren_v1_policy, 18);
 
 /**
  * @generated from message warren.v1.ListTemplatesResponse
@@ -562,7 +655,7 @@ export type ListTemplatesResponse = Message<"warren.v1.ListTemplatesResponse"> &
  * Use `create(ListTemplatesResponseSchema)` to create a new message.
  */
 export const ListTemplatesResponseSchema: GenMessage<ListTemplatesResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 18);
+  messageDesc(file_warren_v1_policy, 19);
 
 /**
  * @generated from message warren.v1.CreateTemplateRequest
@@ -579,7 +672,7 @@ export type CreateTemplateRequest = Message<"warren.v1.CreateTemplateRequest"> &
  * Use `create(CreateTemplateRequestSchema)` to create a new message.
  */
 export const CreateTemplateRequestSchema: GenMessage<CreateTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 19);
+  messageDesc(file_warren_v1_policy, 20);
 
 /**
  * @generated from message warren.v1.CreateTemplateResponse
@@ -596,7 +689,7 @@ export type CreateTemplateResponse = Message<"warren.v1.CreateTemplateResponse">
  * Use `create(CreateTemplateResponseSchema)` to create a new message.
  */
 export const CreateTemplateResponseSchema: GenMessage<CreateTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 20);
+  messageDesc(file_warren_v1_policy, 21);
 
 /**
  * @generated from message warren.v1.UpdateTemplateRequest
@@ -618,7 +711,7 @@ export type UpdateTemplateRequest = Message<"warren.v1.UpdateTemplateRequest"> &
  * Use `create(UpdateTemplateRequestSchema)` to create a new message.
  */
 export const UpdateTemplateRequestSchema: GenMessage<UpdateTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 21);
+  messageDesc(file_warren_v1_policy, 22);
 
 /**
  * @generated from message warren.v1.UpdateTemplateResponse
@@ -635,7 +728,7 @@ export type UpdateTemplateResponse = Message<"warren.v1.UpdateTemplateResponse">
  * Use `create(UpdateTemplateResponseSchema)` to create a new message.
  */
 export const UpdateTemplateResponseSchema: GenMessage<UpdateTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 22);
+  messageDesc(file_warren_v1_policy, 23);
 
 /**
  * @generated from message warren.v1.DeleteTemplateRequest
@@ -652,7 +745,7 @@ export type DeleteTemplateRequest = Message<"warren.v1.DeleteTemplateRequest"> &
  * Use `create(DeleteTemplateRequestSchema)` to create a new message.
  */
 export const DeleteTemplateRequestSchema: GenMessage<DeleteTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 23);
+  messageDesc(file_warren_v1_policy, 24);
 
 /**
  * @generated from message warren.v1.DeleteTemplateResponse
@@ -665,7 +758,7 @@ export type DeleteTemplateResponse = Message<"warren.v1.DeleteTemplateResponse">
  * Use `create(DeleteTemplateResponseSchema)` to create a new message.
  */
 export const DeleteTemplateResponseSchema: GenMessage<DeleteTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 24);
+  messageDesc(file_warren_v1_policy, 25);
 
 /**
  * @generated from message warren.v1.GetTemplatePreviewRequest
@@ -682,7 +775,7 @@ export type GetTemplatePreviewRequest = Message<"warren.v1.GetTemplatePreviewReq
  * Use `create(GetTemplatePreviewRequestSchema)` to create a new message.
  */
 export const GetTemplatePreviewRequestSchema: GenMessage<GetTemplatePreviewRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 25);
+  messageDesc(file_warren_v1_policy, 26);
 
 /**
  * @generated from message warren.v1.GetTemplatePreviewResponse
@@ -704,7 +797,7 @@ export type GetTemplatePreviewResponse = Message<"warren.v1.GetTemplatePreviewRe
  * Use `create(GetTemplatePreviewResponseSchema)` to create a new message.
  */
 export const GetTemplatePreviewResponseSchema: GenMessage<GetTemplatePreviewResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 26);
+  messageDesc(file_warren_v1_policy, 27);
 
 /**
  * @generated from message warren.v1.ListCaptchaProvidersRequest
@@ -717,7 +810,7 @@ export type ListCaptchaProvidersRequest = Message<"warren.v1.ListCaptchaProvider
  * Use `create(ListCaptchaProvidersRequestSchema)` to create a new message.
  */
 export const ListCaptchaProvidersRequestSchema: GenMessage<ListCaptchaProvidersRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 27);
+  messageDesc(file_warren_v1_policy, 28);
 
 /**
  * @generated from message warren.v1.ListCaptchaProvidersResponse
@@ -734,7 +827,7 @@ export type ListCaptchaProvidersResponse = Message<"warren.v1.ListCaptchaProvide
  * Use `create(ListCaptchaProvidersResponseSchema)` to create a new message.
  */
 export const ListCaptchaProvidersResponseSchema: GenMessage<ListCaptchaProvidersResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 28);
+  messageDesc(file_warren_v1_policy, 29);
 
 /**
  * @generated from message warren.v1.CreateCaptchaProviderRequest
@@ -751,7 +844,7 @@ export type CreateCaptchaProviderRequest = Message<"warren.v1.CreateCaptchaProvi
  * Use `create(CreateCaptchaProviderRequestSchema)` to create a new message.
  */
 export const CreateCaptchaProviderRequestSchema: GenMessage<CreateCaptchaProviderRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 29);
+  messageDesc(file_warren_v1_policy, 30);
 
 /**
  * @generated from message warren.v1.CreateCaptchaProviderResponse
@@ -768,7 +861,7 @@ export type CreateCaptchaProviderResponse = Message<"warren.v1.CreateCaptchaProv
  * Use `create(CreateCaptchaProviderResponseSchema)` to create a new message.
  */
 export const CreateCaptchaProviderResponseSchema: GenMessage<CreateCaptchaProviderResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 30);
+  messageDesc(file_warren_v1_policy, 31);
 
 /**
  * @generated from message warren.v1.UpdateCaptchaProviderRequest
@@ -790,7 +883,7 @@ export type UpdateCaptchaProviderRequest = Message<"warren.v1.UpdateCaptchaProvi
  * Use `create(UpdateCaptchaProviderRequestSchema)` to create a new message.
  */
 export const UpdateCaptchaProviderRequestSchema: GenMessage<UpdateCaptchaProviderRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 31);
+  messageDesc(file_warren_v1_policy, 32);
 
 /**
  * @generated from message warren.v1.UpdateCaptchaProviderResponse
@@ -807,7 +900,7 @@ export type UpdateCaptchaProviderResponse = Message<"warren.v1.UpdateCaptchaProv
  * Use `create(UpdateCaptchaProviderResponseSchema)` to create a new message.
  */
 export const UpdateCaptchaProviderResponseSchema: GenMessage<UpdateCaptchaProviderResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 32);
+  messageDesc(file_warren_v1_policy, 33);
 
 /**
  * @generated from message warren.v1.DeleteCaptchaProviderRequest
@@ -824,7 +917,7 @@ export type DeleteCaptchaProviderRequest = Message<"warren.v1.DeleteCaptchaProvi
  * Use `create(DeleteCaptchaProviderRequestSchema)` to create a new message.
  */
 export const DeleteCaptchaProviderRequestSchema: GenMessage<DeleteCaptchaProviderRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 33);
+  messageDesc(file_warren_v1_policy, 34);
 
 /**
  * @generated from message warren.v1.DeleteCaptchaProviderResponse
@@ -837,7 +930,7 @@ export type DeleteCaptchaProviderResponse = Message<"warren.v1.DeleteCaptchaProv
  * Use `create(DeleteCaptchaProviderResponseSchema)` to create a new message.
  */
 export const DeleteCaptchaProviderResponseSchema: GenMessage<DeleteCaptchaProviderResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_policy, 34);
+  messageDesc(file_warren_v1_policy, 35);
 
 /**
  * @generated from enum warren.v1.WafAction
@@ -871,6 +964,14 @@ export enum WafAction {
    * @generated from enum value: WAF_ACTION_CHALLENGE = 3;
    */
   CHALLENGE = 3,
+
+  /**
+   * A queue in front of the scope: at most `max_admitted` sessions at once, the rest wait in
+   * arrival order on a page that refreshes itself (503 + Retry-After). See WaitingRoomSettings.
+   *
+   * @generated from enum value: WAF_ACTION_WAITING_ROOM = 4;
+   */
+  WAITING_ROOM = 4,
 }
 
 /**
@@ -936,6 +1037,36 @@ export const CaptchaKindSchema: GenEnum<CaptchaKind> = /*@__PURE__*/
   enumDesc(file_warren_v1_policy, 2);
 
 /**
+ * @generated from enum warren.v1.WaitingRoomActivation
+ */
+export enum WaitingRoomActivation {
+  /**
+   * = ALWAYS.
+   *
+   * @generated from enum value: WAITING_ROOM_ACTIVATION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: WAITING_ROOM_ACTIVATION_ALWAYS = 1;
+   */
+  ALWAYS = 1,
+
+  /**
+   * On when the scope's load is over a threshold for `min_active_seconds`, off after `quiet_seconds` under.
+   *
+   * @generated from enum value: WAITING_ROOM_ACTIVATION_AUTOMATIC = 2;
+   */
+  AUTOMATIC = 2,
+}
+
+/**
+ * Describes the enum warren.v1.WaitingRoomActivation.
+ */
+export const WaitingRoomActivationSchema: GenEnum<WaitingRoomActivation> = /*@__PURE__*/
+  enumDesc(file_warren_v1_policy, 3);
+
+/**
  * @generated from enum warren.v1.TemplateKind
  */
 export enum TemplateKind {
@@ -957,13 +1088,20 @@ export enum TemplateKind {
    * @generated from enum value: TEMPLATE_KIND_CHALLENGE_PAGE = 2;
    */
   CHALLENGE_PAGE = 2,
+
+  /**
+   * The waiting room's page (503); {{position}}, {{retry_after}} and {{{refresh}}} (a meta refresh).
+   *
+   * @generated from enum value: TEMPLATE_KIND_WAITING_ROOM_PAGE = 3;
+   */
+  WAITING_ROOM_PAGE = 3,
 }
 
 /**
  * Describes the enum warren.v1.TemplateKind.
  */
 export const TemplateKindSchema: GenEnum<TemplateKind> = /*@__PURE__*/
-  enumDesc(file_warren_v1_policy, 3);
+  enumDesc(file_warren_v1_policy, 4);
 
 /**
  * Policies that act on public requests before routing (DESIGN.md §5): WAF rules and the response
