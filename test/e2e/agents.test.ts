@@ -18,7 +18,7 @@ const clipboard = (page: Page) => page.evaluate(() => (globalThis as unknown as 
 async function copySnippet(page: Page, label: string, scope: Page | Locator = page.getByTestId("token-reveal")): Promise<{ copied: string; shown: string }> {
   const box = scope.locator(`[data-snippet="${label}"]`);
   await box.getByRole("button", { name: `Copy ${label.toLowerCase()}` }).click();
-  await box.getByRole("button", { name: "Copied" }).waitFor();
+  await box.getByRole("button", { name: "Copied", exact: true }).waitFor();
   return { copied: await clipboard(page), shown: await box.locator("pre").innerText() };
 }
 

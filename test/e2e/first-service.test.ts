@@ -103,7 +103,7 @@ describe("first service, end to end in the browser", { skip: !chromiumAvailable(
     await reveal.getByRole("heading", { name: "Agent edge created" }).waitFor();
     const box = reveal.locator('[data-snippet="Command line"]');
     await box.getByRole("button", { name: "Copy command line" }).click();
-    await box.getByRole("button", { name: "Copied" }).waitFor();
+    await box.getByRole("button", { name: "Copied", exact: true }).waitFor();
     const cmd = await clipboard(page);
     assert.equal(cmd, await box.locator("pre").innerText(), "the copy button copies what is shown");
     assert.ok(cmd.includes(`MANAGEMENT_URL=https://localhost:${mgmtPort}`), cmd);

@@ -143,7 +143,7 @@ describe("users and API tokens in the browser", { skip: !chromiumAvailable() && 
     const shown = await reveal.locator("pre").innerText();
     assert.match(shown, /^wrn_\S{20,}$/);
     await reveal.getByRole("button", { name: "Copy" }).click();
-    await reveal.getByRole("button", { name: "Copied" }).waitFor();
+    await reveal.getByRole("button", { name: "Copied", exact: true }).waitFor();
     const secret = await clipboard(page);
     assert.equal(secret, shown, "the copy button copies the secret");
 
