@@ -245,6 +245,30 @@ describe("WAF rules and templates in the browser", { skip: !chromiumAvailable() 
     noErrors();
   });
 
+  it("creates an automatic waiting room: a missing threshold lands under its field; the room lets one in and queues the next", async () => {
+    await page.goto("/waf/new");
+    await page.getByRole("heading", { name: "New WAF rule" }).waitFor();
+    await page.getByLabel("Name", { exact: true }).fill("one at a time");
+    await page.getByLabel("Hosts", { exact: true }).fill("line.test");
+    await page.getByLabel("Action", { exact: true }).selectOption({ label: "Waiting room: a few clients at once, the rest wait in line" });
+    await page.getByLabel("Admitted at once").fill("1");
+    await page.getByLabel("Only under load (automatic)").check();
+    await page.getByRole("button", { name: "Create rule" }).click();
+    const err = page.locator('[data-field="waiting_room.active_requests_threshold"] .field-error, [data-field="waiting_room.requests_per_second_threshold"] .field-error, [data-field="waiting_room.activation"] .field-error');
+    await err.first().waitFor();
+    await page.getByLabel("Only under load (automatic)").uncheck();
+    await page.getByRole("button", { name: "Create rule" }).click();
+    await page.waitForURL((u) => u.pathname === "/waf");
+    await page.getByRole("row").filter({ hasText: "one at a time" }).getByText("waiting room (1 at once)").waitFor();
+    // The first client is admitted; the second waits with its position.
+    const first = await send("GET", "/", { host: "line.test" });
+    assert.notEqual(first.status, 503);
+    const second = await send("GET", "/", { host: "line.test" });
+    assert.equal(second.status, 503);
+    assert.ok(second.headers["retry-after"]);
+    noErrors();
+  });
+
   it("shows rules and templates to a viewer read-only", async () => {
     const made = await warren.api.call("UserService/CreateUser", { username: "viewer", password: "a viewer passphrase", role: "ROLE_VIEWER" }, warren.admin);
     assert.equal(made.status, 200, made.text);
