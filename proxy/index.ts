@@ -17,6 +17,7 @@ export {
   type BlockBody,
   type CompiledWafRule,
   type WafRuleAction,
+  type NoScriptFallback,
 } from "./snapshot.ts";
 export { ScopeMatcher, validateScope, type ScopeSpec, type ScopeProblem } from "./policy/match.ts";
 export { CelCheckError, compileWhen } from "./policy/cel.ts";

@@ -130,6 +130,9 @@ export type BlockBody =
   | { readonly kind: "literal"; readonly contentType: string; readonly body: Buffer }
   | { readonly kind: "error_page" };
 
+/** ask: the page asks for JavaScript; block: such a browser is sent to the block answer; captcha: a hosted check's no-JavaScript form. */
+export type NoScriptFallback = { readonly kind: "ask" } | { readonly kind: "block" } | { readonly kind: "captcha"; readonly captcha: CaptchaSettings; readonly fallbackUrl: string };
+
 export type WafRuleAction =
   | { readonly kind: "allow" }
   | { readonly kind: "block"; readonly status: number; readonly headers: readonly string[]; readonly body: BlockBody }
@@ -140,6 +143,8 @@ export type WafRuleAction =
       readonly page: CompiledTemplate;
       /** A hosted captcha instead of proof of work; undefined = proof of work. */
       readonly captcha: CaptchaSettings | undefined;
+      /** What a browser without JavaScript gets. */
+      readonly noScript: NoScriptFallback;
     }
   | { readonly kind: "waiting_room"; readonly config: WaitingRoomConfig; readonly page: CompiledTemplate };
 

@@ -56,7 +56,7 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
     if (!p) throw new ApiError("not_found", `id: no captcha provider ${id}`);
     return p;
   };
-  const providerExists = (id: string): boolean => repo.captchaProvider(id) !== undefined;
+  const providerKind = (id: string): string | undefined => repo.captchaProvider(id)?.kind;
   const providerNameFree = (name: string, self?: string) => {
     const other = repo.captchaProviderByName(name);
     if (other && other.id !== self) throw new ApiError("already_exists", `spec.name: a captcha provider named "${name}" exists (${other.id})`);
@@ -108,7 +108,7 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
       setAuditTarget(ctx, id);
       const now = d.now();
       const row = await snapshots.write(() => {
-        const spec = validateWafRule(req.spec, templateKind, providerExists);
+        const spec = validateWafRule(req.spec, templateKind, providerKind);
         repo.insertWafRule({ id, name: spec.name, priority: spec.priority, spec: wafRuleSpecToJson(spec), created_at: now, updated_at: now });
         return repo.wafRule(id)!;
       });
@@ -119,7 +119,7 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
       setAuditTarget(ctx, req.id);
       const row = await snapshots.write(() => {
         mustRule(req.id);
-        const spec = validateWafRule(req.spec, templateKind, providerExists);
+        const spec = validateWafRule(req.spec, templateKind, providerKind);
         repo.updateWafRule({ id: req.id, name: spec.name, priority: spec.priority, spec: wafRuleSpecToJson(spec), updated_at: d.now() });
         return repo.wafRule(req.id)!;
       });

@@ -1,7 +1,7 @@
 // WAF rules and templates, from their stored specs to the data plane's compiled form (part of the
 // one snapshot compile: an invalid stored policy fails the write that would have made it live).
 import { createHash } from "node:crypto";
-import { CaptchaFallback, TemplateKind, WafAction, type CaptchaProviderSpec, type TemplateSpec, type WafRuleSpec } from "../../proto/gen/warren/v1/policy_pb.ts";
+import { CaptchaFallback, TemplateKind, WafAction, type CaptchaProviderSpec, type TemplateSpec, type WafRuleSpec, NoScriptFallback } from "../../proto/gen/warren/v1/policy_pb.ts";
 import {
   CAPTCHA_KINDS,
   captchaPageCsp,
@@ -12,6 +12,7 @@ import {
   type CompiledTemplate,
   type CompiledWafRule,
   type WafRuleAction,
+  type NoScriptFallback as NoScriptAction,
 } from "../../proxy/index.ts";
 import { fieldError } from "../errors.ts";
 import type { CaptchaProviderRow, TemplateRow, WafRuleRow } from "../store/policy-repo.ts";
@@ -74,7 +75,17 @@ function challengeAction(
     if (!p) throw fieldError("spec.challenge.captcha_provider_id", `no captcha provider ${ch.captchaProviderId}`);
     captcha = captchaSettings(p, ch.providerFallback);
   }
-  return { kind: "challenge", difficulty: ch.difficulty || DEFAULT_DIFFICULTY, passTtlS: ch.passTtlSeconds || DEFAULT_PASS_TTL_S, page, captcha };
+  let noScript: NoScriptAction = { kind: "ask" };
+  if (ch.noScript === NoScriptFallback.BLOCK) noScript = { kind: "block" };
+  else if (ch.noScript === NoScriptFallback.CAPTCHA) {
+    const p = providers.get(ch.noScriptCaptchaProviderId);
+    if (!p) throw fieldError("spec.challenge.no_script_captcha_provider_id", `no captcha provider ${ch.noScriptCaptchaProviderId}`);
+    const settings = captchaSettings(p, ch.providerFallback);
+    // reCAPTCHA v2's no-JavaScript check lives beside its script: https://www.google.com/recaptcha/api/fallback?k=…
+    const fallbackUrl = `${new URL(settings.scriptUrl).origin}/recaptcha/api/fallback?k=${encodeURIComponent(settings.siteKey)}`;
+    noScript = { kind: "captcha", captcha: settings, fallbackUrl };
+  }
+  return { kind: "challenge", difficulty: ch.difficulty || DEFAULT_DIFFICULTY, passTtlS: ch.passTtlSeconds || DEFAULT_PASS_TTL_S, page, captcha, noScript };
 }
 
 /** The enabled rules in evaluation order (the rows come sorted by priority, then id). */

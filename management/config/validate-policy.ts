@@ -12,6 +12,7 @@ import {
   type CaptchaProviderSpec,
   type TemplateSpec,
   type WafRuleSpec,
+  NoScriptFallback,
 } from "../../proto/gen/warren/v1/policy_pb.ts";
 import { ApiError, fieldError } from "../errors.ts";
 import { CelCheckError, CompiledTemplate, TemplateError, compileWhen, providerUrlProblem, validateScope, SAMPLE_VALUES, type CaptchaKindName, type TemplateKindName } from "../../proxy/index.ts";
@@ -115,7 +116,8 @@ export function captchaProviderSpecFromJson(json: string): CaptchaProviderSpec {
 export function validateWafRule(
   spec: WafRuleSpec | undefined,
   templateKind: (id: string) => TemplateKind | undefined,
-  providerExists: (id: string) => boolean = () => false,
+  /** The kind name ("turnstile", "hcaptcha", "recaptcha_v2") of a captcha provider, undefined when there is none. */
+  providerKind: (id: string) => string | undefined = () => undefined,
 ): WafRuleSpec {
   if (!spec) throw fieldError("spec", "is required");
   spec.name = checkName(spec.name, "spec.name");
@@ -160,9 +162,21 @@ export function validateWafRule(
         if (kind !== TemplateKind.CHALLENGE_PAGE) throw fieldError("spec.challenge.template_id", "must name a CHALLENGE_PAGE template");
       }
       ch.captchaProviderId = ch.captchaProviderId.trim();
-      if (ch.captchaProviderId !== "" && !providerExists(ch.captchaProviderId)) throw fieldError("spec.challenge.captcha_provider_id", `no captcha provider ${ch.captchaProviderId}`);
+      if (ch.captchaProviderId !== "" && providerKind(ch.captchaProviderId) === undefined) throw fieldError("spec.challenge.captcha_provider_id", `no captcha provider ${ch.captchaProviderId}`);
       if (ch.providerFallback !== CaptchaFallback.BLOCK && ch.providerFallback !== CaptchaFallback.ALLOW)
         throw fieldError("spec.challenge.provider_fallback", "must be CAPTCHA_FALLBACK_BLOCK or CAPTCHA_FALLBACK_ALLOW");
+      ch.noScriptCaptchaProviderId = ch.noScriptCaptchaProviderId.trim();
+      if (ch.noScript === NoScriptFallback.CAPTCHA) {
+        const f = "spec.challenge.no_script_captcha_provider_id";
+        if (ch.noScriptCaptchaProviderId === "") throw fieldError(f, "is required for NO_SCRIPT_FALLBACK_CAPTCHA");
+        const kind = providerKind(ch.noScriptCaptchaProviderId);
+        if (kind === undefined) throw fieldError(f, `no captcha provider ${ch.noScriptCaptchaProviderId}`);
+        if (kind !== "recaptcha_v2") throw fieldError(f, "must be a RECAPTCHA_V2 provider: of the supported captchas only its check works without JavaScript");
+      } else if (ch.noScript === NoScriptFallback.ASK || ch.noScript === NoScriptFallback.BLOCK) {
+        if (ch.noScriptCaptchaProviderId !== "") throw fieldError("spec.challenge.no_script_captcha_provider_id", "only with NO_SCRIPT_FALLBACK_CAPTCHA");
+      } else {
+        throw fieldError("spec.challenge.no_script", "must be NO_SCRIPT_FALLBACK_ASK, NO_SCRIPT_FALLBACK_BLOCK or NO_SCRIPT_FALLBACK_CAPTCHA");
+      }
       spec.challenge = ch;
       break;
     }

@@ -6,6 +6,31 @@
 export const CHALLENGE_SCRIPT_PATH = "/.well-known/warren/challenge.js";
 export const CHALLENGE_WORKER_PATH = "/.well-known/warren/challenge-worker.js";
 export const CHALLENGE_VERIFY_PATH = "/.well-known/warren/challenge/verify";
+export const CHALLENGE_NOSCRIPT_PATH = "/.well-known/warren/challenge/noscript";
+
+const ASK_FOR_SCRIPT = "<p>This check needs JavaScript. Turn it on and reload the page.</p>";
+
+/**
+ * What a browser without JavaScript sees (<noscript>, after the check's form): a request to turn it
+ * on; or, for block, a refresh (and a link) to the no-JavaScript endpoint, which answers with the
+ * block; or a hosted captcha's no-JavaScript form (reCAPTCHA v2's fallback frame and a field for the
+ * code it shows), posted to the same verify endpoint with its own token.
+ */
+export function noScriptBlock(o: { kind: "ask" } | { kind: "block"; token: string } | { kind: "captcha"; token: string; returnTo: string; fallbackUrl: string }): string {
+  if (o.kind === "ask") return `<noscript>${ASK_FOR_SCRIPT}</noscript>`;
+  if (o.kind === "block") {
+    const url = `${CHALLENGE_NOSCRIPT_PATH}?token=${encodeURIComponent(o.token)}`;
+    return `<noscript><meta http-equiv="refresh" content="0; url=${attr(url)}"><p>This check needs JavaScript. <a href="${attr(url)}">Continue without it</a>.</p></noscript>`;
+  }
+  return (
+    `<noscript><form method="post" action="${CHALLENGE_VERIFY_PATH}">` +
+    `<input type="hidden" name="token" value="${attr(o.token)}"><input type="hidden" name="return" value="${attr(o.returnTo)}">` +
+    `<p>Without JavaScript: solve the check below, paste the code it gives into the box, and continue.</p>` +
+    `<iframe src="${attr(o.fallbackUrl)}" title="Captcha" width="302" height="422"></iframe>` +
+    `<p><label for="warren-noscript-response">Code</label><br><textarea id="warren-noscript-response" name="response" rows="3" cols="40"></textarea></p>` +
+    `<p><button type="submit">Continue</button></p></form></noscript>`
+  );
+}
 export const CAPTCHA_SCRIPT_PATH = "/.well-known/warren/captcha.js";
 /** The global the widget calls with its response (data-callback). */
 export const CAPTCHA_CALLBACK = "warrenCaptchaDone";
@@ -14,15 +39,14 @@ const ATTR_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "
 const attr = (s: string) => s.replace(/[&<>"']/g, (c) => ATTR_ESCAPES[c]!);
 
 /** The form and script tag a challenge page carries. */
-export function challengeWidget(o: { token: string; difficulty: number; returnTo: string; bodyDropped: boolean }): string {
+export function challengeWidget(o: { token: string; difficulty: number; returnTo: string; bodyDropped: boolean; noScript: string }): string {
   return (
     `<form id="warren-challenge" method="post" action="${CHALLENGE_VERIFY_PATH}" data-difficulty="${o.difficulty}">` +
     `<input type="hidden" name="token" value="${attr(o.token)}"><input type="hidden" name="nonce" value="">` +
     `<input type="hidden" name="return" value="${attr(o.returnTo)}">` +
     `<p id="warren-challenge-status" role="status" aria-live="polite">Checking your browser… this takes a moment.</p>` +
     (o.bodyDropped ? `<p>The form you sent was not forwarded. Send it again after the check.</p>` : "") +
-    `<noscript><p>This check needs JavaScript. Turn it on and reload the page.</p></noscript>` +
-    `</form><script src="${CHALLENGE_SCRIPT_PATH}" defer></script>`
+    `</form>${o.noScript}<script src="${CHALLENGE_SCRIPT_PATH}" defer></script>`
   );
 }
 
@@ -31,7 +55,7 @@ export function challengeWidget(o: { token: string; difficulty: number; returnTo
  * widget's response into the form and submits it; loaded first so the callback exists before the
  * widget can call it) and the provider's script.
  */
-export function captchaWidget(o: { token: string; returnTo: string; bodyDropped: boolean; widgetClass: string; siteKey: string; scriptUrl: string }): string {
+export function captchaWidget(o: { token: string; returnTo: string; bodyDropped: boolean; widgetClass: string; siteKey: string; scriptUrl: string; noScript: string }): string {
   return (
     `<form id="warren-challenge" method="post" action="${CHALLENGE_VERIFY_PATH}">` +
     `<input type="hidden" name="token" value="${attr(o.token)}"><input type="hidden" name="response" value="">` +
@@ -39,8 +63,7 @@ export function captchaWidget(o: { token: string; returnTo: string; bodyDropped:
     `<div class="${attr(o.widgetClass)}" data-sitekey="${attr(o.siteKey)}" data-callback="${CAPTCHA_CALLBACK}"></div>` +
     `<p id="warren-challenge-status" role="status" aria-live="polite">Complete the check to continue.</p>` +
     (o.bodyDropped ? `<p>The form you sent was not forwarded. Send it again after the check.</p>` : "") +
-    `<noscript><p>This check needs JavaScript. Turn it on and reload the page.</p></noscript>` +
-    `</form><script src="${CAPTCHA_SCRIPT_PATH}" defer></script><script src="${attr(o.scriptUrl)}" defer></script>`
+    `</form>${o.noScript}<script src="${CAPTCHA_SCRIPT_PATH}" defer></script><script src="${attr(o.scriptUrl)}" defer></script>`
   );
 }
 

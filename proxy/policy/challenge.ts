@@ -25,7 +25,7 @@ export interface ChallengeClaims {
   readonly check: ChallengeCheck;
 }
 
-export type ChallengeCheck = "pow" | "captcha";
+export type ChallengeCheck = "pow" | "captcha" | "noscript";
 
 const b64 = (b: Buffer) => b.toString("base64url");
 
@@ -66,7 +66,7 @@ export function readChallenge(key: Buffer, token: string, nowS: number): Challen
   const [ruleId, fingerprint, host, network, difficulty, expiresAt, check] = payload.split("|");
   const exp = Number(expiresAt);
   if (!(exp > nowS)) return undefined;
-  if (check !== "pow" && check !== "captcha") return undefined;
+  if (check !== "pow" && check !== "captcha" && check !== "noscript") return undefined;
   return { ruleId: ruleId!, fingerprint: fingerprint!, host: host!, network: network!, difficulty: Number(difficulty), expiresAt: exp, check };
 }
 

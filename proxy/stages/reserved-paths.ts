@@ -6,7 +6,7 @@ import type http from "node:http";
 import { answer, TAKEN, type Stage, type StageResult } from "../stage.ts";
 import { writeAnswer } from "../respond.ts";
 import type { RequestContext } from "../context.ts";
-import { CHALLENGE_ASSETS, CHALLENGE_VERIFY_PATH } from "../policy/challenge-page.ts";
+import { CHALLENGE_ASSETS, CHALLENGE_VERIFY_PATH, CHALLENGE_NOSCRIPT_PATH } from "../policy/challenge-page.ts";
 import { clientNetwork, issuePass, passCookieName, readChallenge, safeReturnPath, solves } from "../policy/challenge.ts";
 import { EndpointLimit } from "../policy/endpoint-limit.ts";
 import { CaptchaFailures, CaptchaVerifier } from "../policy/captcha.ts";
@@ -60,19 +60,21 @@ async function verify(ctx: RequestContext, cap: CaptchaDeps): Promise<StageResul
   // The token was issued for this rule as it is now, this host and this client's network.
   const bound = c !== undefined && a?.kind === "challenge" && rule!.fingerprint === c.fingerprint && c.host === ctx.host && c.network === clientNetwork(ctx.clientIp);
   if (!bound) return answer("challenge_failed");
-  if (a.captcha === undefined) {
-    // Proof of work: a captcha token is not a puzzle.
-    if (c.check !== "pow" || a.difficulty !== c.difficulty || !solves(token, form.get("nonce") ?? "", c.difficulty)) return answer("challenge_failed");
+  // Which check this token is for: the rule's own (puzzle or captcha), or its no-JavaScript captcha.
+  const captcha = c.check === "noscript" ? (a.noScript.kind === "captcha" ? a.noScript.captcha : undefined) : c.check === "captcha" ? a.captcha : undefined;
+  if (c.check === "pow") {
+    // Proof of work: only a puzzle token of a proof-of-work rule, solved.
+    if (a.captcha !== undefined || a.difficulty !== c.difficulty || !solves(token, form.get("nonce") ?? "", c.difficulty)) return answer("challenge_failed");
   } else {
-    // A proof-of-work token is not a captcha check.
-    if (c.check !== "captcha") return answer("challenge_failed");
+    // A token for another kind of check is refused.
+    if (captcha === undefined) return answer("challenge_failed");
     const response = form.get("response") ?? "";
     if (response === "") return answer("challenge_failed");
-    const out = await cap.verifier.verify(a.captcha, response, ctx.clientIp);
+    const out = await cap.verifier.verify(captcha, response, ctx.clientIp);
     if (out.kind === "failure") return answer("challenge_failed");
     if (out.kind === "unavailable") {
-      cap.failures.failed(rule!, a.captcha, out.reason);
-      if (a.captcha.fallback === "block") {
+      cap.failures.failed(rule!, captcha, out.reason);
+      if (captcha.fallback === "block") {
         ctx.rule = rule;
         return answer("waf_blocked");
       }
@@ -92,6 +94,18 @@ async function verify(ctx: RequestContext, cap: CaptchaDeps): Promise<StageResul
   ].join("; ");
   writeAnswer(ctx, 303, ["location", returnTo, "set-cookie", cookie, "cache-control", "no-store"], "");
   return TAKEN;
+}
+
+/** GET challenge/noscript: a browser without JavaScript, sent here by a rule whose no-JavaScript answer is the block. */
+function noScriptBlock(ctx: RequestContext): StageResult {
+  const token = new URLSearchParams(ctx.query.slice(1)).get("token") ?? "";
+  const c = readChallenge(ctx.snapshot.policyKey, token, Math.floor(Date.now() / 1000));
+  const rule = c && ctx.snapshot.waf.find((r) => r.id === c.ruleId);
+  const a = rule?.action;
+  const bound = c !== undefined && c.check === "noscript" && a?.kind === "challenge" && a.noScript.kind === "block" && rule!.fingerprint === c.fingerprint && c.host === ctx.host && c.network === clientNetwork(ctx.clientIp);
+  if (!bound) return answer("challenge_failed");
+  ctx.rule = rule;
+  return answer("waf_blocked");
 }
 
 export function reservedPaths(
@@ -114,6 +128,11 @@ export function reservedPaths(
         if (ctx.method !== "POST") return answer("method_not_allowed", ["allow", "POST"]);
         if (!verifyLimit.take(ctx.clientIp)) return answer("endpoint_rate_limited", ["retry-after", String(verifyLimit.retryAfterS())]);
         return verify(ctx, cap);
+      }
+      if (ctx.routingPath === CHALLENGE_NOSCRIPT_PATH && ctx.raw === undefined) {
+        if (ctx.method !== "GET" && ctx.method !== "HEAD") return answer("method_not_allowed", ["allow", "GET, HEAD"]);
+        if (!verifyLimit.take(ctx.clientIp)) return answer("endpoint_rate_limited", ["retry-after", String(verifyLimit.retryAfterS())]);
+        return noScriptBlock(ctx);
       }
       if (ctx.routingPath === WAITING_ROOM_STATUS_PATH && ctx.raw === undefined) {
         if (ctx.method !== "GET" && ctx.method !== "HEAD") return answer("method_not_allowed", ["allow", "GET, HEAD"]);

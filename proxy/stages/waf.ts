@@ -11,7 +11,7 @@ import { CelRequest } from "../policy/cel.ts";
 import type { RequestContext } from "../context.ts";
 import type { CompiledWafRule, WafRuleAction } from "../snapshot.ts";
 import { CHALLENGE_TTL_S, checkPass, clientNetwork, issueChallenge, passCookieName, safeReturnPath } from "../policy/challenge.ts";
-import { captchaWidget, challengeWidget } from "../policy/challenge-page.ts";
+import { captchaWidget, challengeWidget, noScriptBlock } from "../policy/challenge-page.ts";
 import { CAPTCHA_KINDS } from "../policy/captcha.ts";
 import { waitingRoomCookieName, WaitingRooms } from "../policy/waiting-room.ts";
 import { waitingRoomGate } from "../policy/waiting-room-gate.ts";
@@ -98,6 +98,26 @@ function challenge(ctx: RequestContext, rule: CompiledWafRule, a: Challenge, now
   });
   const returnTo = safeReturnPath(ctx.forwardTarget);
   const c = a.captcha;
+  const ns = a.noScript;
+  let noScript = noScriptBlock({ kind: "ask" });
+  let csp = c ? c.csp : CHALLENGE_PAGE_CSP;
+  if (ns.kind !== "ask") {
+    // A token of its own: it is good only for the no-JavaScript way out this rule offers.
+    const nsToken = issueChallenge(ctx.snapshot.policyKey, {
+      ruleId: rule.id,
+      fingerprint: rule.fingerprint,
+      host: ctx.host,
+      network: clientNetwork(ctx.clientIp),
+      difficulty: 0,
+      expiresAt: nowS + CHALLENGE_TTL_S,
+      check: "noscript",
+    });
+    if (ns.kind === "block") noScript = noScriptBlock({ kind: "block", token: nsToken });
+    else {
+      noScript = noScriptBlock({ kind: "captcha", token: nsToken, returnTo, fallbackUrl: ns.fallbackUrl });
+      csp = withFrameSource(csp, new URL(ns.fallbackUrl).origin);
+    }
+  }
   const status = 403;
   const body = a.page.render({
     status: String(status),
@@ -110,10 +130,15 @@ function challenge(ctx: RequestContext, rule: CompiledWafRule, a: Challenge, now
     difficulty: String(a.difficulty),
     // A request body is never replayed: the page says so, and the client sends it again after the check.
     challenge: c
-      ? captchaWidget({ token, returnTo, bodyDropped: ctx.hasBody, widgetClass: CAPTCHA_KINDS[c.kind].widgetClass, siteKey: c.siteKey, scriptUrl: c.scriptUrl })
-      : challengeWidget({ token, difficulty: a.difficulty, returnTo, bodyDropped: ctx.hasBody }),
+      ? captchaWidget({ token, returnTo, bodyDropped: ctx.hasBody, widgetClass: CAPTCHA_KINDS[c.kind].widgetClass, siteKey: c.siteKey, scriptUrl: c.scriptUrl, noScript })
+      : challengeWidget({ token, difficulty: a.difficulty, returnTo, bodyDropped: ctx.hasBody, noScript }),
   });
-  writeAnswer(ctx, status, ["content-type", a.page.contentType, "cache-control", "no-store", "content-security-policy", c ? c.csp : CHALLENGE_PAGE_CSP], body);
+  writeAnswer(ctx, status, ["content-type", a.page.contentType, "cache-control", "no-store", "content-security-policy", csp], body);
+}
+
+/** A CSP that also lets the page frame `origin`. */
+export function withFrameSource(csp: string, origin: string): string {
+  return /(^|; )frame-src /.test(csp) ? csp.replace(/(^|; )frame-src /, `$1frame-src ${origin} `) : `${csp}; frame-src ${origin}`;
 }
 
 export function waf(errors: PolicyErrors, rooms = new WaitingRooms()): Stage {

@@ -84,4 +84,23 @@ describe("proof-of-work challenge in the browser", { skip: !chromiumAvailable() 
     assert.ok(((events.json.events as { ruleAction: string }[]) ?? []).some((e) => e.ruleAction === "challenge"), "challenges are in the request events");
     assert.deepEqual(ui.errors, [], "no console errors (a CSP refusal would be one)");
   });
+
+  it("sends a browser with JavaScript off to the block answer when the rule says so", async (t) => {
+    const { api, admin: c } = warren;
+    const origin = await startOrigin("no-js");
+    t.after(() => origin.close());
+    const l = await publicListener(api, c);
+    const r = await api.call("ProxyService/CreateRoute", { spec: { listenerId: l.id, hosts: ["app.test"], pathPrefix: "/nojs", action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url: origin.url }] } }, c);
+    assert.equal(r.status, 200, r.text);
+    const made = await api.call("PolicyService/CreateWafRule", { spec: { name: "scripts only", priority: -1, scope: { hosts: ["app.test"], pathPrefixes: ["/nojs"] }, action: "WAF_ACTION_CHALLENGE", challenge: { difficulty: 8, noScript: "NO_SCRIPT_FALLBACK_BLOCK" } } }, c);
+    assert.equal(made.status, 200, made.text);
+    const context = await chromium.browser.newContext({ javaScriptEnabled: false });
+    t.after(() => context.close());
+    const page = await context.newPage();
+    await page.goto(`http://app.test:${l.port}/nojs/page`);
+    // The <noscript> refresh takes it to the no-JavaScript endpoint, which answers with the block.
+    await page.waitForURL((u) => u.pathname === "/.well-known/warren/challenge/noscript");
+    await page.getByText("The request was blocked by a security rule.").waitFor();
+    assert.equal(origin.seen.length, 0, "nothing reached the origin");
+  });
 });

@@ -301,6 +301,34 @@ describe("captcha challenges", () => {
     assert.equal(await solveAndPost("captcha"), 403);
   });
 
+  it("offers a proof-of-work rule's visitors without JavaScript reCAPTCHA's no-JavaScript form, checked like any captcha", async (t) => {
+    const { send, verify } = await setup(t);
+    const turnstile = await provider(t, { name: "ts-nojs" });
+    const recaptcha = await provider(t, { name: "rc-nojs", kind: "CAPTCHA_KIND_RECAPTCHA_V2", siteKey: "6Lc-site" });
+    const wrong = await call("CreateWafRule", { spec: { name: "x", action: "WAF_ACTION_CHALLENGE", challenge: { noScript: "NO_SCRIPT_FALLBACK_CAPTCHA", noScriptCaptchaProviderId: turnstile } } });
+    assert.match(String(wrong.json.message), /^spec\.challenge\.no_script_captcha_provider_id: must be a RECAPTCHA_V2 provider/);
+    const ruleId = await rule(t, { name: "pow, captcha without js", scope: { hosts: ["nojs.test"] }, action: "WAF_ACTION_CHALLENGE", challenge: { difficulty: 8, noScript: "NO_SCRIPT_FALLBACK_CAPTCHA", noScriptCaptchaProviderId: recaptcha } });
+    const page = await send("nojs.test", "/deep?x=1");
+    assert.equal(page.status, 403);
+    // The puzzle for browsers that run it, and a <noscript> form with reCAPTCHA's fallback frame for the rest.
+    assert.match(page.body, /id="warren-challenge"/);
+    const ns = /<noscript><form method="post" action="\/\.well-known\/warren\/challenge\/verify"><input type="hidden" name="token" value="([^"]+)">/.exec(page.body);
+    assert.ok(ns, page.body);
+    assert.ok(page.body.includes(`<iframe src="${fake.origin}/recaptcha/api/fallback?k=6Lc-site"`), "the provider's no-JavaScript frame");
+    assert.match(String(page.headers["content-security-policy"]), new RegExp(`frame-src ${fake.origin.replace(/[.]/g, "\\.")}`));
+    fake.mode = "accept";
+    const n = fake.calls.length;
+    const ok = await verify("nojs.test", { token: ns[1]!, response: "pasted-code", return: "/deep?x=1" });
+    assert.equal(ok.status, 303);
+    assert.equal(ok.headers.location, "/deep?x=1");
+    assert.match(String(ok.headers["set-cookie"]), new RegExp(`^warren_pass_${ruleId}=`));
+    assert.equal(fake.calls[n]?.form.get("response"), "pasted-code");
+    // The no-JavaScript token is not a puzzle token, and the puzzle's is not a captcha one.
+    const puzzle = /id="warren-challenge"[^>]*>.*?name="token" value="([^"]+)"/s.exec(page.body)![1]!;
+    assert.equal((await verify("nojs.test", { token: puzzle, response: "pasted-code" })).status, 403);
+    assert.equal((await verify("nojs.test", { token: ns[1]!, nonce: "1" })).status, 403);
+  });
+
   it("falls back when the provider does not answer within 3 s: block → 403 waf_blocked, allow → a pass; logs the failure without the secret", async (t) => {
     const { verify, token } = await setup(t);
     const blockP = await provider(t, { name: "slow-block" });

@@ -221,6 +221,30 @@ describe("WAF rules", () => {
     assert.equal(last, 429);
   });
 
+  it("sends a browser without JavaScript to the block answer when the rule says so, and nothing else there", async (t) => {
+    const { send } = await setup(t);
+    const id = await rule(t, { name: "no js, no entry", scope: { hosts: ["nojs.test"] }, action: "WAF_ACTION_CHALLENGE", challenge: { difficulty: 8, noScript: "NO_SCRIPT_FALLBACK_BLOCK" } });
+    const page = await send("GET", "nojs.test", "/x");
+    assert.equal(page.status, 403);
+    const m = /<noscript><meta http-equiv="refresh" content="0; url=(\/\.well-known\/warren\/challenge\/noscript\?token=[^"]+)">/.exec(page.body);
+    assert.ok(m, page.body);
+    const url = m[1]!.replace(/&amp;/g, "&");
+    const blocked = await send("GET", "nojs.test", url, { accept: "application/json" });
+    assert.equal(blocked.status, 403);
+    assert.equal((JSON.parse(blocked.body) as { error: { code: string } }).error.code, "waf_blocked");
+    // The token is good for this host only, and the puzzle's token is not a no-JavaScript one.
+    assert.equal(JSON.parse((await send("GET", "other.test", url, { accept: "application/json" })).body).error.code, "challenge_failed");
+    const puzzle = /name="token" value="([^"]+)"/.exec(page.body)![1]!;
+    assert.equal(JSON.parse((await send("GET", "nojs.test", `/.well-known/warren/challenge/noscript?token=${encodeURIComponent(puzzle)}`, { accept: "application/json" })).body).error.code, "challenge_failed");
+    // A rule that asks (the default) has no way out there.
+    await warren.api.call("PolicyService/UpdateWafRule", { id, spec: { name: "no js, no entry", scope: { hosts: ["nojs.test"] }, action: "WAF_ACTION_CHALLENGE", challenge: { difficulty: 8 } } }, warren.admin);
+    const asking = await send("GET", "nojs.test", "/x");
+    assert.match(asking.body, /<noscript><p>This check needs JavaScript/);
+    assert.equal(JSON.parse((await send("GET", "nojs.test", url, { accept: "application/json" })).body).error.code, "challenge_failed", "the old token, after the edit");
+    const bad = await warren.api.call("PolicyService/UpdateWafRule", { id, spec: { name: "x", action: "WAF_ACTION_CHALLENGE", challenge: { noScript: "NO_SCRIPT_FALLBACK_CAPTCHA" } } }, warren.admin);
+    assert.match(String(bad.json.message), /^spec\.challenge\.no_script_captcha_provider_id: is required/);
+  });
+
   it("refuses bad rules with field-named errors and leaves the old config serving", async (t) => {
     const { origin, send } = await setup(t);
     const { api, admin: c } = warren;

@@ -95,7 +95,7 @@ describe("captcha provider checks", () => {
     const own = captchaPageCsp("hcaptcha", "https://cdn.example.com/hc.js");
     assert.match(own, /^default-src 'none'; script-src 'self' https:\/\/cdn\.example\.com; frame-src https:\/\/cdn\.example\.com; connect-src https:\/\/cdn\.example\.com;/);
     assert.match(captchaPageCsp("recaptcha_v2", "https://www.google.com/recaptcha/api.js"), /script-src 'self' https:\/\/www\.google\.com https:\/\/www\.gstatic\.com;/);
-    const html = captchaWidget({ token: 'a"b', returnTo: "/x", bodyDropped: false, widgetClass: "g-recaptcha", siteKey: "k<1>", scriptUrl: "https://www.google.com/recaptcha/api.js" });
+    const html = captchaWidget({ token: 'a"b', returnTo: "/x", bodyDropped: false, widgetClass: "g-recaptcha", siteKey: "k<1>", scriptUrl: "https://www.google.com/recaptcha/api.js", noScript: "" });
     assert.match(html, /<div class="g-recaptcha" data-sitekey="k&lt;1&gt;" data-callback="warrenCaptchaDone"><\/div>/);
     assert.match(html, /name="token" value="a&quot;b"/);
   });

@@ -80,7 +80,7 @@ describe("proof-of-work challenge", () => {
   it("returns only to a path on the same host, and escapes what it puts in the page", () => {
     assert.equal(safeReturnPath("/a/b?c=1"), "/a/b?c=1");
     for (const bad of ["//evil.test/x", "https://evil.test/", "/\\evil.test", "/a\r\nSet-Cookie: x", "", undefined, "x".repeat(3000)]) assert.equal(safeReturnPath(bad), "/", String(bad));
-    const html = challengeWidget({ token: 'a"b', difficulty: 12, returnTo: '/"><script>', bodyDropped: true });
+    const html = challengeWidget({ token: 'a"b', difficulty: 12, returnTo: '/"><script>', bodyDropped: true, noScript: "" });
     assert.ok(!html.includes('"><script>') && html.includes("&quot;&gt;&lt;script&gt;"));
     assert.match(html, /not forwarded/);
   });

@@ -4,7 +4,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { CaptchaFallback, CaptchaKind, CaptchaProviderSchema, WaitingRoomActivation, WafAction, WafRuleSchema, WafRuleSpecSchema } from "../../../proto/gen/warren/v1/policy_pb.ts";
+import { CaptchaFallback, CaptchaKind, CaptchaProviderSchema, NoScriptFallback, WaitingRoomActivation, WafAction, WafRuleSchema, WafRuleSpecSchema } from "../../../proto/gen/warren/v1/policy_pb.ts";
 import { actionSummary, FormError, formToProviderSpec, formToRuleSpec, providerToForm, hasInlineActiveContent, isHtml, lineColumnOf, movePriorities, offsetOf, parseLineColumn, parseOffset, ruleToForm, scopeSummary, specWith, splitList, whenErrorOffset } from "../../../management/ui/src/lib/policy-form.ts";
 
 describe("CEL error positions", () => {
@@ -171,5 +171,17 @@ describe("moving a rule", () => {
     const r = rule("a", 5);
     const s = specWith(r, { enabled: false });
     assert.deepEqual([s.enabled, s.priority, r.spec?.enabled], [false, 5, undefined]);
+  });
+});
+
+describe("the no-JavaScript answer in the rule form", () => {
+  it("round-trips block and reCAPTCHA answers, and sends no provider unless the answer is the captcha", () => {
+    const spec = create(WafRuleSpecSchema, { name: "n", enabled: true, scope: {}, action: WafAction.CHALLENGE, challenge: { difficulty: 12, passTtlSeconds: 600, noScript: NoScriptFallback.CAPTCHA, noScriptCaptchaProviderId: "cap_rc" } });
+    const f = ruleToForm(spec);
+    assert.deepEqual([f.noScript, f.noScriptProviderId], [NoScriptFallback.CAPTCHA, "cap_rc"]);
+    assert.deepEqual(formToRuleSpec(f), spec);
+    f.noScript = NoScriptFallback.BLOCK;
+    assert.deepEqual([formToRuleSpec(f).challenge?.noScript, formToRuleSpec(f).challenge?.noScriptCaptchaProviderId], [NoScriptFallback.BLOCK, ""]);
+    assert.equal(ruleToForm(undefined).noScript, NoScriptFallback.ASK, "asking is the default");
   });
 });

@@ -13,8 +13,7 @@ import {
   type CaptchaProviderSpec,
   type Scope,
   type WafRule,
-  type WafRuleSpec,
-} from "../../../../proto/gen/warren/v1/policy_pb.ts";
+  type WafRuleSpec, NoScriptFallback } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import { FormError, parseWhole, splitList, type HeaderRow } from "./route-form.ts";
 import { formToWaitingRoom, waitingRoomSummary, waitingRoomToForm, type WaitingRoomForm } from "./waiting-room-form.ts";
 
@@ -46,6 +45,9 @@ export interface RuleForm {
   /** "Check with": empty = proof of work, else a captcha provider's id. */
   captchaProviderId: string;
   providerFallback: CaptchaFallback;
+  /** What a browser without JavaScript gets, and for the captcha answer, the reCAPTCHA provider. */
+  noScript: NoScriptFallback;
+  noScriptProviderId: string;
   waitingRoom: WaitingRoomForm;
 }
 
@@ -75,6 +77,8 @@ export function ruleToForm(spec: WafRuleSpec | undefined): RuleForm {
     challengeTemplateId: spec?.challenge?.templateId ?? "",
     captchaProviderId: spec?.challenge?.captchaProviderId ?? "",
     providerFallback: spec?.challenge?.providerFallback === CaptchaFallback.ALLOW ? CaptchaFallback.ALLOW : CaptchaFallback.BLOCK,
+    noScript: spec?.challenge?.noScript ?? NoScriptFallback.ASK,
+    noScriptProviderId: spec?.challenge?.noScriptCaptchaProviderId ?? "",
     waitingRoom: waitingRoomToForm(spec?.waitingRoom),
   };
 }
@@ -110,6 +114,8 @@ export function formToRuleSpec(f: RuleForm): WafRuleSpec {
         templateId: f.challengeTemplateId,
         captchaProviderId: f.captchaProviderId,
         providerFallback: f.captchaProviderId === "" ? CaptchaFallback.BLOCK : f.providerFallback,
+        noScript: f.noScript,
+        noScriptCaptchaProviderId: f.noScript === NoScriptFallback.CAPTCHA ? f.noScriptProviderId : "",
       },
     }).challenge;
   }

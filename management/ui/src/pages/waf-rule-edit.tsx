@@ -12,7 +12,7 @@ import { messageFor, type ApiProblem } from "../lib/errors.ts";
 import { captchaKindLabel, FormError, formToRuleSpec, ruleToForm, whenErrorOffset, type BodySource, type RuleForm } from "../lib/policy-form.ts";
 import type { HeaderRow } from "../lib/route-form.ts";
 import { Checkbox, Empty, Field, Loading, PageHeader, Problem, Select, TextArea, TextInput, EditorFooter } from "../components/ui.tsx";
-import { CaptchaFallback, TemplateKind, WafAction } from "../../../../proto/gen/warren/v1/policy_pb.ts";
+import { CaptchaFallback, CaptchaKind, NoScriptFallback, TemplateKind, WafAction } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import { WaitingRoomFields } from "./waiting-room-fields.tsx";
 import "./policies.css";
 
@@ -283,8 +283,8 @@ export function WafRuleEditPage({ params }: PageProps) {
                 />
                 {f.captchaProviderId === "" ? (
                   <p class="hint">
-                    The browser solves a SHA-256 puzzle in the background (no third party, no personal data) and gets a signed pass cookie for this rule and host. Clients without JavaScript see a page asking
-                    for it. A request body is not forwarded: the page says so.
+                    The browser solves a SHA-256 puzzle in the background (no third party, no personal data) and gets a signed pass cookie for this rule and host. What a browser without JavaScript gets is set
+                    below. A request body is not forwarded: the page says so.
                   </p>
                 ) : (
                   <>
@@ -309,6 +309,30 @@ export function WafRuleEditPage({ params }: PageProps) {
                   )}
                   <TextInput label="Pass lifetime (seconds)" field="challenge.pass_ttl_seconds" problem={problem} inputMode="numeric" placeholder="3600" hint="60–2592000. Editing the rule ends every pass." value={f.passTtl} onValue={(v) => update((d) => (d.passTtl = v))} />
                 </div>
+                <Select
+                  label="Without JavaScript"
+                  field="challenge.no_script"
+                  problem={problem}
+                  hint="The puzzle and the captcha widgets need JavaScript; this is what a browser without it gets."
+                  value={f.noScript}
+                  options={[
+                    [NoScriptFallback.ASK, "A request to turn JavaScript on"],
+                    [NoScriptFallback.BLOCK, "The block answer (403)"],
+                    [NoScriptFallback.CAPTCHA, "reCAPTCHA's check without JavaScript"],
+                  ]}
+                  onValue={(v) => update((d) => (d.noScript = v))}
+                />
+                {f.noScript === NoScriptFallback.CAPTCHA && (
+                  <Select
+                    label="reCAPTCHA provider"
+                    field="challenge.no_script_captcha_provider_id"
+                    problem={problem}
+                    hint="Only reCAPTCHA v2 has a check that works without JavaScript."
+                    value={f.noScriptProviderId}
+                    options={[["", "Choose a provider…"] as const, ...(providers.data?.providers ?? []).filter((p) => p.spec?.kind === CaptchaKind.RECAPTCHA_V2).map((p) => [p.id, p.spec?.name ?? p.id] as const)]}
+                    onValue={(v) => update((d) => (d.noScriptProviderId = v))}
+                  />
+                )}
                 <Select
                   label="Page"
                   field="challenge.template_id"
