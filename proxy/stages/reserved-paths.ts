@@ -113,6 +113,7 @@ export function reservedPaths(
   verifyLimit = new EndpointLimit(30, 60_000),
   rooms = new WaitingRooms(),
   statusLimit = new EndpointLimit(120, 60_000),
+  noScriptLimit = new EndpointLimit(30, 60_000),
 ): Stage {
   return {
     name: "reserved_paths",
@@ -131,7 +132,7 @@ export function reservedPaths(
       }
       if (ctx.routingPath === CHALLENGE_NOSCRIPT_PATH && ctx.raw === undefined) {
         if (ctx.method !== "GET" && ctx.method !== "HEAD") return answer("method_not_allowed", ["allow", "GET, HEAD"]);
-        if (!verifyLimit.take(ctx.clientIp)) return answer("endpoint_rate_limited", ["retry-after", String(verifyLimit.retryAfterS())]);
+        if (!noScriptLimit.take(ctx.clientIp)) return answer("endpoint_rate_limited", ["retry-after", String(noScriptLimit.retryAfterS())]);
         return noScriptBlock(ctx);
       }
       if (ctx.routingPath === WAITING_ROOM_STATUS_PATH && ctx.raw === undefined) {
