@@ -27,3 +27,19 @@ describe("response templates", () => {
     refuse("x".repeat(MAX_TEMPLATE_BYTES + 1), /at most/);
   });
 });
+
+describe("built-in policy pages", () => {
+  it("are light: each page with its scripts under 20 KiB, nothing loaded from elsewhere", async () => {
+    const { BLOCKED_PAGE, CHALLENGE_PAGE, WAITING_ROOM_PAGE } = await import("../../../management/config/seed.ts");
+    const { CHALLENGE_SCRIPT, CHALLENGE_WORKER, CAPTCHA_SCRIPT } = await import("../../../proxy/policy/challenge-page.ts");
+    const pages: [string, string][] = [
+      ["blocked", BLOCKED_PAGE],
+      ["challenge", CHALLENGE_PAGE + CHALLENGE_SCRIPT + CHALLENGE_WORKER + CAPTCHA_SCRIPT],
+      ["waiting room", WAITING_ROOM_PAGE],
+    ];
+    for (const [name, body] of pages) {
+      assert.ok(Buffer.byteLength(body) < 20 * 1024, `${name}: ${Buffer.byteLength(body)} bytes`);
+      assert.doesNotMatch(body, /(src|href)=["']?(https?:)?\/\//, `${name} loads nothing from elsewhere`);
+    }
+  });
+});
