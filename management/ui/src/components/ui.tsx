@@ -303,3 +303,34 @@ export function EditorFooter(p: {
     </>
   );
 }
+
+/**
+ * What an editor page shows instead of its form, or undefined when the form can show: the load in
+ * progress or its problem, an id that names nothing, or a viewer on a "new" page.
+ */
+export function editorGate(o: {
+  title: string;
+  /** "the rule": in "Loading the rule…". */
+  what: string;
+  loading: boolean;
+  problem: ApiProblem | undefined;
+  /** The page names an item that does not exist. */
+  missing: ComponentChildren | undefined;
+  notFoundTitle: string;
+  /** A viewer on a "new" page: what to tell them. */
+  viewerOnNew: string | undefined;
+  formReady: boolean;
+}): ComponentChildren | undefined {
+  const frame = (body: ComponentChildren, t = o.title) => (
+    <section>
+      <PageHeader title={t} />
+      {body}
+    </section>
+  );
+  if (o.loading) return frame(<Loading what={o.what} />);
+  if (o.problem) return frame(<Problem problem={o.problem} />);
+  if (o.missing !== undefined) return frame(<Empty>{o.missing}</Empty>, o.notFoundTitle);
+  if (o.viewerOnNew !== undefined) return frame(<Empty>{o.viewerOnNew}</Empty>);
+  if (!o.formReady) return <Loading what={o.what} />;
+  return undefined;
+}

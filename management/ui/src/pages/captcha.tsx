@@ -2,7 +2,6 @@
 // rule can use instead of proof of work. The list, and one provider's editor (/captcha/new,
 // /captcha/:id). The secret key is write-only: the form never shows it, and saving with the field
 // empty keeps the stored one. Viewers see it read-only.
-import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
@@ -11,7 +10,7 @@ import { isAdmin } from "../lib/session.ts";
 import { navigate } from "../lib/router.ts";
 import type { ApiProblem } from "../lib/errors.ts";
 import { CAPTCHA_KIND_LABELS, captchaKindLabel, formToProviderSpec, providerToForm, type ProviderForm } from "../lib/policy-form.ts";
-import { Badge, EditorFooter, Empty, Loading, PageHeader, Problem, Select, TextInput } from "../components/ui.tsx";
+import { Badge, EditorFooter, Empty, Loading, PageHeader, Problem, Select, TextInput, editorGate } from "../components/ui.tsx";
 import "./policies.css";
 
 const FORM_FIELDS = ["name", "kind", "site_key", "secret_key", "verify_url", "script_url"];
@@ -88,23 +87,21 @@ export function CaptchaProviderEditPage({ params }: PageProps) {
   }, [list.data]);
 
   const title = isNew ? "New captcha provider" : `Captcha provider ${provider?.spec?.name || id}`;
-  const frame = (body: ComponentChildren, t = title) => (
-    <section>
-      <PageHeader title={t} />
-      {body}
-    </section>
-  );
-  if (list.loading && !list.data) return frame(<Loading what="the provider" />);
-  if (list.problem && !list.data) return frame(<Problem problem={list.problem} />);
-  if (!isNew && !provider)
-    return frame(
-      <Empty>
+  const gate = editorGate({
+    title,
+    what: "the provider",
+    loading: list.loading && !list.data,
+    problem: list.data ? undefined : list.problem,
+    missing: !isNew && !provider ? (
+      <>
         There is no captcha provider {id}. <a href="/captcha">Back to captcha providers</a>
-      </Empty>,
-      "Captcha provider not found",
-    );
-  if (isNew && !admin) return frame(<Empty>Only administrators can add captcha providers.</Empty>);
-  if (!form) return <Loading what="the provider" />;
+      </>
+    ) : undefined,
+    notFoundTitle: "Captcha provider not found",
+    viewerOnNew: isNew && !admin ? "Only administrators can add captcha providers." : undefined,
+    formReady: form !== undefined,
+  });
+  if (gate !== undefined || !form) return gate;
   const f = form;
   const update = (patch: Partial<ProviderForm>) => {
     setSaved(undefined);

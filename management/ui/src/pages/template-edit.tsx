@@ -2,7 +2,6 @@
 // is rendered by the server with sample values (GetTemplatePreview, debounced) and shown in a
 // sandboxed frame for HTML (no scripts, no same origin) or as text; a preview error shows under the
 // body with where it is. Viewers see it read-only.
-import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
@@ -11,7 +10,7 @@ import { isAdmin } from "../lib/session.ts";
 import { navigate } from "../lib/router.ts";
 import { messageFor, problemOf, type ApiProblem } from "../lib/errors.ts";
 import { hasInlineActiveContent, isHtml, lineColumnOf, parseOffset } from "../lib/policy-form.ts";
-import { Empty, Field, Loading, PageHeader, Problem, Select, TextInput, EditorFooter } from "../components/ui.tsx";
+import { Empty, Field, PageHeader, Select, TextInput, EditorFooter, editorGate } from "../components/ui.tsx";
 import { TemplateKind } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import "./policies.css";
 
@@ -147,23 +146,21 @@ export function TemplateEditPage({ params }: PageProps) {
   };
 
   const title = isNew ? "New template" : `Template ${template?.spec?.name || id}`;
-  const frame = (body: ComponentChildren, t = title) => (
-    <section>
-      <PageHeader title={t} />
-      {body}
-    </section>
-  );
-  if (list.loading && !list.data) return frame(<Loading what="the template" />);
-  if (list.problem && !list.data) return frame(<Problem problem={list.problem} />);
-  if (!isNew && !template)
-    return frame(
-      <Empty>
+  const gate = editorGate({
+    title,
+    what: "the template",
+    loading: list.loading && !list.data,
+    problem: list.data ? undefined : list.problem,
+    missing: !isNew && !template ? (
+      <>
         There is no template {id}. <a href="/templates">Back to templates</a>
-      </Empty>,
-      "Template not found",
-    );
-  if (isNew && !admin) return frame(<Empty>Only administrators can create templates.</Empty>);
-  if (!form) return <Loading what="the template" />;
+      </>
+    ) : undefined,
+    notFoundTitle: "Template not found",
+    viewerOnNew: isNew && !admin ? "Only administrators can create templates." : undefined,
+    formReady: form !== undefined,
+  });
+  if (gate !== undefined || !form) return gate;
   const f = form;
 
   // Under the body: the save's problem with it, else the live preview's.

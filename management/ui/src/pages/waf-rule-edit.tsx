@@ -1,7 +1,6 @@
 // One WAF rule: create (/waf/new) or edit (/waf/:id). Scope as comma-separated lists, a CEL `when`
 // (a save-time error shows under it and puts the caret where it points), the action, and for a block
 // its status, body (Warren's page, a template, or inline) and headers. Viewers see it read-only.
-import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
@@ -11,7 +10,7 @@ import { navigate } from "../lib/router.ts";
 import { messageFor, type ApiProblem } from "../lib/errors.ts";
 import { captchaKindLabel, FormError, formToRuleSpec, ruleToForm, whenErrorOffset, type BodySource, type RuleForm } from "../lib/policy-form.ts";
 import type { HeaderRow } from "../lib/route-form.ts";
-import { Checkbox, Empty, Field, Loading, PageHeader, Problem, Select, TextArea, TextInput, EditorFooter } from "../components/ui.tsx";
+import { Checkbox, Empty, Field, PageHeader, Select, TextArea, TextInput, EditorFooter, editorGate } from "../components/ui.tsx";
 import { CaptchaFallback, CaptchaKind, NoScriptFallback, TemplateKind, WafAction } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import { WaitingRoomFields } from "./waiting-room-fields.tsx";
 import "./policies.css";
@@ -127,23 +126,21 @@ export function WafRuleEditPage({ params }: PageProps) {
   };
 
   const title = isNew ? "New WAF rule" : `WAF rule ${rule?.spec?.name || id}`;
-  const frame = (body: ComponentChildren, t = title) => (
-    <section>
-      <PageHeader title={t} />
-      {body}
-    </section>
-  );
-  if (rules.loading && !rules.data) return frame(<Loading what="the rule" />);
-  if (rules.problem && !rules.data) return frame(<Problem problem={rules.problem} />);
-  if (!isNew && !rule)
-    return frame(
-      <Empty>
+  const gate = editorGate({
+    title,
+    what: "the rule",
+    loading: rules.loading && !rules.data,
+    problem: rules.data ? undefined : rules.problem,
+    missing: !isNew && !rule ? (
+      <>
         There is no WAF rule {id}. <a href="/waf">Back to WAF rules</a>
-      </Empty>,
-      "WAF rule not found",
-    );
-  if (isNew && !admin) return frame(<Empty>Only administrators can create WAF rules.</Empty>);
-  if (!form) return <Loading what="the rule" />;
+      </>
+    ) : undefined,
+    notFoundTitle: "WAF rule not found",
+    viewerOnNew: isNew && !admin ? "Only administrators can create WAF rules." : undefined,
+    formReady: form !== undefined,
+  });
+  if (gate !== undefined || !form) return gate;
   const f = form;
   const bodies = (templates.data?.templates ?? []).filter((t) => t.spec?.kind === TemplateKind.GENERIC_BODY);
   const challengePages = (templates.data?.templates ?? []).filter((t) => t.spec?.kind === TemplateKind.CHALLENGE_PAGE && !t.builtIn);
