@@ -9,9 +9,8 @@ import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { request } from "undici";
 import { withWarren } from "../helpers/with-warren.ts";
-import { startOrigin } from "../helpers/origins.ts";
+import { originRoute, wafRule } from "../helpers/policy-fixture.ts";
 import { pollUntil } from "../helpers/wait.ts";
-import { publicListener } from "../helpers/warren-process.ts";
 
 const SECRET = "captcha-secret-0f9e8d7c6b5a";
 const SECRET2 = "captcha-secret-rotated-1a2b3c";
@@ -92,26 +91,10 @@ describe("captcha challenges", () => {
     return id;
   }
 
-  async function rule(t: TestContext, spec: Record<string, unknown>): Promise<string> {
-    const r = await call("CreateWafRule", { spec });
-    assert.equal(r.status, 200, r.text);
-    const id = String((r.json.rule as { id: string }).id);
-    t.after(() => call("DeleteWafRule", { id }));
-    return id;
-  }
+  const rule = (t: TestContext, spec: Record<string, unknown>) => wafRule(t, warren, spec);
 
   async function setup(t: TestContext) {
-    const { api, admin: c } = warren;
-    const origin = await startOrigin("captcha");
-    const l = await publicListener(api, c);
-    const r = await api.call("ProxyService/CreateRoute", { spec: { listenerId: l.id, name: "all", action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url: origin.url }] } }, c);
-    assert.equal(r.status, 200, r.text);
-    const routeId = String((r.json.route as { id: string }).id);
-    t.after(async () => {
-      await api.call("ProxyService/DeleteRoute", { id: routeId }, c);
-      await origin.close();
-    });
-    const base = `http://127.0.0.1:${l.port}`;
+    const { origin, listener: l, base } = await originRoute(t, warren, "captcha");
     const send = async (host: string, path: string, headers: Record<string, string> = {}) => {
       const res = await request(`${base}${path}`, { headers: { host, ...headers } });
       return { status: res.statusCode, headers: res.headers, body: await res.body.text() };

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { request } from "undici";
 import { withWarren } from "../helpers/with-warren.ts";
-import { startOrigin, startWebSocketEcho } from "../helpers/origins.ts";
+import { originRoute, wafRule } from "../helpers/policy-fixture.ts";
+import { startWebSocketEcho } from "../helpers/origins.ts";
 import { pollUntil } from "../helpers/wait.ts";
 import { publicListener } from "../helpers/warren-process.ts";
 import { rawHttp } from "../helpers/raw-http.ts";
@@ -16,17 +17,7 @@ describe("WAF rules", () => {
 
   // Each test cleans up what it made (its route, origin and rules), so the next one starts clean.
   async function setup(t: TestContext) {
-    const { api, admin: c } = warren;
-    const origin = await startOrigin("waf");
-    const l = await publicListener(api, c);
-    const r = await api.call("ProxyService/CreateRoute", { spec: { listenerId: l.id, name: "all", action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url: origin.url }] } }, c);
-    assert.equal(r.status, 200, r.text);
-    const routeId = String((r.json.route as { id: string }).id);
-    t.after(async () => {
-      await api.call("ProxyService/DeleteRoute", { id: routeId }, c);
-      await origin.close();
-    });
-    const base = `http://127.0.0.1:${l.port}`;
+    const { origin, listener: l, base, routeId } = await originRoute(t, warren, "waf");
     const send = async (method: string, host: string, path: string, headers: Record<string, string> = {}) => {
       const res = await request(`${base}${path}`, { method, headers: { host, ...headers } });
       const body = await res.body.text();
@@ -35,13 +26,7 @@ describe("WAF rules", () => {
     return { origin, l, base, send, routeId };
   }
 
-  const rule = async (t: TestContext, spec: Record<string, unknown>) => {
-    const r = await warren.api.call("PolicyService/CreateWafRule", { spec }, warren.admin);
-    assert.equal(r.status, 200, r.text);
-    const id = String((r.json.rule as { id: string }).id);
-    t.after(() => warren.api.call("PolicyService/DeleteWafRule", { id }, warren.admin));
-    return id;
-  };
+  const rule = (t: TestContext, spec: Record<string, unknown>) => wafRule(t, warren, spec);
 
   it("blocks exactly the scope host × path × method, and records the rule on the event (acceptance 1)", async (t) => {
     const { origin, send, l } = await setup(t);

@@ -4,26 +4,15 @@ import { describe, it, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "undici";
 import { withWarren } from "../helpers/with-warren.ts";
-import { startOrigin } from "../helpers/origins.ts";
+import { originRoute, wafRule } from "../helpers/policy-fixture.ts";
 import { pollUntil } from "../helpers/wait.ts";
-import { publicListener } from "../helpers/warren-process.ts";
 import { rawHttp } from "../helpers/raw-http.ts";
 
 describe("WAF waiting room", () => {
   const warren = withWarren({ admin: true });
 
   async function setup(t: TestContext) {
-    const { api, admin: c } = warren;
-    const origin = await startOrigin("wr");
-    const l = await publicListener(api, c);
-    const r = await api.call("ProxyService/CreateRoute", { spec: { listenerId: l.id, name: "all", action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url: origin.url }] } }, c);
-    assert.equal(r.status, 200, r.text);
-    const routeId = String((r.json.route as { id: string }).id);
-    t.after(async () => {
-      await api.call("ProxyService/DeleteRoute", { id: routeId }, c);
-      await origin.close();
-    });
-    const base = `http://127.0.0.1:${l.port}`;
+    const { origin, listener: l, base } = await originRoute(t, warren, "wr");
     /** A client with its own cookie jar (one cookie per name is all Warren sets). */
     const client = () => {
       const jar = new Map<string, string>();
@@ -44,13 +33,7 @@ describe("WAF waiting room", () => {
     return { origin, l, base, client };
   }
 
-  const rule = async (t: TestContext, spec: Record<string, unknown>) => {
-    const r = await warren.api.call("PolicyService/CreateWafRule", { spec }, warren.admin);
-    assert.equal(r.status, 200, r.text);
-    const id = String((r.json.rule as { id: string }).id);
-    t.after(() => warren.api.call("PolicyService/DeleteWafRule", { id }, warren.admin));
-    return id;
-  };
+  const rule = (t: TestContext, spec: Record<string, unknown>) => wafRule(t, warren, spec);
 
   const position = (body: string) => /position <strong>(\d+)<\/strong>/.exec(body)?.[1];
 
