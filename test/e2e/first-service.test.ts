@@ -17,6 +17,7 @@ import { request } from "undici";
 import { withWarren } from "../helpers/with-warren.ts";
 import { ROOT, cookieHeader, publicListener } from "../helpers/warren-process.ts";
 import { freePort } from "../helpers/agent-process.ts";
+import { pollUntil } from "../helpers/wait.ts";
 import { startOrigin, type Origin } from "../helpers/origins.ts";
 import { chromiumAvailable, launchBrowser, openUi, type UiSession } from "./browser.ts";
 
@@ -154,20 +155,18 @@ describe("first service, end to end in the browser", { skip: !chromiumAvailable(
     assert.equal(((await res.body.json()) as { origin: string }).origin, "first-service");
     assert.equal(origin.seen.at(-1)?.url, "/hello?from=test");
 
-    // The Requests page shows it (events are written in batches: refresh until it is there).
+    // The Requests page shows it. Events are written in batches, so wait until the API has it, then
+    // the page's Refresh must show it.
+    await pollUntil(
+      "the request event to be written",
+      () => warren.api.call("ObservabilityService/ListRequestEvents", { host: "app.test" }, cookieHeader(session.value)),
+      (r) => r.status === 200 && ((r.json.events as unknown[] | undefined)?.length ?? 0) > 0,
+    );
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Requests" }).click();
     await page.getByRole("heading", { name: "Requests" }).waitFor();
+    await page.getByRole("button", { name: "Refresh" }).click();
     const event = page.locator("tr[data-event-id]").filter({ hasText: "app.test" });
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      await page.getByRole("button", { name: "Refresh" }).click();
-      try {
-        await event.first().waitFor({ timeout: 1_000 });
-        break;
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-      }
-    }
+    await event.first().waitFor();
     assert.equal(await event.count(), 1);
     assert.equal(await event.getByTestId("status").innerText(), "200");
     const text = await event.innerText();

@@ -120,6 +120,8 @@ describe("listeners in the browser", { skip: !chromiumAvailable() && "no chromiu
     await page.getByRole("heading", { name: "Listener web-main" }).waitFor();
     await page.getByRole("link", { name: "← All listeners" }).click();
     const row = page.locator('tr[data-listener="web-main"]');
+    // The list loads after the navigation; read the cells only once the renamed row is there.
+    await row.waitFor();
     assert.deepEqual((await row.locator("td").allInnerTexts()).slice(0, 5), ["web-main", "HTTP", `127.0.0.1:${port}`, "accepted", "0"]);
 
     // Disable and enable from the list: the socket closes and opens again.
