@@ -4,7 +4,8 @@ import type http from "node:http";
 import type { Duplex } from "node:stream";
 import { randomBytes } from "node:crypto";
 import type { ErrorCode } from "../lib/errors.ts";
-import type { CompiledListener, CompiledRoute, CompiledTarget, CompiledWafRule, ProxySnapshot, AgentCandidate } from "./snapshot.ts";
+import type { CompiledListener, CompiledRoute, CompiledTarget, CompiledWafRule, CompiledRateLimitRule, ProxySnapshot, AgentCandidate } from "./snapshot.ts";
+import type { ShapingState } from "./shaping/types.ts";
 import type { ResponseSink } from "./response-sink.ts";
 import type { Selection } from "./targets/target-selector.ts";
 
@@ -62,6 +63,13 @@ export class RequestContext {
   // Set by the policy stages.
   /** The WAF rule that decided this request (blocked it, or allowed it past the rest). */
   rule: CompiledWafRule | undefined = undefined;
+  /** Rate-limit rules that counted this request, in order; the last one denied it when `limited`. */
+  rateLimitRules: CompiledRateLimitRule[] | undefined = undefined;
+  limited = false;
+  /** RateLimit-Policy / RateLimit headers (flat) a rule asks to add to an allowed response. */
+  rateLimitHeaders: string[] | undefined = undefined;
+  /** The shaper that applies to this request's bodies, with its buckets. */
+  shaping: ShapingState | undefined = undefined;
   /** A Set-Cookie a policy adds to whatever answers the request (the waiting room's session). */
   setCookie: string | undefined = undefined;
 

@@ -6,6 +6,9 @@ import type { CompiledWhen } from "./policy/cel.ts";
 import type { CompiledTemplate } from "./policy/template.ts";
 import type { CaptchaSettings } from "./policy/captcha.ts";
 import type { WaitingRoomConfig } from "./policy/waiting-room.ts";
+import type { CelRequest } from "./policy/cel-request.ts";
+import type { LimitSpec } from "./policy/rate-limit/store.ts";
+import type { CompiledShaperRule } from "./shaping/types.ts";
 
 // The immutable, compiled public configuration the data plane reads. Built by management/config
 // after every successful write and swapped atomically; nothing here is mutated after compile
@@ -158,14 +161,42 @@ export interface CompiledWafRule {
   readonly action: WafRuleAction;
 }
 
+/** What a rate-limit rule answers a denied request with (429 by default). */
+export interface RateLimitResponse {
+  readonly status: number;
+  /** Extra headers (flat); Retry-After and the RateLimit headers are Warren's and cannot be set here. */
+  readonly headers: readonly string[];
+  readonly body: BlockBody;
+}
+
+export interface CompiledRateLimitRule {
+  readonly id: string;
+  readonly name: string;
+  /** Changes with the spec: counters live in the namespace `${id}:${fingerprint}`. */
+  readonly fingerprint: string;
+  /** `${id}:${fingerprint}`: the store namespace. */
+  readonly namespace: string;
+  readonly scope: ScopeMatcher;
+  readonly when: CompiledWhen | undefined;
+  readonly key: (req: CelRequest) => string;
+  readonly limit: LimitSpec;
+  /** Also send RateLimit-Policy / RateLimit on allowed responses. */
+  readonly headersOnAllowed: boolean;
+  readonly response: RateLimitResponse;
+}
+
 export interface ProxySnapshot {
   readonly version: number;
   readonly listeners: ReadonlyMap<string, CompiledListener>;
   readonly agents: readonly AgentInfo[];
   /** Enabled WAF rules in evaluation order (priority, then id); every listener runs them. */
   readonly waf: readonly CompiledWafRule[];
+  /** Enabled rate-limit rules in priority order; every matching one consumes. */
+  readonly rateLimits: readonly CompiledRateLimitRule[];
+  /** Enabled shaper rules in priority order; the first matching one applies. */
+  readonly shapers: readonly CompiledShaperRule[];
   /** Signs challenge tokens and pass cookies (HMAC-SHA256); 32 random bytes kept by management. */
   readonly policyKey: Buffer;
 }
 
-export const EMPTY_SNAPSHOT: ProxySnapshot = Object.freeze({ version: 0, listeners: new Map(), agents: [], waf: [], policyKey: Buffer.alloc(32) });
+export const EMPTY_SNAPSHOT: ProxySnapshot = Object.freeze({ version: 0, listeners: new Map(), agents: [], waf: [], rateLimits: [], shapers: [], policyKey: Buffer.alloc(32) });

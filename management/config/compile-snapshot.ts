@@ -215,5 +215,5 @@ export function compileSnapshot(
       router,
     });
   }
-  return Object.freeze({ version, listeners: compiled, agents: Object.freeze(agentInfos), waf, policyKey });
+  return Object.freeze({ version, listeners: compiled, agents: Object.freeze(agentInfos), waf, rateLimits: [], shapers: [], policyKey });
 }
