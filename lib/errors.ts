@@ -60,6 +60,8 @@ const TABLE = {
   challenge_failed: e(403, "permission_denied", "The check failed or expired: reload the page to try again."),
   waf_waiting_room: e(503, "unavailable", "The site is busy: you are in line and will be let in shortly."),
   waiting_room_full: e(503, "unavailable", "The site is busy and its waiting room is full: try again shortly."),
+  rate_limited: e(429, "resource_exhausted", "Too many requests: wait a little before trying again."),
+  rate_limit_unavailable: e(503, "unavailable", "The rate-limit store cannot be reached, and this limit refuses requests until it can."),
   endpoint_rate_limited: e(429, "resource_exhausted", "Too many requests to this endpoint: wait a little."),
 
   // Routing.

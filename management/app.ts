@@ -150,7 +150,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
         log,
         info,
         agents: { registry, ca, managementUrl: () => managementUrlFor(s, Number(new URL(management.url).port) || s.port), bundleSha256: agentDownload.sha256 },
-        proxy: { snapshots, listenerStatus: (id) => dataPlane.listenerStatus(id) },
+        proxy: { snapshots, listenerStatus: (id) => dataPlane.listenerStatus(id), rateLimitStatus: () => dataPlane.rateLimitStatus() },
       },
     });
   } catch (e) {

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { ErrorCode } from "../lib/errors.ts";
 import type { CompiledListener, CompiledRoute, CompiledTarget, CompiledWafRule, CompiledRateLimitRule, ProxySnapshot, AgentCandidate } from "./snapshot.ts";
 import type { ShapingState } from "./shaping/types.ts";
+import type { CelRequest } from "./policy/cel-request.ts";
 import type { ResponseSink } from "./response-sink.ts";
 import type { Selection } from "./targets/target-selector.ts";
 
@@ -61,6 +62,8 @@ export class RequestContext {
   clientIp: string;
 
   // Set by the policy stages.
+  /** The request as policy expressions and key parts see it; built once, when a policy first needs it. */
+  cel: CelRequest | undefined = undefined;
   /** The WAF rule that decided this request (blocked it, or allowed it past the rest). */
   rule: CompiledWafRule | undefined = undefined;
   /** Rate-limit rules that counted this request, in order; the last one denied it when `limited`. */

@@ -14,12 +14,15 @@ import { recordWhenDone } from "./observe/record.ts";
 import { mapError } from "../lib/error-mapper.ts";
 import type { TrustedProxies } from "./client-ip.ts";
 import type { EventSink } from "./observe/request-event.ts";
+import type { RateLimitStore, StoreStatus } from "./policy/rate-limit/store.ts";
 
 export interface DataPlaneOptions {
   readonly agents: AgentDialer;
   readonly trusted: TrustedProxies;
   readonly selfSigned: (listenerName: string) => Promise<{ cert: string; key: string }>;
   readonly events: EventSink;
+  /** Rate-limit counters: memory, or Redis with a memory fallback (RATE_LIMIT_STORE). */
+  readonly rateLimits: RateLimitStore;
   readonly log: Logger;
   /** Tests shorten these. */
   readonly listenerTimeouts?: ListenerTimeouts;
@@ -37,6 +40,8 @@ export interface DataPlaneControl {
   agentOffline(agentId: string): void;
   /** The agent sent go-away: idle pooled connections close now, busy ones after their response. */
   agentDraining(agentId: string): void;
+  /** The rate-limit store in use and its health. */
+  rateLimitStatus(): StoreStatus;
 }
 
 /** The public side: the current snapshot, the listeners and the request pipeline. */
@@ -52,7 +57,7 @@ export class DataPlane implements DataPlaneControl {
     this.active = new ActiveHealth(this.pools, o.agents, o.log);
     const passive = new PassiveHealth();
     const selector = new TargetSelector(this.pools, o.agents, passive, this.active);
-    const stages = pipelineStages({ selector, passive, agents: o.agents, trusted: o.trusted, decorators: [], bodyTransforms: [bodyLimit], log: o.log });
+    const stages = pipelineStages({ selector, passive, agents: o.agents, trusted: o.trusted, rateLimits: o.rateLimits, decorators: [], bodyTransforms: [bodyLimit], log: o.log });
     this.pipeline = new Pipeline(stages, (ctx, stage, err) => {
       ctx.answeredBy = stage.name;
       ctx.cause = err;
@@ -77,6 +82,7 @@ export class DataPlane implements DataPlaneControl {
   /** Swaps the snapshot atomically, then reconciles listeners and health checks to it. */
   apply(next: ProxySnapshot): Promise<void> {
     this.current = next;
+    this.o.rateLimits.retain(new Set(next.rateLimits.map((r) => r.namespace)));
     this.active.apply(next);
     this.pools.retain(next);
     return this.listeners.apply(next);
@@ -94,8 +100,13 @@ export class DataPlane implements DataPlaneControl {
     this.pools.closeAgent(agentId, true);
   }
 
+  rateLimitStatus(): StoreStatus {
+    return this.o.rateLimits.status();
+  }
+
   async close(): Promise<void> {
     this.active.close();
+    await this.o.rateLimits.close();
     await this.listeners.close();
     await this.pools.close();
   }

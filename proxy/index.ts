@@ -18,7 +18,12 @@ export {
   type CompiledWafRule,
   type WafRuleAction,
   type NoScriptFallback,
+  type CompiledRateLimitRule,
+  type RateLimitResponse,
 } from "./snapshot.ts";
+export { compileKey, validateKeyParts, MAX_KEY_PARTS } from "./policy/key-parts.ts";
+export type { LimitSpec, RateLimitAlgorithm, StoreStatus } from "./policy/rate-limit/store.ts";
+export type { CompiledShaperRule, ShaperSpec } from "./shaping/types.ts";
 export { ScopeMatcher, validateScope, type ScopeSpec, type ScopeProblem } from "./policy/match.ts";
 export { CelCheckError, compileWhen } from "./policy/cel.ts";
 export { CAPTCHA_KINDS, captchaPageCsp, providerUrlProblem, type CaptchaKindName, type CaptchaSettings } from "./policy/captcha.ts";

@@ -8,6 +8,7 @@ import { clientIdentity } from "./stages/client-identity.ts";
 import { reservedPaths } from "./stages/reserved-paths.ts";
 import { CaptchaFailures, CaptchaVerifier } from "./policy/captcha.ts";
 import { waf, PolicyErrors } from "./stages/waf.ts";
+import { rateLimit } from "./stages/rate-limit.ts";
 import { route } from "./stages/route.ts";
 import { routeAction } from "./stages/route-action.ts";
 import { selectTarget } from "./stages/select-target.ts";
@@ -16,11 +17,13 @@ import { WaitingRooms } from "./policy/waiting-room.ts";
 
 export function pipelineStages(d: ForwardDeps): readonly Stage[] {
   const rooms = new WaitingRooms(d.log);
+  const policyErrors = new PolicyErrors(d.log);
   return [
     hygiene,
     clientIdentity(d.trusted),
     reservedPaths({ verifier: new CaptchaVerifier(), failures: new CaptchaFailures(d.log) }, undefined, rooms),
-    waf(new PolicyErrors(d.log), rooms),
+    waf(policyErrors, rooms),
+    rateLimit(d.rateLimits, policyErrors),
     route,
     routeAction,
     selectTarget(d.selector),

@@ -79,6 +79,7 @@ export function writeAnswer(ctx: RequestContext, status: number, headers: string
   const length = typeof body === "string" ? Buffer.byteLength(body) : body.length;
   headers.push("content-length", String(length), "x-request-id", ctx.id);
   if (ctx.setCookie !== undefined) headers.push("set-cookie", ctx.setCookie);
+  if (ctx.rateLimitHeaders !== undefined) headers.push(...ctx.rateLimitHeaders);
   if (ctx.raw === undefined) {
     const req = ctx.req;
     if (ctx.hasBody && !req.complete) lingerAfterEarlyAnswer(req, res as http.ServerResponse);

@@ -29,6 +29,11 @@ const ev = (i: number): RequestEvent => ({
   upgrade: false,
   ruleId: "",
   ruleAction: "",
+  rateLimitRuleIds: "",
+  limited: false,
+  shaperRuleId: "",
+  shapedBytesIn: 0,
+  shapedBytesOut: 0,
   timings: [0.01, 0.001, 0.0005, 0.002, 0.0004, 0.003, 1.2],
   stageNames: names,
 });

@@ -7,7 +7,7 @@ import type { TlsMode } from "../settings/management-settings.ts";
 import type { AgentRegistry } from "../agents/registry.ts";
 import type { CertificateAuthority } from "../pki/index.ts";
 import type { SnapshotService } from "../config/snapshot-service.ts";
-import type { ListenerStatus } from "../../proxy/index.ts";
+import type { ListenerStatus, StoreStatus } from "../../proxy/index.ts";
 
 export interface ServerInfo {
   readonly version: string;
@@ -39,5 +39,7 @@ export interface ApiDeps {
   readonly proxy: {
     readonly snapshots: SnapshotService;
     readonly listenerStatus: (id: string) => ListenerStatus | undefined;
+    /** The rate-limit store in use (RATE_LIMIT_STORE) and its health. */
+    readonly rateLimitStatus: () => StoreStatus;
   };
 }

@@ -55,6 +55,11 @@ function eventToProto(r: EventRow): RequestEvent {
     stageTimingsMs: stageTimings(r.stage_timings),
     ruleId: r.rule_id,
     ruleAction: r.rule_action,
+    rateLimitRuleIds: r.rate_limit_rule_ids === "" ? [] : r.rate_limit_rule_ids.split(","),
+    limited: r.limited === 1,
+    shaperRuleId: r.shaper_rule_id,
+    shapedBytesIn: BigInt(r.shaped_bytes_in),
+    shapedBytesOut: BigInt(r.shaped_bytes_out),
   });
 }
 

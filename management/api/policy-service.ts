@@ -1,11 +1,13 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { PolicyService, TemplateKind, type CaptchaProviderSchema, type TemplateSchema, type WafRuleSchema } from "../../proto/gen/warren/v1/policy_pb.ts";
+import { PolicyService, TemplateKind, type CaptchaProviderSchema, type RateLimitRuleSchema, type ShaperRuleSchema, type TemplateSchema, type WafRuleSchema } from "../../proto/gen/warren/v1/policy_pb.ts";
 import { SAMPLE_VALUES } from "../../proxy/index.ts";
 import { ApiError, fieldError } from "../errors.ts";
 import { newId } from "../store/ids.ts";
-import type { CaptchaProviderRow, TemplateRow, WafRuleRow } from "../store/policy-repo.ts";
+import type { CaptchaProviderRow, RuleRow, RuleTable, TemplateRow, WafRuleRow } from "../store/policy-repo.ts";
+import { rateLimitRuleSpecFromJson, rateLimitRuleSpecToJson, validateRateLimitRule } from "../config/validate-rate-limit.ts";
+import { shaperRuleSpecFromJson, shaperRuleSpecToJson, validateShaperRule } from "../config/validate-shaper.ts";
 import {
   CAPTCHA_KIND_NAMES,
   captchaProviderSpecFromJson,
@@ -89,14 +91,38 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
     if (other && other.id !== self) throw new ApiError("already_exists", `spec.name: a template named "${name}" exists (${other.id})`);
   };
   /** The rules whose answers use template `id`. */
-  const rulesUsing = (id: string): string[] =>
-    repo
+  const rulesUsing = (id: string): string[] => [
+    ...repo
       .wafRules()
       .filter((r) => {
         const s = wafRuleSpecFromJson(r.spec);
         return s.block?.templateId === id || s.challenge?.templateId === id || s.waitingRoom?.templateId === id;
       })
-      .map((r) => r.name);
+      .map((r) => r.name),
+    ...repo.rateLimits
+      .all()
+      .filter((r) => rateLimitRuleSpecFromJson(r.spec).response?.templateId === id)
+      .map((r) => r.name),
+  ];
+
+  const mustIn = (table: RuleTable, what: string, id: string): RuleRow => {
+    if (id === "") throw fieldError("id", "is required");
+    const r = table.get(id);
+    if (!r) throw new ApiError("not_found", `id: no ${what} ${id}`);
+    return r;
+  };
+  const rateLimitToProto = (r: RuleRow): MessageInitShape<typeof RateLimitRuleSchema> => ({
+    id: r.id,
+    spec: rateLimitRuleSpecFromJson(r.spec),
+    createdAt: ts(r.created_at),
+    updatedAt: ts(r.updated_at),
+  });
+  const shaperToProto = (r: RuleRow): MessageInitShape<typeof ShaperRuleSchema> => ({
+    id: r.id,
+    spec: shaperRuleSpecFromJson(r.spec),
+    createdAt: ts(r.created_at),
+    updatedAt: ts(r.updated_at),
+  });
 
   return {
     listWafRules() {
@@ -231,6 +257,83 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
         const users = rulesUsingProvider(req.id);
         if (users.length > 0) throw new ApiError("failed_precondition", `id: "${p.name}" is used by ${users.length === 1 ? "rule" : "rules"} ${users.map((n) => `"${n}"`).join(", ")}`);
         repo.deleteCaptchaProvider(req.id);
+      });
+      return {};
+    },
+
+    listRateLimitRules() {
+      return { rules: repo.rateLimits.all().map(rateLimitToProto) };
+    },
+
+    async createRateLimitRule(req, ctx) {
+      const id = newId("rl");
+      setAuditTarget(ctx, id);
+      const now = d.now();
+      const row = await snapshots.write(() => {
+        const spec = validateRateLimitRule(req.spec, templateKind);
+        repo.rateLimits.insert({ id, name: spec.name, priority: spec.priority, spec: rateLimitRuleSpecToJson(spec), created_at: now, updated_at: now });
+        return repo.rateLimits.get(id)!;
+      });
+      return { rule: rateLimitToProto(row) };
+    },
+
+    async updateRateLimitRule(req, ctx) {
+      setAuditTarget(ctx, req.id);
+      const row = await snapshots.write(() => {
+        mustIn(repo.rateLimits, "rate-limit rule", req.id);
+        const spec = validateRateLimitRule(req.spec, templateKind);
+        repo.rateLimits.update({ id: req.id, name: spec.name, priority: spec.priority, spec: rateLimitRuleSpecToJson(spec), updated_at: d.now() });
+        return repo.rateLimits.get(req.id)!;
+      });
+      return { rule: rateLimitToProto(row) };
+    },
+
+    async deleteRateLimitRule(req, ctx) {
+      setAuditTarget(ctx, req.id);
+      await snapshots.write(() => {
+        mustIn(repo.rateLimits, "rate-limit rule", req.id);
+        repo.rateLimits.delete(req.id);
+      });
+      return {};
+    },
+
+    getRateLimitStoreStatus() {
+      const st = d.proxy.rateLimitStatus();
+      return { kind: st.kind, target: st.target, healthy: st.healthy, lastError: st.lastError, fallbackDecisions: BigInt(st.fallbackDecisions) };
+    },
+
+    listShaperRules() {
+      return { rules: repo.shapers.all().map(shaperToProto) };
+    },
+
+    async createShaperRule(req, ctx) {
+      const id = newId("shp");
+      setAuditTarget(ctx, id);
+      const now = d.now();
+      const row = await snapshots.write(() => {
+        const spec = validateShaperRule(req.spec);
+        repo.shapers.insert({ id, name: spec.name, priority: spec.priority, spec: shaperRuleSpecToJson(spec), created_at: now, updated_at: now });
+        return repo.shapers.get(id)!;
+      });
+      return { rule: shaperToProto(row) };
+    },
+
+    async updateShaperRule(req, ctx) {
+      setAuditTarget(ctx, req.id);
+      const row = await snapshots.write(() => {
+        mustIn(repo.shapers, "shaper", req.id);
+        const spec = validateShaperRule(req.spec);
+        repo.shapers.update({ id: req.id, name: spec.name, priority: spec.priority, spec: shaperRuleSpecToJson(spec), updated_at: d.now() });
+        return repo.shapers.get(req.id)!;
+      });
+      return { rule: shaperToProto(row) };
+    },
+
+    async deleteShaperRule(req, ctx) {
+      setAuditTarget(ctx, req.id);
+      await snapshots.write(() => {
+        mustIn(repo.shapers, "shaper", req.id);
+        repo.shapers.delete(req.id);
       });
       return {};
     },

@@ -77,6 +77,15 @@ export const METHOD_POLICIES: ReadonlyMap<string, MethodPolicy> = new Map<string
   ["warren.v1.PolicyService/CreateCaptchaProvider", admin],
   ["warren.v1.PolicyService/UpdateCaptchaProvider", admin],
   ["warren.v1.PolicyService/DeleteCaptchaProvider", admin],
+  ["warren.v1.PolicyService/ListRateLimitRules", read],
+  ["warren.v1.PolicyService/CreateRateLimitRule", admin],
+  ["warren.v1.PolicyService/UpdateRateLimitRule", admin],
+  ["warren.v1.PolicyService/DeleteRateLimitRule", admin],
+  ["warren.v1.PolicyService/GetRateLimitStoreStatus", read],
+  ["warren.v1.PolicyService/ListShaperRules", read],
+  ["warren.v1.PolicyService/CreateShaperRule", admin],
+  ["warren.v1.PolicyService/UpdateShaperRule", admin],
+  ["warren.v1.PolicyService/DeleteShaperRule", admin],
 ]);
 
 export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService, AgentService, ProxyService, ObservabilityService, PolicyService];

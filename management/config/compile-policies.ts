@@ -44,20 +44,31 @@ function captchaSettings(p: Provider, fallback: CaptchaFallback): CaptchaSetting
   });
 }
 
+/** An answer's body (block, rate limited): its template, the inline body, or Warren's error page. */
+export function answerBody(b: { templateId: string; body: string; contentType: string }, field: string, templates: ReadonlyMap<string, CompiledTemplate>): BlockBody {
+  if (b.templateId !== "") {
+    const template = templates.get(b.templateId);
+    if (!template) throw fieldError(`${field}.template_id`, `no template ${b.templateId}`);
+    return { kind: "template", template };
+  }
+  if (b.body !== "") return { kind: "literal", contentType: b.contentType || "text/plain; charset=utf-8", body: Buffer.from(b.body) };
+  return { kind: "error_page" };
+}
+
+/** Changes with a rule's stored spec: state kept per rule (passes, queues, counters) is keyed on it. */
+export function ruleFingerprint(storedSpec: string): string {
+  return createHash("sha256").update(storedSpec).digest("base64url").slice(0, 16);
+}
+
+/** Every template by id, compiled. */
+export function compileTemplates(templates: StoredPolicies["templates"]): Map<string, CompiledTemplate> {
+  return new Map(templates.map(({ row, spec }) => [row.id, compileTemplateSpec(spec)]));
+}
+
 function blockAction(spec: WafRuleSpec, templates: ReadonlyMap<string, CompiledTemplate>): WafRuleAction {
   const b = spec.block!;
   const headers = b.headers.flatMap((h) => [h.name, h.value]);
-  let body: BlockBody;
-  if (b.templateId !== "") {
-    const template = templates.get(b.templateId);
-    if (!template) throw fieldError("spec.block.template_id", `no template ${b.templateId}`);
-    body = { kind: "template", template };
-  } else if (b.body !== "") {
-    body = { kind: "literal", contentType: b.contentType || "text/plain; charset=utf-8", body: Buffer.from(b.body) };
-  } else {
-    body = { kind: "error_page" };
-  }
-  return { kind: "block", status: b.status || 403, headers, body };
+  return { kind: "block", status: b.status || 403, headers, body: answerBody(b, "spec.block", templates) };
 }
 
 function challengeAction(
@@ -116,7 +127,7 @@ export function compilePolicies(p: StoredPolicies): readonly CompiledWafRule[] {
       Object.freeze<CompiledWafRule>({
         id: row.id,
         name: spec.name,
-        fingerprint: createHash("sha256").update(row.spec).digest("base64url").slice(0, 16),
+        fingerprint: ruleFingerprint(row.spec),
         scope: new ScopeMatcher({ hosts: s?.hosts ?? [], pathPrefixes: s?.pathPrefixes ?? [], methods: s?.methods ?? [] }),
         when: spec.when === "" ? undefined : compileWhen(spec.when),
         action,

@@ -3,7 +3,10 @@ import type { Store } from "../store/index.ts";
 import type { ProxySnapshot } from "../../proxy/index.ts";
 import { compileSnapshot } from "./compile-snapshot.ts";
 import { routeSpecFromJson } from "./validate-route.ts";
-import { compilePolicies } from "./compile-policies.ts";
+import { compilePolicies, compileTemplates } from "./compile-policies.ts";
+import { compileRateLimits, compileShapers } from "./compile-rate-limits.ts";
+import { rateLimitRuleSpecFromJson } from "./validate-rate-limit.ts";
+import { shaperRuleSpecFromJson } from "./validate-shaper.ts";
 import { captchaProviderSpecFromJson, templateSpecFromJson, wafRuleSpecFromJson } from "./validate-policy.ts";
 import { policyKey } from "./seed.ts";
 
@@ -29,12 +32,18 @@ export class SnapshotService {
     const p = this.store.proxy;
     const routes = p.routes().map((row) => ({ row, spec: routeSpecFromJson(row.spec) }));
     const pol = this.store.policy;
+    const templates = pol.templates().map((row) => ({ row, spec: templateSpecFromJson(row.spec) }));
     const waf = compilePolicies({
       wafRules: pol.wafRules().map((row) => ({ row, spec: wafRuleSpecFromJson(row.spec) })),
-      templates: pol.templates().map((row) => ({ row, spec: templateSpecFromJson(row.spec) })),
+      templates,
       captchaProviders: pol.captchaProviders().map((row) => ({ row, spec: captchaProviderSpecFromJson(row.spec) })),
     });
-    return compileSnapshot(this.version + 1, p.listeners(), routes, this.store.agents.list(), waf, policyKey(this.store));
+    const rateLimits = compileRateLimits(
+      pol.rateLimits.all().map((row) => ({ row, spec: rateLimitRuleSpecFromJson(row.spec) })),
+      compileTemplates(templates),
+    );
+    const shapers = compileShapers(pol.shapers.all().map((row) => ({ row, spec: shaperRuleSpecFromJson(row.spec) })));
+    return compileSnapshot(this.version + 1, p.listeners(), routes, this.store.agents.list(), { waf, rateLimits, shapers }, policyKey(this.store));
   }
 
   /** Rebuilds from the database as it is (start-up, agent label changes). */

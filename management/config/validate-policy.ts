@@ -15,7 +15,7 @@ import {
   NoScriptFallback,
 } from "../../proto/gen/warren/v1/policy_pb.ts";
 import { ApiError, fieldError } from "../errors.ts";
-import { CelCheckError, CompiledTemplate, TemplateError, compileWhen, providerUrlProblem, validateScope, SAMPLE_VALUES, type CaptchaKindName, type TemplateKindName } from "../../proxy/index.ts";
+import { CelCheckError, CompiledTemplate, TemplateError, compileWhen, providerUrlProblem, validateKeyParts, validateScope, SAMPLE_VALUES, type CaptchaKindName, type TemplateKindName } from "../../proxy/index.ts";
 import { checkHeaders } from "./validate-route.ts";
 import { validateWaitingRoom } from "./validate-waiting-room.ts";
 
@@ -120,24 +120,7 @@ export function validateWafRule(
   providerKind: (id: string) => string | undefined = () => undefined,
 ): WafRuleSpec {
   if (!spec) throw fieldError("spec", "is required");
-  spec.name = checkName(spec.name, "spec.name");
-  if (spec.priority < -1_000_000 || spec.priority > 1_000_000) throw fieldError("spec.priority", "must be between -1000000 and 1000000");
-  spec.enabled ??= true;
-  const scope = spec.scope ?? { hosts: [], pathPrefixes: [], methods: [] };
-  scope.hosts = scope.hosts.map((h) => h.trim().toLowerCase());
-  scope.pathPrefixes = scope.pathPrefixes.map((p) => p.trim());
-  scope.methods = scope.methods.map((m) => m.trim().toUpperCase());
-  const sp = validateScope(scope);
-  if (sp) throw fieldError(`spec.scope.${sp.field}[${sp.index}]`, sp.message);
-  spec.when = spec.when.trim();
-  if (spec.when !== "") {
-    try {
-      compileWhen(spec.when);
-    } catch (e) {
-      if (e instanceof CelCheckError) throw fieldError("spec.when", e.message);
-      throw e;
-    }
-  }
+  const scope = checkRuleCommon(spec);
   if (spec.waitingRoom && spec.action !== WafAction.WAITING_ROOM) throw fieldError("spec.waiting_room", "only waiting room rules take waiting room settings");
   switch (spec.action) {
     case WafAction.WAITING_ROOM:
@@ -185,15 +168,7 @@ export function validateWafRule(
       const b = spec.block ?? { status: 0, templateId: "", body: "", contentType: "", headers: [] };
       if (b.status === 0) b.status = 403;
       if (b.status < 400 || b.status > 599) throw fieldError("spec.block.status", "must be 400–599");
-      if (b.templateId !== "") {
-        const kind = templateKind(b.templateId);
-        if (kind === undefined) throw fieldError("spec.block.template_id", `no template ${b.templateId}`);
-        if (kind !== TemplateKind.GENERIC_BODY) throw fieldError("spec.block.template_id", "must name a GENERIC_BODY template");
-        if (b.body !== "") throw fieldError("spec.block.body", "give a template or an inline body, not both");
-      }
-      if (Buffer.byteLength(b.body) > MAX_INLINE_BODY) throw fieldError("spec.block.body", `must be at most ${MAX_INLINE_BODY} bytes`);
-      b.contentType = b.contentType.trim();
-      if (b.contentType !== "" && !CONTENT_TYPE_RE.test(b.contentType)) throw fieldError("spec.block.content_type", "is not a valid media type");
+      checkAnswerBody(b, "spec.block", templateKind);
       checkHeaders(b.headers, "spec.block.headers");
       spec.block = create(WafRuleSpecSchema, { block: b }).block;
       break;
@@ -203,6 +178,55 @@ export function validateWafRule(
   }
   spec.scope = create(WafRuleSpecSchema, { scope }).scope;
   return spec;
+}
+
+type ScopeFields = { hosts: string[]; pathPrefixes: string[]; methods: string[] };
+
+/**
+ * What every policy rule kind shares, checked and normalized in place: name, priority, enabled
+ * (unset = true), scope and `when`. Returns the normalized scope for the caller to store.
+ */
+export function checkRuleCommon(spec: { name: string; priority: number; enabled?: boolean; scope?: ScopeFields; when: string }): ScopeFields {
+  spec.name = checkName(spec.name, "spec.name");
+  if (spec.priority < -1_000_000 || spec.priority > 1_000_000) throw fieldError("spec.priority", "must be between -1000000 and 1000000");
+  spec.enabled ??= true;
+  const scope = spec.scope ?? { hosts: [], pathPrefixes: [], methods: [] };
+  scope.hosts = scope.hosts.map((h) => h.trim().toLowerCase());
+  scope.pathPrefixes = scope.pathPrefixes.map((p) => p.trim());
+  scope.methods = scope.methods.map((m) => m.trim().toUpperCase());
+  const sp = validateScope(scope);
+  if (sp) throw fieldError(`spec.scope.${sp.field}[${sp.index}]`, sp.message);
+  spec.when = spec.when.trim();
+  if (spec.when !== "") {
+    try {
+      compileWhen(spec.when);
+    } catch (e) {
+      if (e instanceof CelCheckError) throw fieldError("spec.when", e.message);
+      throw e;
+    }
+  }
+  return scope;
+}
+
+/** Key parts trimmed, checked (validateKeyParts), and client_ip when none are given. */
+export function checkKeyParts(parts: string[], field = "spec.key_parts"): string[] {
+  const out = parts.map((p) => p.trim());
+  const bad = validateKeyParts(out);
+  if (bad) throw fieldError(`${field}[${bad.index}]`, bad.message);
+  return out.length === 0 ? ["client_ip"] : out;
+}
+
+/** An answer's body source: a GENERIC_BODY template or an inline body (not both), and its content type. */
+export function checkAnswerBody(b: { templateId: string; body: string; contentType: string }, field: string, templateKind: (id: string) => TemplateKind | undefined): void {
+  if (b.templateId !== "") {
+    const kind = templateKind(b.templateId);
+    if (kind === undefined) throw fieldError(`${field}.template_id`, `no template ${b.templateId}`);
+    if (kind !== TemplateKind.GENERIC_BODY) throw fieldError(`${field}.template_id`, "must name a GENERIC_BODY template");
+    if (b.body !== "") throw fieldError(`${field}.body`, "give a template or an inline body, not both");
+  }
+  if (Buffer.byteLength(b.body) > MAX_INLINE_BODY) throw fieldError(`${field}.body`, `must be at most ${MAX_INLINE_BODY} bytes`);
+  b.contentType = b.contentType.trim();
+  if (b.contentType !== "" && !CONTENT_TYPE_RE.test(b.contentType)) throw fieldError(`${field}.content_type`, "is not a valid media type");
 }
 
 export function wafRuleSpecToJson(spec: WafRuleSpec): string {

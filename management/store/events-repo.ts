@@ -25,6 +25,12 @@ export interface EventRow {
   stage_timings: string;
   rule_id: string;
   rule_action: string;
+  /** Comma-separated rate-limit rule ids, in the order they counted the request. */
+  rate_limit_rule_ids: string;
+  limited: 0 | 1;
+  shaper_rule_id: string;
+  shaped_bytes_in: number;
+  shaped_bytes_out: number;
 }
 
 const quotedNames = new WeakMap<readonly string[], string[]>();
@@ -44,13 +50,13 @@ export function formatStageTimings(names: readonly string[], timings: readonly n
   return `${out}}`;
 }
 
-const COLUMNS = "at, request_id, listener_id, route_id, target_id, agent_id, method, host, path, status, bytes_in, bytes_out, duration_ms, error_kind, client_ip, answered_by, upgrade, stage_timings, rule_id, rule_action";
-const PER_ROW = 20;
+const COLUMNS = "at, request_id, listener_id, route_id, target_id, agent_id, method, host, path, status, bytes_in, bytes_out, duration_ms, error_kind, client_ip, answered_by, upgrade, stage_timings, rule_id, rule_action, rate_limit_rule_ids, limited, shaper_rule_id, shaped_bytes_in, shaped_bytes_out";
+const PER_ROW = 25;
 /** Rows per multi-row INSERT: one statement step for many rows is ~3× cheaper than one per row. */
 const ROWS_PER_STATEMENT = 32;
 
 /**
- * Events as one flat array of primitives (20 values per event; the stage timings already as JSON):
+ * Events as one flat array of primitives (PER_ROW values per event; the stage timings already as JSON):
  * cheap to hand to the writer thread (a structured clone of numbers and strings, no objects).
  */
 export interface EncodedEvents {
@@ -82,6 +88,11 @@ export function encodeEvents(events: readonly RequestEvent[]): EncodedEvents {
       formatStageTimings(e.stageNames, e.timings),
       e.ruleId,
       e.ruleAction,
+      e.rateLimitRuleIds,
+      e.limited ? 1 : 0,
+      e.shaperRuleId,
+      e.shapedBytesIn,
+      e.shapedBytesOut,
     );
   }
   return { count: events.length, values };

@@ -11,14 +11,48 @@ export interface TemplateRow {
   updated_at: number;
 }
 
-export interface WafRuleRow {
+/** A policy rule of any kind: its spec (proto JSON, validated before it is written) and its order. */
+export interface RuleRow {
   id: string;
   name: string;
   priority: number;
-  /** WafRuleSpec as proto JSON, validated before it is written. */
   spec: string;
   created_at: number;
   updated_at: number;
+}
+
+export type WafRuleRow = RuleRow;
+export type RateLimitRuleRow = RuleRow;
+export type ShaperRuleRow = RuleRow;
+
+/** One table of rules (waf_rules, rate_limit_rules, shaper_rules): the same columns and order. */
+export class RuleTable {
+  private readonly s;
+  constructor(db: Db, table: "waf_rules" | "rate_limit_rules" | "shaper_rules") {
+    this.s = {
+      all: db.prepare<[], RuleRow>(`SELECT * FROM ${table} ORDER BY priority, id`),
+      one: db.prepare<[string], RuleRow>(`SELECT * FROM ${table} WHERE id = ?`),
+      insert: db.prepare(`INSERT INTO ${table} (id, name, priority, spec, created_at, updated_at) VALUES (@id, @name, @priority, @spec, @created_at, @updated_at)`),
+      update: db.prepare(`UPDATE ${table} SET name = @name, priority = @priority, spec = @spec, updated_at = @updated_at WHERE id = @id`),
+      delete: db.prepare<[string]>(`DELETE FROM ${table} WHERE id = ?`),
+    };
+  }
+  /** In evaluation order: priority, then id. */
+  all(): RuleRow[] {
+    return this.s.all.all();
+  }
+  get(id: string): RuleRow | undefined {
+    return this.s.one.get(id);
+  }
+  insert(row: RuleRow): void {
+    this.s.insert.run(row);
+  }
+  update(row: Omit<RuleRow, "created_at">): void {
+    this.s.update.run(row);
+  }
+  delete(id: string): boolean {
+    return this.s.delete.run(id).changes > 0;
+  }
 }
 
 export interface CaptchaProviderRow {
@@ -36,7 +70,13 @@ export interface CaptchaProviderRow {
 /** WAF rules and response templates: the policy aggregate (written through SnapshotService). */
 export class PolicyRepo {
   private readonly s;
+  readonly waf: RuleTable;
+  readonly rateLimits: RuleTable;
+  readonly shapers: RuleTable;
   constructor(db: Db) {
+    this.waf = new RuleTable(db, "waf_rules");
+    this.rateLimits = new RuleTable(db, "rate_limit_rules");
+    this.shapers = new RuleTable(db, "shaper_rules");
     this.s = {
       templates: db.prepare<[], TemplateRow>("SELECT * FROM templates ORDER BY name"),
       template: db.prepare<[string], TemplateRow>("SELECT * FROM templates WHERE id = ?"),
@@ -44,11 +84,6 @@ export class PolicyRepo {
       insertTemplate: db.prepare("INSERT INTO templates (id, name, kind, spec, built_in, created_at, updated_at) VALUES (@id, @name, @kind, @spec, @built_in, @created_at, @updated_at)"),
       updateTemplate: db.prepare("UPDATE templates SET name = @name, kind = @kind, spec = @spec, updated_at = @updated_at WHERE id = @id"),
       deleteTemplate: db.prepare<[string]>("DELETE FROM templates WHERE id = ?"),
-      wafRules: db.prepare<[], WafRuleRow>("SELECT * FROM waf_rules ORDER BY priority, id"),
-      wafRule: db.prepare<[string], WafRuleRow>("SELECT * FROM waf_rules WHERE id = ?"),
-      insertWafRule: db.prepare("INSERT INTO waf_rules (id, name, priority, spec, created_at, updated_at) VALUES (@id, @name, @priority, @spec, @created_at, @updated_at)"),
-      updateWafRule: db.prepare("UPDATE waf_rules SET name = @name, priority = @priority, spec = @spec, updated_at = @updated_at WHERE id = @id"),
-      deleteWafRule: db.prepare<[string]>("DELETE FROM waf_rules WHERE id = ?"),
       captchaProviders: db.prepare<[], CaptchaProviderRow>("SELECT * FROM captcha_providers ORDER BY name"),
       captchaProvider: db.prepare<[string], CaptchaProviderRow>("SELECT * FROM captcha_providers WHERE id = ?"),
       captchaProviderByName: db.prepare<[string], CaptchaProviderRow>("SELECT * FROM captcha_providers WHERE name = ?"),
@@ -80,19 +115,19 @@ export class PolicyRepo {
   }
   /** In evaluation order: priority, then id. */
   wafRules(): WafRuleRow[] {
-    return this.s.wafRules.all();
+    return this.waf.all();
   }
   wafRule(id: string): WafRuleRow | undefined {
-    return this.s.wafRule.get(id);
+    return this.waf.get(id);
   }
   insertWafRule(row: WafRuleRow): void {
-    this.s.insertWafRule.run(row);
+    this.waf.insert(row);
   }
   updateWafRule(row: Omit<WafRuleRow, "created_at">): void {
-    this.s.updateWafRule.run(row);
+    this.waf.update(row);
   }
   deleteWafRule(id: string): boolean {
-    return this.s.deleteWafRule.run(id).changes > 0;
+    return this.waf.delete(id);
   }
   captchaProviders(): CaptchaProviderRow[] {
     return this.s.captchaProviders.all();

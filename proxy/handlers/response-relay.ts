@@ -58,6 +58,7 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
     const out = buildDownstreamResponseHeaders(flatHeaders(headers), { rules: route.responseRules, via: route.addVia ? "warren" : false });
     out.push("x-request-id", ctx.id);
     if (ctx.setCookie !== undefined) out.push("set-cookie", ctx.setCookie);
+    if (ctx.rateLimitHeaders !== undefined) out.push(...ctx.rateLimitHeaders);
     ctx.status = statusCode;
     ctx.res.writeHead(statusCode, out);
     this.started = true;

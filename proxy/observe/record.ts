@@ -59,8 +59,14 @@ export function recordWhenDone(ctx: RequestContext, sink: EventSink, stageNames:
       clientIp: ctx.clientIp,
       answeredBy: ctx.answeredBy,
       upgrade: ctx.raw?.kind === "upgrade",
-      ruleId: ctx.rule?.id ?? "",
-      ruleAction: ctx.rule?.action.kind ?? "",
+      // The rule that decided: a WAF rule, or the rate limit that refused the request.
+      ruleId: ctx.rule?.id ?? (ctx.limited ? ctx.rateLimitRules!.at(-1)!.id : ""),
+      ruleAction: ctx.rule?.action.kind ?? (ctx.limited ? "rate_limit" : ""),
+      rateLimitRuleIds: ctx.rateLimitRules === undefined ? "" : ctx.rateLimitRules.map((r) => r.id).join(","),
+      limited: ctx.limited,
+      shaperRuleId: ctx.shaping?.rule.id ?? "",
+      shapedBytesIn: ctx.shaping?.shapedBytesIn ?? 0,
+      shapedBytesOut: ctx.shaping?.shapedBytesOut ?? 0,
       timings: ctx.timings,
       stageNames,
     });

@@ -25,6 +25,14 @@ export interface RequestEvent {
   readonly ruleId: string;
   /** What that rule did: "block", "allow" (or "" when no rule decided). */
   readonly ruleAction: string;
+  /** Rate-limit rules that counted the request, comma-separated, in order. */
+  readonly rateLimitRuleIds: string;
+  /** The last of them denied it. */
+  readonly limited: boolean;
+  /** The shaper that paced it, and the bytes that waited for its buckets in each direction. */
+  readonly shaperRuleId: string;
+  readonly shapedBytesIn: number;
+  readonly shapedBytesOut: number;
   /** Milliseconds per stage, by index into `stageNames` (a stage that did not run has no entry). */
   readonly timings: readonly number[];
   /** The pipeline's stage names; the same array for every event. */

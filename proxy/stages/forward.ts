@@ -17,6 +17,7 @@ import { composeHandlers, type HandlerDecorator } from "../handlers/compose.ts";
 import { requestBody, type BodyTransform } from "../body/request-body.ts";
 import { answer, TAKEN, type Stage, type StageResult } from "../stage.ts";
 import type { TrustedProxies } from "../client-ip.ts";
+import type { RateLimitStore } from "../policy/rate-limit/store.ts";
 import type { PassiveHealth } from "../health/passive.ts";
 import type { Selection, TargetSelector } from "../targets/target-selector.ts";
 import type { AgentDialer, UpstreamDispatchOptions } from "../targets/upstream-pools.ts";
@@ -30,6 +31,7 @@ export interface ForwardDeps {
   readonly passive: PassiveHealth;
   readonly agents: AgentDialer;
   readonly trusted: TrustedProxies;
+  readonly rateLimits: RateLimitStore;
   /** Response-side decorators in front of ResponseRelay (first sees every callback first). */
   readonly decorators: readonly HandlerDecorator[];
   readonly bodyTransforms: readonly BodyTransform[];

@@ -4,7 +4,7 @@
 import type { Logger } from "pino";
 import { TAKEN, type Stage, type StageResult } from "../stage.ts";
 import { writeAnswer } from "../respond.ts";
-import { renderErrorPage } from "../errors.ts";
+import { writeRuleAnswer } from "../policy/rule-answer.ts";
 import { errorEntry } from "../../lib/errors.ts";
 import { reasonPhrase } from "../../lib/http-status.ts";
 import { CelRequest } from "../policy/cel.ts";
@@ -23,6 +23,12 @@ type Challenge = Extract<WafRuleAction, { kind: "challenge" }>;
 export const CHALLENGE_PAGE_CSP =
   "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/** What the error counter needs of a rule of any kind. */
+export interface PolicyRule {
+  readonly id: string;
+  readonly name: string;
+}
+
 /** Evaluation errors are counted per rule and logged at most once per rule per interval; decisions are logged at debug. */
 export class PolicyErrors {
   private readonly counts = new Map<string, number>();
@@ -32,17 +38,17 @@ export class PolicyErrors {
     private readonly intervalMs = 60_000,
   ) {}
 
-  evalError(rule: CompiledWafRule, err: unknown, now = Date.now()): void {
+  evalError(rule: PolicyRule, err: unknown, now = Date.now()): void {
     const n = (this.counts.get(rule.id) ?? 0) + 1;
     this.counts.set(rule.id, n);
     if (now - (this.lastLog.get(rule.id) ?? -Infinity) < this.intervalMs) return;
     this.lastLog.set(rule.id, now);
-    this.log.warn({ ruleId: rule.id, rule: rule.name, errors: n, err: err instanceof Error ? err.message : String(err) }, "WAF rule's `when` failed to evaluate");
+    this.log.warn({ ruleId: rule.id, rule: rule.name, errors: n, err: err instanceof Error ? err.message : String(err) }, "policy rule's `when` failed to evaluate");
   }
 
   /** A rule decided a request: at debug level only (the request event has it anyway). */
-  decided(rule: CompiledWafRule, ctx: RequestContext, outcome: string): void {
-    if (this.log.isLevelEnabled("debug")) this.log.debug({ requestId: ctx.id, ruleId: rule.id, rule: rule.name, outcome, host: ctx.host, path: ctx.path, method: ctx.method }, "WAF rule decided");
+  decided(rule: PolicyRule, ctx: RequestContext, outcome: string): void {
+    if (this.log.isLevelEnabled("debug")) this.log.debug({ requestId: ctx.id, ruleId: rule.id, rule: rule.name, outcome, host: ctx.host, path: ctx.path, method: ctx.method }, "policy rule decided");
   }
 
   /** Evaluation errors of a rule since start. */
@@ -51,8 +57,9 @@ export class PolicyErrors {
   }
 }
 
-function celRequest(ctx: RequestContext): CelRequest {
-  return new CelRequest({
+/** The request as CEL and key parts see it, built once per request and shared by the policy stages. */
+export function celRequest(ctx: RequestContext): CelRequest {
+  return (ctx.cel ??= new CelRequest({
     method: ctx.method,
     protocol: ctx.proto,
     host: ctx.host,
@@ -60,29 +67,11 @@ function celRequest(ctx: RequestContext): CelRequest {
     rawQuery: ctx.query === "" ? "" : ctx.query.slice(1),
     headers: ctx.req.headers,
     clientIp: ctx.clientIp,
-  });
+  }));
 }
 
 function block(ctx: RequestContext, rule: CompiledWafRule, a: Block): void {
-  ctx.code = "waf_blocked";
-  const b = a.body;
-  if (b.kind === "error_page") {
-    const page = renderErrorPage("waf_blocked", ctx.id, ctx.req.headers.accept);
-    writeAnswer(ctx, a.status, ["content-type", page.contentType, "cache-control", "no-store", ...a.headers], page.body);
-  } else if (b.kind === "literal") {
-    writeAnswer(ctx, a.status, ["content-type", b.contentType, "cache-control", "no-store", ...a.headers], b.body);
-  } else {
-    const body = b.template.render({
-      status: String(a.status),
-      status_text: reasonPhrase(a.status),
-      message: errorEntry("waf_blocked").message,
-      request_id: ctx.id,
-      host: ctx.host,
-      path: ctx.path,
-      rule_name: rule.name,
-    });
-    writeAnswer(ctx, a.status, ["content-type", b.template.contentType, "cache-control", "no-store", ...a.headers], body);
-  }
+  writeRuleAnswer(ctx, "waf_blocked", a.status, a.body, a.headers, rule.name);
 }
 
 function challenge(ctx: RequestContext, rule: CompiledWafRule, a: Challenge, nowS: number): void {

@@ -101,7 +101,7 @@ export function buildSnapshot(o: HarnessOptions, version = 1): { snapshot: Proxy
       routes.push({ row: { id: routeId ?? `rt_${id}_${i}`, listener_id: id, spec: "" } as RouteRow, spec });
     });
   }
-  return { snapshot: compileSnapshot(version, listeners, routes, (o.agents ?? []).map(agentRow), [], randomBytes(32)), listenerIds };
+  return { snapshot: compileSnapshot(version, listeners, routes, (o.agents ?? []).map(agentRow), { waf: [], rateLimits: [], shapers: [] }, randomBytes(32)), listenerIds };
 }
 
 export interface InProcessAgent {

@@ -28,6 +28,11 @@ const ev = (at: number, i: number): RequestEvent => ({
   upgrade: false,
   ruleId: "",
   ruleAction: "",
+  rateLimitRuleIds: "",
+  limited: false,
+  shaperRuleId: "",
+  shapedBytesIn: 0,
+  shapedBytesOut: 0,
   timings: [0.01, 0.0020004],
   stageNames: ["hygiene", "route"],
 });

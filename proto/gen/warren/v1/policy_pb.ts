@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warren/v1/policy.proto.
  */
 export const file_warren_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("ChZ3YXJyZW4vdjEvcG9saWN5LnByb3RvEgl3YXJyZW4udjEiPgoFU2NvcGUSDQoFaG9zdHMYASADKAkSFQoNcGF0aF9wcmVmaXhlcxgCIAMoCRIPCgdtZXRob2RzGAMgAygJIoECChFDaGFsbGVuZ2VTZXR0aW5ncxISCgpkaWZmaWN1bHR5GAEgASgNEhgKEHBhc3NfdHRsX3NlY29uZHMYAiABKA0SEwoLdGVtcGxhdGVfaWQYAyABKAkSGwoTY2FwdGNoYV9wcm92aWRlcl9pZBgEIAEoCRI1ChFwcm92aWRlcl9mYWxsYmFjaxgFIAEoDjIaLndhcnJlbi52MS5DYXB0Y2hhRmFsbGJhY2sSLgoJbm9fc2NyaXB0GAYgASgOMhsud2FycmVuLnYxLk5vU2NyaXB0RmFsbGJhY2sSJQodbm9fc2NyaXB0X2NhcHRjaGFfcHJvdmlkZXJfaWQYByABKAkilwEKE0NhcHRjaGFQcm92aWRlclNwZWMSDAoEbmFtZRgBIAEoCRIkCgRraW5kGAIgASgOMhYud2FycmVuLnYxLkNhcHRjaGFLaW5kEhAKCHNpdGVfa2V5GAMgASgJEhIKCnNlY3JldF9rZXkYBCABKAkSEgoKdmVyaWZ5X3VybBgFIAEoCRISCgpzY3JpcHRfdXJsGAYgASgJIsMBCg9DYXB0Y2hhUHJvdmlkZXISCgoCaWQYASABKAkSLAoEc3BlYxgCIAEoCzIeLndhcnJlbi52MS5DYXB0Y2hhUHJvdmlkZXJTcGVjEhYKDnNlY3JldF9rZXlfc2V0GAMgASgIEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuQCChNXYWl0aW5nUm9vbVNldHRpbmdzEhQKDG1heF9hZG1pdHRlZBgBIAEoDRIdChVhZG1pc3Npb25fdHRsX3NlY29uZHMYAiABKA0SHQoVcXVldWVfdGltZW91dF9zZWNvbmRzGAMgASgNEh0KFXBvbGxfaW50ZXJ2YWxfc2Vjb25kcxgEIAEoDRISCgptYXhfcXVldWVkGAUgASgNEjQKCmFjdGl2YXRpb24YBiABKA4yIC53YXJyZW4udjEuV2FpdGluZ1Jvb21BY3RpdmF0aW9uEiEKGWFjdGl2ZV9yZXF1ZXN0c190aHJlc2hvbGQYByABKA0SJQodcmVxdWVzdHNfcGVyX3NlY29uZF90aHJlc2hvbGQYCCABKA0SGgoSbWluX2FjdGl2ZV9zZWNvbmRzGAkgASgNEhUKDXF1aWV0X3NlY29uZHMYCiABKA0SEwoLdGVtcGxhdGVfaWQYCyABKAkigQEKDUJsb2NrU2V0dGluZ3MSDgoGc3RhdHVzGAEgASgNEhMKC3RlbXBsYXRlX2lkGAIgASgJEgwKBGJvZHkYAyABKAkSFAoMY29udGVudF90eXBlGAQgASgJEicKB2hlYWRlcnMYBSADKAsyFi53YXJyZW4udjEuSGVhZGVyVmFsdWUitAIKC1dhZlJ1bGVTcGVjEgwKBG5hbWUYASABKAkSEAoIcHJpb3JpdHkYAiABKAUSFAoHZW5hYmxlZBgDIAEoCEgAiAEBEh8KBXNjb3BlGAQgASgLMhAud2FycmVuLnYxLlNjb3BlEgwKBHdoZW4YBSABKAkSJAoGYWN0aW9uGAYgASgOMhQud2FycmVuLnYxLldhZkFjdGlvbhInCgVibG9jaxgHIAEoCzIYLndhcnJlbi52MS5CbG9ja1NldHRpbmdzEi8KCWNoYWxsZW5nZRgIIAEoCzIcLndhcnJlbi52MS5DaGFsbGVuZ2VTZXR0aW5ncxI0Cgx3YWl0aW5nX3Jvb20YCSABKAsyHi53YXJyZW4udjEuV2FpdGluZ1Jvb21TZXR0aW5nc0IKCghfZW5hYmxlZCKbAQoHV2FmUnVsZRIKCgJpZBgBIAEoCRIkCgRzcGVjGAIgASgLMhYud2FycmVuLnYxLldhZlJ1bGVTcGVjEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImcKDFRlbXBsYXRlU3BlYxIMCgRuYW1lGAEgASgJEiUKBGtpbmQYAiABKA4yFy53YXJyZW4udjEuVGVtcGxhdGVLaW5kEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRIMCgRib2R5GAQgASgJIq8BCghUZW1wbGF0ZRIKCgJpZBgBIAEoCRIlCgRzcGVjGAIgASgLMhcud2FycmVuLnYxLlRlbXBsYXRlU3BlYxIQCghidWlsdF9pbhgDIAEoCBIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIVChNMaXN0V2FmUnVsZXNSZXF1ZXN0IjkKFExpc3RXYWZSdWxlc1Jlc3BvbnNlEiEKBXJ1bGVzGAEgAygLMhIud2FycmVuLnYxLldhZlJ1bGUiPAoUQ3JlYXRlV2FmUnVsZVJlcXVlc3QSJAoEc3BlYxgBIAEoCzIWLndhcnJlbi52MS5XYWZSdWxlU3BlYyI5ChVDcmVhdGVXYWZSdWxlUmVzcG9uc2USIAoEcnVsZRgBIAEoCzISLndhcnJlbi52MS5XYWZSdWxlIkgKFFVwZGF0ZVdhZlJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJEiQKBHNwZWMYAiABKAsyFi53YXJyZW4udjEuV2FmUnVsZVNwZWMiOQoVVXBkYXRlV2FmUnVsZVJlc3BvbnNlEiAKBHJ1bGUYASABKAsyEi53YXJyZW4udjEuV2FmUnVsZSIiChREZWxldGVXYWZSdWxlUmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVXYWZSdWxlUmVzcG9uc2UiFgoUTGlzdFRlbXBsYXRlc1JlcXVlc3QiPwoVTGlzdFRlbXBsYXRlc1Jlc3BvbnNlEiYKCXRlbXBsYXRlcxgBIAMoCzITLndhcnJlbi52MS5UZW1wbGF0ZSI+ChVDcmVhdGVUZW1wbGF0ZVJlcXVlc3QSJQoEc3BlYxgBIAEoCzIXLndhcnJlbi52MS5UZW1wbGF0ZVNwZWMiPwoWQ3JlYXRlVGVtcGxhdGVSZXNwb25zZRIlCgh0ZW1wbGF0ZRgBIAEoCzITLndhcnJlbi52MS5UZW1wbGF0ZSJKChVVcGRhdGVUZW1wbGF0ZVJlcXVlc3QSCgoCaWQYASABKAkSJQoEc3BlYxgCIAEoCzIXLndhcnJlbi52MS5UZW1wbGF0ZVNwZWMiPwoWVXBkYXRlVGVtcGxhdGVSZXNwb25zZRIlCgh0ZW1wbGF0ZRgBIAEoCzITLndhcnJlbi52MS5UZW1wbGF0ZSIjChVEZWxldGVUZW1wbGF0ZVJlcXVlc3QSCgoCaWQYASABKAkiGAoWRGVsZXRlVGVtcGxhdGVSZXNwb25zZSJCChlHZXRUZW1wbGF0ZVByZXZpZXdSZXF1ZXN0EiUKBHNwZWMYASABKAsyFy53YXJyZW4udjEuVGVtcGxhdGVTcGVjIkQKGkdldFRlbXBsYXRlUHJldmlld1Jlc3BvbnNlEhQKDGNvbnRlbnRfdHlwZRgBIAEoCRIQCghyZW5kZXJlZBgCIAEoCSIdChtMaXN0Q2FwdGNoYVByb3ZpZGVyc1JlcXVlc3QiTQocTGlzdENhcHRjaGFQcm92aWRlcnNSZXNwb25zZRItCglwcm92aWRlcnMYASADKAsyGi53YXJyZW4udjEuQ2FwdGNoYVByb3ZpZGVyIkwKHENyZWF0ZUNhcHRjaGFQcm92aWRlclJlcXVlc3QSLAoEc3BlYxgBIAEoCzIeLndhcnJlbi52MS5DYXB0Y2hhUHJvdmlkZXJTcGVjIk0KHUNyZWF0ZUNhcHRjaGFQcm92aWRlclJlc3BvbnNlEiwKCHByb3ZpZGVyGAEgASgLMhoud2FycmVuLnYxLkNhcHRjaGFQcm92aWRlciJYChxVcGRhdGVDYXB0Y2hhUHJvdmlkZXJSZXF1ZXN0EgoKAmlkGAEgASgJEiwKBHNwZWMYAiABKAsyHi53YXJyZW4udjEuQ2FwdGNoYVByb3ZpZGVyU3BlYyJNCh1VcGRhdGVDYXB0Y2hhUHJvdmlkZXJSZXNwb25zZRIsCghwcm92aWRlchgBIAEoCzIaLndhcnJlbi52MS5DYXB0Y2hhUHJvdmlkZXIiKgocRGVsZXRlQ2FwdGNoYVByb3ZpZGVyUmVxdWVzdBIKCgJpZBgBIAEoCSIfCh1EZWxldGVDYXB0Y2hhUHJvdmlkZXJSZXNwb25zZSqKAQoJV2FmQWN0aW9uEhoKFldBRl9BQ1RJT05fVU5TUEVDSUZJRUQQABIUChBXQUZfQUNUSU9OX0JMT0NLEAESFAoQV0FGX0FDVElPTl9BTExPVxACEhgKFFdBRl9BQ1RJT05fQ0hBTExFTkdFEAMSGwoXV0FGX0FDVElPTl9XQUlUSU5HX1JPT00QBCpsChBOb1NjcmlwdEZhbGxiYWNrEhoKFk5PX1NDUklQVF9GQUxMQkFDS19BU0sQABIcChhOT19TQ1JJUFRfRkFMTEJBQ0tfQkxPQ0sQARIeChpOT19TQ1JJUFRfRkFMTEJBQ0tfQ0FQVENIQRACKkkKD0NhcHRjaGFGYWxsYmFjaxIaChZDQVBUQ0hBX0ZBTExCQUNLX0JMT0NLEAASGgoWQ0FQVENIQV9GQUxMQkFDS19BTExPVxABKoEBCgtDYXB0Y2hhS2luZBIcChhDQVBUQ0hBX0tJTkRfVU5TUEVDSUZJRUQQABIaChZDQVBUQ0hBX0tJTkRfVFVSTlNUSUxFEAESGQoVQ0FQVENIQV9LSU5EX0hDQVBUQ0hBEAISHQoZQ0FQVENIQV9LSU5EX1JFQ0FQVENIQV9WMhADKosBChVXYWl0aW5nUm9vbUFjdGl2YXRpb24SJwojV0FJVElOR19ST09NX0FDVElWQVRJT05fVU5TUEVDSUZJRUQQABIiCh5XQUlUSU5HX1JPT01fQUNUSVZBVElPTl9BTFdBWVMQARIlCiFXQUlUSU5HX1JPT01fQUNUSVZBVElPTl9BVVRPTUFUSUMQAiqUAQoMVGVtcGxhdGVLaW5kEh0KGVRFTVBMQVRFX0tJTkRfVU5TUEVDSUZJRUQQABIeChpURU1QTEFURV9LSU5EX0dFTkVSSUNfQk9EWRABEiAKHFRFTVBMQVRFX0tJTkRfQ0hBTExFTkdFX1BBR0UQAhIjCh9URU1QTEFURV9LSU5EX1dBSVRJTkdfUk9PTV9QQUdFEAMyxQkKDVBvbGljeVNlcnZpY2USTwoMTGlzdFdhZlJ1bGVzEh4ud2FycmVuLnYxLkxpc3RXYWZSdWxlc1JlcXVlc3QaHy53YXJyZW4udjEuTGlzdFdhZlJ1bGVzUmVzcG9uc2USUgoNQ3JlYXRlV2FmUnVsZRIfLndhcnJlbi52MS5DcmVhdGVXYWZSdWxlUmVxdWVzdBogLndhcnJlbi52MS5DcmVhdGVXYWZSdWxlUmVzcG9uc2USUgoNVXBkYXRlV2FmUnVsZRIfLndhcnJlbi52MS5VcGRhdGVXYWZSdWxlUmVxdWVzdBogLndhcnJlbi52MS5VcGRhdGVXYWZSdWxlUmVzcG9uc2USUgoNRGVsZXRlV2FmUnVsZRIfLndhcnJlbi52MS5EZWxldGVXYWZSdWxlUmVxdWVzdBogLndhcnJlbi52MS5EZWxldGVXYWZSdWxlUmVzcG9uc2USUgoNTGlzdFRlbXBsYXRlcxIfLndhcnJlbi52MS5MaXN0VGVtcGxhdGVzUmVxdWVzdBogLndhcnJlbi52MS5MaXN0VGVtcGxhdGVzUmVzcG9uc2USVQoOQ3JlYXRlVGVtcGxhdGUSIC53YXJyZW4udjEuQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0GiEud2FycmVuLnYxLkNyZWF0ZVRlbXBsYXRlUmVzcG9uc2USVQoOVXBkYXRlVGVtcGxhdGUSIC53YXJyZW4udjEuVXBkYXRlVGVtcGxhdGVSZXF1ZXN0GiEud2FycmVuLnYxLlVwZGF0ZVRlbXBsYXRlUmVzcG9uc2USVQoORGVsZXRlVGVtcGxhdGUSIC53YXJyZW4udjEuRGVsZXRlVGVtcGxhdGVSZXF1ZXN0GiEud2FycmVuLnYxLkRlbGV0ZVRlbXBsYXRlUmVzcG9uc2USYQoSR2V0VGVtcGxhdGVQcmV2aWV3EiQud2FycmVuLnYxLkdldFRlbXBsYXRlUHJldmlld1JlcXVlc3QaJS53YXJyZW4udjEuR2V0VGVtcGxhdGVQcmV2aWV3UmVzcG9uc2USZwoUTGlzdENhcHRjaGFQcm92aWRlcnMSJi53YXJyZW4udjEuTGlzdENhcHRjaGFQcm92aWRlcnNSZXF1ZXN0Gicud2FycmVuLnYxLkxpc3RDYXB0Y2hhUHJvdmlkZXJzUmVzcG9uc2USagoVQ3JlYXRlQ2FwdGNoYVByb3ZpZGVyEicud2FycmVuLnYxLkNyZWF0ZUNhcHRjaGFQcm92aWRlclJlcXVlc3QaKC53YXJyZW4udjEuQ3JlYXRlQ2FwdGNoYVByb3ZpZGVyUmVzcG9uc2USagoVVXBkYXRlQ2FwdGNoYVByb3ZpZGVyEicud2FycmVuLnYxLlVwZGF0ZUNhcHRjaGFQcm92aWRlclJlcXVlc3QaKC53YXJyZW4udjEuVXBkYXRlQ2FwdGNoYVByb3ZpZGVyUmVzcG9uc2USagoVRGVsZXRlQ2FwdGNoYVByb3ZpZGVyEicud2FycmVuLnYxLkRlbGV0ZUNhcHRjaGFQcm92aWRlclJlcXVlc3QaKC53YXJyZW4udjEuRGVsZXRlQ2FwdGNoYVByb3ZpZGVyUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_warren_v1_proxy]);
+  fileDesc("ChZ3YXJyZW4vdjEvcG9saWN5LnByb3RvEgl3YXJyZW4udjEiPgoFU2NvcGUSDQoFaG9zdHMYASADKAkSFQoNcGF0aF9wcmVmaXhlcxgCIAMoCRIPCgdtZXRob2RzGAMgAygJIoECChFDaGFsbGVuZ2VTZXR0aW5ncxISCgpkaWZmaWN1bHR5GAEgASgNEhgKEHBhc3NfdHRsX3NlY29uZHMYAiABKA0SEwoLdGVtcGxhdGVfaWQYAyABKAkSGwoTY2FwdGNoYV9wcm92aWRlcl9pZBgEIAEoCRI1ChFwcm92aWRlcl9mYWxsYmFjaxgFIAEoDjIaLndhcnJlbi52MS5DYXB0Y2hhRmFsbGJhY2sSLgoJbm9fc2NyaXB0GAYgASgOMhsud2FycmVuLnYxLk5vU2NyaXB0RmFsbGJhY2sSJQodbm9fc2NyaXB0X2NhcHRjaGFfcHJvdmlkZXJfaWQYByABKAkilwEKE0NhcHRjaGFQcm92aWRlclNwZWMSDAoEbmFtZRgBIAEoCRIkCgRraW5kGAIgASgOMhYud2FycmVuLnYxLkNhcHRjaGFLaW5kEhAKCHNpdGVfa2V5GAMgASgJEhIKCnNlY3JldF9rZXkYBCABKAkSEgoKdmVyaWZ5X3VybBgFIAEoCRISCgpzY3JpcHRfdXJsGAYgASgJIsMBCg9DYXB0Y2hhUHJvdmlkZXISCgoCaWQYASABKAkSLAoEc3BlYxgCIAEoCzIeLndhcnJlbi52MS5DYXB0Y2hhUHJvdmlkZXJTcGVjEhYKDnNlY3JldF9rZXlfc2V0GAMgASgIEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuQCChNXYWl0aW5nUm9vbVNldHRpbmdzEhQKDG1heF9hZG1pdHRlZBgBIAEoDRIdChVhZG1pc3Npb25fdHRsX3NlY29uZHMYAiABKA0SHQoVcXVldWVfdGltZW91dF9zZWNvbmRzGAMgASgNEh0KFXBvbGxfaW50ZXJ2YWxfc2Vjb25kcxgEIAEoDRISCgptYXhfcXVldWVkGAUgASgNEjQKCmFjdGl2YXRpb24YBiABKA4yIC53YXJyZW4udjEuV2FpdGluZ1Jvb21BY3RpdmF0aW9uEiEKGWFjdGl2ZV9yZXF1ZXN0c190aHJlc2hvbGQYByABKA0SJQodcmVxdWVzdHNfcGVyX3NlY29uZF90aHJlc2hvbGQYCCABKA0SGgoSbWluX2FjdGl2ZV9zZWNvbmRzGAkgASgNEhUKDXF1aWV0X3NlY29uZHMYCiABKA0SEwoLdGVtcGxhdGVfaWQYCyABKAkigQEKDUJsb2NrU2V0dGluZ3MSDgoGc3RhdHVzGAEgASgNEhMKC3RlbXBsYXRlX2lkGAIgASgJEgwKBGJvZHkYAyABKAkSFAoMY29udGVudF90eXBlGAQgASgJEicKB2hlYWRlcnMYBSADKAsyFi53YXJyZW4udjEuSGVhZGVyVmFsdWUitAIKC1dhZlJ1bGVTcGVjEgwKBG5hbWUYASABKAkSEAoIcHJpb3JpdHkYAiABKAUSFAoHZW5hYmxlZBgDIAEoCEgAiAEBEh8KBXNjb3BlGAQgASgLMhAud2FycmVuLnYxLlNjb3BlEgwKBHdoZW4YBSABKAkSJAoGYWN0aW9uGAYgASgOMhQud2FycmVuLnYxLldhZkFjdGlvbhInCgVibG9jaxgHIAEoCzIYLndhcnJlbi52MS5CbG9ja1NldHRpbmdzEi8KCWNoYWxsZW5nZRgIIAEoCzIcLndhcnJlbi52MS5DaGFsbGVuZ2VTZXR0aW5ncxI0Cgx3YWl0aW5nX3Jvb20YCSABKAsyHi53YXJyZW4udjEuV2FpdGluZ1Jvb21TZXR0aW5nc0IKCghfZW5hYmxlZCKbAQoHV2FmUnVsZRIKCgJpZBgBIAEoCRIkCgRzcGVjGAIgASgLMhYud2FycmVuLnYxLldhZlJ1bGVTcGVjEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImcKDFRlbXBsYXRlU3BlYxIMCgRuYW1lGAEgASgJEiUKBGtpbmQYAiABKA4yFy53YXJyZW4udjEuVGVtcGxhdGVLaW5kEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRIMCgRib2R5GAQgASgJIq8BCghUZW1wbGF0ZRIKCgJpZBgBIAEoCRIlCgRzcGVjGAIgASgLMhcud2FycmVuLnYxLlRlbXBsYXRlU3BlYxIQCghidWlsdF9pbhgDIAEoCBIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIVChNMaXN0V2FmUnVsZXNSZXF1ZXN0IjkKFExpc3RXYWZSdWxlc1Jlc3BvbnNlEiEKBXJ1bGVzGAEgAygLMhIud2FycmVuLnYxLldhZlJ1bGUiPAoUQ3JlYXRlV2FmUnVsZVJlcXVlc3QSJAoEc3BlYxgBIAEoCzIWLndhcnJlbi52MS5XYWZSdWxlU3BlYyI5ChVDcmVhdGVXYWZSdWxlUmVzcG9uc2USIAoEcnVsZRgBIAEoCzISLndhcnJlbi52MS5XYWZSdWxlIkgKFFVwZGF0ZVdhZlJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJEiQKBHNwZWMYAiABKAsyFi53YXJyZW4udjEuV2FmUnVsZVNwZWMiOQoVVXBkYXRlV2FmUnVsZVJlc3BvbnNlEiAKBHJ1bGUYASABKAsyEi53YXJyZW4udjEuV2FmUnVsZSIiChREZWxldGVXYWZSdWxlUmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVXYWZSdWxlUmVzcG9uc2UiFgoUTGlzdFRlbXBsYXRlc1JlcXVlc3QiPwoVTGlzdFRlbXBsYXRlc1Jlc3BvbnNlEiYKCXRlbXBsYXRlcxgBIAMoCzITLndhcnJlbi52MS5UZW1wbGF0ZSI+ChVDcmVhdGVUZW1wbGF0ZVJlcXVlc3QSJQoEc3BlYxgBIAEoCzIXLndhcnJlbi52MS5UZW1wbGF0ZVNwZWMiPwoWQ3JlYXRlVGVtcGxhdGVSZXNwb25zZRIlCgh0ZW1wbGF0ZRgBIAEoCzITLndhcnJlbi52MS5UZW1wbGF0ZSJKChVVcGRhdGVUZW1wbGF0ZVJlcXVlc3QSCgoCaWQYASABKAkSJQoEc3BlYxgCIAEoCzIXLndhcnJlbi52MS5UZW1wbGF0ZVNwZWMiPwoWVXBkYXRlVGVtcGxhdGVSZXNwb25zZRIlCgh0ZW1wbGF0ZRgBIAEoCzITLndhcnJlbi52MS5UZW1wbGF0ZSIjChVEZWxldGVUZW1wbGF0ZVJlcXVlc3QSCgoCaWQYASABKAkiGAoWRGVsZXRlVGVtcGxhdGVSZXNwb25zZSJCChlHZXRUZW1wbGF0ZVByZXZpZXdSZXF1ZXN0EiUKBHNwZWMYASABKAsyFy53YXJyZW4udjEuVGVtcGxhdGVTcGVjIkQKGkdldFRlbXBsYXRlUHJldmlld1Jlc3BvbnNlEhQKDGNvbnRlbnRfdHlwZRgBIAEoCRIQCghyZW5kZXJlZBgCIAEoCSIdChtMaXN0Q2FwdGNoYVByb3ZpZGVyc1JlcXVlc3QiTQocTGlzdENhcHRjaGFQcm92aWRlcnNSZXNwb25zZRItCglwcm92aWRlcnMYASADKAsyGi53YXJyZW4udjEuQ2FwdGNoYVByb3ZpZGVyIkwKHENyZWF0ZUNhcHRjaGFQcm92aWRlclJlcXVlc3QSLAoEc3BlYxgBIAEoCzIeLndhcnJlbi52MS5DYXB0Y2hhUHJvdmlkZXJTcGVjIk0KHUNyZWF0ZUNhcHRjaGFQcm92aWRlclJlc3BvbnNlEiwKCHByb3ZpZGVyGAEgASgLMhoud2FycmVuLnYxLkNhcHRjaGFQcm92aWRlciJYChxVcGRhdGVDYXB0Y2hhUHJvdmlkZXJSZXF1ZXN0EgoKAmlkGAEgASgJEiwKBHNwZWMYAiABKAsyHi53YXJyZW4udjEuQ2FwdGNoYVByb3ZpZGVyU3BlYyJNCh1VcGRhdGVDYXB0Y2hhUHJvdmlkZXJSZXNwb25zZRIsCghwcm92aWRlchgBIAEoCzIaLndhcnJlbi52MS5DYXB0Y2hhUHJvdmlkZXIiKgocRGVsZXRlQ2FwdGNoYVByb3ZpZGVyUmVxdWVzdBIKCgJpZBgBIAEoCSIfCh1EZWxldGVDYXB0Y2hhUHJvdmlkZXJSZXNwb25zZSKFAQoRUmF0ZUxpbWl0UmVzcG9uc2USDgoGc3RhdHVzGAEgASgNEhMKC3RlbXBsYXRlX2lkGAIgASgJEgwKBGJvZHkYAyABKAkSFAoMY29udGVudF90eXBlGAQgASgJEicKB2hlYWRlcnMYBSADKAsyFi53YXJyZW4udjEuSGVhZGVyVmFsdWUi8wIKEVJhdGVMaW1pdFJ1bGVTcGVjEgwKBG5hbWUYASABKAkSEAoIcHJpb3JpdHkYAiABKAUSFAoHZW5hYmxlZBgDIAEoCEgAiAEBEh8KBXNjb3BlGAQgASgLMhAud2FycmVuLnYxLlNjb3BlEgwKBHdoZW4YBSABKAkSEQoJa2V5X3BhcnRzGAYgAygJEjAKCWFsZ29yaXRobRgHIAEoDjIdLndhcnJlbi52MS5SYXRlTGltaXRBbGdvcml0aG0SDQoFbGltaXQYCCABKA0SEQoJd2luZG93X21zGAkgASgNEg0KBWJ1cnN0GAogASgNEisKCWZhaWxfbW9kZRgLIAEoDjIYLndhcnJlbi52MS5TdG9yZUZhaWxNb2RlEhoKEmhlYWRlcnNfb25fYWxsb3dlZBgMIAEoCBIuCghyZXNwb25zZRgNIAEoCzIcLndhcnJlbi52MS5SYXRlTGltaXRSZXNwb25zZUIKCghfZW5hYmxlZCKnAQoNUmF0ZUxpbWl0UnVsZRIKCgJpZBgBIAEoCRIqCgRzcGVjGAIgASgLMhwud2FycmVuLnYxLlJhdGVMaW1pdFJ1bGVTcGVjEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItMCCg5TaGFwZXJSdWxlU3BlYxIMCgRuYW1lGAEgASgJEhAKCHByaW9yaXR5GAIgASgFEhQKB2VuYWJsZWQYAyABKAhIAIgBARIfCgVzY29wZRgEIAEoCzIQLndhcnJlbi52MS5TY29wZRIMCgR3aGVuGAUgASgJEhEKCWtleV9wYXJ0cxgGIAMoCRInCgZidWRnZXQYByABKA4yFy53YXJyZW4udjEuU2hhcGVyQnVkZ2V0Eh8KF3VwbG9hZF9ieXRlc19wZXJfc2Vjb25kGAggASgNEiEKGWRvd25sb2FkX2J5dGVzX3Blcl9zZWNvbmQYCSABKA0SEwoLYnVyc3RfYnl0ZXMYCiABKA0SHAoUcmVxdWVzdF9leGVtcHRfYnl0ZXMYCyABKA0SHQoVcmVzcG9uc2VfZXhlbXB0X2J5dGVzGAwgASgNQgoKCF9lbmFibGVkIqEBCgpTaGFwZXJSdWxlEgoKAmlkGAEgASgJEicKBHNwZWMYAiABKAsyGS53YXJyZW4udjEuU2hhcGVyUnVsZVNwZWMSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiGwoZTGlzdFJhdGVMaW1pdFJ1bGVzUmVxdWVzdCJFChpMaXN0UmF0ZUxpbWl0UnVsZXNSZXNwb25zZRInCgVydWxlcxgBIAMoCzIYLndhcnJlbi52MS5SYXRlTGltaXRSdWxlIkgKGkNyZWF0ZVJhdGVMaW1pdFJ1bGVSZXF1ZXN0EioKBHNwZWMYASABKAsyHC53YXJyZW4udjEuUmF0ZUxpbWl0UnVsZVNwZWMiRQobQ3JlYXRlUmF0ZUxpbWl0UnVsZVJlc3BvbnNlEiYKBHJ1bGUYASABKAsyGC53YXJyZW4udjEuUmF0ZUxpbWl0UnVsZSJUChpVcGRhdGVSYXRlTGltaXRSdWxlUmVxdWVzdBIKCgJpZBgBIAEoCRIqCgRzcGVjGAIgASgLMhwud2FycmVuLnYxLlJhdGVMaW1pdFJ1bGVTcGVjIkUKG1VwZGF0ZVJhdGVMaW1pdFJ1bGVSZXNwb25zZRImCgRydWxlGAEgASgLMhgud2FycmVuLnYxLlJhdGVMaW1pdFJ1bGUiKAoaRGVsZXRlUmF0ZUxpbWl0UnVsZVJlcXVlc3QSCgoCaWQYASABKAkiHQobRGVsZXRlUmF0ZUxpbWl0UnVsZVJlc3BvbnNlIiAKHkdldFJhdGVMaW1pdFN0b3JlU3RhdHVzUmVxdWVzdCKAAQofR2V0UmF0ZUxpbWl0U3RvcmVTdGF0dXNSZXNwb25zZRIMCgRraW5kGAEgASgJEg4KBnRhcmdldBgCIAEoCRIPCgdoZWFsdGh5GAMgASgIEhIKCmxhc3RfZXJyb3IYBCABKAkSGgoSZmFsbGJhY2tfZGVjaXNpb25zGAUgASgEIhgKFkxpc3RTaGFwZXJSdWxlc1JlcXVlc3QiPwoXTGlzdFNoYXBlclJ1bGVzUmVzcG9uc2USJAoFcnVsZXMYASADKAsyFS53YXJyZW4udjEuU2hhcGVyUnVsZSJCChdDcmVhdGVTaGFwZXJSdWxlUmVxdWVzdBInCgRzcGVjGAEgASgLMhkud2FycmVuLnYxLlNoYXBlclJ1bGVTcGVjIj8KGENyZWF0ZVNoYXBlclJ1bGVSZXNwb25zZRIjCgRydWxlGAEgASgLMhUud2FycmVuLnYxLlNoYXBlclJ1bGUiTgoXVXBkYXRlU2hhcGVyUnVsZVJlcXVlc3QSCgoCaWQYASABKAkSJwoEc3BlYxgCIAEoCzIZLndhcnJlbi52MS5TaGFwZXJSdWxlU3BlYyI/ChhVcGRhdGVTaGFwZXJSdWxlUmVzcG9uc2USIwoEcnVsZRgBIAEoCzIVLndhcnJlbi52MS5TaGFwZXJSdWxlIiUKF0RlbGV0ZVNoYXBlclJ1bGVSZXF1ZXN0EgoKAmlkGAEgASgJIhoKGERlbGV0ZVNoYXBlclJ1bGVSZXNwb25zZSqKAQoJV2FmQWN0aW9uEhoKFldBRl9BQ1RJT05fVU5TUEVDSUZJRUQQABIUChBXQUZfQUNUSU9OX0JMT0NLEAESFAoQV0FGX0FDVElPTl9BTExPVxACEhgKFFdBRl9BQ1RJT05fQ0hBTExFTkdFEAMSGwoXV0FGX0FDVElPTl9XQUlUSU5HX1JPT00QBCpsChBOb1NjcmlwdEZhbGxiYWNrEhoKFk5PX1NDUklQVF9GQUxMQkFDS19BU0sQABIcChhOT19TQ1JJUFRfRkFMTEJBQ0tfQkxPQ0sQARIeChpOT19TQ1JJUFRfRkFMTEJBQ0tfQ0FQVENIQRACKkkKD0NhcHRjaGFGYWxsYmFjaxIaChZDQVBUQ0hBX0ZBTExCQUNLX0JMT0NLEAASGgoWQ0FQVENIQV9GQUxMQkFDS19BTExPVxABKoEBCgtDYXB0Y2hhS2luZBIcChhDQVBUQ0hBX0tJTkRfVU5TUEVDSUZJRUQQABIaChZDQVBUQ0hBX0tJTkRfVFVSTlNUSUxFEAESGQoVQ0FQVENIQV9LSU5EX0hDQVBUQ0hBEAISHQoZQ0FQVENIQV9LSU5EX1JFQ0FQVENIQV9WMhADKosBChVXYWl0aW5nUm9vbUFjdGl2YXRpb24SJwojV0FJVElOR19ST09NX0FDVElWQVRJT05fVU5TUEVDSUZJRUQQABIiCh5XQUlUSU5HX1JPT01fQUNUSVZBVElPTl9BTFdBWVMQARIlCiFXQUlUSU5HX1JPT01fQUNUSVZBVElPTl9BVVRPTUFUSUMQAiqUAQoMVGVtcGxhdGVLaW5kEh0KGVRFTVBMQVRFX0tJTkRfVU5TUEVDSUZJRUQQABIeChpURU1QTEFURV9LSU5EX0dFTkVSSUNfQk9EWRABEiAKHFRFTVBMQVRFX0tJTkRfQ0hBTExFTkdFX1BBR0UQAhIjCh9URU1QTEFURV9LSU5EX1dBSVRJTkdfUk9PTV9QQUdFEAMqsQEKElJhdGVMaW1pdEFsZ29yaXRobRIkCiBSQVRFX0xJTUlUX0FMR09SSVRITV9VTlNQRUNJRklFRBAAEiUKIVJBVEVfTElNSVRfQUxHT1JJVEhNX0ZJWEVEX1dJTkRPVxABEicKI1JBVEVfTElNSVRfQUxHT1JJVEhNX1NMSURJTkdfV0lORE9XEAISJQohUkFURV9MSU1JVF9BTEdPUklUSE1fVE9LRU5fQlVDS0VUEAMqRQoNU3RvcmVGYWlsTW9kZRIYChRTVE9SRV9GQUlMX01PREVfT1BFThAAEhoKFlNUT1JFX0ZBSUxfTU9ERV9DTE9TRUQQASpICgxTaGFwZXJCdWRnZXQSGQoVU0hBUEVSX0JVREdFVF9QRVJfS0VZEAASHQoZU0hBUEVSX0JVREdFVF9QRVJfUkVRVUVTVBABMr0QCg1Qb2xpY3lTZXJ2aWNlEk8KDExpc3RXYWZSdWxlcxIeLndhcnJlbi52MS5MaXN0V2FmUnVsZXNSZXF1ZXN0Gh8ud2FycmVuLnYxLkxpc3RXYWZSdWxlc1Jlc3BvbnNlElIKDUNyZWF0ZVdhZlJ1bGUSHy53YXJyZW4udjEuQ3JlYXRlV2FmUnVsZVJlcXVlc3QaIC53YXJyZW4udjEuQ3JlYXRlV2FmUnVsZVJlc3BvbnNlElIKDVVwZGF0ZVdhZlJ1bGUSHy53YXJyZW4udjEuVXBkYXRlV2FmUnVsZVJlcXVlc3QaIC53YXJyZW4udjEuVXBkYXRlV2FmUnVsZVJlc3BvbnNlElIKDURlbGV0ZVdhZlJ1bGUSHy53YXJyZW4udjEuRGVsZXRlV2FmUnVsZVJlcXVlc3QaIC53YXJyZW4udjEuRGVsZXRlV2FmUnVsZVJlc3BvbnNlElIKDUxpc3RUZW1wbGF0ZXMSHy53YXJyZW4udjEuTGlzdFRlbXBsYXRlc1JlcXVlc3QaIC53YXJyZW4udjEuTGlzdFRlbXBsYXRlc1Jlc3BvbnNlElUKDkNyZWF0ZVRlbXBsYXRlEiAud2FycmVuLnYxLkNyZWF0ZVRlbXBsYXRlUmVxdWVzdBohLndhcnJlbi52MS5DcmVhdGVUZW1wbGF0ZVJlc3BvbnNlElUKDlVwZGF0ZVRlbXBsYXRlEiAud2FycmVuLnYxLlVwZGF0ZVRlbXBsYXRlUmVxdWVzdBohLndhcnJlbi52MS5VcGRhdGVUZW1wbGF0ZVJlc3BvbnNlElUKDkRlbGV0ZVRlbXBsYXRlEiAud2FycmVuLnYxLkRlbGV0ZVRlbXBsYXRlUmVxdWVzdBohLndhcnJlbi52MS5EZWxldGVUZW1wbGF0ZVJlc3BvbnNlEmEKEkdldFRlbXBsYXRlUHJldmlldxIkLndhcnJlbi52MS5HZXRUZW1wbGF0ZVByZXZpZXdSZXF1ZXN0GiUud2FycmVuLnYxLkdldFRlbXBsYXRlUHJldmlld1Jlc3BvbnNlEmcKFExpc3RDYXB0Y2hhUHJvdmlkZXJzEiYud2FycmVuLnYxLkxpc3RDYXB0Y2hhUHJvdmlkZXJzUmVxdWVzdBonLndhcnJlbi52MS5MaXN0Q2FwdGNoYVByb3ZpZGVyc1Jlc3BvbnNlEmoKFUNyZWF0ZUNhcHRjaGFQcm92aWRlchInLndhcnJlbi52MS5DcmVhdGVDYXB0Y2hhUHJvdmlkZXJSZXF1ZXN0Gigud2FycmVuLnYxLkNyZWF0ZUNhcHRjaGFQcm92aWRlclJlc3BvbnNlEmoKFVVwZGF0ZUNhcHRjaGFQcm92aWRlchInLndhcnJlbi52MS5VcGRhdGVDYXB0Y2hhUHJvdmlkZXJSZXF1ZXN0Gigud2FycmVuLnYxLlVwZGF0ZUNhcHRjaGFQcm92aWRlclJlc3BvbnNlEmoKFURlbGV0ZUNhcHRjaGFQcm92aWRlchInLndhcnJlbi52MS5EZWxldGVDYXB0Y2hhUHJvdmlkZXJSZXF1ZXN0Gigud2FycmVuLnYxLkRlbGV0ZUNhcHRjaGFQcm92aWRlclJlc3BvbnNlEmEKEkxpc3RSYXRlTGltaXRSdWxlcxIkLndhcnJlbi52MS5MaXN0UmF0ZUxpbWl0UnVsZXNSZXF1ZXN0GiUud2FycmVuLnYxLkxpc3RSYXRlTGltaXRSdWxlc1Jlc3BvbnNlEmQKE0NyZWF0ZVJhdGVMaW1pdFJ1bGUSJS53YXJyZW4udjEuQ3JlYXRlUmF0ZUxpbWl0UnVsZVJlcXVlc3QaJi53YXJyZW4udjEuQ3JlYXRlUmF0ZUxpbWl0UnVsZVJlc3BvbnNlEmQKE1VwZGF0ZVJhdGVMaW1pdFJ1bGUSJS53YXJyZW4udjEuVXBkYXRlUmF0ZUxpbWl0UnVsZVJlcXVlc3QaJi53YXJyZW4udjEuVXBkYXRlUmF0ZUxpbWl0UnVsZVJlc3BvbnNlEmQKE0RlbGV0ZVJhdGVMaW1pdFJ1bGUSJS53YXJyZW4udjEuRGVsZXRlUmF0ZUxpbWl0UnVsZVJlcXVlc3QaJi53YXJyZW4udjEuRGVsZXRlUmF0ZUxpbWl0UnVsZVJlc3BvbnNlEnAKF0dldFJhdGVMaW1pdFN0b3JlU3RhdHVzEikud2FycmVuLnYxLkdldFJhdGVMaW1pdFN0b3JlU3RhdHVzUmVxdWVzdBoqLndhcnJlbi52MS5HZXRSYXRlTGltaXRTdG9yZVN0YXR1c1Jlc3BvbnNlElgKD0xpc3RTaGFwZXJSdWxlcxIhLndhcnJlbi52MS5MaXN0U2hhcGVyUnVsZXNSZXF1ZXN0GiIud2FycmVuLnYxLkxpc3RTaGFwZXJSdWxlc1Jlc3BvbnNlElsKEENyZWF0ZVNoYXBlclJ1bGUSIi53YXJyZW4udjEuQ3JlYXRlU2hhcGVyUnVsZVJlcXVlc3QaIy53YXJyZW4udjEuQ3JlYXRlU2hhcGVyUnVsZVJlc3BvbnNlElsKEFVwZGF0ZVNoYXBlclJ1bGUSIi53YXJyZW4udjEuVXBkYXRlU2hhcGVyUnVsZVJlcXVlc3QaIy53YXJyZW4udjEuVXBkYXRlU2hhcGVyUnVsZVJlc3BvbnNlElsKEERlbGV0ZVNoYXBlclJ1bGUSIi53YXJyZW4udjEuRGVsZXRlU2hhcGVyUnVsZVJlcXVlc3QaIy53YXJyZW4udjEuRGVsZXRlU2hhcGVyUnVsZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_warren_v1_proxy]);
 
 /**
  * Which requests a policy applies to. Every list empty = every request; within a list any entry
@@ -947,6 +947,631 @@ export const DeleteCaptchaProviderResponseSchema: GenMessage<DeleteCaptchaProvid
   messageDesc(file_warren_v1_policy, 35);
 
 /**
+ * @generated from message warren.v1.RateLimitResponse
+ */
+export type RateLimitResponse = Message<"warren.v1.RateLimitResponse"> & {
+  /**
+   * 400–599; 0 = 429.
+   *
+   * @generated from field: uint32 status = 1;
+   */
+  status: number;
+
+  /**
+   * A GENERIC_BODY template for the body; empty = `body`, or Warren's error page when that is empty too.
+   *
+   * @generated from field: string template_id = 2;
+   */
+  templateId: string;
+
+  /**
+   * Inline body (text), when no template is named; at most 64 KiB.
+   *
+   * @generated from field: string body = 3;
+   */
+  body: string;
+
+  /**
+   * Content type of the inline body; empty = text/plain; charset=utf-8.
+   *
+   * @generated from field: string content_type = 4;
+   */
+  contentType: string;
+
+  /**
+   * At most 32. Retry-After, RateLimit, RateLimit-Policy and framing headers are Warren's and refused here.
+   *
+   * @generated from field: repeated warren.v1.HeaderValue headers = 5;
+   */
+  headers: HeaderValue[];
+};
+
+/**
+ * Describes the message warren.v1.RateLimitResponse.
+ * Use `create(RateLimitResponseSchema)` to create a new message.
+ */
+export const RateLimitResponseSchema: GenMessage<RateLimitResponse> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 36);
+
+/**
+ * @generated from message warren.v1.RateLimitRuleSpec
+ */
+export type RateLimitRuleSpec = Message<"warren.v1.RateLimitRuleSpec"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Lower first; equal priorities in id order.
+   *
+   * @generated from field: int32 priority = 2;
+   */
+  priority: number;
+
+  /**
+   * Unset = enabled.
+   *
+   * @generated from field: optional bool enabled = 3;
+   */
+  enabled?: boolean | undefined;
+
+  /**
+   * @generated from field: warren.v1.Scope scope = 4;
+   */
+  scope?: Scope | undefined;
+
+  /**
+   * Optional CEL expression, as in WAF rules; evaluated only when the scope matches. An evaluation
+   * error counts as no match.
+   *
+   * @generated from field: string when = 5;
+   */
+  when: string;
+
+  /**
+   * What one counter is shared by: client_ip, host, method, path, header:NAME, cookie:NAME,
+   * query:NAME; at most 8; empty = client_ip.
+   *
+   * @generated from field: repeated string key_parts = 6;
+   */
+  keyParts: string[];
+
+  /**
+   * @generated from field: warren.v1.RateLimitAlgorithm algorithm = 7;
+   */
+  algorithm: RateLimitAlgorithm;
+
+  /**
+   * Requests per window, 1–1000000000 (required).
+   *
+   * @generated from field: uint32 limit = 8;
+   */
+  limit: number;
+
+  /**
+   * 1000–86400000 (one second to one day); 0 = 60000.
+   *
+   * @generated from field: uint32 window_ms = 9;
+   */
+  windowMs: number;
+
+  /**
+   * TOKEN_BUCKET only: the bucket's size, at most 10 × limit; 0 = limit.
+   *
+   * @generated from field: uint32 burst = 10;
+   */
+  burst: number;
+
+  /**
+   * @generated from field: warren.v1.StoreFailMode fail_mode = 11;
+   */
+  failMode: StoreFailMode;
+
+  /**
+   * Also send RateLimit-Policy and RateLimit on responses this rule allowed.
+   *
+   * @generated from field: bool headers_on_allowed = 12;
+   */
+  headersOnAllowed: boolean;
+
+  /**
+   * @generated from field: warren.v1.RateLimitResponse response = 13;
+   */
+  response?: RateLimitResponse | undefined;
+};
+
+/**
+ * Describes the message warren.v1.RateLimitRuleSpec.
+ * Use `create(RateLimitRuleSpecSchema)` to create a new message.
+ */
+export const RateLimitRuleSpecSchema: GenMessage<RateLimitRuleSpec> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 37);
+
+/**
+ * @generated from message warren.v1.RateLimitRule
+ */
+export type RateLimitRule = Message<"warren.v1.RateLimitRule"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: warren.v1.RateLimitRuleSpec spec = 2;
+   */
+  spec?: RateLimitRuleSpec | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 3;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 4;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message warren.v1.RateLimitRule.
+ * Use `create(RateLimitRuleSchema)` to create a new message.
+ */
+export const RateLimitRuleSchema: GenMessage<RateLimitRule> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 38);
+
+/**
+ * @generated from message warren.v1.ShaperRuleSpec
+ */
+export type ShaperRuleSpec = Message<"warren.v1.ShaperRuleSpec"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Lower first; equal priorities in id order. The first enabled shaper that matches applies.
+   *
+   * @generated from field: int32 priority = 2;
+   */
+  priority: number;
+
+  /**
+   * Unset = enabled.
+   *
+   * @generated from field: optional bool enabled = 3;
+   */
+  enabled?: boolean | undefined;
+
+  /**
+   * @generated from field: warren.v1.Scope scope = 4;
+   */
+  scope?: Scope | undefined;
+
+  /**
+   * Optional CEL expression, as in WAF rules; an evaluation error counts as no match.
+   *
+   * @generated from field: string when = 5;
+   */
+  when: string;
+
+  /**
+   * As in rate limits; empty = client_ip. Only for SHAPER_BUDGET_PER_KEY.
+   *
+   * @generated from field: repeated string key_parts = 6;
+   */
+  keyParts: string[];
+
+  /**
+   * @generated from field: warren.v1.ShaperBudget budget = 7;
+   */
+  budget: ShaperBudget;
+
+  /**
+   * Request body (and client-to-upstream upgrade) bytes per second; 0 = not shaped. At least one of
+   * the two rates is required.
+   *
+   * @generated from field: uint32 upload_bytes_per_second = 8;
+   */
+  uploadBytesPerSecond: number;
+
+  /**
+   * Response body (and upstream-to-client upgrade) bytes per second; 0 = not shaped.
+   *
+   * @generated from field: uint32 download_bytes_per_second = 9;
+   */
+  downloadBytesPerSecond: number;
+
+  /**
+   * Bucket size in bytes, 0–1073741824; 0 = one second of the rate.
+   *
+   * @generated from field: uint32 burst_bytes = 10;
+   */
+  burstBytes: number;
+
+  /**
+   * The first bytes of every request body / response body pass unshaped, 0–1073741824.
+   *
+   * @generated from field: uint32 request_exempt_bytes = 11;
+   */
+  requestExemptBytes: number;
+
+  /**
+   * @generated from field: uint32 response_exempt_bytes = 12;
+   */
+  responseExemptBytes: number;
+};
+
+/**
+ * Describes the message warren.v1.ShaperRuleSpec.
+ * Use `create(ShaperRuleSpecSchema)` to create a new message.
+ */
+export const ShaperRuleSpecSchema: GenMessage<ShaperRuleSpec> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 39);
+
+/**
+ * @generated from message warren.v1.ShaperRule
+ */
+export type ShaperRule = Message<"warren.v1.ShaperRule"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: warren.v1.ShaperRuleSpec spec = 2;
+   */
+  spec?: ShaperRuleSpec | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 3;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 4;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message warren.v1.ShaperRule.
+ * Use `create(ShaperRuleSchema)` to create a new message.
+ */
+export const ShaperRuleSchema: GenMessage<ShaperRule> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 40);
+
+/**
+ * @generated from message warren.v1.ListRateLimitRulesRequest
+ */
+export type ListRateLimitRulesRequest = Message<"warren.v1.ListRateLimitRulesRequest"> & {
+};
+
+/**
+ * Describes the message warren.v1.ListRateLimitRulesRequest.
+ * Use `create(ListRateLimitRulesRequestSchema)` to create a new message.
+ */
+export const ListRateLimitRulesRequestSchema: GenMessage<ListRateLimitRulesRequest> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 41);
+
+/**
+ * @generated from message warren.v1.ListRateLimitRulesResponse
+ */
+export type ListRateLimitRulesResponse = Message<"warren.v1.ListRateLimitRulesResponse"> & {
+  /**
+   * In evaluation order.
+   *
+   * @generated from field: repeated warren.v1.RateLimitRule rules = 1;
+   */
+  rules: RateLimitRule[];
+};
+
+/**
+ * Describes the message warren.v1.ListRateLimitRulesResponse.
+ * Use `create(ListRateLimitRulesResponseSchema)` to create a new message.
+ */
+export const ListRateLimitRulesResponseSchema: GenMessage<ListRateLimitRulesResponse> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 42);
+
+/**
+ * @generated from message warren.v1.CreateRateLimitRuleRequest
+ */
+export type CreateRateLimitRuleRequest = Message<"warren.v1.CreateRateLimitRuleRequest"> & {
+  /**
+   * @generated from field: warren.v1.RateLimitRuleSpec spec = 1;
+   */
+  spec?: RateLimitRuleSpec | undefined;
+};
+
+/**
+ * Describes the message warren.v1.CreateRateLimitRuleRequest.
+ * Use `create(CreateRateLimitRuleRequestSchema)` to create a new message.
+ */
+export const CreateRateLimitRuleRequestSchema: GenMessage<CreateRateLimitRuleRequest> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 43);
+
+/**
+ * @generated from message warren.v1.CreateRateLimitRuleResponse
+ */
+export type CreateRateLimitRuleResponse = Message<"warren.v1.CreateRateLimitRuleResponse"> & {
+  /**
+   * @generated from field: warren.v1.RateLimitRule rule = 1;
+   */
+  rule?: RateLimitRule | undefined;
+};
+
+/**
+ * Describes the message warren.v1.CreateRateLimitRuleResponse.
+ * Use `create(CreateRateLimitRuleResponseSchema)` to create a new message.
+ */
+export const CreateRateLimitRuleResponseSchema: GenMessage<CreateRateLimitRuleResponse> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 44);
+
+/**
+ * @generated from message warren.v1.UpdateRateLimitRuleRequest
+ */
+export type UpdateRateLimitRuleRequest = Message<"warren.v1.UpdateRateLimitRuleRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: warren.v1.RateLimitRuleSpec spec = 2;
+   */
+  spec?: RateLimitRuleSpec | undefined;
+};
+
+/**
+ * Describes the message warren.v1.UpdateRateLimitRuleRequest.
+ * Use `create(UpdateRateLimitRuleRequestSchema)` to create a new message.
+ */
+export const UpdateRateLimitRuleRequestSchema: GenMessage<UpdateRateLimitRuleRequest> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 45);
+
+/**
+ * @generated from message warren.v1.UpdateRateLimitRuleResponse
+ */
+export type UpdateRateLimitRuleResponse = Message<"warren.v1.UpdateRateLimitRuleResponse"> & {
+  /**
+   * @generated from field: warren.v1.RateLimitRule rule = 1;
+   */
+  rule?: RateLimitRule | undefined;
+};
+
+/**
+ * Describes the message warren.v1.UpdateRateLimitRuleResponse.
+ * Use `create(UpdateRateLimitRuleResponseSchema)` to create a new message.
+ */
+export const UpdateRateLimitRuleResponseSchema: GenMessage<UpdateRateLimitRuleResponse> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 46);
+
+/**
+ * @generated from message warren.v1.DeleteRateLimitRuleRequest
+ */
+export type DeleteRateLimitRuleRequest = Message<"warren.v1.DeleteRateLimitRuleRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message warren.v1.DeleteRateLimitRuleRequest.
+ * Use `create(DeleteRateLimitRuleRequestSchema)` to create a new message.
+ */
+export const DeleteRateLimitRuleRequestSchema: GenMessage<DeleteRateLimitRuleRequest> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 47);
+
+/**
+ * @generated from message warren.v1.DeleteRateLimitRuleResponse
+ */
+export type DeleteRateLimitRuleResponse = Message<"warren.v1.DeleteRateLimitRuleResponse"> & {
+};
+
+/**
+ * Describes the message warren.v1.DeleteRateLimitRuleResponse.
+ * Use `create(DeleteRateLimitRuleResponseSchema)` to create a new message.
+ */
+export const DeleteRateLimitRuleResponseSchema: GenMessage<DeleteRateLimitRuleResponse> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 48);
+
+/**
+ * @generated from message warren.v1.GetRateLimitStoreStatusRequest
+ */
+export type GetRateLimitStoreStatusRequest = Message<"warren.v1.GetRateLimitStoreStatusRequest"> & {
+};
+
+/**
+ * Describes the message warren.v1.GetRateLimitStoreStatusRequest.
+ * Use `create(GetRateLimitStoreStatusRequestSchema)` to create a new message.
+ */
+export const GetRateLimitStoreStatusRequestSchema: GenMessage<GetRateLimitStoreStatusRequest> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 49);
+
+/**
+ * @generated from message warren.v1.GetRateLimitStoreStatusResponse
+ */
+export type GetRateLimitStoreStatusResponse = Message<"warren.v1.GetRateLimitStoreStatusResponse"> & {
+  /**
+   * "memory" or "redis".
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * The Redis URL without credentials; empty for memory.
+   *
+   * @generated from field: string target = 2;
+   */
+  target: string;
+
+  /**
+   * Redis is connected and answering (memory: always true).
+   *
+   * @generated from field: bool healthy = 3;
+   */
+  healthy: boolean;
+
+  /**
+   * The last Redis error; empty once it answers again.
+   *
+   * @generated from field: string last_error = 4;
+   */
+  lastError: string;
+
+  /**
+   * Decisions made without Redis (by the memory fallback, or refused) since the server started.
+   *
+   * @generated from field: uint64 fallback_decisions = 5;
+   */
+  fallbackDecisions: bigint;
+};
+
+/**
+ * Describes the message warren.v1.GetRateLimitStoreStatusResponse.
+ * Use `create(GetRateLimitStoreStatusResponseSchema)` to create a new message.
+ */
+export const GetRateLimitStoreStatusResponseSchema: GenMessage<GetRateLimitStoreStatusResponse> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 50);
+
+/**
+ * @generated from message warren.v1.ListShaperRulesRequest
+ */
+export type ListShaperRulesRequest = Message<"warren.v1.ListShaperRulesRequest"> & {
+};
+
+/**
+ * Describes the message warren.v1.ListShaperRulesRequest.
+ * Use `create(ListShaperRulesRequestSchema)` to create a new message.
+ */
+export const ListShaperRulesRequestSchema: GenMessage<ListShaperRulesRequest> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 51);
+
+/**
+ * @generated from message warren.v1.ListShaperRulesResponse
+ */
+export type ListShaperRulesResponse = Message<"warren.v1.ListShaperRulesResponse"> & {
+  /**
+   * In evaluation order.
+   *
+   * @generated from field: repeated warren.v1.ShaperRule rules = 1;
+   */
+  rules: ShaperRule[];
+};
+
+/**
+ * Describes the message warren.v1.ListShaperRulesResponse.
+ * Use `create(ListShaperRulesResponseSchema)` to create a new message.
+ */
+export const ListShaperRulesResponseSchema: GenMessage<ListShaperRulesResponse> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 52);
+
+/**
+ * @generated from message warren.v1.CreateShaperRuleRequest
+ */
+export type CreateShaperRuleRequest = Message<"warren.v1.CreateShaperRuleRequest"> & {
+  /**
+   * @generated from field: warren.v1.ShaperRuleSpec spec = 1;
+   */
+  spec?: ShaperRuleSpec | undefined;
+};
+
+/**
+ * Describes the message warren.v1.CreateShaperRuleRequest.
+ * Use `create(CreateShaperRuleRequestSchema)` to create a new message.
+ */
+export const CreateShaperRuleRequestSchema: GenMessage<CreateShaperRuleRequest> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 53);
+
+/**
+ * @generated from message warren.v1.CreateShaperRuleResponse
+ */
+export type CreateShaperRuleResponse = Message<"warren.v1.CreateShaperRuleResponse"> & {
+  /**
+   * @generated from field: warren.v1.ShaperRule rule = 1;
+   */
+  rule?: ShaperRule | undefined;
+};
+
+/**
+ * Describes the message warren.v1.CreateShaperRuleResponse.
+ * Use `create(CreateShaperRuleResponseSchema)` to create a new message.
+ */
+export const CreateShaperRuleResponseSchema: GenMessage<CreateShaperRuleResponse> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 54);
+
+/**
+ * @generated from message warren.v1.UpdateShaperRuleRequest
+ */
+export type UpdateShaperRuleRequest = Message<"warren.v1.UpdateShaperRuleRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: warren.v1.ShaperRuleSpec spec = 2;
+   */
+  spec?: ShaperRuleSpec | undefined;
+};
+
+/**
+ * Describes the message warren.v1.UpdateShaperRuleRequest.
+ * Use `create(UpdateShaperRuleRequestSchema)` to create a new message.
+ */
+export const UpdateShaperRuleRequestSchema: GenMessage<UpdateShaperRuleRequest> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 55);
+
+/**
+ * @generated from message warren.v1.UpdateShaperRuleResponse
+ */
+export type UpdateShaperRuleResponse = Message<"warren.v1.UpdateShaperRuleResponse"> & {
+  /**
+   * @generated from field: warren.v1.ShaperRule rule = 1;
+   */
+  rule?: ShaperRule | undefined;
+};
+
+/**
+ * Describes the message warren.v1.UpdateShaperRuleResponse.
+ * Use `create(UpdateShaperRuleResponseSchema)` to create a new message.
+ */
+export const UpdateShaperRuleResponseSchema: GenMessage<UpdateShaperRuleResponse> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 56);
+
+/**
+ * @generated from message warren.v1.DeleteShaperRuleRequest
+ */
+export type DeleteShaperRuleRequest = Message<"warren.v1.DeleteShaperRuleRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message warren.v1.DeleteShaperRuleRequest.
+ * Use `create(DeleteShaperRuleRequestSchema)` to create a new message.
+ */
+export const DeleteShaperRuleRequestSchema: GenMessage<DeleteShaperRuleRequest> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 57);
+
+/**
+ * @generated from message warren.v1.DeleteShaperRuleResponse
+ */
+export type DeleteShaperRuleResponse = Message<"warren.v1.DeleteShaperRuleResponse"> & {
+};
+
+/**
+ * Describes the message warren.v1.DeleteShaperRuleResponse.
+ * Use `create(DeleteShaperRuleResponseSchema)` to create a new message.
+ */
+export const DeleteShaperRuleResponseSchema: GenMessage<DeleteShaperRuleResponse> = /*@__PURE__*/
+  messageDesc(file_warren_v1_policy, 58);
+
+/**
  * @generated from enum warren.v1.WafAction
  */
 export enum WafAction {
@@ -1150,6 +1775,96 @@ export const TemplateKindSchema: GenEnum<TemplateKind> = /*@__PURE__*/
   enumDesc(file_warren_v1_policy, 5);
 
 /**
+ * @generated from enum warren.v1.RateLimitAlgorithm
+ */
+export enum RateLimitAlgorithm {
+  /**
+   * = FIXED_WINDOW.
+   *
+   * @generated from enum value: RATE_LIMIT_ALGORITHM_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * `limit` requests per window; windows start at multiples of window_ms since the Unix epoch.
+   *
+   * @generated from enum value: RATE_LIMIT_ALGORITHM_FIXED_WINDOW = 1;
+   */
+  FIXED_WINDOW = 1,
+
+  /**
+   * The two-window weighted counter: the previous window's count, weighted by how much of it still
+   * overlaps the last window_ms, plus the current window's. Smooths the edge bursts of fixed windows.
+   *
+   * @generated from enum value: RATE_LIMIT_ALGORITHM_SLIDING_WINDOW = 2;
+   */
+  SLIDING_WINDOW = 2,
+
+  /**
+   * GCRA: a bucket of `burst` requests (0 = limit) refilled at limit per window.
+   *
+   * @generated from enum value: RATE_LIMIT_ALGORITHM_TOKEN_BUCKET = 3;
+   */
+  TOKEN_BUCKET = 3,
+}
+
+/**
+ * Describes the enum warren.v1.RateLimitAlgorithm.
+ */
+export const RateLimitAlgorithmSchema: GenEnum<RateLimitAlgorithm> = /*@__PURE__*/
+  enumDesc(file_warren_v1_policy, 6);
+
+/**
+ * @generated from enum warren.v1.StoreFailMode
+ */
+export enum StoreFailMode {
+  /**
+   * When the shared store (Redis) cannot answer, count in this gateway's memory. The default.
+   *
+   * @generated from enum value: STORE_FAIL_MODE_OPEN = 0;
+   */
+  OPEN = 0,
+
+  /**
+   * When the shared store cannot answer, refuse the request (503 rate_limit_unavailable).
+   *
+   * @generated from enum value: STORE_FAIL_MODE_CLOSED = 1;
+   */
+  CLOSED = 1,
+}
+
+/**
+ * Describes the enum warren.v1.StoreFailMode.
+ */
+export const StoreFailModeSchema: GenEnum<StoreFailMode> = /*@__PURE__*/
+  enumDesc(file_warren_v1_policy, 7);
+
+/**
+ * @generated from enum warren.v1.ShaperBudget
+ */
+export enum ShaperBudget {
+  /**
+   * Requests with the same key share the buckets. The default.
+   *
+   * @generated from enum value: SHAPER_BUDGET_PER_KEY = 0;
+   */
+  PER_KEY = 0,
+
+  /**
+   * Every request has buckets of its own (key_parts are then not used).
+   *
+   * @generated from enum value: SHAPER_BUDGET_PER_REQUEST = 1;
+   */
+  PER_REQUEST = 1,
+}
+
+/**
+ * Describes the enum warren.v1.ShaperBudget.
+ */
+export const ShaperBudgetSchema: GenEnum<ShaperBudget> = /*@__PURE__*/
+  enumDesc(file_warren_v1_policy, 8);
+
+/**
  * Policies that act on public requests before routing (DESIGN.md §5): WAF rules and the response
  * templates their answers use. Every write validates and compiles the whole config into a new
  * snapshot; an invalid write changes nothing and returns invalid_argument naming the field.
@@ -1271,6 +1986,88 @@ export const PolicyService: GenService<{
     methodKind: "unary";
     input: typeof DeleteCaptchaProviderRequestSchema;
     output: typeof DeleteCaptchaProviderResponseSchema;
+  },
+  /**
+   * Rate limits: every enabled rule whose scope and `when` match counts the request, in priority
+   * order; the first that denies answers (429 by default) and the request goes no further.
+   *
+   * @generated from rpc warren.v1.PolicyService.ListRateLimitRules
+   */
+  listRateLimitRules: {
+    methodKind: "unary";
+    input: typeof ListRateLimitRulesRequestSchema;
+    output: typeof ListRateLimitRulesResponseSchema;
+  },
+  /**
+   * @generated from rpc warren.v1.PolicyService.CreateRateLimitRule
+   */
+  createRateLimitRule: {
+    methodKind: "unary";
+    input: typeof CreateRateLimitRuleRequestSchema;
+    output: typeof CreateRateLimitRuleResponseSchema;
+  },
+  /**
+   * An edit starts the rule's counters afresh (they are kept per rule version).
+   *
+   * @generated from rpc warren.v1.PolicyService.UpdateRateLimitRule
+   */
+  updateRateLimitRule: {
+    methodKind: "unary";
+    input: typeof UpdateRateLimitRuleRequestSchema;
+    output: typeof UpdateRateLimitRuleResponseSchema;
+  },
+  /**
+   * @generated from rpc warren.v1.PolicyService.DeleteRateLimitRule
+   */
+  deleteRateLimitRule: {
+    methodKind: "unary";
+    input: typeof DeleteRateLimitRuleRequestSchema;
+    output: typeof DeleteRateLimitRuleResponseSchema;
+  },
+  /**
+   * Where rate-limit counters live (RATE_LIMIT_STORE) and whether that store is answering.
+   *
+   * @generated from rpc warren.v1.PolicyService.GetRateLimitStoreStatus
+   */
+  getRateLimitStoreStatus: {
+    methodKind: "unary";
+    input: typeof GetRateLimitStoreStatusRequestSchema;
+    output: typeof GetRateLimitStoreStatusResponseSchema;
+  },
+  /**
+   * Traffic shapers: the first enabled shaper whose scope and `when` match paces the request and
+   * response bodies (and upgraded connections) with byte token buckets.
+   *
+   * @generated from rpc warren.v1.PolicyService.ListShaperRules
+   */
+  listShaperRules: {
+    methodKind: "unary";
+    input: typeof ListShaperRulesRequestSchema;
+    output: typeof ListShaperRulesResponseSchema;
+  },
+  /**
+   * @generated from rpc warren.v1.PolicyService.CreateShaperRule
+   */
+  createShaperRule: {
+    methodKind: "unary";
+    input: typeof CreateShaperRuleRequestSchema;
+    output: typeof CreateShaperRuleResponseSchema;
+  },
+  /**
+   * @generated from rpc warren.v1.PolicyService.UpdateShaperRule
+   */
+  updateShaperRule: {
+    methodKind: "unary";
+    input: typeof UpdateShaperRuleRequestSchema;
+    output: typeof UpdateShaperRuleResponseSchema;
+  },
+  /**
+   * @generated from rpc warren.v1.PolicyService.DeleteShaperRule
+   */
+  deleteShaperRule: {
+    methodKind: "unary";
+    input: typeof DeleteShaperRuleRequestSchema;
+    output: typeof DeleteShaperRuleResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_warren_v1_policy, 0);
