@@ -56,7 +56,7 @@ describe("WAF rules", () => {
     const e = (ev.json.events as Record<string, unknown>[])[0]!;
     assert.deepEqual([e.status, e.errorCode, e.ruleAction, e.answeredBy], [403, "waf_blocked", "block", "waf"]);
     // And in the log at debug, with the request id.
-    assert.ok(warren.w.logs.some((x) => x.msg === "WAF rule decided" && x.ruleId === id && x.requestId === e.requestId && x.outcome === "block"));
+    assert.ok(warren.w.logs.some((x) => x.msg === "policy rule decided" && x.ruleId === id && x.requestId === e.requestId && x.outcome === "block"));
   });
 
   it("takes the first enabled matching rule by priority: allow skips later blocks; a disabled rule does nothing", async (t) => {
