@@ -111,7 +111,7 @@ describe("WAF rules", () => {
     assert.equal((await send("GET", "app.test", "/", { "x-tenant": "b" })).status, 403, "blocked");
     // Without the header the allow rule errs (open: no match) and the block rule errs (closed: blocks).
     assert.equal((await send("GET", "app.test", "/")).status, 403);
-    const logged = await pollUntil("the evaluation error in the log", async () => warren.w.logs.filter((x) => x.msg === "WAF rule's `when` failed to evaluate"), (v) => v.length >= 2);
+    const logged = await pollUntil("the evaluation error in the log", async () => warren.w.logs.filter((x) => x.msg === "policy rule's `when` failed to evaluate"), (v) => v.length >= 2);
     assert.ok(logged.some((x) => x.rule === "block tenant b"));
   });
 
