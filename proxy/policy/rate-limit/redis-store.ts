@@ -76,17 +76,21 @@ export class RedisStore implements RateLimitStore {
   constructor(
     url: string,
     options: RedisStoreOptions = {},
-    /** Told of every client error (connection refused, reset, …); the client retries by itself. */
-    private readonly onError: (err: Error) => void = () => {},
+    /** Told of every client error (connection refused, reset, …; the client retries by itself) and of
+     * each (re)connection. */
+    private readonly events: { onError?(err: Error): void; onReady?(): void } = {},
   ) {
     this.target = redactUrl(url);
     this.clientClock = options.clientClock ?? false;
     this.client = createRedisClient(url, options.commandTimeoutMs ?? 250, options.connectTimeoutMs ?? 1000);
     this.client.on("error", (err: Error) => {
       this.lastError = err.message || err.name;
-      this.onError(err);
+      this.events.onError?.(err);
     });
-    this.client.on("ready", () => (this.lastError = ""));
+    this.client.on("ready", () => {
+      this.lastError = "";
+      this.events.onReady?.();
+    });
   }
 
   /** Starts connecting in the background; a Redis that is down is retried, never thrown at start-up. */
