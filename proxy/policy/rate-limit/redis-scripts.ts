@@ -20,7 +20,7 @@ ${NOW}
 local start = now - now % windowMs
 local state = redis.call('HMGET', KEYS[1], 's', 'u')
 local used = 0
-if tonumber(state[1]) == start then used = tonumber(state[2]) end
+if tonumber(state[1]) == start then used = tonumber(state[2]) or 0 end
 local resetMs = start + windowMs - now
 if used < limit then
   used = used + 1
@@ -40,11 +40,12 @@ local state = redis.call('HMGET', KEYS[1], 's', 'u', 'p')
 local since = tonumber(state[1])
 local used = 0
 local previous = 0
+-- 'or 0': a hash another algorithm wrote (same namespace) reads like the memory store's fields.
 if since == start then
-  used = tonumber(state[2])
-  previous = tonumber(state[3])
+  used = tonumber(state[2]) or 0
+  previous = tonumber(state[3]) or 0
 elseif since == start - windowMs then
-  previous = tonumber(state[2])
+  previous = tonumber(state[2]) or 0
 end
 local weighted = previous * (windowMs - (now - start))
 local budget = limit * windowMs
@@ -77,7 +78,7 @@ local tolerance = capacity * windowMs
 local state = redis.call('HMGET', KEYS[1], 's', 'u')
 local debt = 0
 if state[1] then
-  debt = math.max(0, tonumber(state[2]) - math.max(0, now - tonumber(state[1])) * rate)
+  debt = math.max(0, (tonumber(state[2]) or 0) - math.max(0, now - tonumber(state[1])) * rate)
 end
 local nextDebt = debt + windowMs
 if nextDebt <= tolerance then
