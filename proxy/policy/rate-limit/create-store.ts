@@ -13,7 +13,8 @@ export function createRateLimitStore(url: string | undefined, log: Logger): Rate
   try {
     parsed = new URL(value);
   } catch {
-    throw new SettingsError("RATE_LIMIT_STORE", `expected "memory" or a redis:// or rediss:// URL, got ${JSON.stringify(value)}`);
+    // The value is not echoed: it may hold a password.
+    throw new SettingsError("RATE_LIMIT_STORE", `expected "memory" or a redis:// or rediss:// URL`);
   }
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
     throw new SettingsError("RATE_LIMIT_STORE", `expected "memory" or a redis:// or rediss:// URL, got the scheme ${parsed.protocol}`);
