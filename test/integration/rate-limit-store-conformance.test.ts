@@ -384,15 +384,27 @@ function capturedLog() {
 
 describe("ResilientStore (Redis with a memory fallback)", { skip: redisMissing }, () => {
   const open: RateLimitStore[] = [];
-  let server: RedisServer | undefined;
+  const servers: RedisServer[] = [];
   after(async () => {
     await Promise.all(open.map((s) => s.close()));
-    server?.resume();
-    await server?.stop({ kill: true });
+    for (const server of servers) {
+      server.resume();
+      await server.stop({ kill: true });
+    }
   });
   const track = <S extends RateLimitStore>(s: S): S => (open.push(s), s);
+  const startServer = async () => {
+    const server = await RedisServer.start();
+    servers.push(server);
+    return server;
+  };
   const failOpen = spec("fixed_window", 3, MINUTE);
   const failClosed: LimitSpec = { ...failOpen, failClosed: true };
+
+  it("a disconnected RedisStore rejects at once instead of queueing commands for later", async () => {
+    const store = track(new RedisStore(`redis://127.0.0.1:${await freePort()}`).connect());
+    await assert.rejects(store.consume("ns", "k", failOpen), (err: Error) => err.name === "ClientOfflineError" || /offline|closed/i.test(err.message));
+  });
 
   it("starts with Redis unreachable and decides from memory, degraded", async () => {
     const { log, lines } = capturedLog();
@@ -410,7 +422,7 @@ describe("ResilientStore (Redis with a memory fallback)", { skip: redisMissing }
   });
 
   it("Redis killed: fail-open counts in memory (degraded), fail-closed refuses; one log line; restarted: shared counting resumes in the same store", async () => {
-    server = await RedisServer.start();
+    const server = await startServer();
     const { log, lines } = capturedLog();
     const gatewayA = track(new ResilientStore(server.url, log));
     const gatewayB = track(new ResilientStore(server.url, pino({ level: "silent" })));
@@ -466,7 +478,7 @@ describe("ResilientStore (Redis with a memory fallback)", { skip: redisMissing }
   });
 
   it("a hung Redis costs one command timeout, then requests skip it until a probe gets through", async () => {
-    server ??= await RedisServer.start();
+    const server = await startServer();
     const store = track(new ResilientStore(server.url, pino({ level: "silent" }), { commandTimeoutMs: 200 }));
     await store.whenReady();
     const ns = freshNamespace();
