@@ -1,7 +1,7 @@
 // One suite for every rate-limit algorithm × store (DESIGN.md §8): the memory store and the Redis
 // store against a real redis-server. Both run on a clock the test drives (the Redis store's test
-// clock), so window edges are exact and nothing depends on how loaded the machine is; the windows
-// are long (a minute) so a real PEXPIRE never fires in the middle of a test. Then the store the data
+// clock), so window edges are exact and nothing depends on how loaded the machine is (under a test
+// clock the scripts keep keys 10 real minutes, so PEXPIRE never fires mid-test). Then the store the data
 // plane uses with Redis (ResilientStore) against a redis-server that is killed, hung and restarted.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -341,11 +341,12 @@ describe("rate-limit store conformance", () => {
           const ns = freshNamespace();
           const expired = new Set<string>();
           const wanted = ALGORITHMS.map((a) => `warren:rl:${ns}:${a}`);
-          const allGone = new Promise<void>((resolve) => {
-            void sub.subscribe("__keyevent@0__:expired", (key) => {
-              expired.add(key);
-              if (wanted.every((k) => expired.has(k))) resolve();
-            });
+          let allExpired!: () => void;
+          const allGone = new Promise<void>((resolve) => (allExpired = resolve));
+          // Subscribed before the keys exist: a fixed window may end a millisecond after its first hit.
+          await sub.subscribe("__keyevent@0__:expired", (key) => {
+            expired.add(key);
+            if (wanted.every((k) => expired.has(k))) allExpired();
           });
           // The real clock (Redis TIME) and a one-second window.
           for (const algorithm of ALGORITHMS) await redis.store.consume(ns, algorithm, spec(algorithm, 5, 1_000));

@@ -5,9 +5,14 @@
 // Stored integers are written with %.0f: Lua's default number format keeps 14 digits only.
 // Reply: { allowed (1|0), remaining, resetMs, retryAfterMs }.
 
+// Under a test clock, PEXPIRE still counts real milliseconds while the test's clock jumps, so keys
+// are kept at least 10 minutes (ttlFloor) lest a slow test machine expire them mid-test.
 const NOW = `
 local now = tonumber(ARGV[3])
-if not now then
+local ttlFloor = 0
+if now then
+  ttlFloor = 600000
+else
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
@@ -25,7 +30,7 @@ local resetMs = start + windowMs - now
 if used < limit then
   used = used + 1
   redis.call('HSET', KEYS[1], 's', string.format('%.0f', start), 'u', string.format('%.0f', used))
-  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', resetMs))
+  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.max(resetMs, ttlFloor)))
   return { 1, limit - used, resetMs, 0 }
 end
 return { 0, 0, resetMs, resetMs }
@@ -53,7 +58,7 @@ if weighted + (used + 1) * windowMs <= budget then
   used = used + 1
   local resetMs = start + 2 * windowMs - now
   redis.call('HSET', KEYS[1], 's', string.format('%.0f', start), 'u', string.format('%.0f', used), 'p', string.format('%.0f', previous))
-  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', resetMs))
+  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.max(resetMs, ttlFloor)))
   return { 1, math.floor((budget - weighted - used * windowMs) / windowMs), resetMs, 0 }
 end
 local resetMs = start + windowMs - now
@@ -84,7 +89,7 @@ local nextDebt = debt + windowMs
 if nextDebt <= tolerance then
   local resetMs = math.ceil(nextDebt / rate)
   redis.call('HSET', KEYS[1], 's', string.format('%.0f', now), 'u', string.format('%.0f', nextDebt))
-  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', resetMs))
+  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.max(resetMs, ttlFloor)))
   return { 1, math.floor((tolerance - nextDebt) / windowMs), resetMs, 0 }
 end
 return { 0, 0, math.ceil(debt / rate), math.ceil((nextDebt - tolerance) / rate) }

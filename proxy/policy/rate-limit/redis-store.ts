@@ -41,7 +41,8 @@ export interface RedisStoreOptions {
   /** A command not answered by then is rejected, so a hung Redis holds a request at most this long. */
   readonly commandTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
-  /** Honour consume()'s `now` instead of Redis TIME. Only for tests, which need a clock they drive. */
+  /** Honour consume()'s `now` instead of Redis TIME (and keep keys at least 10 minutes, as PEXPIRE
+   * counts real time). Only for tests, which need a clock they drive. */
   readonly clientClock?: boolean;
 }
 
