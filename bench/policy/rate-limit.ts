@@ -11,7 +11,10 @@ import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
 import { MemoryStore } from "../../proxy/policy/rate-limit/memory-store.ts";
 import { RedisStore } from "../../proxy/policy/rate-limit/redis-store.ts";
 import type { LimitSpec, RateLimitAlgorithm } from "../../proxy/policy/rate-limit/store.ts";
+import { ResilientStore } from "../../proxy/policy/rate-limit/resilient-store.ts";
 import { RedisServer, redisMissing } from "../../test/helpers/redis-server.ts";
+import { freePort } from "../../test/helpers/agent-process.ts";
+import pino from "pino";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: "300000" }, "redis-n": { type: "string", default: "20000" } } });
 const N = Number(values.n);
@@ -76,6 +79,16 @@ for (const algorithm of ALGORITHMS) {
     row({ store: "MemoryStore", algorithm, case: "100k keys, 10k cap", "decisions/s": rate(N, performance.now() - t0) });
     await store.close();
   }
+}
+
+// The Redis store with Redis unreachable: every decision from the memory fallback, still synchronous.
+{
+  const store = new ResilientStore(`redis://127.0.0.1:${await freePort()}`, pino({ level: "silent" }));
+  const s = spec("sliding_window");
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) store.consume("ns", keys[i % KEYS]!, s);
+  row({ store: "ResilientStore, Redis down", algorithm: "sliding_window", case: "100k keys, 10k cap", "decisions/s": rate(N, performance.now() - t0) });
+  await store.close();
 }
 
 // rate-limiter-flexible's memory limiter: a Promise per consume, a rejection per denial, a timer per key.
