@@ -460,8 +460,10 @@ describe("ResilientStore (Redis with a memory fallback)", { skip: redisMissing }
     assert.equal(status.fallbackDecisions, 5);
     assert.equal(lines.filter((l) => l.msg === "rate-limit store unavailable, using memory fallback").length, 1, "logged once");
 
+    // Waiting from before the restart: failed reconnects in between must not end the wait.
+    const backUp = Promise.all([gatewayA.whenReady(), gatewayB.whenReady()]);
     await server.restart();
-    await Promise.all([gatewayA.whenReady(), gatewayB.whenReady()]);
+    await backUp;
     const again = [await gatewayA.consume(ns, "k", failOpen), await gatewayB.consume(ns, "k", failOpen), await gatewayA.consume(ns, "k", failOpen)];
     assert.deepEqual(
       again.map((d) => [d.allowed, d.remaining, d.degraded]),

@@ -19,6 +19,11 @@ export class LimitState {
   lastSeen = 0;
 }
 
+/** The quota a client sees (Decision.limit): the bucket's capacity for token_bucket, else the limit. */
+export function quotaOf(spec: LimitSpec): number {
+  return spec.algorithm === "token_bucket" && spec.burst > 0 ? spec.burst : spec.limit;
+}
+
 /** Counter per window aligned to multiples of windowMs since the epoch; allowed while count < limit. */
 export function fixedWindow(s: LimitState, spec: LimitSpec, now: number): Decision {
   const windowMs = spec.windowMs;

@@ -12,8 +12,8 @@
 // and its insurance limiter covers only RLF limiters, not the sliding window, GCRA, failClosed or the
 // status the data plane reports. One contract and one conformance suite for three algorithms
 // outweigh a third more throughput than one gateway's rate limits need.
-import { once } from "node:events";
 import { createClient, defineScript, type CommandParser } from "@redis/client";
+import { quotaOf } from "./algorithms.ts";
 import { FIXED_WINDOW_LUA, SLIDING_WINDOW_LUA, TOKEN_BUCKET_LUA } from "./redis-scripts.ts";
 import type { Decision, LimitSpec, RateLimitAlgorithm, RateLimitStore, StoreStatus } from "./store.ts";
 
@@ -113,15 +113,15 @@ export class RedisStore implements RateLimitStore {
 
   /** Resolves when the client is connected and ready (at once if it is). */
   async whenReady(): Promise<void> {
-    if (!this.client.isReady) await once(this.client, "ready");
+    // Not events.once: it would reject on the 'error' each failed reconnect emits.
+    if (!this.client.isReady) await new Promise<void>((resolve) => this.client.once("ready", () => resolve()));
   }
 
   async consume(namespace: string, key: string, spec: LimitSpec, now?: number): Promise<Decision> {
     const clock = this.clientClock && now !== undefined ? String(now) : "";
     const reply = (await this.client[spec.algorithm](`warren:rl:${namespace}:${key}`, spec.limit, spec.windowMs, clock, spec.burst)) as ScriptReply;
     const [allowed, remaining, resetMs, retryAfterMs] = reply;
-    const limit = spec.algorithm === "token_bucket" && spec.burst > 0 ? spec.burst : spec.limit;
-    return { allowed: allowed === 1, limit, remaining, resetMs, retryAfterMs, degraded: false };
+    return { allowed: allowed === 1, limit: quotaOf(spec), remaining, resetMs, retryAfterMs, degraded: false };
   }
 
   /** Keys expire with their state (PEXPIRE), so there is nothing to drop. */

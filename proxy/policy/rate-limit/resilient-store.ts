@@ -2,6 +2,7 @@
 // process's memory (or a refusal, for failClosed rules) while it does not. The Redis client
 // reconnects by itself; no restart is needed to go back to shared counting.
 import type { Logger } from "pino";
+import { quotaOf } from "./algorithms.ts";
 import { MemoryStore } from "./memory-store.ts";
 import { RedisStore, type RedisStoreOptions } from "./redis-store.ts";
 import type { Decision, LimitSpec, RateLimitStore, StoreStatus } from "./store.ts";
@@ -61,8 +62,7 @@ export class ResilientStore implements RateLimitStore {
     this.fallbackDecisions++;
     this.markUnavailable(err);
     if (spec.failClosed) {
-      const limit = spec.algorithm === "token_bucket" && spec.burst > 0 ? spec.burst : spec.limit;
-      return { allowed: false, limit, remaining: 0, resetMs: REFUSAL_RETRY_MS, retryAfterMs: REFUSAL_RETRY_MS, degraded: true };
+      return { allowed: false, limit: quotaOf(spec), remaining: 0, resetMs: REFUSAL_RETRY_MS, retryAfterMs: REFUSAL_RETRY_MS, degraded: true };
     }
     return { ...this.fallback.consume(namespace, key, spec, now), degraded: true };
   }
