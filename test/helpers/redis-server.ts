@@ -18,8 +18,9 @@ export class RedisServer {
 
   private constructor(readonly port: number) {}
 
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
+  /** On `port`, or a free one. */
+  static async start(port?: number): Promise<RedisServer> {
+    const server = new RedisServer(port ?? (await freePort()));
     await server.launch();
     return server;
   }

@@ -407,6 +407,21 @@ describe("ResilientStore (Redis with a memory fallback)", { skip: redisMissing }
     await assert.rejects(store.consume("ns", "k", failOpen), (err: Error) => err.name === "ClientOfflineError" || /offline|closed/i.test(err.message));
   });
 
+  it("a RedisStore started before Redis connects by itself once Redis is up, through failed attempts", async () => {
+    const port = await freePort();
+    let failures = 0;
+    let twoFailures!: () => void;
+    const failedTwice = new Promise<void>((resolve) => (twoFailures = resolve));
+    const store = track(new RedisStore(`redis://127.0.0.1:${port}`, {}, { onError: () => ++failures === 2 && twoFailures() }).connect());
+    const ready = store.whenReady();
+    await failedTwice;
+    const server = await RedisServer.start(port);
+    servers.push(server);
+    await ready;
+    assert.equal((await store.consume(freshNamespace(), "k", failOpen)).allowed, true);
+    assert.equal(store.status().healthy, true);
+  });
+
   it("starts with Redis unreachable and decides from memory, degraded", async () => {
     const { log, lines } = capturedLog();
     const store = track(createRateLimitStore(`redis://:secret@127.0.0.1:${await freePort()}/0`, log));
