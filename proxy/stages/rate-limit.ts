@@ -39,8 +39,13 @@ function deny(ctx: RequestContext, rule: CompiledRateLimitRule, d: Decision): St
 function allowed(ctx: RequestContext, rule: CompiledRateLimitRule, d: Decision): void {
   if (!rule.headersOnAllowed) return;
   const [policy, limit] = rateLimitFields(rule, d);
-  const h = (ctx.rateLimitHeaders ??= []);
-  h.push("ratelimit-policy", policy, "ratelimit", limit);
+  const h = ctx.rateLimitHeaders;
+  // One field line each, an item per rule (RFC 9651 lists), in the order the rules counted.
+  if (h === undefined) ctx.rateLimitHeaders = ["ratelimit-policy", policy, "ratelimit", limit];
+  else {
+    h[1] += `, ${policy}`;
+    h[3] += `, ${limit}`;
+  }
 }
 
 export function rateLimit(store: RateLimitStore, errors: PolicyErrors): Stage {
