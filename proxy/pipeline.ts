@@ -8,6 +8,7 @@ import { clientIdentity } from "./stages/client-identity.ts";
 import { reservedPaths } from "./stages/reserved-paths.ts";
 import { CaptchaFailures, CaptchaVerifier } from "./policy/captcha.ts";
 import { waf, PolicyErrors } from "./stages/waf.ts";
+import { shaping, ShaperErrors } from "./stages/shaping.ts";
 import { route } from "./stages/route.ts";
 import { routeAction } from "./stages/route-action.ts";
 import { selectTarget } from "./stages/select-target.ts";
@@ -21,6 +22,7 @@ export function pipelineStages(d: ForwardDeps): readonly Stage[] {
     clientIdentity(d.trusted),
     reservedPaths({ verifier: new CaptchaVerifier(), failures: new CaptchaFailures(d.log) }, undefined, rooms),
     waf(new PolicyErrors(d.log), rooms),
+    shaping(new ShaperErrors(d.log)),
     route,
     routeAction,
     selectTarget(d.selector),

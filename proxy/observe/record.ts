@@ -61,6 +61,7 @@ export function recordWhenDone(ctx: RequestContext, sink: EventSink, stageNames:
       upgrade: ctx.raw?.kind === "upgrade",
       ruleId: ctx.rule?.id ?? "",
       ruleAction: ctx.rule?.action.kind ?? "",
+      ...(ctx.shaping !== undefined ? { shaping: { ruleId: ctx.shaping.rule.id, shapedBytesIn: ctx.shaping.shapedBytesIn, shapedBytesOut: ctx.shaping.shapedBytesOut } } : {}),
       timings: ctx.timings,
       stageNames,
     });

@@ -25,6 +25,8 @@ export interface RequestEvent {
   readonly ruleId: string;
   /** What that rule did: "block", "allow" (or "" when no rule decided). */
   readonly ruleAction: string;
+  /** The shaper that applied, with the bytes that waited for its tokens per direction (absent when none did). */
+  readonly shaping?: { readonly ruleId: string; readonly shapedBytesIn: number; readonly shapedBytesOut: number };
   /** Milliseconds per stage, by index into `stageNames` (a stage that did not run has no entry). */
   readonly timings: readonly number[];
   /** The pipeline's stage names; the same array for every event. */

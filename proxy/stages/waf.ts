@@ -51,7 +51,8 @@ export class PolicyErrors {
   }
 }
 
-function celRequest(ctx: RequestContext): CelRequest {
+/** The CEL view of a request, for policy stages' `when` expressions. */
+export function celRequest(ctx: RequestContext): CelRequest {
   return new CelRequest({
     method: ctx.method,
     protocol: ctx.proto,

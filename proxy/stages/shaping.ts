@@ -1,0 +1,64 @@
+// Stage 6, traffic shaping (DESIGN.md §5): the first enabled shaper whose scope — and then its CEL
+// `when` — matches sets ctx.shaping; the upload transform, download decorator, static body writer
+// and upgrade splice read it. An evaluation error counts as no match (fails open).
+import type { Logger } from "pino";
+import type { Stage, StageResult } from "../stage.ts";
+import type { RequestContext } from "../context.ts";
+import type { CelRequest } from "../policy/cel.ts";
+import type { CompiledShaperRule } from "../shaping/types.ts";
+import { ShaperBuckets } from "../shaping/bucket-registry.ts";
+import { celRequest } from "./waf.ts";
+
+/** Evaluation errors counted per rule, logged at most once per rule per interval. */
+export class ShaperErrors {
+  private readonly counts = new Map<string, number>();
+  private readonly lastLog = new Map<string, number>();
+  constructor(
+    private readonly log: Logger,
+    private readonly intervalMs = 60_000,
+  ) {}
+
+  evalError(rule: CompiledShaperRule, err: unknown, now = Date.now()): void {
+    const n = (this.counts.get(rule.id) ?? 0) + 1;
+    this.counts.set(rule.id, n);
+    if (now - (this.lastLog.get(rule.id) ?? -Infinity) < this.intervalMs) return;
+    this.lastLog.set(rule.id, now);
+    this.log.warn({ ruleId: rule.id, rule: rule.name, errors: n, err: err instanceof Error ? err.message : String(err) }, "shaper's `when` failed to evaluate");
+  }
+
+  count(ruleId: string): number {
+    return this.counts.get(ruleId) ?? 0;
+  }
+}
+
+export function shaping(errors: ShaperErrors, buckets = new ShaperBuckets()): Stage {
+  return {
+    name: "shaping",
+    run(ctx: RequestContext): StageResult {
+      const rules = ctx.snapshot.shapers;
+      // Buckets of deleted or edited rules go with the first request on the new snapshot.
+      buckets.retain(rules);
+      if (rules.length === 0) return undefined;
+      let cel: CelRequest | undefined;
+      for (const rule of rules) {
+        if (!rule.scope.matches(ctx.host, ctx.routingPath, ctx.method)) continue;
+        if (rule.when !== undefined) {
+          let hit: boolean;
+          try {
+            hit = rule.when.evaluate((cel ??= celRequest(ctx)));
+          } catch (e) {
+            errors.evalError(rule, e);
+            hit = false;
+          }
+          if (!hit) continue;
+        }
+        const lease = buckets.acquire(rule, () => rule.key((cel ??= celRequest(ctx))), performance.now());
+        ctx.shaping = { rule, upload: lease.upload, download: lease.download, shapedBytesIn: 0, shapedBytesOut: 0, exemptBytesIn: 0, exemptBytesOut: 0 };
+        // Held while the response (or the spliced connection) lasts, so a shared bucket in use never expires.
+        ctx.res.once("close", lease.release);
+        return undefined;
+      }
+      return undefined;
+    },
+  };
+}
