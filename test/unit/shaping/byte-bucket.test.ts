@@ -62,7 +62,7 @@ describe("Pacer", () => {
     assert.equal(p.delay(150), 0, "100 exempt + 50 from the burst");
     assert.equal(s.exemptBytesOut, 300);
     assert.equal(s.shapedBytesOut, 0);
-    assert.ok(p.delay(100) > 0);
+    assert.ok(p.delay(100) > 0, "past the burst, bytes wait");
     assert.equal(s.shapedBytesOut, 100);
   });
 });
