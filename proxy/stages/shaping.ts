@@ -1,6 +1,7 @@
 // Stage 6, traffic shaping (DESIGN.md §5): the first enabled shaper whose scope — and then its CEL
 // `when` — matches sets ctx.shaping; the upload transform, download decorator, static body writer
-// and upgrade splice read it. An evaluation error counts as no match (fails open).
+// and upgrade splice read it. An evaluation error counts as no match (fails open). Warren's own
+// answers (error pages, 429s, WAF pages, redirects) are small and go out unshaped.
 import type { Logger } from "pino";
 import type { Stage, StageResult } from "../stage.ts";
 import type { RequestContext } from "../context.ts";
