@@ -8,6 +8,9 @@ import { ActiveHealth } from "./health/active.ts";
 import { UpstreamPools, type AgentDialer } from "./targets/upstream-pools.ts";
 import { TargetSelector } from "./targets/target-selector.ts";
 import { bodyLimit } from "./body/body-limit.ts";
+import { uploadShaper } from "./body/upload-shaper.ts";
+import { downloadShaper } from "./handlers/download-shaper.ts";
+import { upgradeShaper } from "./handlers/upgrade-shaper.ts";
 import { RequestContext, type RawRequestSocket } from "./context.ts";
 import { RawResponse, answerError } from "./respond.ts";
 import { recordWhenDone } from "./observe/record.ts";
@@ -57,7 +60,17 @@ export class DataPlane implements DataPlaneControl {
     this.active = new ActiveHealth(this.pools, o.agents, o.log);
     const passive = new PassiveHealth();
     const selector = new TargetSelector(this.pools, o.agents, passive, this.active);
-    const stages = pipelineStages({ selector, passive, agents: o.agents, trusted: o.trusted, rateLimits: o.rateLimits, decorators: [], bodyTransforms: [bodyLimit], log: o.log });
+    const stages = pipelineStages({
+      selector,
+      passive,
+      agents: o.agents,
+      trusted: o.trusted,
+      rateLimits: o.rateLimits,
+      decorators: [downloadShaper],
+      bodyTransforms: [bodyLimit, uploadShaper],
+      spliceTransforms: [upgradeShaper],
+      log: o.log,
+    });
     this.pipeline = new Pipeline(stages, (ctx, stage, err) => {
       ctx.answeredBy = stage.name;
       ctx.cause = err;

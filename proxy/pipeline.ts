@@ -9,6 +9,7 @@ import { reservedPaths } from "./stages/reserved-paths.ts";
 import { CaptchaFailures, CaptchaVerifier } from "./policy/captcha.ts";
 import { waf, PolicyErrors } from "./stages/waf.ts";
 import { rateLimit } from "./stages/rate-limit.ts";
+import { shaping } from "./stages/shaping.ts";
 import { route } from "./stages/route.ts";
 import { routeAction } from "./stages/route-action.ts";
 import { selectTarget } from "./stages/select-target.ts";
@@ -24,6 +25,7 @@ export function pipelineStages(d: ForwardDeps): readonly Stage[] {
     reservedPaths({ verifier: new CaptchaVerifier(), failures: new CaptchaFailures(d.log) }, undefined, rooms),
     waf(policyErrors, rooms),
     rateLimit(d.rateLimits, policyErrors),
+    shaping(policyErrors),
     route,
     routeAction,
     selectTarget(d.selector),

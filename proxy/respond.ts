@@ -70,9 +70,10 @@ export class RawResponse extends EventEmitter implements ResponseSink {
  * Writes a whole answer that Warren makes itself (error page, static response, redirect). A request
  * whose body is still arriving is not forwarded anywhere: like nginx's lingering close, the
  * connection stops after this answer but keeps reading (and discarding) for a while, so an uploader
- * reads the answer instead of a reset. Malformed requests (400, 431) close at once.
+ * reads the answer instead of a reset. Malformed requests (400, 431) close at once. `send` writes
+ * the body (default: all at once).
  */
-export function writeAnswer(ctx: RequestContext, status: number, headers: string[], body: Buffer | string): void {
+export function writeAnswer(ctx: RequestContext, status: number, headers: string[], body: Buffer | string, send: BodyWriter = endWith): void {
   const res = ctx.res;
   ctx.status = status;
   const bodyless = ctx.method === "HEAD" || status === 204 || status === 304;
@@ -86,9 +87,15 @@ export function writeAnswer(ctx: RequestContext, status: number, headers: string
     else if (status === 400 || status === 431) headers.push("connection", "close");
   }
   res.writeHead(status, headers);
-  if (!bodyless) ctx.bytesOut += length;
-  res.end(bodyless ? undefined : body);
+  if (bodyless) return void res.end();
+  ctx.bytesOut += length;
+  send(ctx, body);
 }
+
+/** Writes an answer's body and ends the response (static route bodies pass the shaper's writer). */
+export type BodyWriter = (ctx: RequestContext, body: Buffer | string) => void;
+
+const endWith: BodyWriter = (ctx, body) => void ctx.res.end(body);
 
 /** Answers with the error page for `code` (HTML or JSON by Accept), plus `extra` headers. */
 export function answerError(ctx: RequestContext, code: ErrorCode, extra: readonly string[] = []): void {

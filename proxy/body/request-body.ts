@@ -1,5 +1,5 @@
-// The request body on its way upstream, through one list of transforms (the body limit now; the
-// upload shaper joins here). Each transform sees every chunk in order and may fail the stream.
+// The request body on its way upstream, through one list of transforms (the body limit, then the
+// upload shaper). Each transform sees every chunk in order and may fail the stream.
 import { Readable, Transform } from "node:stream";
 import type { RequestContext } from "../context.ts";
 

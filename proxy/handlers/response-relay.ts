@@ -1,7 +1,7 @@
 import type { Duplex } from "node:stream";
 import type { Dispatcher } from "undici";
 import { statusLine } from "../../lib/http-status.ts";
-import { splice } from "../../lib/splice.ts";
+import { splice, type SplicePipes } from "../../lib/splice.ts";
 import { buildDownstreamResponseHeaders, flatHeaders } from "../headers.ts";
 import type { RequestContext } from "../context.ts";
 
@@ -14,6 +14,20 @@ type Headers = Record<string, string | string[] | undefined>;
  * destroyed while the request waited for a connection).
  */
 export type RelayResult = { readonly ok: true } | { readonly ok: false; readonly error: Error; readonly requestStarted: boolean; readonly responseStarted: boolean };
+
+/** Streams a spliced upgrade's two directions pass through for this request (the upgrade shaper). */
+export type SpliceTransform = (ctx: RequestContext) => SplicePipes | undefined;
+
+/** Every transform's pipes for this request, client → upstream and upstream → client, in list order. */
+function splicePipes(ctx: RequestContext, transforms: readonly SpliceTransform[]): SplicePipes | undefined {
+  let out: { aToB: SplicePipes["aToB"]; bToA: SplicePipes["bToA"] } | undefined;
+  for (const t of transforms) {
+    const p = t(ctx);
+    if (p === undefined) continue;
+    out = out === undefined ? { aToB: p.aToB, bToA: p.bToA } : { aToB: [...out.aToB, ...p.aToB], bToA: [...out.bToA, ...p.bToA] };
+  }
+  return out;
+}
 
 /**
  * The terminal undici dispatch handler: writes the upstream response straight into the client's
@@ -33,6 +47,7 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
   constructor(
     private readonly ctx: RequestContext,
     private readonly settle: (r: RelayResult) => void,
+    private readonly spliceTransforms: readonly SpliceTransform[] = [],
   ) {}
 
   /** The client went away: stop the upstream exchange. */
@@ -94,14 +109,13 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
     client.write(`${head}x-request-id: ${ctx.id}\r\n\r\n`, "latin1");
     ctx.status = statusCode;
     this.started = true;
+    // Bytes the client sent after the head go back in front of its stream: counted and spliced
+    // (through any transforms) like the rest.
     const rest = ctx.raw!.head;
-    if (rest.length > 0) {
-      ctx.bytesIn += rest.length;
-      upstream.write(rest);
-    }
+    if (rest.length > 0) client.unshift(rest);
     upstream.on("data", (c: Buffer) => (ctx.bytesOut += c.length));
     client.on("data", (c: Buffer) => (ctx.bytesIn += c.length));
-    splice(client, upstream);
+    splice(client, upstream, splicePipes(ctx, this.spliceTransforms));
     // Settled when the spliced connection is over, so in-flight counts and the event cover its life.
     client.once("close", () => this.finish({ ok: true }));
   }

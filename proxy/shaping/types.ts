@@ -31,10 +31,13 @@ export interface CompiledShaperRule {
 
 /**
  * A byte token bucket, possibly shared by every request with the same key. `take` removes n bytes
- * and says how long to wait before sending them (0 = now).
+ * and says how long to wait before sending them (0 = now); the bucket may go into debt, so a chunk
+ * larger than the capacity still passes and the average rate stays exact.
  */
 export interface ByteBucket {
   take(n: number, now: number): number;
+  /** True when the bucket holds its whole capacity at `now`: a fresh one would behave the same. */
+  full(now: number): boolean;
 }
 
 /** Set on the context by the shaping stage when a shaper applies. */
@@ -46,4 +49,7 @@ export interface ShapingState {
   /** Bytes that waited for tokens, per direction (the request event reports them). */
   shapedBytesIn: number;
   shapedBytesOut: number;
+  /** Bytes that passed unshaped under the rule's exempt allowances, per direction. */
+  exemptBytesIn: number;
+  exemptBytesOut: number;
 }

@@ -11,7 +11,7 @@ import { WarrenError, type ErrorCode } from "../../lib/errors.ts";
 import { mapError } from "../../lib/error-mapper.ts";
 import { buildUpstreamRequestHeaders } from "../headers.ts";
 import { matchPathPrefix } from "../routing/path-prefix.ts";
-import { ResponseRelay, type RelayResult } from "../handlers/response-relay.ts";
+import { ResponseRelay, type RelayResult, type SpliceTransform } from "../handlers/response-relay.ts";
 import { DeadlineHandler } from "../handlers/deadline.ts";
 import { composeHandlers, type HandlerDecorator } from "../handlers/compose.ts";
 import { requestBody, type BodyTransform } from "../body/request-body.ts";
@@ -35,6 +35,8 @@ export interface ForwardDeps {
   /** Response-side decorators in front of ResponseRelay (first sees every callback first). */
   readonly decorators: readonly HandlerDecorator[];
   readonly bodyTransforms: readonly BodyTransform[];
+  /** Streams each direction of a spliced upgrade passes through (the upgrade shaper). */
+  readonly spliceTransforms: readonly SpliceTransform[];
   readonly log: Logger;
 }
 
@@ -81,7 +83,7 @@ export function forward(d: ForwardDeps): Stage {
       const relay = new ResponseRelay(ctx, (r) => {
         d.selector.active.done(sel.key);
         settle(r);
-      });
+      }, d.spliceTransforms);
       track(relay);
       const handler = new DeadlineHandler(composeHandlers(d.decorators, relay, ctx), {
         connectMs: route.timeouts.connectMs,

@@ -5,6 +5,7 @@ import { writeAnswer } from "../respond.ts";
 import { matchPathPrefix, normalizePath } from "../routing/path-prefix.ts";
 import type { RequestContext } from "../context.ts";
 import type { RouteAction } from "../snapshot.ts";
+import { writeStaticBody } from "../shaping/static-body.ts";
 
 type Redirect = Extract<RouteAction, { kind: "redirect" }>;
 
@@ -41,7 +42,8 @@ export const routeAction: Stage = {
     }
     const a = r.action;
     if (a.kind === "forward") return undefined;
-    if (a.kind === "static") writeAnswer(ctx, a.status, [...a.headers], a.body);
+    // A static body meets the download shaper like a proxied one.
+    if (a.kind === "static") writeAnswer(ctx, a.status, [...a.headers], a.body, writeStaticBody);
     else writeAnswer(ctx, a.status, ["location", redirectLocation(ctx, a)], "");
     return TAKEN;
   },

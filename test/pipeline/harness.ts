@@ -20,6 +20,7 @@ import { YamuxSession, type YamuxStream } from "../../tunnel/yamux/index.ts";
 import { encodeMessage } from "../../tunnel/messages.ts";
 import { RelayCounters, relayStream, type Connect } from "../../agent/stream-relay.ts";
 import { TargetPolicy, type PolicyResult } from "../../agent/allowlist.ts";
+import type { CompiledShaperRule } from "../../proxy/shaping/types.ts";
 
 export const silent = pino({ level: "silent" });
 
@@ -45,6 +46,8 @@ export interface HarnessOptions {
   trustedProxies?: string;
   headersTimeoutMs?: number;
   log?: pino.Logger;
+  /** Compiled shapers put into the snapshot as they are (enabled, in priority order). */
+  shapers?: CompiledShaperRule[];
 }
 
 let seq = 0;
@@ -102,7 +105,7 @@ export function buildSnapshot(o: HarnessOptions, version = 1): { snapshot: Proxy
       routes.push({ row: { id: routeId ?? `rt_${id}_${i}`, listener_id: id, spec: "" } as RouteRow, spec });
     });
   }
-  return { snapshot: compileSnapshot(version, listeners, routes, (o.agents ?? []).map(agentRow), { waf: [], rateLimits: [], shapers: [] }, randomBytes(32)), listenerIds };
+  return { snapshot: compileSnapshot(version, listeners, routes, (o.agents ?? []).map(agentRow), { waf: [], rateLimits: [], shapers: o.shapers ?? [] }, randomBytes(32)), listenerIds };
 }
 
 export interface InProcessAgent {
