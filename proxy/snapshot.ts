@@ -172,9 +172,9 @@ export interface RateLimitResponse {
 export interface CompiledRateLimitRule {
   readonly id: string;
   readonly name: string;
-  /** Changes with the spec: counters live in the namespace `${id}:${fingerprint}`. */
+  /** Changes with the spec (name included): an edit starts the rule's counters afresh. */
   readonly fingerprint: string;
-  /** `${id}:${fingerprint}`: the store namespace. */
+  /** The store namespace, from the fingerprint: the same on every gateway given the same rule. */
   readonly namespace: string;
   readonly scope: ScopeMatcher;
   readonly when: CompiledWhen | undefined;

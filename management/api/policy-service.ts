@@ -111,6 +111,11 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
     if (!r) throw new ApiError("not_found", `id: no ${what} ${id}`);
     return r;
   };
+  /** Rate-limit rules are unique by name: the name is part of the counters' shared namespace. */
+  const rateLimitNameFree = (name: string, self?: string) => {
+    const other = repo.rateLimits.all().find((r) => r.name === name && r.id !== self);
+    if (other) throw new ApiError("already_exists", `spec.name: a rate-limit rule named "${name}" exists (${other.id})`);
+  };
   const rateLimitToProto = (r: RuleRow): MessageInitShape<typeof RateLimitRuleSchema> => ({
     id: r.id,
     spec: rateLimitRuleSpecFromJson(r.spec),
@@ -271,6 +276,7 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
       const now = d.now();
       const row = await snapshots.write(() => {
         const spec = validateRateLimitRule(req.spec, templateKind);
+        rateLimitNameFree(spec.name);
         repo.rateLimits.insert({ id, name: spec.name, priority: spec.priority, spec: rateLimitRuleSpecToJson(spec), created_at: now, updated_at: now });
         return repo.rateLimits.get(id)!;
       });
@@ -282,6 +288,7 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
       const row = await snapshots.write(() => {
         mustIn(repo.rateLimits, "rate-limit rule", req.id);
         const spec = validateRateLimitRule(req.spec, templateKind);
+        rateLimitNameFree(spec.name, req.id);
         repo.rateLimits.update({ id: req.id, name: spec.name, priority: spec.priority, spec: rateLimitRuleSpecToJson(spec), updated_at: d.now() });
         return repo.rateLimits.get(req.id)!;
       });

@@ -25,7 +25,10 @@ export function compileRateLimits(rules: Stored<RateLimitRuleSpec>, templates: R
         id: row.id,
         name: spec.name,
         fingerprint,
-        namespace: `${row.id}:${fingerprint}`,
+        // Not the id: ids are made by each gateway, while gateways that share one Redis and were
+        // given the same config must share counters. The stored spec holds the name, and names are
+        // unique per kind, so two rules of one gateway never meet in one namespace.
+        namespace: `rl:${fingerprint}`,
         scope: scopeOf(spec.scope),
         when: spec.when === "" ? undefined : compileWhen(spec.when),
         key: compileKey(spec.keyParts.length === 0 ? ["client_ip"] : spec.keyParts),

@@ -36,6 +36,8 @@ export interface ManagementSettings {
   readonly trustedProxies: string;
   readonly observabilityRetentionDays: number;
   readonly observabilityMaxEvents: number;
+  /** RATE_LIMIT_STORE: "memory" (the default), or a redis:// / rediss:// URL several gateways share. */
+  readonly rateLimitStore: string;
 }
 
 const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -52,6 +54,20 @@ function readTrustedProxies(env: Env): string {
   } catch (e) {
     throw new SettingsError("TRUSTED_PROXIES", `${(e as Error).message} (expected comma-separated IPs or CIDRs such as 10.0.0.0/8, fd00::/8)`);
   }
+  return v;
+}
+
+function readRateLimitStore(env: Env): string {
+  const v = readString(env, "RATE_LIMIT_STORE", "memory").trim();
+  if (v === "memory") return v;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new SettingsError("RATE_LIMIT_STORE", `"${v.replace(/\/\/[^@/]*@/, "//…@")}" is not a URL (expected memory, redis://host:6379 or rediss://host:6380)`);
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") throw new SettingsError("RATE_LIMIT_STORE", `${url.protocol} is not supported (expected memory, redis://host:6379 or rediss://host:6380)`);
+  if (url.hostname === "") throw new SettingsError("RATE_LIMIT_STORE", "names no host (expected memory, redis://host:6379 or rediss://host:6380)");
   return v;
 }
 
@@ -129,5 +145,6 @@ export function loadManagementSettings(env: Env, cwd: string = process.cwd()): M
     trustedProxies: readTrustedProxies(env),
     observabilityRetentionDays: readInt(env, "OBSERVABILITY_RETENTION_DAYS", 30, 1, 3650),
     observabilityMaxEvents: readInt(env, "OBSERVABILITY_MAX_EVENTS", 1_000_000, 1000, 100_000_000),
+    rateLimitStore: readRateLimitStore(env),
   };
 }

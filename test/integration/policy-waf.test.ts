@@ -56,7 +56,7 @@ describe("WAF rules", () => {
     const e = (ev.json.events as Record<string, unknown>[])[0]!;
     assert.deepEqual([e.status, e.errorCode, e.ruleAction, e.answeredBy], [403, "waf_blocked", "block", "waf"]);
     // And in the log at debug, with the request id.
-    assert.ok(warren.w.logs.some((x) => x.msg === "WAF rule decided" && x.ruleId === id && x.requestId === e.requestId && x.outcome === "block"));
+    assert.ok(warren.w.logs.some((x) => x.msg === "policy rule decided" && x.ruleId === id && x.requestId === e.requestId && x.outcome === "block"));
   });
 
   it("takes the first enabled matching rule by priority: allow skips later blocks; a disabled rule does nothing", async (t) => {
@@ -111,7 +111,7 @@ describe("WAF rules", () => {
     assert.equal((await send("GET", "app.test", "/", { "x-tenant": "b" })).status, 403, "blocked");
     // Without the header the allow rule errs (open: no match) and the block rule errs (closed: blocks).
     assert.equal((await send("GET", "app.test", "/")).status, 403);
-    const logged = await pollUntil("the evaluation error in the log", async () => warren.w.logs.filter((x) => x.msg === "WAF rule's `when` failed to evaluate"), (v) => v.length >= 2);
+    const logged = await pollUntil("the evaluation error in the log", async () => warren.w.logs.filter((x) => x.msg === "policy rule's `when` failed to evaluate"), (v) => v.length >= 2);
     assert.ok(logged.some((x) => x.rule === "block tenant b"));
   });
 

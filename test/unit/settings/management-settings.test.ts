@@ -16,6 +16,8 @@ describe("management settings", () => {
     assert.equal(s.tlsMode, "auto");
     assert.equal(s.cookieSecure, true);
     assert.equal(s.setupWindowMs, 300_000);
+    assert.equal(s.rateLimitStore, "memory");
+    assert.equal(loadManagementSettings({ RATE_LIMIT_STORE: "redis://10.0.0.5:6379/2" }).rateLimitStore, "redis://10.0.0.5:6379/2");
   });
   it("derives the database path and cookie security", () => {
     assert.equal(loadManagementSettings({ CONFIG_DIR: "/var/lib/warren" }).databasePath, "/var/lib/warren/warren.db");
@@ -38,6 +40,14 @@ describe("management settings", () => {
     bad({ LOG_LEVEL: "loud" }, "LOG_LEVEL");
     bad({ WARREN_TEST_SETUP_WINDOW_MS: "600000" }, "WARREN_TEST_SETUP_WINDOW_MS");
     bad({ TRUSTED_PROXIES: "10.0.0.0/8, 300.1.1.1" }, "TRUSTED_PROXIES");
+    bad({ RATE_LIMIT_STORE: "redis" }, "RATE_LIMIT_STORE");
+    bad({ RATE_LIMIT_STORE: "http://cache:6379" }, "RATE_LIMIT_STORE");
+  });
+  it("never repeats a password from RATE_LIMIT_STORE in its error", () => {
+    assert.throws(
+      () => loadManagementSettings({ RATE_LIMIT_STORE: "redis//:hunter2@cache" }, "/srv"),
+      (e: unknown) => e instanceof SettingsError && e.variable === "RATE_LIMIT_STORE" && !e.message.includes("hunter2"),
+    );
   });
   it("names the variable once and says what is accepted once", () => {
     assert.throws(

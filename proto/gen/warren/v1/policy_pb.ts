@@ -2007,7 +2007,8 @@ export const PolicyService: GenService<{
     output: typeof CreateRateLimitRuleResponseSchema;
   },
   /**
-   * An edit starts the rule's counters afresh (they are kept per rule version).
+   * An edit starts the rule's counters afresh (they are kept per rule version). Names are unique:
+   * gateways that share one Redis share the counters of rules with the same spec, name included.
    *
    * @generated from rpc warren.v1.PolicyService.UpdateRateLimitRule
    */
