@@ -20,16 +20,19 @@ const stored = () =>
     downloadBytesPerSecond: 2 * 1024 * 1024,
     burstBytes: 1500,
     requestExemptBytes: 0,
-    responseExemptBytes: 64 * 1024,
+    responseExemptBytes: 1_310_720,
   });
 
 const refused = (field: string) => (e: unknown) => e instanceof FormError && e.problem.field === field;
 
 describe("byte sizes and rates", () => {
-  it("shows the largest binary unit a size is a whole number of", () => {
+  it("shows the largest binary unit a size is at least 1 of, exactly (three decimals at most)", () => {
     assert.deepEqual(sizeToForm(1024 * 1024), { value: "1", unit: "MiB" });
-    assert.deepEqual(sizeToForm(1536 * 1024), { value: "1536", unit: "KiB" });
-    assert.deepEqual(sizeToForm(1500), { value: "1500", unit: "B" });
+    assert.deepEqual(sizeToForm(1536 * 1024), { value: "1.5", unit: "MiB" });
+    assert.deepEqual(sizeToForm(1000 * 1024), { value: "1000", unit: "KiB" }, "976.5625 MiB would need more decimals");
+    assert.deepEqual(sizeToForm(512 * 1024), { value: "512", unit: "KiB" }, "not 0.5 MiB");
+    assert.deepEqual(sizeToForm(1500), { value: "1500", unit: "B" }, "1.46484375 KiB is not short");
+    assert.deepEqual(sizeToForm(1536), { value: "1.5", unit: "KiB" });
     assert.deepEqual(sizeToForm(0), { value: "", unit: "KiB" });
   });
   it("converts to bytes exactly, fractions included, and refuses what is not whole bytes", () => {
@@ -49,6 +52,7 @@ describe("byte sizes and rates", () => {
   it("writes sizes and rates for the list", () => {
     assert.equal(sizeText(2 * 1024 * 1024), "2 MiB");
     assert.equal(sizeText(1500), "1500 B");
+    assert.equal(sizeText(1_572_864), "1.5 MiB");
     assert.equal(sizeText(0), "0 B");
     assert.equal(rateText(512 * 1024), "512 KiB/s");
     assert.equal(rateText(0), "not shaped");
@@ -63,7 +67,7 @@ describe("shaper form", () => {
       { value: "256", unit: "KiB" },
       { value: "2", unit: "MiB" },
       { value: "1500", unit: "B" },
-      { value: "64", unit: "KiB" },
+      { value: "1.25", unit: "MiB" },
       { value: "", unit: "KiB" },
     ]);
     assert.deepEqual(f.keyParts, [

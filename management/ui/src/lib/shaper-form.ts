@@ -20,12 +20,15 @@ export const SIZE_UNITS: readonly (readonly [SizeUnit, number])[] = [
 
 const MAX_U32 = 4_294_967_295;
 
-/** Bytes as the largest unit they are a whole number of; 0 = empty (the server's default). */
+/**
+ * Bytes as the largest unit they are at least 1 of, exactly, with at most three decimals (1.5 MiB,
+ * 1536 B → 1.5 KiB, 1500 B stays bytes); 0 = empty (the server's default).
+ */
 export function sizeToForm(bytes: number, emptyUnit: SizeUnit = "KiB"): { value: string; unit: SizeUnit } {
   if (bytes === 0) return { value: "", unit: emptyUnit };
-  for (let i = SIZE_UNITS.length - 1; i >= 0; i--) {
+  for (let i = SIZE_UNITS.length - 1; i > 0; i--) {
     const [unit, size] = SIZE_UNITS[i]!;
-    if (bytes % size === 0) return { value: String(bytes / size), unit };
+    if (bytes >= size && (bytes * 1000) % size === 0) return { value: String(bytes / size), unit };
   }
   return { value: String(bytes), unit: "B" };
 }
@@ -51,7 +54,7 @@ export function sizeToBytes(value: string, unit: SizeUnit, field: string, max = 
   return Number(total);
 }
 
-/** "1 MiB", "512 KiB", "1500 B": exact (the unit the number is whole in). */
+/** "1 MiB", "1.5 MiB", "512 KiB", "1500 B": exact. */
 export function sizeText(bytes: number): string {
   const { value, unit } = sizeToForm(bytes, "B");
   return `${value || 0} ${unit}`;
