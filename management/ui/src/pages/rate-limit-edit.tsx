@@ -121,7 +121,7 @@ export function RateLimitEditPage({ params }: PageProps) {
           </div>
           <ScopeFieldset form={f} problem={problem} admin={admin} what="rate limit" onChange={(patch) => update((d) => Object.assign(d, patch))} />
           <fieldset>
-            <legend>Limit</legend>
+            <legend>Counting</legend>
             <KeyPartsEditor
               rows={f.keyParts}
               problem={problem}
