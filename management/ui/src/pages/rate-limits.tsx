@@ -1,6 +1,7 @@
 // Rate limits in evaluation order: scope, key, algorithm, "limit / window", fail mode; and where the
 // counters live (the store's status, refreshed every 3 s). Admins can turn a rule on or off, move it,
 // delete it, and make a new one.
+import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
@@ -123,8 +124,13 @@ export function RateLimitsPage(_props: PageProps) {
                         </>
                       ) : null}
                     </td>
-                    <td>
-                      <code>{keyPartsSummary(s?.keyParts)}</code>
+                    <td class="key-cell" title={keyPartsSummary(s?.keyParts)}>
+                      {(s?.keyParts.length ? s.keyParts : ["client_ip"]).map((p, k) => (
+                        <Fragment key={k}>
+                          {k > 0 && " + "}
+                          <code>{p}</code>
+                        </Fragment>
+                      ))}
                     </td>
                     <td>{algorithmName(s?.algorithm)}</td>
                     <td class="nowrap">{limitSummary(s)}</td>
