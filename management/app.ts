@@ -15,7 +15,7 @@ import { AgentRegistry } from "./agents/registry.ts";
 import { TunnelEndpoint } from "./agents/tunnel-endpoint.ts";
 import { AgentDownload } from "./agents/agent-download.ts";
 import { TEST_AGENT_STREAM_PATH, agentStreamTestHook } from "./agents/test-hooks.ts";
-import { parseTrustedProxies, type DataPlaneControl, type DataPlaneOptions } from "../proxy/index.ts";
+import { createRateLimitStore, parseTrustedProxies, type DataPlaneControl, type DataPlaneOptions } from "../proxy/index.ts";
 import { SnapshotService } from "./config/snapshot-service.ts";
 import { seedPublicListener, seedTemplates } from "./config/seed.ts";
 import { EventWriter } from "./observe/event-writer.ts";
@@ -100,8 +100,12 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
   const registry = new AgentRegistry(log, store.agents);
   const authenticator = new Authenticator(store);
   const events = new EventWriter(s.databasePath, { retentionDays: s.observabilityRetentionDays, maxRows: s.observabilityMaxEvents }, log);
+  const rateLimits = createRateLimitStore(s.rateLimitStore, log);
+  const rl = rateLimits.status();
+  log.info({ store: rl.kind, target: rl.target || undefined }, rl.kind === "redis" ? "rate-limit counters in Redis (memory fallback while it cannot answer)" : "rate-limit counters in memory");
   const dataPlane = createDataPlane({
     events,
+    rateLimits,
     agents: registry,
     trusted: parseTrustedProxies(s.trustedProxies),
     // HTTPS listeners without an uploaded certificate get one from Warren's CA.

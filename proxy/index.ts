@@ -22,7 +22,8 @@ export {
   type RateLimitResponse,
 } from "./snapshot.ts";
 export { compileKey, validateKeyParts, MAX_KEY_PARTS } from "./policy/key-parts.ts";
-export type { LimitSpec, RateLimitAlgorithm, StoreStatus } from "./policy/rate-limit/store.ts";
+export type { LimitSpec, RateLimitAlgorithm, RateLimitStore, StoreStatus } from "./policy/rate-limit/store.ts";
+export { checkRateLimitStoreUrl, createRateLimitStore } from "./policy/rate-limit/create-store.ts";
 export type { CompiledShaperRule, ShaperSpec } from "./shaping/types.ts";
 export { ScopeMatcher, validateScope, type ScopeSpec, type ScopeProblem } from "./policy/match.ts";
 export { CelCheckError, compileWhen } from "./policy/cel.ts";

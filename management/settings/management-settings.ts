@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from "node:path";
 import { readFileSync } from "node:fs";
-import { parseTrustedProxies } from "../../proxy/index.ts";
+import { checkRateLimitStoreUrl, parseTrustedProxies } from "../../proxy/index.ts";
 import { SettingsError, readBool, readEnum, readInt, readList, readString, readUrl, type Env } from "../../lib/env.ts";
 
 export type TlsMode = "auto" | "provided" | "off";
@@ -59,16 +59,8 @@ function readTrustedProxies(env: Env): string {
 
 function readRateLimitStore(env: Env): string {
   const v = readString(env, "RATE_LIMIT_STORE", "memory").trim();
-  if (v === "memory") return v;
-  let url: URL;
-  try {
-    url = new URL(v);
-  } catch {
-    throw new SettingsError("RATE_LIMIT_STORE", `"${v.replace(/\/\/[^@/]*@/, "//…@")}" is not a URL (expected memory, redis://host:6379 or rediss://host:6380)`);
-  }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") throw new SettingsError("RATE_LIMIT_STORE", `${url.protocol} is not supported (expected memory, redis://host:6379 or rediss://host:6380)`);
-  if (url.hostname === "") throw new SettingsError("RATE_LIMIT_STORE", "names no host (expected memory, redis://host:6379 or rediss://host:6380)");
-  return v;
+  checkRateLimitStoreUrl(v);
+  return v === "" ? "memory" : v;
 }
 
 /** CONFIG_DIR and DATABASE_PATH, resolved against cwd: all the CLI's offline commands need. */

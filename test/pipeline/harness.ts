@@ -9,6 +9,7 @@ import type { Duplex } from "node:stream";
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import pino from "pino";
 import { DataPlane, parseTrustedProxies, type ProxySnapshot, type RequestEvent } from "../../proxy/index.ts";
+import { MemoryStore } from "../../proxy/policy/rate-limit/index.ts";
 import { compileSnapshot } from "../../management/config/compile-snapshot.ts";
 import { validateRoute } from "../../management/config/validate-route.ts";
 import { RouteSpecSchema } from "../../proto/gen/warren/v1/proxy_pb.ts";
@@ -138,6 +139,7 @@ export class Harness {
     this.plane = new DataPlane({
       agents: this.registry,
       trusted: parseTrustedProxies(opts.trustedProxies ?? ""),
+      rateLimits: new MemoryStore(),
       selfSigned: () => Promise.reject(new Error("no HTTPS listeners in the pipeline harness")),
       events: {
         record: (e) => {

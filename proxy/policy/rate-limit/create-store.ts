@@ -6,9 +6,9 @@ import { MemoryStore } from "./memory-store.ts";
 import { ResilientStore } from "./resilient-store.ts";
 import type { RateLimitStore } from "./store.ts";
 
-export function createRateLimitStore(url: string | undefined, log: Logger): RateLimitStore {
-  const value = url?.trim() ?? "";
-  if (value === "" || value === "memory") return new MemoryStore();
+/** Throws SettingsError naming RATE_LIMIT_STORE unless `value` is "memory" (or empty) or a redis:// / rediss:// URL with a host. */
+export function checkRateLimitStoreUrl(value: string): void {
+  if (value === "" || value === "memory") return;
   let parsed: URL;
   try {
     parsed = new URL(value);
@@ -20,5 +20,11 @@ export function createRateLimitStore(url: string | undefined, log: Logger): Rate
     throw new SettingsError("RATE_LIMIT_STORE", `expected "memory" or a redis:// or rediss:// URL, got the scheme ${parsed.protocol}`);
   }
   if (parsed.hostname === "") throw new SettingsError("RATE_LIMIT_STORE", "the Redis URL has no host");
+}
+
+export function createRateLimitStore(url: string | undefined, log: Logger): RateLimitStore {
+  const value = url?.trim() ?? "";
+  checkRateLimitStoreUrl(value);
+  if (value === "" || value === "memory") return new MemoryStore();
   return new ResilientStore(value, log);
 }
