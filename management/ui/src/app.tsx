@@ -20,6 +20,10 @@ import { WafRuleEditPage } from "./pages/waf-rule-edit.tsx";
 import { TemplatesPage } from "./pages/templates.tsx";
 import { CaptchaProviderEditPage, CaptchaProvidersPage } from "./pages/captcha.tsx";
 import { TemplateEditPage } from "./pages/template-edit.tsx";
+import { RateLimitsPage } from "./pages/rate-limits.tsx";
+import { RateLimitEditPage } from "./pages/rate-limit-edit.tsx";
+import { ShapersPage } from "./pages/shapers.tsx";
+import { ShaperEditPage } from "./pages/shaper-edit.tsx";
 import { RequestsPage } from "./pages/requests.tsx";
 import { UsersPage } from "./pages/users.tsx";
 import { TokensPage } from "./pages/tokens.tsx";
@@ -51,6 +55,12 @@ const ROUTES: RouteEntry[] = [
   { path: "/captcha", page: CaptchaProvidersPage, nav: "Captcha" },
   { path: "/captcha/new", page: CaptchaProviderEditPage },
   { path: "/captcha/:id", page: CaptchaProviderEditPage },
+  { path: "/rate-limits", page: RateLimitsPage, nav: "Rate limits" },
+  { path: "/rate-limits/new", page: RateLimitEditPage },
+  { path: "/rate-limits/:id", page: RateLimitEditPage },
+  { path: "/shapers", page: ShapersPage, nav: "Shapers" },
+  { path: "/shapers/new", page: ShaperEditPage },
+  { path: "/shapers/:id", page: ShaperEditPage },
   { path: "/listeners", page: ListenersPage, nav: "Listeners" },
   { path: "/listeners/new", page: ListenerPage },
   { path: "/listeners/:id", page: ListenerPage },

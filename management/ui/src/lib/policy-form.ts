@@ -224,7 +224,7 @@ export function parseOffset(message: string): number | undefined {
  * down (+1): swap priorities with the neighbour, or, when they are equal (id order decides), put
  * the moved rule one before or after it. Empty at either end.
  */
-export function movePriorities(rules: readonly WafRule[], index: number, dir: -1 | 1): { id: string; priority: number }[] {
+export function movePriorities(rules: readonly { id: string; spec?: { priority: number } | undefined }[], index: number, dir: -1 | 1): { id: string; priority: number }[] {
   const r = rules[index];
   const n = rules[index + dir];
   if (!r || !n) return [];

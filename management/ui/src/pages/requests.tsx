@@ -7,7 +7,7 @@ import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
 import { useLoad } from "../lib/load.ts";
 import { navigate } from "../lib/router.ts";
-import { when } from "../lib/format.ts";
+import { bytes, when } from "../lib/format.ts";
 import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Badge, Empty, FormProblem, Loading, PageHeader, Select, TextInput } from "../components/ui.tsx";
 import { StatusClass, type RequestEvent } from "../../../../proto/gen/warren/v1/observability_pb.ts";
@@ -86,6 +86,9 @@ export function RequestsPage({ query }: PageProps) {
 
   const cfg = useLoad(() => api.proxy.getProxyConfig({}), [], 30_000);
   const agents = useLoad(() => api.agents.listAgents({}), [], 30_000);
+  // Names for the rate limits and shaper an event names (ids when a rule is gone).
+  const rateLimits = useLoad(() => api.policy.listRateLimitRules({}), [], 30_000);
+  const shapers = useLoad(() => api.policy.listShaperRules({}), [], 30_000);
   const events = useLoad(
     () =>
       api.observability.listRequestEvents({
@@ -113,6 +116,9 @@ export function RequestsPage({ query }: PageProps) {
     if (e.agentId) parts.push(`via ${agentName.get(e.agentId) ?? e.agentId}`);
     return parts.join(" ");
   };
+  const rateLimitName = new Map((rateLimits.data?.rules ?? []).map((r) => [r.id, r.spec?.name || r.id]));
+  const shaperName = new Map((shapers.data?.rules ?? []).map((r) => [r.id, r.spec?.name || r.id]));
+  const ruleLink = (kind: "rate-limits" | "shapers", id: string, names: Map<string, string>) => <a href={`/${kind}/${id}`}>{names.get(id) ?? id}</a>;
   const filtered = FILTERS.some(([k]) => applied[k] !== "");
   const problem = events.problem;
   const set = (k: FilterKey) => (v: string) => setDraft((d) => ({ ...d, [k]: v }));
@@ -211,7 +217,23 @@ export function RequestsPage({ query }: PageProps) {
                     <td class="path">
                       <code>{e.path}</code>
                     </td>
-                    <td data-testid="status">{statusBadge(e.status)}</td>
+                    <td data-testid="status" class="nowrap">
+                      {statusBadge(e.status)}
+                      {e.limited && (
+                        <>
+                          {" "}
+                          <span title={`Limited by ${rateLimitName.get(e.rateLimitRuleIds.at(-1) ?? "") ?? e.rateLimitRuleIds.at(-1) ?? "a rate limit"}`}>
+                            <Badge tone="warn">limited</Badge>
+                          </span>
+                        </>
+                      )}
+                      {e.shaperRuleId && (
+                        <>
+                          {" "}
+                          <Badge tone="muted">shaped</Badge>
+                        </>
+                      )}
+                    </td>
                     <td>{e.errorCode ? <code>{e.errorCode}</code> : ""}</td>
                     <td>{e.routeId ? <a href={`/routes/${e.routeId}`}>{routeName.get(e.routeId) ?? e.routeId}</a> : <span class="muted">none</span>}</td>
                     <td>{targetText(e)}</td>
@@ -237,6 +259,33 @@ export function RequestsPage({ query }: PageProps) {
                           <dd>
                             <code>{e.requestId}</code>
                           </dd>
+                          {e.limited && e.rateLimitRuleIds.length > 0 && (
+                            <>
+                              <dt>Limited by</dt>
+                              <dd data-testid="limited-by">{ruleLink("rate-limits", e.rateLimitRuleIds.at(-1)!, rateLimitName)}</dd>
+                            </>
+                          )}
+                          {e.rateLimitRuleIds.length > 0 && (
+                            <>
+                              <dt>Rate limits counted</dt>
+                              <dd>
+                                {e.rateLimitRuleIds.map((rid, k) => (
+                                  <Fragment key={rid}>
+                                    {k > 0 && ", "}
+                                    {ruleLink("rate-limits", rid, rateLimitName)}
+                                  </Fragment>
+                                ))}
+                              </dd>
+                            </>
+                          )}
+                          {e.shaperRuleId && (
+                            <>
+                              <dt>Shaper</dt>
+                              <dd data-testid="shaper">
+                                {ruleLink("shapers", e.shaperRuleId, shaperName)}: waited for <span title={`${e.shapedBytesIn} bytes`}>{bytes(e.shapedBytesIn)}</span> in, <span title={`${e.shapedBytesOut} bytes`}>{bytes(e.shapedBytesOut)}</span> out
+                              </dd>
+                            </>
+                          )}
                           {stages.length === 0 && (
                             <>
                               <dt>Stages</dt>

@@ -22,14 +22,15 @@ const EXAMPLES = [
   { label: "outside the office network", text: '!cidr(client_ip, "10.0.0.0/8") && path_prefix(path, "/internal")' },
 ];
 
-function HeaderRows({ rows, problem, admin, onRows }: { rows: HeaderRow[]; problem: ApiProblem | undefined; admin: boolean; onRows: (rows: HeaderRow[]) => void }) {
+/** Extra response headers as name/value rows; errors named `${prefix}[i].name` land under the row. */
+export function HeaderRows({ rows, problem, admin, onRows, prefix = "block.headers" }: { rows: HeaderRow[]; problem: ApiProblem | undefined; admin: boolean; onRows: (rows: HeaderRow[]) => void; prefix?: string }) {
   const set = (j: number, patch: Partial<HeaderRow>) => onRows(rows.map((r, k) => (k === j ? { ...r, ...patch } : r)));
   return (
     <div class="rows">
       {rows.map((h, j) => (
         <div class="row" key={j}>
-          <TextInput label={`Response header ${j + 1} name`} field={`block.headers[${j}].name`} problem={problem} value={h.name} onValue={(v) => set(j, { name: v })} />
-          <TextInput label={`Response header ${j + 1} value`} field={`block.headers[${j}].value`} problem={problem} value={h.value} onValue={(v) => set(j, { value: v })} />
+          <TextInput label={`Response header ${j + 1} name`} field={`${prefix}[${j}].name`} problem={problem} value={h.name} onValue={(v) => set(j, { name: v })} />
+          <TextInput label={`Response header ${j + 1} value`} field={`${prefix}[${j}].value`} problem={problem} value={h.value} onValue={(v) => set(j, { value: v })} />
           {admin && (
             <button type="button" onClick={() => onRows(rows.filter((_, k) => k !== j))}>
               Remove<span class="skip"> response header {j + 1}</span>
@@ -49,7 +50,7 @@ function HeaderRows({ rows, problem, admin, onRows }: { rows: HeaderRow[]; probl
 }
 
 /** The `when` textarea: monospace, its error (with line and column) underneath, the caret put where the error points. */
-function WhenField({ value, problem, admin, onValue }: { value: string; problem: ApiProblem | undefined; admin: boolean; onValue: (v: string) => void }) {
+export function WhenField({ value, problem, admin, onValue }: { value: string; problem: ApiProblem | undefined; admin: boolean; onValue: (v: string) => void }) {
   const ref = useRef<HTMLTextAreaElement>(null);
   const msg = messageFor(problem, "when");
   useEffect(() => {

@@ -1,0 +1,152 @@
+// Pieces the rate-limit and shaper pages share: the scope fieldset (with the CEL `when`), the key-part
+// list editor, a number with a unit (window, bytes), and a list row's change buttons.
+import type { ComponentChildren } from "preact";
+import type { ApiProblem } from "../lib/errors.ts";
+import { KEY_PART_KINDS, MAX_KEY_PARTS, keyPartsListMessage, kindNeedsName, type KeyPartRow } from "../lib/rate-limit-form.ts";
+import { ConfirmButton, Field, Select, TextInput } from "../components/ui.tsx";
+import { WhenField } from "./waf-rule-edit.tsx";
+
+export interface ScopeForm {
+  hosts: string;
+  pathPrefixes: string;
+  methods: string;
+  when: string;
+}
+
+/** Hosts, path prefixes, methods and `when`: which requests the rule looks at. */
+export function ScopeFieldset({ form, problem, admin, what, onChange }: { form: ScopeForm; problem: ApiProblem | undefined; admin: boolean; what: string; onChange: (patch: Partial<ScopeForm>) => void }) {
+  return (
+    <fieldset>
+      <legend>Scope</legend>
+      <p class="hint">Which requests the {what} looks at: all three must match; an empty list matches everything. A <code>when</code> that fails to evaluate counts as no match.</p>
+      <div class="grid2">
+        <TextInput label="Hosts" field="scope.hosts" problem={problem} placeholder="app.example.com, *.example.org" hint="Comma-separated; exact names or *.suffix. Empty = any host." value={form.hosts} onValue={(v) => onChange({ hosts: v })} />
+        <TextInput label="Path prefixes" field="scope.path_prefixes" problem={problem} placeholder="/login, /api" hint="Comma-separated; segment-aware: /api matches /api and /api/x, not /apix. Empty = any path." value={form.pathPrefixes} onValue={(v) => onChange({ pathPrefixes: v })} />
+        <TextInput label="Methods" field="scope.methods" problem={problem} placeholder="POST, PUT" hint="Comma-separated. Empty = any method." value={form.methods} onValue={(v) => onChange({ methods: v })} />
+      </div>
+      <WhenField value={form.when} problem={problem} admin={admin} onValue={(v) => onChange({ when: v })} />
+    </fieldset>
+  );
+}
+
+/**
+ * The key: rows of a kind and, for header/cookie/query, a name. A server error naming a row
+ * (`key_parts[2]`) shows under it; one naming the list (or a row past the end) under the list.
+ */
+export function KeyPartsEditor({ rows, problem, admin, onRows, intro }: { rows: KeyPartRow[]; problem: ApiProblem | undefined; admin: boolean; onRows: (rows: KeyPartRow[]) => void; intro: ComponentChildren }) {
+  const set = (j: number, patch: Partial<KeyPartRow>) => onRows(rows.map((r, k) => (k === j ? { ...r, ...patch } : r)));
+  const listMsg = keyPartsListMessage(problem, rows.length);
+  return (
+    <div class={`key-parts${listMsg ? " field-invalid" : ""}`} data-field="key_parts" role="group" aria-label="Key parts">
+      <h4>Key parts</h4>
+      <p class="hint">
+        {intro} At most {MAX_KEY_PARTS}; none = the client address.
+      </p>
+      <div class="rows">
+        {rows.map((r, j) => {
+          const named = kindNeedsName(r.kind);
+          return (
+            <div class="row" key={j}>
+              <Select label={`Key part ${j + 1}`} field={named ? undefined : `key_parts[${j}]`} problem={problem} value={r.kind} options={KEY_PART_KINDS} onValue={(v) => set(j, { kind: v })} />
+              {named && (
+                <TextInput
+                  label={`Key part ${j + 1} ${r.kind === "query" ? "parameter" : r.kind} name`}
+                  field={`key_parts[${j}]`}
+                  problem={problem}
+                  placeholder={r.kind === "header" ? "x-api-key" : r.kind === "cookie" ? "session" : "token"}
+                  value={r.name}
+                  onValue={(v) => set(j, { name: v })}
+                />
+              )}
+              {admin && (
+                <button type="button" onClick={() => onRows(rows.filter((_, k) => k !== j))}>
+                  Remove<span class="skip"> key part {j + 1}</span>
+                </button>
+              )}
+            </div>
+          );
+        })}
+      </div>
+      {listMsg && (
+        <div class="field-error" role="alert">
+          {listMsg}
+        </div>
+      )}
+      {admin && (
+        <div>
+          <button type="button" disabled={rows.length >= MAX_KEY_PARTS} onClick={() => onRows([...rows, { kind: "header", name: "" }])}>
+            Add key part
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** A number and its unit in one field: the error (named `field`) under both. */
+export function NumberWithUnit<U extends string>({
+  label,
+  field,
+  problem,
+  hint,
+  value,
+  unit,
+  units,
+  placeholder,
+  onValue,
+  onUnit,
+}: {
+  label: string;
+  field: string;
+  problem: ApiProblem | undefined;
+  hint?: ComponentChildren;
+  value: string;
+  unit: U;
+  units: readonly (readonly [U, string])[];
+  placeholder?: string;
+  onValue: (v: string) => void;
+  onUnit: (u: U) => void;
+}) {
+  return (
+    <Field label={label} field={field} problem={problem} hint={hint}>
+      {(id, describedBy, invalid) => (
+        <div class="unit-input">
+          <input id={id} name={field} inputMode="decimal" placeholder={placeholder} aria-describedby={describedBy} aria-invalid={invalid || undefined} value={value} onInput={(e) => onValue((e.currentTarget as HTMLInputElement).value)} />
+          <select
+            aria-label={`${label} unit`}
+            name={`${field}_unit`}
+            value={unit}
+            onChange={(e) => {
+              const hit = units.find(([u]) => u === (e.currentTarget as HTMLSelectElement).value);
+              if (hit) onUnit(hit[0]);
+            }}
+          >
+            {units.map(([u, text]) => (
+              <option key={u} value={u}>
+                {text}
+              </option>
+            ))}
+          </select>
+        </div>
+      )}
+    </Field>
+  );
+}
+
+/** A list row's change buttons: enable/disable, up, down, delete (asks first). */
+export function RowActions(p: { name: string; enabled: boolean; busy: boolean; first: boolean; last: boolean; onToggle: () => void; onMove: (dir: -1 | 1) => void; deleteQuestion: ComponentChildren; confirmLabel: string; onDelete: () => Promise<void> }) {
+  return (
+    <div class="row-actions">
+      <button type="button" disabled={p.busy} onClick={p.onToggle} aria-label={`${p.enabled ? "Disable" : "Enable"} ${p.name}`}>
+        {p.enabled ? "Disable" : "Enable"}
+      </button>
+      <button type="button" disabled={p.busy || p.first} onClick={() => p.onMove(-1)} aria-label={`Move ${p.name} up`}>
+        ↑
+      </button>
+      <button type="button" disabled={p.busy || p.last} onClick={() => p.onMove(1)} aria-label={`Move ${p.name} down`}>
+        ↓
+      </button>
+      <ConfirmButton label="Delete" disabled={p.busy} question={p.deleteQuestion} confirmLabel={p.confirmLabel} onConfirm={p.onDelete} />
+    </div>
+  );
+}
