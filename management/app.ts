@@ -154,7 +154,12 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
         log,
         info,
         agents: { registry, ca, managementUrl: () => managementUrlFor(s, Number(new URL(management.url).port) || s.port), bundleSha256: agentDownload.sha256 },
-        proxy: { snapshots, listenerStatus: (id) => dataPlane.listenerStatus(id), rateLimitStatus: () => dataPlane.rateLimitStatus() },
+        proxy: {
+          snapshots,
+          listenerStatus: (id) => dataPlane.listenerStatus(id),
+          rateLimitStatus: () => dataPlane.rateLimitStatus(),
+          cache: { usage: () => dataPlane.cacheUsage(), purge: (f) => dataPlane.purgeCache(f) },
+        },
       },
     });
   } catch (e) {

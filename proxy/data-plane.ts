@@ -18,6 +18,7 @@ import { mapError } from "../lib/error-mapper.ts";
 import type { TrustedProxies } from "./client-ip.ts";
 import type { EventSink } from "./observe/request-event.ts";
 import type { RateLimitStore, StoreStatus } from "./policy/rate-limit/store.ts";
+import type { CacheStore, CacheUsage, PurgeFilter } from "./cache/types.ts";
 
 export interface DataPlaneOptions {
   readonly agents: AgentDialer;
@@ -26,6 +27,8 @@ export interface DataPlaneOptions {
   readonly events: EventSink;
   /** Rate-limit counters: memory, or Redis with a memory fallback (RATE_LIMIT_STORE). */
   readonly rateLimits: RateLimitStore;
+  /** The HTTP cache's store (memory and disk tiers). */
+  readonly cache?: CacheStore;
   readonly log: Logger;
   /** Tests shorten these. */
   readonly listenerTimeouts?: ListenerTimeouts;
@@ -45,6 +48,10 @@ export interface DataPlaneControl {
   agentDraining(agentId: string): void;
   /** The rate-limit store in use and its health. */
   rateLimitStatus(): StoreStatus;
+  /** The HTTP cache's entries and bytes per tier, hits and misses. */
+  cacheUsage(): CacheUsage;
+  /** Removes cache entries; a request after it returns never gets one of them. */
+  purgeCache(filter: PurgeFilter): { entries: number; bytes: number };
 }
 
 /** The public side: the current snapshot, the listeners and the request pipeline. */
@@ -115,6 +122,15 @@ export class DataPlane implements DataPlaneControl {
 
   rateLimitStatus(): StoreStatus {
     return this.o.rateLimits.status();
+  }
+
+  cacheUsage(): CacheUsage {
+    const none = { entries: 0, bytes: 0, budgetBytes: 0 };
+    return this.o.cache?.usage() ?? { memory: none, disk: none, hits: 0, misses: 0 };
+  }
+
+  purgeCache(filter: PurgeFilter): { entries: number; bytes: number } {
+    return this.o.cache?.purge(filter) ?? { entries: 0, bytes: 0 };
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@ import type { TlsMode } from "../settings/management-settings.ts";
 import type { AgentRegistry } from "../agents/registry.ts";
 import type { CertificateAuthority } from "../pki/index.ts";
 import type { SnapshotService } from "../config/snapshot-service.ts";
-import type { ListenerStatus, StoreStatus } from "../../proxy/index.ts";
+import type { CacheUsage, ListenerStatus, PurgeFilter, StoreStatus } from "../../proxy/index.ts";
 
 export interface ServerInfo {
   readonly version: string;
@@ -41,5 +41,10 @@ export interface ApiDeps {
     readonly listenerStatus: (id: string) => ListenerStatus | undefined;
     /** The rate-limit store in use (RATE_LIMIT_STORE) and its health. */
     readonly rateLimitStatus: () => StoreStatus;
+    /** The HTTP cache's usage, and purging it (visible before purge returns). */
+    readonly cache: {
+      usage(): CacheUsage;
+      purge(filter: PurgeFilter): { entries: number; bytes: number };
+    };
   };
 }

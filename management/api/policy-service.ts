@@ -1,13 +1,15 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { PolicyService, TemplateKind, type CaptchaProviderSchema, type RateLimitRuleSchema, type ShaperRuleSchema, type TemplateSchema, type WafRuleSchema } from "../../proto/gen/warren/v1/policy_pb.ts";
+import { PolicyService, TemplateKind, type CaptchaProviderSchema, type CacheRuleSchema, type PurgeCacheRequest, type RateLimitRuleSchema, type ShaperRuleSchema, type TemplateSchema, type WafRuleSchema } from "../../proto/gen/warren/v1/policy_pb.ts";
 import { SAMPLE_VALUES } from "../../proxy/index.ts";
 import { ApiError, fieldError } from "../errors.ts";
 import { newId } from "../store/ids.ts";
 import type { CaptchaProviderRow, RuleRow, RuleTable, TemplateRow, WafRuleRow } from "../store/policy-repo.ts";
 import { rateLimitRuleSpecFromJson, rateLimitRuleSpecToJson, validateRateLimitRule } from "../config/validate-rate-limit.ts";
 import { shaperRuleSpecFromJson, shaperRuleSpecToJson, validateShaperRule } from "../config/validate-shaper.ts";
+import { cacheRuleSpecFromJson, cacheRuleSpecToJson, cacheSettingsFromJson, cacheSettingsToJson, validateCacheRule, validateCacheSettings } from "../config/validate-cache.ts";
+import type { PurgeFilter } from "../../proxy/index.ts";
 import {
   CAPTCHA_KIND_NAMES,
   captchaProviderSpecFromJson,
@@ -24,6 +26,9 @@ import {
 } from "../config/validate-policy.ts";
 import { setAuditTarget } from "./context.ts";
 import type { ApiDeps } from "./deps.ts";
+
+/** The cache's settings: one proto JSON value in the meta table. */
+export const CACHE_SETTINGS_KEY = "cache_settings";
 
 export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
   const { snapshots } = d.proxy;
@@ -122,6 +127,52 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
     createdAt: ts(r.created_at),
     updatedAt: ts(r.updated_at),
   });
+  const cacheRuleToProto = (r: RuleRow): MessageInitShape<typeof CacheRuleSchema> => ({
+    id: r.id,
+    spec: cacheRuleSpecFromJson(r.spec),
+    createdAt: ts(r.created_at),
+    updatedAt: ts(r.updated_at),
+  });
+  /** Route and target filters must name what exists (a typo would silently cache nothing). */
+  const cacheFiltersExist = (spec: { routeIds: string[]; targetIds: string[] }) => {
+    const routes = d.store.proxy.routes();
+    const routeIds = new Set(routes.map((r) => r.id));
+    spec.routeIds.forEach((id, i) => {
+      if (!routeIds.has(id)) throw fieldError(`spec.route_ids[${i}]`, `no route ${id}`);
+    });
+    const targetIds = new Set(routes.flatMap((r) => [...r.spec.matchAll(/"id":"(tgt_[a-z2-7]+)"/g)].map((m) => m[1]!)));
+    spec.targetIds.forEach((id, i) => {
+      if (!targetIds.has(id)) throw fieldError(`spec.target_ids[${i}]`, `no target ${id}`);
+    });
+  };
+  const purgeFilter = (req: PurgeCacheRequest): PurgeFilter => {
+    const t = req.target;
+    switch (t.case) {
+      case "all":
+        if (!t.value) throw fieldError("all", "must be true to purge everything");
+        return { kind: "all" };
+      case "ruleId":
+        if (t.value.trim() === "") throw fieldError("rule_id", "is required");
+        return { kind: "rule", ruleId: t.value.trim() };
+      case "host":
+        if (t.value.trim() === "") throw fieldError("host", "is required");
+        return { kind: "host", host: t.value.trim().toLowerCase() };
+      case "pathPrefix": {
+        const p = t.value.trim();
+        if (!p.startsWith("/")) throw fieldError("path_prefix", "must start with /");
+        return { kind: "path_prefix", host: req.prefixHost.trim().toLowerCase(), pathPrefix: p };
+      }
+      case "url": {
+        const u = t.value.trim();
+        if (u === "" || u.startsWith("/") || /^[a-z]+:\/\//i.test(u)) throw fieldError("url", "must be host and path, e.g. app.example.com/a?b=1");
+        const slash = u.indexOf("/");
+        const host = (slash < 0 ? u : u.slice(0, slash)).toLowerCase();
+        return { kind: "url", url: `${host}${slash < 0 ? "/" : u.slice(slash)}` };
+      }
+      default:
+        throw fieldError("target", "say what to purge: all, rule_id, host, path_prefix or url");
+    }
+  };
   const shaperToProto = (r: RuleRow): MessageInitShape<typeof ShaperRuleSchema> => ({
     id: r.id,
     spec: shaperRuleSpecFromJson(r.spec),
@@ -343,6 +394,71 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
         repo.shapers.delete(req.id);
       });
       return {};
+    },
+
+    listCacheRules() {
+      return { rules: repo.cacheRules.all().map(cacheRuleToProto) };
+    },
+
+    async createCacheRule(req, ctx) {
+      const id = newId("cch");
+      setAuditTarget(ctx, id);
+      const now = d.now();
+      const row = await snapshots.write(() => {
+        const spec = validateCacheRule(req.spec);
+        cacheFiltersExist(spec);
+        repo.cacheRules.insert({ id, name: spec.name, priority: spec.priority, spec: cacheRuleSpecToJson(spec), created_at: now, updated_at: now });
+        return repo.cacheRules.get(id)!;
+      });
+      return { rule: cacheRuleToProto(row) };
+    },
+
+    async updateCacheRule(req, ctx) {
+      setAuditTarget(ctx, req.id);
+      const row = await snapshots.write(() => {
+        mustIn(repo.cacheRules, "cache rule", req.id);
+        const spec = validateCacheRule(req.spec);
+        cacheFiltersExist(spec);
+        repo.cacheRules.update({ id: req.id, name: spec.name, priority: spec.priority, spec: cacheRuleSpecToJson(spec), updated_at: d.now() });
+        return repo.cacheRules.get(req.id)!;
+      });
+      return { rule: cacheRuleToProto(row) };
+    },
+
+    async deleteCacheRule(req, ctx) {
+      setAuditTarget(ctx, req.id);
+      await snapshots.write(() => {
+        mustIn(repo.cacheRules, "cache rule", req.id);
+        repo.cacheRules.delete(req.id);
+      });
+      return {};
+    },
+
+    getCacheSettings() {
+      return { settings: cacheSettingsFromJson(d.store.proxy.meta(CACHE_SETTINGS_KEY)) };
+    },
+
+    async updateCacheSettings(req) {
+      const settings = await snapshots.write(() => {
+        const s = validateCacheSettings(req.settings);
+        d.store.proxy.setMeta(CACHE_SETTINGS_KEY, cacheSettingsToJson(s));
+        return s;
+      });
+      return { settings };
+    },
+
+    getCacheUsage() {
+      const u = d.proxy.cache.usage();
+      const tier = (t: { entries: number; bytes: number; budgetBytes: number }) => ({ entries: BigInt(t.entries), bytes: BigInt(t.bytes), budgetBytes: BigInt(t.budgetBytes) });
+      return { memory: tier(u.memory), disk: tier(u.disk), hits: BigInt(u.hits), misses: BigInt(u.misses) };
+    },
+
+    purgeCache(req, ctx) {
+      const filter = purgeFilter(req);
+      setAuditTarget(ctx, filter.kind);
+      const r = d.proxy.cache.purge(filter);
+      d.log.info({ filter, entries: r.entries, bytes: r.bytes }, "cache purged");
+      return { entries: BigInt(r.entries), bytes: BigInt(r.bytes) };
     },
 
     getTemplatePreview(req) {

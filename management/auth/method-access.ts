@@ -86,6 +86,14 @@ export const METHOD_POLICIES: ReadonlyMap<string, MethodPolicy> = new Map<string
   ["warren.v1.PolicyService/CreateShaperRule", admin],
   ["warren.v1.PolicyService/UpdateShaperRule", admin],
   ["warren.v1.PolicyService/DeleteShaperRule", admin],
+  ["warren.v1.PolicyService/ListCacheRules", read],
+  ["warren.v1.PolicyService/CreateCacheRule", admin],
+  ["warren.v1.PolicyService/UpdateCacheRule", admin],
+  ["warren.v1.PolicyService/DeleteCacheRule", admin],
+  ["warren.v1.PolicyService/GetCacheSettings", read],
+  ["warren.v1.PolicyService/UpdateCacheSettings", admin],
+  ["warren.v1.PolicyService/GetCacheUsage", read],
+  ["warren.v1.PolicyService/PurgeCache", admin],
 ]);
 
 export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService, AgentService, ProxyService, ObservabilityService, PolicyService];

@@ -25,10 +25,10 @@ export type WafRuleRow = RuleRow;
 export type RateLimitRuleRow = RuleRow;
 export type ShaperRuleRow = RuleRow;
 
-/** One table of rules (waf_rules, rate_limit_rules, shaper_rules): the same columns and order. */
+/** One table of rules (waf_rules, rate_limit_rules, shaper_rules, cache_rules): the same columns and order. */
 export class RuleTable {
   private readonly s;
-  constructor(db: Db, table: "waf_rules" | "rate_limit_rules" | "shaper_rules") {
+  constructor(db: Db, table: "waf_rules" | "rate_limit_rules" | "shaper_rules" | "cache_rules") {
     this.s = {
       all: db.prepare<[], RuleRow>(`SELECT * FROM ${table} ORDER BY priority, id`),
       one: db.prepare<[string], RuleRow>(`SELECT * FROM ${table} WHERE id = ?`),
@@ -73,7 +73,9 @@ export class PolicyRepo {
   readonly waf: RuleTable;
   readonly rateLimits: RuleTable;
   readonly shapers: RuleTable;
+  readonly cacheRules: RuleTable;
   constructor(db: Db) {
+    this.cacheRules = new RuleTable(db, "cache_rules");
     this.waf = new RuleTable(db, "waf_rules");
     this.rateLimits = new RuleTable(db, "rate_limit_rules");
     this.shapers = new RuleTable(db, "shaper_rules");
