@@ -24,6 +24,8 @@ import { RateLimitsPage } from "./pages/rate-limits.tsx";
 import { RateLimitEditPage } from "./pages/rate-limit-edit.tsx";
 import { ShapersPage } from "./pages/shapers.tsx";
 import { ShaperEditPage } from "./pages/shaper-edit.tsx";
+import { CachePage } from "./pages/cache.tsx";
+import { CacheRuleEditPage } from "./pages/cache-rule-edit.tsx";
 import { RequestsPage } from "./pages/requests.tsx";
 import { UsersPage } from "./pages/users.tsx";
 import { TokensPage } from "./pages/tokens.tsx";
@@ -61,6 +63,9 @@ const ROUTES: RouteEntry[] = [
   { path: "/shapers", page: ShapersPage, nav: "Shapers" },
   { path: "/shapers/new", page: ShaperEditPage },
   { path: "/shapers/:id", page: ShaperEditPage },
+  { path: "/cache", page: CachePage, nav: "Cache" },
+  { path: "/cache/rules/new", page: CacheRuleEditPage },
+  { path: "/cache/rules/:id", page: CacheRuleEditPage },
   { path: "/listeners", page: ListenersPage, nav: "Listeners" },
   { path: "/listeners/new", page: ListenerPage },
   { path: "/listeners/:id", page: ListenerPage },

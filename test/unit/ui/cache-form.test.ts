@@ -11,6 +11,7 @@ import {
   bytesFromForm,
   bytesText,
   bytesToForm,
+  cacheStatusTone,
   cacheRuleSpecWith,
   cacheRuleToForm,
   FormError,
@@ -253,5 +254,11 @@ describe("usage", () => {
     assert.equal(v.hitRatio, "75.0 %");
     assert.equal(v.lookups, "3 hits, 1 miss");
     assert.deepEqual(tierView(undefined), { entries: "0", bytes: "0 B", budget: "off", percent: undefined });
+  });
+});
+
+describe("the request log's cache chip", () => {
+  it("marks answers from the cache as good and a failed store as a warning", () => {
+    assert.deepEqual(["hit", "stale", "revalidated", "miss", "stored", "bypass", "expired", "store_failed"].map(cacheStatusTone), ["ok", "ok", "ok", "muted", "muted", "muted", "muted", "warn"]);
   });
 });

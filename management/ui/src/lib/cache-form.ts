@@ -439,3 +439,10 @@ export function usageView(u: GetCacheUsageResponse): UsageView {
     lookups: `${u.hits} ${u.hits === 1n ? "hit" : "hits"}, ${u.misses} ${u.misses === 1n ? "miss" : "misses"}`,
   };
 }
+
+/** How the request log shows what the cache did: a served answer is good news, a failed store a warning. */
+export function cacheStatusTone(status: string): "ok" | "warn" | "muted" {
+  if (status === "hit" || status === "stale" || status === "revalidated") return "ok";
+  if (status === "store_failed") return "warn";
+  return "muted";
+}

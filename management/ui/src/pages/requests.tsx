@@ -1,6 +1,7 @@
 // The request log: what the public listeners answered, newest first. The filters live in the page
 // URL's query string (a filtered view is a link and survives a reload); paging walks the server's
-// opaque tokens (a stack of them, for "Newer"). A row expands to its request id and stage timings.
+// opaque tokens (a stack of them, for "Newer"). A row expands to its request id and stage timings;
+// a chip says what the cache did (hit, miss, …) when a cache rule applied.
 import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
@@ -8,6 +9,7 @@ import { api } from "../lib/api.ts";
 import { useLoad } from "../lib/load.ts";
 import { navigate } from "../lib/router.ts";
 import { bytes, when } from "../lib/format.ts";
+import { cacheStatusTone } from "../lib/cache-form.ts";
 import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Badge, Empty, FormProblem, Loading, PageHeader, Select, TextInput } from "../components/ui.tsx";
 import { StatusClass, type RequestEvent } from "../../../../proto/gen/warren/v1/observability_pb.ts";
@@ -233,6 +235,14 @@ export function RequestsPage({ query }: PageProps) {
                           <Badge tone="muted">shaped</Badge>
                         </>
                       )}
+                      {e.cacheStatus && (
+                        <>
+                          {" "}
+                          <span data-testid="cache-chip">
+                            <Badge tone={cacheStatusTone(e.cacheStatus)}>cache: {e.cacheStatus}</Badge>
+                          </span>
+                        </>
+                      )}
                     </td>
                     <td>{e.errorCode ? <code>{e.errorCode}</code> : ""}</td>
                     <td>{e.routeId ? <a href={`/routes/${e.routeId}`}>{routeName.get(e.routeId) ?? e.routeId}</a> : <span class="muted">none</span>}</td>
@@ -284,6 +294,12 @@ export function RequestsPage({ query }: PageProps) {
                               <dd data-testid="shaper">
                                 {ruleLink("shapers", e.shaperRuleId, shaperName)}: waited for <span title={`${e.shapedBytesIn} bytes`}>{bytes(e.shapedBytesIn)}</span> in, <span title={`${e.shapedBytesOut} bytes`}>{bytes(e.shapedBytesOut)}</span> out
                               </dd>
+                            </>
+                          )}
+                          {e.cacheStatus && (
+                            <>
+                              <dt>Cache</dt>
+                              <dd data-testid="cache-status">{e.cacheStatus}</dd>
                             </>
                           )}
                           {stages.length === 0 && (
