@@ -11,6 +11,11 @@ import { bodyLimit } from "./body/body-limit.ts";
 import { uploadShaper } from "./body/upload-shaper.ts";
 import { downloadShaper } from "./handlers/download-shaper.ts";
 import { upgradeShaper } from "./handlers/upgrade-shaper.ts";
+import { cacheTee } from "./handlers/cache-tee.ts";
+import { CacheService, type CacheTuning } from "./cache/service.ts";
+import { MemoryTier } from "./cache/memory-tier.ts";
+import { cacheRequestHeaders } from "./cache/exchange.ts";
+import type { CacheStore } from "./cache/types.ts";
 import { RequestContext, type RawRequestSocket } from "./context.ts";
 import { RawResponse, answerError } from "./respond.ts";
 import { recordWhenDone } from "./observe/record.ts";
@@ -29,6 +34,10 @@ export interface DataPlaneOptions {
   readonly log: Logger;
   /** Tests shorten these. */
   readonly listenerTimeouts?: ListenerTimeouts;
+  /** The HTTP cache's store (stage 9); default: a memory tier with the default settings, closed with the data plane. */
+  readonly cache?: CacheStore;
+  /** Coalescing bounds and the cache's clock; tests change them. */
+  readonly cacheTuning?: Partial<CacheTuning>;
 }
 
 /**
@@ -54,23 +63,30 @@ export class DataPlane implements DataPlaneControl {
   private readonly pools: UpstreamPools;
   private readonly active: ActiveHealth;
   private readonly pipeline: Pipeline;
+  private readonly ownCache: CacheStore | undefined;
 
   constructor(private readonly o: DataPlaneOptions) {
+    this.ownCache = o.cache === undefined ? new MemoryTier() : undefined;
+    const cache = new CacheService(o.cache ?? this.ownCache!, o.cacheTuning);
     this.pools = new UpstreamPools(o.agents);
     this.active = new ActiveHealth(this.pools, o.agents, o.log);
     const passive = new PassiveHealth();
     const selector = new TargetSelector(this.pools, o.agents, passive, this.active);
-    const stages = pipelineStages({
+    const stages = pipelineStages(
+      {
       selector,
       passive,
       agents: o.agents,
       trusted: o.trusted,
       rateLimits: o.rateLimits,
-      decorators: [downloadShaper],
+      decorators: [cacheTee(cache), downloadShaper],
       bodyTransforms: [bodyLimit, uploadShaper],
+      headerTransforms: [(ctx, headers) => cacheRequestHeaders(ctx.cache, headers)],
       spliceTransforms: [upgradeShaper],
       log: o.log,
-    });
+      },
+      { service: cache, decorators: [downloadShaper] },
+    );
     this.pipeline = new Pipeline(stages, (ctx, stage, err) => {
       ctx.answeredBy = stage.name;
       ctx.cause = err;
@@ -122,5 +138,6 @@ export class DataPlane implements DataPlaneControl {
     await this.o.rateLimits.close();
     await this.listeners.close();
     await this.pools.close();
+    await this.ownCache?.close();
   }
 }

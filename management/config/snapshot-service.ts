@@ -43,7 +43,7 @@ export class SnapshotService {
       compileTemplates(templates),
     );
     const shapers = compileShapers(pol.shapers.all().map((row) => ({ row, spec: shaperRuleSpecFromJson(row.spec) })));
-    return compileSnapshot(this.version + 1, p.listeners(), routes, this.store.agents.list(), { waf, rateLimits, shapers }, policyKey(this.store));
+    return compileSnapshot(this.version + 1, p.listeners(), routes, this.store.agents.list(), { waf, rateLimits, shapers, cacheRules: [] }, policyKey(this.store));
   }
 
   /** Rebuilds from the database as it is (start-up, agent label changes). */
