@@ -21,8 +21,6 @@ export interface CacheExchange {
   /** RFC 9211 `fwd` reason (bypass, method, uri-miss, vary-miss, stale, request) and an optional detail. */
   readonly fwd: string;
   readonly detail: string | undefined;
-  /** This request waited for another's response and then went upstream itself. */
-  readonly collapsed: boolean;
   readonly flight: Flight | undefined;
   /** A stored entry this request revalidates (conditional request) or may fall back to (stale-if-error). */
   readonly stale: StoredEntry | undefined;

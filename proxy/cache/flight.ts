@@ -90,8 +90,15 @@ export class Flight {
     private readonly onClose: (f: Flight) => void,
   ) {}
 
-  /** Queues a waiter for the head; false when the flight takes no more (full, timed out, or past joining). */
+  /**
+   * Queues a waiter for the head, or starts it at once when the body is already streaming and can
+   * still be joined; false when the flight takes no more (full, timed out, or past joining).
+   */
   wait(w: Waiter): boolean {
+    if (this.state === "streaming" && !this.joinClosed) {
+      w.started(this);
+      return true;
+    }
     if (this.state !== "waiting" || this.waitExpired || this.waiters.length >= this.limits.maxWaiters) return false;
     this.waiters.push(w);
     this.timer ??= setTimeout(this.expire, this.limits.waitMs);

@@ -63,7 +63,7 @@ export class CacheTee implements Dispatcher.DispatchHandler {
     if (x.stale !== undefined && x.staleIfError && statusCode >= 500) return this.serveStale(`fwd-status=${statusCode}`);
     if (x.mode === "pass" || x.flight === undefined) {
       this.mode = "pass";
-      this.down.start(statusCode, this.annotate(headers, [`fwd=${x.fwd}`, x.collapsed ? "collapsed" : undefined, x.detail && `detail=${x.detail}`]), statusMessage);
+      this.down.start(statusCode, this.annotate(headers, [`fwd=${x.fwd}`, x.detail && `detail=${x.detail}`]), statusMessage);
       return;
     }
     if (x.stale !== undefined && statusCode === 304) return this.revalidated(headers);

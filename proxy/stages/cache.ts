@@ -72,7 +72,6 @@ function exchange(l: Lookup, o: Partial<CacheExchange> & Pick<CacheExchange, "mo
     url: l.url,
     key: l.key,
     detail: undefined,
-    collapsed: false,
     flight: undefined,
     stale: undefined,
     staleIfError: false,
@@ -125,7 +124,7 @@ export function cache(d: CacheStageDeps): Stage {
   /** Waits behind another request's flight; its response streams in, or this request goes on by itself. */
   const wait = (ctx: RequestContext, l: Lookup, flight: Flight, pass: CacheExchange, attempt: number): Promise<StageResult> | StageResult => {
     const onOwn = (): StageResult => {
-      ctx.cache = { ...pass, collapsed: true };
+      ctx.cache = pass;
       ctx.cacheStatus = "miss";
       return undefined;
     };
@@ -170,8 +169,8 @@ export function cache(d: CacheStageDeps): Stage {
           settle(outcome === "retry" && attempt < 2 ? lookup(ctx, l.rule, attempt + 1) : onOwn());
         },
       };
-      if (!flight.wait(w)) return settle(onOwn());
       ctx.res.once("close", onClose);
+      if (!flight.wait(w)) settle(onOwn());
     });
   };
 
