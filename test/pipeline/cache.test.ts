@@ -525,8 +525,10 @@ describe("HTTP cache coalescing (acceptance 2)", () => {
   });
 
   it("100 concurrent requests for a cold 10 MiB object: one upstream request, every client the whole body, streamed", async () => {
-    let firstByte!: () => void;
-    const firstByteSeen = new Promise<void>((r) => (firstByte = r));
+    const CLIENTS = 100;
+    let streamedTo = 0;
+    let allStreaming!: () => void;
+    const everyClientHasBytes = new Promise<void>((r) => (allStreaming = r));
     let originDone = false;
     origin.on("/big", (_req, res) => {
       res.writeHead(200, { "cache-control": "max-age=600", "content-type": "application/octet-stream", "content-length": SIZE });
@@ -535,8 +537,9 @@ describe("HTTP cache coalescing (acceptance 2)", () => {
       const pump = (): void => {
         const last = off + CHUNK >= SIZE;
         if (last) {
-          // The last chunk waits for a client to have bytes: a cache that buffered the object first never gets here.
-          void firstByteSeen.then(() => {
+          // The last chunk waits until every client has bytes: a cache that buffered the object, or fed a
+          // waiter only from a finished response, never gets here.
+          void everyClientHasBytes.then(() => {
             originDone = true;
             res.end(body.subarray(off));
           });
@@ -549,24 +552,24 @@ describe("HTTP cache coalescing (acceptance 2)", () => {
       };
       pump();
     });
-    let bytesBeforeOriginDone = false;
-    const one = async (): Promise<{ sha: string; status: string }> => {
+    const one = async (): Promise<{ sha: string; status: string; early: boolean }> => {
       const r = await request(`${h.url()}/big`);
       const hash = createHash("sha256");
+      let early: boolean | undefined;
       for await (const c of r.body) {
-        if (!originDone) bytesBeforeOriginDone = true;
-        firstByte();
+        if (early === undefined) {
+          early = !originDone;
+          if (++streamedTo === CLIENTS) allStreaming();
+        }
         hash.update(c as Buffer);
       }
-      return { sha: hash.digest("hex"), status: String(r.headers["cache-status"]) };
+      return { sha: hash.digest("hex"), status: String(r.headers["cache-status"]), early: early === true };
     };
-    const results = await Promise.all(Array.from({ length: 100 }, one));
+    const results = await Promise.all(Array.from({ length: CLIENTS }, one));
     assert.equal(origin.count("/big"), 1, `statuses: ${[...new Set(results.map((r) => r.status))].join(" | ")}`);
     for (const r of results) assert.equal(r.sha, sha);
-    assert.ok(bytesBeforeOriginDone, "a client had bytes before the origin finished sending");
-    const collapsed = results.filter((r) => r.status.includes("collapsed")).length;
-    const stored = results.filter((r) => r.status.endsWith("stored")).length;
-    assert.equal(stored, 1, "one leader");
-    assert.ok(collapsed + stored + results.filter((r) => r.status === "Warren; hit").length === 100, `statuses: ${results.map((r) => r.status).join(" | ")}`);
+    assert.equal(results.filter((r) => r.early).length, CLIENTS, "every client had bytes before the origin finished sending");
+    assert.equal(results.filter((r) => r.status === "Warren; fwd=uri-miss; stored").length, 1, "one leader");
+    assert.equal(results.filter((r) => r.status === "Warren; fwd=uri-miss; collapsed").length, CLIENTS - 1, "the others waited for it");
   });
 });
