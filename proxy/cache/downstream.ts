@@ -6,7 +6,7 @@
 // under it without the chain noticing.
 import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
-import { STATIC_CHUNK } from "../shaping/static-body.ts";
+import { STATIC_CHUNK } from "../shaping/pacer.ts";
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
