@@ -15,7 +15,7 @@ import { cacheTee } from "./handlers/cache-tee.ts";
 import { CacheService, type CacheTuning } from "./cache/service.ts";
 import { MemoryTier } from "./cache/memory-tier.ts";
 import { cacheRequestHeaders } from "./cache/exchange.ts";
-import type { CacheStore } from "./cache/types.ts";
+import type { CacheStore, CacheUsage, PurgeFilter } from "./cache/types.ts";
 import { RequestContext, type RawRequestSocket } from "./context.ts";
 import { RawResponse, answerError } from "./respond.ts";
 import { recordWhenDone } from "./observe/record.ts";
@@ -54,6 +54,10 @@ export interface DataPlaneControl {
   agentDraining(agentId: string): void;
   /** The rate-limit store in use and its health. */
   rateLimitStatus(): StoreStatus;
+  /** Removes cached responses (visible at once) and says how many and how big. */
+  purgeCache(filter: PurgeFilter): { entries: number; bytes: number };
+  /** The cache's tiers, budgets and hit counts. */
+  cacheUsage(): CacheUsage;
 }
 
 /** The public side: the current snapshot, the listeners and the request pipeline. */
@@ -64,10 +68,11 @@ export class DataPlane implements DataPlaneControl {
   private readonly active: ActiveHealth;
   private readonly pipeline: Pipeline;
   private readonly ownCache: CacheStore | undefined;
+  private readonly cache: CacheService;
 
   constructor(private readonly o: DataPlaneOptions) {
     this.ownCache = o.cache === undefined ? new MemoryTier() : undefined;
-    const cache = new CacheService(o.cache ?? this.ownCache!, o.cacheTuning);
+    const cache = (this.cache = new CacheService(o.cache ?? this.ownCache!, o.cacheTuning));
     this.pools = new UpstreamPools(o.agents);
     this.active = new ActiveHealth(this.pools, o.agents, o.log);
     const passive = new PassiveHealth();
@@ -131,6 +136,14 @@ export class DataPlane implements DataPlaneControl {
 
   rateLimitStatus(): StoreStatus {
     return this.o.rateLimits.status();
+  }
+
+  purgeCache(filter: PurgeFilter): { entries: number; bytes: number } {
+    return this.cache.store.purge(filter);
+  }
+
+  cacheUsage(): CacheUsage {
+    return this.cache.store.usage();
   }
 
   async close(): Promise<void> {

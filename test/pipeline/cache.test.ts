@@ -460,6 +460,17 @@ describe("HTTP cache", () => {
     assert.equal(origin.count("/t/yes"), 1);
   });
 
+  it("a purge is visible at once: the next request goes upstream", async () => {
+    const first = await get("/c/purged?x=1");
+    assert.equal((await get("/c/purged?x=1")).event.cacheStatus, "hit");
+    // The key's host is the request's host without the port.
+    assert.deepEqual(h.plane.purgeCache({ kind: "url", url: "127.0.0.1/c/purged?x=1" }), { entries: 1, bytes: first.body.length });
+    const after = await get("/c/purged?x=1");
+    assert.equal(after.event.cacheStatus, "stored");
+    assert.equal(origin.count("/c/purged"), 2);
+    assert.ok(h.plane.cacheUsage().memory.entries > 0, "usage counts entries");
+  });
+
   it("no matching rule, no cache", async () => {
     const a = await get("/none/x");
     const b = await get("/none/x");
