@@ -132,7 +132,7 @@ export class CacheTee implements Dispatcher.DispatchHandler {
     this.report("revalidated");
     this.mode = "substitute";
     x.flight?.release("retry");
-    if (!this.background) playEntry(this.down, req, entry, merged, policy.age(), this.status(["fwd=stale", "fwd-status=304"]));
+    if (!this.background) playEntry(this.down, req, entry, merged, policy.age(), this.status([`fwd=${x.fwd}`, "fwd-status=304"]));
   }
 
   /** The origin failed within the stale entry's stale-if-error window: answer with the entry. */

@@ -214,7 +214,7 @@ export function cache(d: CacheStageDeps): Stage {
       stale = entry;
       staleIfError = staleMs < f.staleIfErrorMs;
     }
-    const fwd = stale !== undefined ? "stale" : forced ? "request" : known === undefined ? "uri-miss" : "vary-miss";
+    const fwd = forced ? "request" : stale !== undefined ? "stale" : known === undefined ? "uri-miss" : "vary-miss";
     // HEAD never stores (no body): forwarded as it is, falling back to a stale GET entry on errors.
     const pass = exchange(l, { mode: "pass", fwd, stale, staleIfError });
     if (ctx.method === "HEAD") {

@@ -180,6 +180,23 @@ describe("HTTP cache", () => {
     assert.equal(origin.count("/c/a1"), 2);
   });
 
+  it("a client's no-cache makes the cache revalidate even a fresh entry", async () => {
+    origin.on("/c/forced", (req, res) => {
+      if (req.headers["if-none-match"] === '"f1"') {
+        res.writeHead(304, { etag: '"f1"' });
+        return void res.end();
+      }
+      res.writeHead(200, { "cache-control": "max-age=60", etag: '"f1"' });
+      res.end("forced body");
+    });
+    await get("/c/forced");
+    const r = await get("/c/forced", { "cache-control": "no-cache" });
+    assert.equal(r.body.toString(), "forced body");
+    assert.equal(r.headers["cache-status"], "Warren; fwd=request; fwd-status=304");
+    assert.equal(r.event.cacheStatus, "revalidated");
+    assert.equal(origin.count("/c/forced"), 2);
+  });
+
   it("a stale entry without validators is fetched again and replaced", async () => {
     origin.on("/c/plain", (_req, res, n) => {
       res.writeHead(200, { "cache-control": "max-age=10" });
