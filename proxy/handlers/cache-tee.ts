@@ -180,7 +180,8 @@ export class CacheTee implements Dispatcher.DispatchHandler {
     switch (this.mode) {
       case "pending":
         if (x.stale !== undefined && x.staleIfError && !this.down.aborted) return this.serveStale(undefined);
-        x.flight?.release("upstream");
+        // The leader's client left: its waiters look again (one of them leads anew). The origin failed: each goes on its own.
+        x.flight?.release(this.down.aborted ? "retry" : "upstream");
         return this.down.error(error);
       case "pass":
         return this.down.error(error);
