@@ -9,6 +9,7 @@ import type { ShapingState } from "./shaping/types.ts";
 import type { CelRequest } from "./policy/cel-request.ts";
 import type { ResponseSink } from "./response-sink.ts";
 import type { Selection } from "./targets/target-selector.ts";
+import type { CacheExchange } from "./cache/exchange.ts";
 
 const REQUEST_ID_PREFIX = randomBytes(4).toString("hex");
 let requestCounter = 0;
@@ -84,6 +85,12 @@ export class RequestContext {
   selection: Selection | undefined = undefined;
   /** Consistent-hash key for this request (client IP, a header or a cookie), computed once. */
   hashKey: string | undefined = undefined;
+
+  // Set by the cache stage.
+  /** What the cache decided for this request; undefined when no cache rule matched. */
+  cache: CacheExchange | undefined = undefined;
+  /** hit | miss | stale | revalidated | bypass | expired | stored | store_failed | "" (no rule matched). */
+  cacheStatus = "";
 
   // The outcome.
   /** The error the request ended with (events, logs, metrics). */

@@ -11,6 +11,10 @@ import { bodyLimit } from "./body/body-limit.ts";
 import { uploadShaper } from "./body/upload-shaper.ts";
 import { downloadShaper } from "./handlers/download-shaper.ts";
 import { upgradeShaper } from "./handlers/upgrade-shaper.ts";
+import { cacheTee } from "./handlers/cache-tee.ts";
+import { CacheService, type CacheTuning } from "./cache/service.ts";
+import { MemoryTier } from "./cache/memory-tier.ts";
+import { cacheRequestHeaders } from "./cache/exchange.ts";
 import { RequestContext, type RawRequestSocket } from "./context.ts";
 import { RawResponse, answerError } from "./respond.ts";
 import { recordWhenDone } from "./observe/record.ts";
@@ -27,11 +31,13 @@ export interface DataPlaneOptions {
   readonly events: EventSink;
   /** Rate-limit counters: memory, or Redis with a memory fallback (RATE_LIMIT_STORE). */
   readonly rateLimits: RateLimitStore;
-  /** The HTTP cache's store (memory and disk tiers). */
-  readonly cache?: CacheStore;
   readonly log: Logger;
   /** Tests shorten these. */
   readonly listenerTimeouts?: ListenerTimeouts;
+  /** The HTTP cache's store (stage 9); default: a memory tier with the default settings, closed with the data plane. */
+  readonly cache?: CacheStore;
+  /** Coalescing bounds and the cache's clock; tests change them. */
+  readonly cacheTuning?: Partial<CacheTuning>;
 }
 
 /**
@@ -48,10 +54,10 @@ export interface DataPlaneControl {
   agentDraining(agentId: string): void;
   /** The rate-limit store in use and its health. */
   rateLimitStatus(): StoreStatus;
-  /** The HTTP cache's entries and bytes per tier, hits and misses. */
-  cacheUsage(): CacheUsage;
-  /** Removes cache entries; a request after it returns never gets one of them. */
+  /** Removes cached responses (visible at once) and says how many and how big. */
   purgeCache(filter: PurgeFilter): { entries: number; bytes: number };
+  /** The cache's tiers, budgets and hit counts. */
+  cacheUsage(): CacheUsage;
 }
 
 /** The public side: the current snapshot, the listeners and the request pipeline. */
@@ -61,23 +67,31 @@ export class DataPlane implements DataPlaneControl {
   private readonly pools: UpstreamPools;
   private readonly active: ActiveHealth;
   private readonly pipeline: Pipeline;
+  private readonly ownCache: CacheStore | undefined;
+  private readonly cache: CacheService;
 
   constructor(private readonly o: DataPlaneOptions) {
+    this.ownCache = o.cache === undefined ? new MemoryTier() : undefined;
+    const cache = (this.cache = new CacheService(o.cache ?? this.ownCache!, o.cacheTuning));
     this.pools = new UpstreamPools(o.agents);
     this.active = new ActiveHealth(this.pools, o.agents, o.log);
     const passive = new PassiveHealth();
     const selector = new TargetSelector(this.pools, o.agents, passive, this.active);
-    const stages = pipelineStages({
+    const stages = pipelineStages(
+      {
       selector,
       passive,
       agents: o.agents,
       trusted: o.trusted,
       rateLimits: o.rateLimits,
-      decorators: [downloadShaper],
+      decorators: [cacheTee(cache), downloadShaper],
       bodyTransforms: [bodyLimit, uploadShaper],
+      headerTransforms: [(ctx, headers) => cacheRequestHeaders(ctx.cache, headers)],
       spliceTransforms: [upgradeShaper],
       log: o.log,
-    });
+      },
+      { service: cache, decorators: [downloadShaper] },
+    );
     this.pipeline = new Pipeline(stages, (ctx, stage, err) => {
       ctx.answeredBy = stage.name;
       ctx.cause = err;
@@ -124,13 +138,12 @@ export class DataPlane implements DataPlaneControl {
     return this.o.rateLimits.status();
   }
 
-  cacheUsage(): CacheUsage {
-    const none = { entries: 0, bytes: 0, budgetBytes: 0 };
-    return this.o.cache?.usage() ?? { memory: none, disk: none, hits: 0, misses: 0 };
+  purgeCache(filter: PurgeFilter): { entries: number; bytes: number } {
+    return this.cache.store.purge(filter);
   }
 
-  purgeCache(filter: PurgeFilter): { entries: number; bytes: number } {
-    return this.o.cache?.purge(filter) ?? { entries: 0, bytes: 0 };
+  cacheUsage(): CacheUsage {
+    return this.cache.store.usage();
   }
 
   async close(): Promise<void> {
@@ -138,5 +151,6 @@ export class DataPlane implements DataPlaneControl {
     await this.o.rateLimits.close();
     await this.listeners.close();
     await this.pools.close();
+    await this.ownCache?.close();
   }
 }

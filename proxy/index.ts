@@ -25,7 +25,9 @@ export { compileKey, validateKeyParts, MAX_KEY_PARTS } from "./policy/key-parts.
 export type { LimitSpec, RateLimitAlgorithm, RateLimitStore, StoreStatus } from "./policy/rate-limit/store.ts";
 export { checkRateLimitStoreUrl, createRateLimitStore } from "./policy/rate-limit/create-store.ts";
 export type { CompiledShaperRule, ShaperSpec } from "./shaping/types.ts";
-export type { CacheSettings, CacheStore, CacheUsage, CompiledCacheRule, PurgeFilter, QueryMode } from "./cache/types.ts";
+export type { CompiledCacheRule, CacheSettings, CacheStore, CacheUsage, EntryMeta, EntryWriter, PurgeFilter, QueryMode, StoredEntry, TierUsage } from "./cache/types.ts";
+export { MemoryTier, DEFAULT_CACHE_SETTINGS } from "./cache/memory-tier.ts";
+export type { CacheTuning } from "./cache/service.ts";
 export { ScopeMatcher, validateScope, type ScopeSpec, type ScopeProblem } from "./policy/match.ts";
 export { CelCheckError, compileWhen } from "./policy/cel.ts";
 export { CAPTCHA_KINDS, captchaPageCsp, providerUrlProblem, type CaptchaKindName, type CaptchaSettings } from "./policy/captcha.ts";

@@ -14,9 +14,18 @@ import { route } from "./stages/route.ts";
 import { routeAction } from "./stages/route-action.ts";
 import { selectTarget } from "./stages/select-target.ts";
 import { forward, type ForwardDeps } from "./stages/forward.ts";
+import { cache } from "./stages/cache.ts";
+import type { CacheService } from "./cache/service.ts";
+import type { HandlerDecorator } from "./handlers/compose.ts";
 import { WaitingRooms } from "./policy/waiting-room.ts";
 
-export function pipelineStages(d: ForwardDeps): readonly Stage[] {
+export interface CacheDeps {
+  readonly service: CacheService;
+  /** Decorators in front of the relay for answers the cache gives itself (ForwardDeps.decorators without the cache tee). */
+  readonly decorators: readonly HandlerDecorator[];
+}
+
+export function pipelineStages(d: ForwardDeps, c: CacheDeps): readonly Stage[] {
   const rooms = new WaitingRooms(d.log);
   const policyErrors = new PolicyErrors(d.log);
   return [
@@ -29,6 +38,7 @@ export function pipelineStages(d: ForwardDeps): readonly Stage[] {
     route,
     routeAction,
     selectTarget(d.selector),
+    cache({ service: c.service, decorators: c.decorators, trusted: d.trusted, errors: policyErrors }),
     forward(d),
   ];
 }

@@ -9,6 +9,7 @@ import type { WaitingRoomConfig } from "./policy/waiting-room.ts";
 import type { CelRequest } from "./policy/cel-request.ts";
 import type { LimitSpec } from "./policy/rate-limit/store.ts";
 import type { CompiledShaperRule } from "./shaping/types.ts";
+import type { CompiledCacheRule } from "./cache/types.ts";
 
 // The immutable, compiled public configuration the data plane reads. Built by management/config
 // after every successful write and swapped atomically; nothing here is mutated after compile
@@ -195,8 +196,10 @@ export interface ProxySnapshot {
   readonly rateLimits: readonly CompiledRateLimitRule[];
   /** Enabled shaper rules in priority order; the first matching one applies. */
   readonly shapers: readonly CompiledShaperRule[];
+  /** Enabled cache rules in priority order; the first matching one applies (stage 9). */
+  readonly cacheRules: readonly CompiledCacheRule[];
   /** Signs challenge tokens and pass cookies (HMAC-SHA256); 32 random bytes kept by management. */
   readonly policyKey: Buffer;
 }
 
-export const EMPTY_SNAPSHOT: ProxySnapshot = Object.freeze({ version: 0, listeners: new Map(), agents: [], waf: [], rateLimits: [], shapers: [], policyKey: Buffer.alloc(32) });
+export const EMPTY_SNAPSHOT: ProxySnapshot = Object.freeze({ version: 0, listeners: new Map(), agents: [], waf: [], rateLimits: [], shapers: [], cacheRules: [], policyKey: Buffer.alloc(32) });

@@ -34,6 +34,7 @@ const ev = (i: number): RequestEvent => ({
   shaperRuleId: "",
   shapedBytesIn: 0,
   shapedBytesOut: 0,
+  cacheStatus: "",
   timings: [0.01, 0.001, 0.0005, 0.002, 0.0004, 0.003, 1.2],
   stageNames: names,
 });

@@ -60,6 +60,7 @@ function eventToProto(r: EventRow): RequestEvent {
     shaperRuleId: r.shaper_rule_id,
     shapedBytesIn: BigInt(r.shaped_bytes_in),
     shapedBytesOut: BigInt(r.shaped_bytes_out),
+    cacheStatus: r.cache_status,
   });
 }
 

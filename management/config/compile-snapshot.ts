@@ -176,8 +176,8 @@ export function compileSnapshot(
   listeners: readonly ListenerRow[],
   routes: readonly { row: RouteRow; spec: RouteSpec }[],
   agents: readonly AgentRow[],
-  /** Enabled policy rules of each kind in evaluation order (compilePolicies, compileRateLimits, compileShapers). */
-  policies: Pick<ProxySnapshot, "waf" | "rateLimits" | "shapers">,
+  /** Enabled policy rules of each kind in evaluation order (compilePolicies, compileRateLimits, compileShapers; cache rules: none compiled yet). */
+  policies: Pick<ProxySnapshot, "waf" | "rateLimits" | "shapers" | "cacheRules">,
   policyKey: Buffer,
 ): ProxySnapshot {
   const protocols = new Map(listeners.map((l) => [l.id, l.protocol]));
@@ -215,5 +215,5 @@ export function compileSnapshot(
       router,
     });
   }
-  return Object.freeze({ version, listeners: compiled, agents: Object.freeze(agentInfos), waf: policies.waf, rateLimits: policies.rateLimits, shapers: policies.shapers, policyKey });
+  return Object.freeze({ version, listeners: compiled, agents: Object.freeze(agentInfos), waf: policies.waf, rateLimits: policies.rateLimits, shapers: policies.shapers, cacheRules: policies.cacheRules, policyKey });
 }

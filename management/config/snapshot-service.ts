@@ -7,6 +7,8 @@ import { compilePolicies, compileTemplates } from "./compile-policies.ts";
 import { compileRateLimits, compileShapers } from "./compile-rate-limits.ts";
 import { rateLimitRuleSpecFromJson } from "./validate-rate-limit.ts";
 import { shaperRuleSpecFromJson } from "./validate-shaper.ts";
+import { compileCacheRules } from "./compile-cache.ts";
+import { cacheRuleSpecFromJson } from "./validate-cache.ts";
 import { captchaProviderSpecFromJson, templateSpecFromJson, wafRuleSpecFromJson } from "./validate-policy.ts";
 import { policyKey } from "./seed.ts";
 
@@ -42,8 +44,9 @@ export class SnapshotService {
       pol.rateLimits.all().map((row) => ({ row, spec: rateLimitRuleSpecFromJson(row.spec) })),
       compileTemplates(templates),
     );
+    const cacheRules = compileCacheRules(pol.cacheRules.all().map((row) => ({ row, spec: cacheRuleSpecFromJson(row.spec) })));
     const shapers = compileShapers(pol.shapers.all().map((row) => ({ row, spec: shaperRuleSpecFromJson(row.spec) })));
-    return compileSnapshot(this.version + 1, p.listeners(), routes, this.store.agents.list(), { waf, rateLimits, shapers }, policyKey(this.store));
+    return compileSnapshot(this.version + 1, p.listeners(), routes, this.store.agents.list(), { waf, rateLimits, shapers, cacheRules }, policyKey(this.store));
   }
 
   /** Rebuilds from the database as it is (start-up, agent label changes). */

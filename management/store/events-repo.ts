@@ -31,6 +31,7 @@ export interface EventRow {
   shaper_rule_id: string;
   shaped_bytes_in: number;
   shaped_bytes_out: number;
+  cache_status: string;
 }
 
 const quotedNames = new WeakMap<readonly string[], string[]>();
@@ -50,8 +51,8 @@ export function formatStageTimings(names: readonly string[], timings: readonly n
   return `${out}}`;
 }
 
-const COLUMNS = "at, request_id, listener_id, route_id, target_id, agent_id, method, host, path, status, bytes_in, bytes_out, duration_ms, error_kind, client_ip, answered_by, upgrade, stage_timings, rule_id, rule_action, rate_limit_rule_ids, limited, shaper_rule_id, shaped_bytes_in, shaped_bytes_out";
-const PER_ROW = 25;
+const COLUMNS = "at, request_id, listener_id, route_id, target_id, agent_id, method, host, path, status, bytes_in, bytes_out, duration_ms, error_kind, client_ip, answered_by, upgrade, stage_timings, rule_id, rule_action, rate_limit_rule_ids, limited, shaper_rule_id, shaped_bytes_in, shaped_bytes_out, cache_status";
+const PER_ROW = 26;
 /** Rows per multi-row INSERT: one statement step for many rows is ~3× cheaper than one per row. */
 const ROWS_PER_STATEMENT = 32;
 
@@ -93,6 +94,7 @@ export function encodeEvents(events: readonly RequestEvent[]): EncodedEvents {
       e.shaperRuleId,
       e.shapedBytesIn,
       e.shapedBytesOut,
+      e.cacheStatus,
     );
   }
   return { count: events.length, values };

@@ -67,6 +67,7 @@ export function recordWhenDone(ctx: RequestContext, sink: EventSink, stageNames:
       shaperRuleId: ctx.shaping?.rule.id ?? "",
       shapedBytesIn: ctx.shaping?.shapedBytesIn ?? 0,
       shapedBytesOut: ctx.shaping?.shapedBytesOut ?? 0,
+      cacheStatus: ctx.cacheStatus,
       timings: ctx.timings,
       stageNames,
     });

@@ -33,6 +33,8 @@ export interface RequestEvent {
   readonly shaperRuleId: string;
   readonly shapedBytesIn: number;
   readonly shapedBytesOut: number;
+  /** What the cache did: hit, miss, stale, revalidated, bypass, expired, stored, store_failed, or "" (no cache rule). */
+  readonly cacheStatus: string;
   /** Milliseconds per stage, by index into `stageNames` (a stage that did not run has no entry). */
   readonly timings: readonly number[];
   /** The pipeline's stage names; the same array for every event. */

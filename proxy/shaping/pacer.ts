@@ -2,6 +2,9 @@
 // shaped path (request body, response body, static body, spliced upgrade) asks a Pacer.
 import type { ByteBucket, ShapingState } from "./types.ts";
 
+/** Warren's own bodies (static responses, cache hits) are paced in slices of this size, each when its tokens are paid. */
+export const STATIC_CHUNK = 32 * 1024;
+
 export class Pacer {
   private exemptLeft: number;
 

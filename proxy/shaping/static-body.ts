@@ -1,10 +1,9 @@
 // Static route bodies under the download shaper: Warren's own bytes meet the same bucket as proxied
 // ones. Error pages, 429s and WAF answers are small and go out unshaped (writeAnswer's default).
 import type { RequestContext } from "../context.ts";
-import { downloadPacer } from "./pacer.ts";
+import { downloadPacer, STATIC_CHUNK } from "./pacer.ts";
 
-/** Static bodies are written in slices of this size, each when its tokens are paid. */
-export const STATIC_CHUNK = 32 * 1024;
+export { STATIC_CHUNK };
 
 /**
  * Ends ctx.res with `body`: at once without a download shaper; otherwise slice by slice, each after

@@ -24,6 +24,9 @@ import type { AgentDialer, UpstreamDispatchOptions } from "../targets/upstream-p
 import type { RequestContext } from "../context.ts";
 import type { CompiledRoute, CompiledTarget } from "../snapshot.ts";
 
+/** Edits the flat upstream request header list in place. */
+export type HeaderTransform = (ctx: RequestContext, headers: string[]) => void;
+
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 export interface ForwardDeps {
@@ -35,12 +38,14 @@ export interface ForwardDeps {
   /** Response-side decorators in front of ResponseRelay (first sees every callback first). */
   readonly decorators: readonly HandlerDecorator[];
   readonly bodyTransforms: readonly BodyTransform[];
+  /** Edit the upstream request's headers after they are built (the cache's validators). */
+  readonly headerTransforms: readonly HeaderTransform[];
   /** Streams each direction of a spliced upgrade passes through (the upgrade shaper). */
   readonly spliceTransforms: readonly SpliceTransform[];
   readonly log: Logger;
 }
 
-function upstreamPath(route: CompiledRoute, t: CompiledTarget, ctx: RequestContext): string {
+export function upstreamPath(route: CompiledRoute, t: CompiledTarget, ctx: RequestContext): string {
   let rest = ctx.forwardTarget;
   if (route.stripPathPrefix && route.pathPrefix !== "/" && matchPathPrefix(route.pathPrefix, ctx.path)) {
     rest = rest.slice(route.pathPrefix.replace(/\/$/, "").length);
@@ -49,7 +54,8 @@ function upstreamPath(route: CompiledRoute, t: CompiledTarget, ctx: RequestConte
   return `${t.basePath}${rest}`;
 }
 
-function upstreamHeaders(ctx: RequestContext, t: CompiledTarget, trusted: TrustedProxies): string[] {
+/** The request headers sent to target `t` (before the header transforms). */
+export function upstreamHeaders(ctx: RequestContext, t: CompiledTarget, trusted: TrustedProxies): string[] {
   const route = ctx.route!;
   const req = ctx.req;
   const headers = buildUpstreamRequestHeaders(req.rawHeaders, {
@@ -78,6 +84,7 @@ export function forward(d: ForwardDeps): Stage {
     const route = ctx.route!;
     const t = sel.target;
     const headers = upstreamHeaders(ctx, t, d.trusted);
+    for (const x of d.headerTransforms) x(ctx, headers);
     d.selector.active.add(sel.key);
     return new Promise<RelayResult>((settle) => {
       const relay = new ResponseRelay(ctx, (r) => {

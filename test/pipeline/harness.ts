@@ -21,6 +21,8 @@ import { encodeMessage } from "../../tunnel/messages.ts";
 import { RelayCounters, relayStream, type Connect } from "../../agent/stream-relay.ts";
 import { TargetPolicy, type PolicyResult } from "../../agent/allowlist.ts";
 import type { CompiledShaperRule } from "../../proxy/shaping/types.ts";
+import type { CompiledCacheRule, CacheStore } from "../../proxy/cache/types.ts";
+import type { CacheTuning } from "../../proxy/cache/service.ts";
 
 export const silent = pino({ level: "silent" });
 
@@ -48,6 +50,11 @@ export interface HarnessOptions {
   log?: pino.Logger;
   /** Compiled shapers put into the snapshot as they are (enabled, in priority order). */
   shapers?: CompiledShaperRule[];
+  /** Compiled cache rules put into the snapshot as they are (enabled, in priority order). */
+  cacheRules?: CompiledCacheRule[];
+  /** The cache's store (default: the data plane's own memory tier) and its coalescing bounds / clock. */
+  cache?: CacheStore;
+  cacheTuning?: Partial<CacheTuning>;
 }
 
 let seq = 0;
@@ -105,7 +112,7 @@ export function buildSnapshot(o: HarnessOptions, version = 1): { snapshot: Proxy
       routes.push({ row: { id: routeId ?? `rt_${id}_${i}`, listener_id: id, spec: "" } as RouteRow, spec });
     });
   }
-  return { snapshot: compileSnapshot(version, listeners, routes, (o.agents ?? []).map(agentRow), { waf: [], rateLimits: [], shapers: o.shapers ?? [] }, randomBytes(32)), listenerIds };
+  return { snapshot: compileSnapshot(version, listeners, routes, (o.agents ?? []).map(agentRow), { waf: [], rateLimits: [], shapers: o.shapers ?? [], cacheRules: o.cacheRules ?? [] }, randomBytes(32)), listenerIds };
 }
 
 export interface InProcessAgent {
@@ -151,6 +158,8 @@ export class Harness {
         },
       },
       log,
+      ...(opts.cache !== undefined ? { cache: opts.cache } : {}),
+      ...(opts.cacheTuning !== undefined ? { cacheTuning: opts.cacheTuning } : {}),
       ...(opts.headersTimeoutMs !== undefined ? { listenerTimeouts: { headersMs: opts.headersTimeoutMs } } : {}),
     });
     this.registry.on("offline", (id) => this.plane.agentOffline(id));

@@ -40,7 +40,7 @@ describe("the stage pipeline", () => {
     const e = h.events.at(-1)!;
     assert.equal(e.answeredBy, "forward");
     assert.equal(e.upgrade, false);
-    assert.deepEqual(e.stageNames, ["hygiene", "client_identity", "reserved_paths", "waf", "rate_limit", "shaping", "route", "route_action", "select_target", "forward"]);
+    assert.deepEqual(e.stageNames, ["hygiene", "client_identity", "reserved_paths", "waf", "rate_limit", "shaping", "route", "route_action", "select_target", "cache", "forward"]);
     assert.equal(e.timings.filter((t) => t !== undefined).length, e.stageNames.length, "every stage timed");
     assert.equal(e.path, "/hello");
   });

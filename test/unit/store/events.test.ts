@@ -33,6 +33,7 @@ const ev = (at: number, i: number): RequestEvent => ({
   shaperRuleId: "",
   shapedBytesIn: 0,
   shapedBytesOut: 0,
+  cacheStatus: "",
   timings: [0.01, 0.0020004],
   stageNames: ["hygiene", "route"],
 });
