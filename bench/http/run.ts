@@ -789,7 +789,11 @@ async function main(): Promise<void> {
   }
   if (argv["profile-only"]) {
     try {
-      const profiles = await profilePass(origin.url, { direct: "/1k", agent: "/64k" });
+      const profiles = await profilePass(origin.url, {
+        direct: selected("warren direct") ? "/1k" : undefined,
+        agent: selected("warren via agent") ? "/64k" : undefined,
+        rateLimits: selected(RL_MEMORY) ? "/1k" : undefined,
+      });
       for (const [label, sum] of Object.entries(profiles)) console.log("\n" + formatSummary(sum, label));
     } finally {
       await origin.stop();
