@@ -654,7 +654,15 @@ function rateLimitCheck(b: WarrenBench, rules: ReturnType<WarrenBench["rateLimit
     }
     const ids = rules.ids();
     if (ids.length !== BENCH_RATE_LIMIT_RULES.length) throw new Error(`rate-limit check: ${ids.length} rules exist, expected ${BENCH_RATE_LIMIT_RULES.length}`);
-    if (result.non2xx > 0 || result.errors > 0) throw new Error(`rate-limit check: ${result.non2xx} non-2xx answers and ${result.errors} errors under load (a rule denied?)`);
+    if (result.non2xx > 0 || result.errors > 0) {
+      // Refused by a rule is a broken row; a few failures of a loaded machine are shown in the table.
+      const denied = await b.call("ObservabilityService/ListRequestEvents", { host, errorCode: "rate_limited", pageSize: 1 });
+      if (((denied.events as unknown[] | undefined) ?? []).length > 0) throw new Error(`rate-limit check: a rule refused requests under load`);
+      const failed = await b.call("ObservabilityService/ListRequestEvents", { host, statusClass: "STATUS_CLASS_5XX", pageSize: 5 });
+      const what = ((failed.events as { status?: number; errorCode?: string }[] | undefined) ?? []).map((e) => `${e.status} ${e.errorCode}`);
+      note(`  warning: ${result.non2xx} non-2xx answers and ${result.errors} errors under load (none rate_limited; recent 5xx events: ${what.join(", ") || "-"})`);
+      if (result.non2xx + result.errors > result.requests / 100) throw new Error(`rate-limit check: ${result.non2xx} non-2xx answers and ${result.errors} errors of ${result.requests} requests`);
+    }
     // One more request, to read the checked rule's RateLimit field; retried a few times when a
     // loaded machine makes it fail (a 504 once: the origin did not answer a probe in time).
     let status = 0;
