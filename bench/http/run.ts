@@ -655,7 +655,7 @@ function rateLimitCheck(b: WarrenBench, rules: ReturnType<WarrenBench["rateLimit
     const ids = rules.ids();
     if (ids.length !== BENCH_RATE_LIMIT_RULES.length) throw new Error(`rate-limit check: ${ids.length} rules exist, expected ${BENCH_RATE_LIMIT_RULES.length}`);
     if (result.non2xx > 0 || result.errors > 0) {
-      // Refused by a rule is a broken row; a few failures of a loaded machine are shown in the table.
+      // Refused by a rule is a broken row; a few other failures are reported (and shown in the table).
       const denied = await b.call("ObservabilityService/ListRequestEvents", { host, errorCode: "rate_limited", pageSize: 1 });
       if (((denied.events as unknown[] | undefined) ?? []).length > 0) throw new Error(`rate-limit check: a rule refused requests under load`);
       const failed = await b.call("ObservabilityService/ListRequestEvents", { host, statusClass: "STATUS_CLASS_5XX", pageSize: 5 });
@@ -663,8 +663,12 @@ function rateLimitCheck(b: WarrenBench, rules: ReturnType<WarrenBench["rateLimit
       note(`  warning: ${result.non2xx} non-2xx answers and ${result.errors} errors under load (none rate_limited; recent 5xx events: ${what.join(", ") || "-"})`);
       if (result.non2xx + result.errors > result.requests / 100) throw new Error(`rate-limit check: ${result.non2xx} non-2xx answers and ${result.errors} errors of ${result.requests} requests`);
     }
-    // One more request, to read the checked rule's RateLimit field; retried a few times when a
-    // loaded machine makes it fail (a 504 once: the origin did not answer a probe in time).
+    // One more request, to read the checked rule's RateLimit field; retried a few times. A gateway
+    // that keeps answering 504 upstream_timeout ("no connection to the upstream within 5000 ms") here
+    // has run out of upstream connections: seen with the Redis store after several runs, when clients
+    // left while their requests awaited Redis (forward.ts registers its "close" listener only after
+    // the rate-limit stage, so a client already gone is never noticed and its relay holds a pooled
+    // connection). Not a rate-limit cost: the row fails rather than measure it.
     let status = 0;
     let field = "";
     for (let attempt = 0; attempt < 5 && status !== 200; attempt++) {
