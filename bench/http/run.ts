@@ -11,6 +11,16 @@
 //                    bench/http/bare-agent.ts (agent/stream-relay.ts): the ceiling of the via-agent path
 //   warren direct    one `warren serve` process, a route with a direct target
 //   warren via agent the same server, a route with an agent target, a real `warren agent` process
+//   warren + 10 WAF rules  "warren direct" with ten WAF rules that do not match (bench/http/waf-rules.ts)
+//   warren + 5 rate limits (memory)  "warren direct" with five rate-limit rules that all match and
+//                    count (bench/http/rate-limit-rules.ts), in the gateway's memory
+//   warren + 5 rate limits (redis)   the same rules in a second `warren serve` whose RATE_LIMIT_STORE
+//                    is a redis-server this bench starts on loopback ("redis-server: not available"
+//                    and the row is skipped when missing); also open-loop beside warren direct at
+//                    half its rate, for the p50 / p99 that five Redis round trips add to a request
+//                    After each rate-limit row the bench checks that the rules counted (the checked
+//                    rule's RateLimit `r`, the rule ids on the request events, Redis healthy with no
+//                    memory-fallback decisions and keys in Redis) and fails otherwise.
 // then open-loop at 50% of Warren direct's measured req/s: origin alone vs Warren direct, for the
 // p99 Warren adds. Plus peak RSS (VmHWM) of Warren, the agent, nginx's worker, the bare proxy and the origin.
 // With --rounds N every closed-loop row is measured N times, interleaved (round 1 of every case, then
@@ -24,7 +34,8 @@
 // once more under load with --cpu-prof into bench/out/prof/ and the profiles are summarised.
 //
 // Options: --duration S (8) --warmup S (2) --connections N (64) --gen wrk|node --quick (3 s + 1 s)
-//          --rounds N (1) --profile (always profile) --no-profile (never) --profile-only (just the
+//          --rounds N (1) --cases a,b (only the closed-loop rows whose name contains one of these,
+//          case-insensitive; the fixed-rate rows run when their rows do) --profile (always profile) --no-profile (never) --profile-only (just the
 //          profile passes) --stand (start everything, print the URLs and pids, wait for Ctrl-C: for
 //          strace / perf by hand) --warren-flags=… / --agent-flags=… / --bare-flags=… (node flags for
 //          warren serve, warren agent, and the bare proxies + bare agent; the bare ones default to
@@ -32,6 +43,7 @@
 // Output: a table and a JSON blob on stdout, also written to bench/out/http.json.
 import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { connect } from "node:net";
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,6 +55,8 @@ import { createAgent, freePort, startAgent, type AgentHandle } from "../../test/
 import type { LoadResult } from "./load.ts";
 import { formatSummary, summarize, type ProfileSummary } from "./profile-summary.ts";
 import { BENCH_WAF_RULES } from "./waf-rules.ts";
+import { BENCH_RATE_LIMIT_RULES, CHECKED_RATE_LIMIT, CHECKED_RATE_LIMIT_RULE } from "./rate-limit-rules.ts";
+import { RedisServer, redisMissing } from "../../test/helpers/redis-server.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const root = join(here, "../..");
@@ -59,6 +73,7 @@ const { values: argv } = parseArgs({
     "profile-only": { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
     rounds: { type: "string", default: "1" },
+    cases: { type: "string" },
     stand: { type: "boolean", default: false },
     "warren-flags": { type: "string" },
     "agent-flags": { type: "string" },
@@ -80,7 +95,13 @@ const RATIO_GOALS = [
   { id: "directVsBare", body: "1 KiB", num: "warren direct", den: "bare node proxy", min: 0.75 },
   { id: "agentVsDirect", body: "64 KiB", num: "warren via agent", den: "warren direct", min: 0.7 },
   { id: "wafVsDirect", body: "1 KiB", num: "warren + 10 WAF rules", den: "warren direct", min: 0.9 },
+  { id: "rateLimitsVsDirect", body: "1 KiB", num: "warren + 5 rate limits (memory)", den: "warren direct", min: 0.9 },
 ] as const;
+const RL_MEMORY = "warren + 5 rate limits (memory)";
+const RL_REDIS = "warren + 5 rate limits (redis)";
+/** --cases: which closed-loop rows to measure. */
+const CASES = argv.cases ? argv.cases.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean) : undefined;
+const selected = (c: string) => CASES === undefined || CASES.some((x) => c.toLowerCase().includes(x));
 const GOALS = { addedP99Ms: 2 };
 /** Printed for every body size, without a goal. */
 const INFO_RATIOS = [
@@ -92,6 +113,8 @@ const INFO_RATIOS = [
   { id: "agentVsBareTunnel", num: "warren via agent", den: "bare proxy via tunnel" },
   { id: "directVsOrigin", num: "warren direct", den: "origin alone" },
   { id: "wafVsDirect", num: "warren + 10 WAF rules", den: "warren direct" },
+  { id: "rateLimitsVsDirect", num: RL_MEMORY, den: "warren direct" },
+  { id: "redisRateLimitsVsDirect", num: RL_REDIS, den: "warren direct" },
 ] as const;
 
 
@@ -293,13 +316,22 @@ http {
 
 // ---------------------------------------------------------------- warren
 
+interface Around {
+  before(): Promise<void>;
+  after(): Promise<void>;
+}
+
 interface WarrenBench {
   w: WarrenProcess;
   agent: WarrenProcess | null;
   api: JsonApi;
   port: number;
   /** Adds `rules` before, removes them after. */
-  wafRules(rules: readonly Record<string, unknown>[]): { before(): Promise<void>; after(): Promise<void> };
+  wafRules(rules: readonly Record<string, unknown>[]): Around;
+  /** The same for rate-limit rules; ids() are those of the rules added by the last before(). */
+  rateLimitRules(rules: readonly Record<string, unknown>[]): Around & { ids(): string[] };
+  /** A management API call as the admin; throws unless it answers 200. */
+  call(procedure: string, body: unknown): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -336,8 +368,11 @@ function startAgentWithFlags(nodeFlags: string[], server: WarrenProcess, agent: 
   return spawnWarrenWithFlags(nodeFlags, ["agent"], { ...a, ...env }, dir);
 }
 
-async function startWarrenBench(originUrl: string, opts: { withAgent: boolean; serverNodeFlags?: string[]; agentNodeFlags?: string[] }): Promise<WarrenBench> {
-  const env: Record<string, string> = { LOG_LEVEL: "info" };
+async function startWarrenBench(
+  originUrl: string,
+  opts: { withAgent: boolean; serverNodeFlags?: string[]; agentNodeFlags?: string[]; env?: Record<string, string> },
+): Promise<WarrenBench> {
+  const env: Record<string, string> = { LOG_LEVEL: "info", ...opts.env };
   const w = await withTimeout(opts.serverNodeFlags ? startServerWithFlags(opts.serverNodeFlags, env) : WarrenProcess.start({ env }), 60_000, "warren serve start");
   const api = new JsonApi(w.baseUrl, w.caPem);
   const c = cookieHeader((await setupAdmin(w, api)).cookie);
@@ -356,25 +391,33 @@ async function startWarrenBench(originUrl: string, opts: { withAgent: boolean; s
     agent = opts.agentNodeFlags ? startAgentWithFlags(opts.agentNodeFlags, w, handle, agentEnv) : startAgent(w, handle, agentEnv);
     await withTimeout(w.waitForLog(isMsg("agent online", (x) => x.agentId === handle.id)), 30_000, "agent online");
   }
+  const policyRules = (kind: "WafRule" | "RateLimitRule", rules: readonly Record<string, unknown>[]) => {
+    const ids: string[] = [];
+    return {
+      async before() {
+        for (const spec of rules) {
+          const r = await api.call(`PolicyService/Create${kind}`, { spec }, c);
+          if (r.status !== 200) throw new Error(`Create${kind} ${String(spec.name)}: ${r.text}`);
+          ids.push(String((r.json.rule as { id: string }).id));
+        }
+      },
+      async after() {
+        for (const id of ids.splice(0)) await api.call(`PolicyService/Delete${kind}`, { id }, c);
+      },
+      ids: () => [...ids],
+    };
+  };
   const b: WarrenBench = {
     w,
     agent,
     api,
     port: l.status.boundPort,
-    wafRules(rules) {
-      const ids: string[] = [];
-      return {
-        async before() {
-          for (const spec of rules) {
-            const r = await api.call("PolicyService/CreateWafRule", { spec }, c);
-            if (r.status !== 200) throw new Error(`CreateWafRule ${String(spec.name)}: ${r.text}`);
-            ids.push(String((r.json.rule as { id: string }).id));
-          }
-        },
-        async after() {
-          for (const id of ids.splice(0)) await api.call("PolicyService/DeleteWafRule", { id }, c);
-        },
-      };
+    wafRules: (rules) => policyRules("WafRule", rules),
+    rateLimitRules: (rules) => policyRules("RateLimitRule", rules),
+    async call(procedure, body) {
+      const r = await api.call(procedure, body, c);
+      if (r.status !== 200) throw new Error(`${procedure}: ${r.status} ${r.text}`);
+      return r.json;
     },
     async stop() {
       // The server first: its tunnel closes, so the agent has no open streams to drain on SIGTERM.
@@ -513,7 +556,7 @@ function table(rows: Row[]): string {
 }
 
 /** `which`: the body path (/1k, /64k) to load each pass with, or undefined to skip that pass. */
-async function profilePass(originUrl: string, which: { direct?: string; agent?: string }): Promise<Record<string, ProfileSummary>> {
+async function profilePass(originUrl: string, which: { direct?: string; agent?: string; rateLimits?: string }): Promise<Record<string, ProfileSummary>> {
   const profDir = join(outDir, "prof");
   rmSync(profDir, { recursive: true, force: true });
   mkdirSync(profDir, { recursive: true });
@@ -522,13 +565,14 @@ async function profilePass(originUrl: string, which: { direct?: string; agent?: 
     const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile") && f.includes(`.${pid}.0.`));
     return files.length ? join(dir, files[0]!) : undefined;
   };
-  const pass = async (name: string, host: string, withAgent: boolean, path: string) => {
+  const pass = async (name: string, host: string, withAgent: boolean, path: string, rateLimits = false) => {
     const dir = join(profDir, name);
     mkdirSync(dir, { recursive: true });
     const flags = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
     const size = SIZES.find((x) => x.path === path) ?? SIZES[0];
-    note(`profile pass "${name}": warren${withAgent ? " + agent" : ""} with --cpu-prof under ${host} ${size.label} load`);
+    note(`profile pass "${name}": warren${withAgent ? " + agent" : ""}${rateLimits ? " + 5 rate limits (memory)" : ""} with --cpu-prof under ${host} ${size.label} load`);
     const b = await startWarrenBench(originUrl, { withAgent, serverNodeFlags: flags, agentNodeFlags: withAgent ? flags : undefined });
+    if (rateLimits) await b.rateLimitRules(BENCH_RATE_LIMIT_RULES).before();
     const url = `http://127.0.0.1:${b.port}${size.path}`;
     await waitHttp(url, host, size.bytes, 15_000);
     const us = () => Number(process.hrtime.bigint() / 1000n);
@@ -548,6 +592,7 @@ async function profilePass(originUrl: string, which: { direct?: string; agent?: 
   };
   if (which.direct) await pass("direct", "direct.bench", false, which.direct);
   if (which.agent) await pass("agent", "agent.bench", true, which.agent);
+  if (which.rateLimits) await pass("rate limits", "direct.bench", false, which.rateLimits, true);
   return result;
 }
 
@@ -556,7 +601,114 @@ interface Target {
   base: string;
   host?: string;
   /** Run before and after each measurement of this row (e.g. add and remove WAF rules). */
-  around?: { before(): Promise<void>; after(): Promise<void> };
+  around?: Around;
+  /** After each measurement of this row, before around.after(): throws when the row measured the wrong thing. */
+  verify?(result: LoadResult, path: string): Promise<void>;
+}
+
+/** Script calls Redis has run since it started (INFO commandstats: EVALSHA + EVAL), over a raw socket. */
+function redisScriptCalls(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write("INFO commandstats\r\n"));
+    let reply = "";
+    socket.setTimeout(5000, () => socket.destroy(new Error("redis INFO: no answer")));
+    socket.on("data", (d: Buffer) => {
+      reply += d.toString("latin1");
+      const m = /^\$(\d+)\r\n/.exec(reply);
+      if (!m) {
+        if (reply.includes("\r\n")) reject(new Error(`redis answered INFO with ${JSON.stringify(reply.slice(0, 200))}`));
+        return;
+      }
+      if (reply.length < m[0].length + Number(m[1])) return;
+      socket.destroy();
+      let calls = 0;
+      for (const c of reply.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)) calls += Number(c[1]);
+      resolve(calls);
+    });
+    socket.on("error", reject);
+  });
+}
+
+/**
+ * Fails the bench unless the rate-limit rules of a row really counted: the checked rule's RateLimit
+ * field on one more request says it counted at least the requests the generator made; a request
+ * event of the row names every rule (the stage records a rule just before it consumes); no request
+ * was refused; and with Redis, the store is healthy, Redis ran a script for every rule and request
+ * (INFO commandstats, since the previous check), and at most 1 % of the row's decisions were made by
+ * the memory fallback (a Redis command that timed out, 250 ms, on a loaded machine), which is
+ * reported. (Redis keys are no measure: a token bucket this far from its limit is whole again within
+ * microseconds, and its key expires at once.)
+ */
+function rateLimitCheck(b: WarrenBench, rules: ReturnType<WarrenBench["rateLimitRules"]>, base: string, host: string, redis?: RedisServer): Target["verify"] {
+  const checkedIndex = BENCH_RATE_LIMIT_RULES.findIndex((r) => r.name === CHECKED_RATE_LIMIT_RULE);
+  let fallbackBefore = 0;
+  let scriptsBefore = 0;
+  return async (result, path) => {
+    let fallback = 0;
+    let st: Record<string, unknown> = {};
+    if (redis) {
+      st = await b.call("PolicyService/GetRateLimitStoreStatus", {});
+      const total = Number(st.fallbackDecisions ?? 0);
+      fallback = total - fallbackBefore;
+      fallbackBefore = total;
+    }
+    const ids = rules.ids();
+    if (ids.length !== BENCH_RATE_LIMIT_RULES.length) throw new Error(`rate-limit check: ${ids.length} rules exist, expected ${BENCH_RATE_LIMIT_RULES.length}`);
+    if (result.non2xx > 0 || result.errors > 0) {
+      // Refused by a rule is a broken row; a few other failures are reported (and shown in the table).
+      const denied = await b.call("ObservabilityService/ListRequestEvents", { host, errorCode: "rate_limited", pageSize: 1 });
+      if (((denied.events as unknown[] | undefined) ?? []).length > 0) throw new Error(`rate-limit check: a rule refused requests under load`);
+      const failed = await b.call("ObservabilityService/ListRequestEvents", { host, statusClass: "STATUS_CLASS_5XX", pageSize: 5 });
+      const what = ((failed.events as { status?: number; errorCode?: string }[] | undefined) ?? []).map((e) => `${e.status} ${e.errorCode}`);
+      note(`  warning: ${result.non2xx} non-2xx answers and ${result.errors} errors under load (none rate_limited; recent 5xx events: ${what.join(", ") || "-"})`);
+      if (result.non2xx + result.errors > result.requests / 100) throw new Error(`rate-limit check: ${result.non2xx} non-2xx answers and ${result.errors} errors of ${result.requests} requests`);
+    }
+    // One more request, to read the checked rule's RateLimit field; retried a few times. A gateway
+    // that keeps answering 504 upstream_timeout ("no connection to the upstream within 5000 ms") here
+    // has run out of upstream connections: seen with the Redis store after several runs, when clients
+    // left while their requests awaited Redis (forward.ts registers its "close" listener only after
+    // the rate-limit stage, so a client already gone is never noticed and its relay holds a pooled
+    // connection). Not a rate-limit cost: the row fails rather than measure it.
+    let status = 0;
+    let field = "";
+    for (let attempt = 0; attempt < 5 && status !== 200; attempt++) {
+      if (attempt > 0) note(`  probe answered ${status}; again`);
+      const r = await request(base + path, { headers: { host } });
+      await r.body.dump();
+      status = r.statusCode;
+      field = String(r.headers["ratelimit"] ?? "");
+    }
+    const id = ids[checkedIndex]!;
+    const m = new RegExp(`"${id}";r=(\\d+)`).exec(field);
+    if (status !== 200 || !m) throw new Error(`rate-limit check: status ${status}, RateLimit ${JSON.stringify(field)}: expected 200 with an item for rule ${id}`);
+    const counted = CHECKED_RATE_LIMIT - Number(m[1]);
+    if (counted < result.requests - fallback) throw new Error(`rate-limit check: rule "${CHECKED_RATE_LIMIT_RULE}" counted ${counted} requests, the generator made ${result.requests}`);
+    const deadline = Date.now() + 15_000;
+    let named = false;
+    while (!named && Date.now() < deadline) {
+      const ev = await b.call("ObservabilityService/ListRequestEvents", { host, pageSize: 20 });
+      named = ((ev.events as { rateLimitRuleIds?: string[] }[] | undefined) ?? []).some((e) => ids.every((x) => e.rateLimitRuleIds?.includes(x)));
+      if (!named) await new Promise((res) => setTimeout(res, 250));
+    }
+    if (!named) throw new Error(`rate-limit check: no recent request event of ${host} names all ${ids.length} rules`);
+    let extra = "";
+    if (redis) {
+      const decisions = counted * ids.length;
+      if (st.kind !== "redis" || st.healthy !== true || fallback > decisions / 100) {
+        throw new Error(`rate-limit check: ${fallback} of ~${decisions} decisions by the memory fallback in this row; Redis store status ${JSON.stringify(st)}`);
+      }
+      const scripts = await redisScriptCalls(redis.port);
+      const ran = scripts - scriptsBefore;
+      scriptsBefore = scripts;
+      if (ran < ids.length * result.requests - fallback) throw new Error(`rate-limit check: Redis ran ${ran} scripts, expected at least ${ids.length} x ${result.requests} requests`);
+      extra = `; Redis healthy, ran ${ran} scripts (>= ${ids.length} x ${result.requests}), ${fallback} decisions by the memory fallback in this row`;
+      if (fallback > 0) {
+        const warned = b.w.logs.filter((l) => l.msg === "rate-limit store unavailable, using memory fallback").at(-1);
+        note(`  warning: ${fallback} rate-limit decisions fell back to memory (${JSON.stringify(warned?.err ?? st.lastError ?? "-")})`);
+      }
+    }
+    note(`  rate limits counted: "${CHECKED_RATE_LIMIT_RULE}" at ${counted} (>= ${result.requests} measured), events name all ${ids.length} rules${extra}`);
+  };
 }
 
 /** Everything the closed-loop rows load, started once. */
@@ -572,6 +724,27 @@ async function startAll(origin: OriginProc, cleanup: (() => Promise<void>)[]) {
   cleanup.unshift(() => bareAgent.stop());
   const warren = await startWarrenBench(origin.url, { withAgent: true, serverNodeFlags: nodeFlags(argv["warren-flags"]), agentNodeFlags: nodeFlags(argv["agent-flags"]) });
   cleanup.unshift(() => warren.stop());
+  const warrenBase = `http://127.0.0.1:${warren.port}`;
+  const rlMemory = warren.rateLimitRules(BENCH_RATE_LIMIT_RULES);
+  // The Redis row needs a gateway of its own: the store is chosen at start-up (RATE_LIMIT_STORE).
+  let redis: RedisServer | null = null;
+  let warrenRedis: WarrenBench | null = null;
+  if (selected(RL_REDIS)) {
+    if (redisMissing) console.log(`redis-server: not available (${redisMissing})`);
+    else {
+      redis = await RedisServer.start();
+      const r = redis;
+      cleanup.unshift(() => r.stop());
+      warrenRedis = await startWarrenBench(origin.url, { withAgent: false, serverNodeFlags: nodeFlags(argv["warren-flags"]), env: { RATE_LIMIT_STORE: redis.url } });
+      const wr = warrenRedis;
+      cleanup.unshift(() => wr.stop());
+      const deadline = Date.now() + 15_000;
+      let st: Record<string, unknown> = {};
+      while (Date.now() < deadline && (st = await wr.call("PolicyService/GetRateLimitStoreStatus", {})).healthy !== true) await new Promise((res) => setTimeout(res, 100));
+      if (st.kind !== "redis" || st.healthy !== true) throw new Error(`the Redis rate-limit store is not healthy: ${JSON.stringify(st)}`);
+    }
+  }
+  const rlRedis = warrenRedis?.rateLimitRules(BENCH_RATE_LIMIT_RULES);
   const targets: Target[] = [
     { case: "origin alone", base: origin.url },
     ...(nginx ? [{ case: "nginx proxy_pass", base: `http://127.0.0.1:${nginx.port}` }] : []),
@@ -582,9 +755,16 @@ async function startAll(origin: OriginProc, cleanup: (() => Promise<void>)[]) {
     // The same gateway and route as "warren direct", with ten WAF rules no request matches added just
     // for this row: what rules cost when they don't fire, without a second process to compare with.
     { case: "warren + 10 WAF rules", base: `http://127.0.0.1:${warren.port}`, host: "direct.bench", around: warren.wafRules(BENCH_WAF_RULES) },
+    // The same gateway and route again, with five rate-limit rules that every request matches and
+    // counts against (in memory), added just for this row.
+    { case: RL_MEMORY, base: warrenBase, host: "direct.bench", around: rlMemory, verify: rateLimitCheck(warren, rlMemory, warrenBase, "direct.bench") },
   ];
+  if (warrenRedis && rlRedis && redis) {
+    const base = `http://127.0.0.1:${warrenRedis.port}`;
+    targets.push({ case: RL_REDIS, base, host: "direct.bench", around: rlRedis, verify: rateLimitCheck(warrenRedis, rlRedis, base, "direct.bench", redis) });
+  }
   for (const t of targets) for (const s of SIZES) await waitHttp(t.base + s.path, t.host, s.bytes, 15_000);
-  return { nginx, bare, bareTunnel, bareAgent, warren, targets };
+  return { nginx, bare, bareTunnel, bareAgent, warren, warrenRedis, redis, targets };
 }
 
 async function stand(origin: OriginProc): Promise<void> {
@@ -639,7 +819,11 @@ async function main(): Promise<void> {
   }
   if (argv["profile-only"]) {
     try {
-      const profiles = await profilePass(origin.url, { direct: "/1k", agent: "/64k" });
+      const profiles = await profilePass(origin.url, {
+        direct: selected("warren direct") ? "/1k" : undefined,
+        agent: selected("warren via agent") ? "/64k" : undefined,
+        rateLimits: selected(RL_MEMORY) ? "/1k" : undefined,
+      });
       for (const [label, sum] of Object.entries(profiles)) console.log("\n" + formatSummary(sum, label));
     } finally {
       await origin.stop();
@@ -648,10 +832,23 @@ async function main(): Promise<void> {
   }
   const cleanup: (() => Promise<void>)[] = [() => origin.stop()];
   try {
-    const { nginx, bare, bareTunnel, bareAgent, warren, targets } = await startAll(origin, cleanup);
+    const { nginx, bare, bareTunnel, bareAgent, warren, warrenRedis, redis, targets: all } = await startAll(origin, cleanup);
     note(
-      `origin :${origin.port}, nginx ${nginx ? `:${nginx.port}` : "-"}, bare proxy :${bare.port}, via tunnel :${bareTunnel.port} (agent pid ${bareAgent.child.pid}), warren :${warren.port} (pid ${warren.w.child.pid}), agent pid ${warren.agent?.child.pid}`,
+      `origin :${origin.port}, nginx ${nginx ? `:${nginx.port}` : "-"}, bare proxy :${bare.port}, via tunnel :${bareTunnel.port} (agent pid ${bareAgent.child.pid}), warren :${warren.port} (pid ${warren.w.child.pid}), agent pid ${warren.agent?.child.pid}` +
+        (warrenRedis ? `, warren with Redis :${warrenRedis.port} (pid ${warrenRedis.w.child.pid}), redis-server :${redis!.port}` : ""),
     );
+    const targets = all.filter((t) => selected(t.case));
+    if (targets.length === 0) throw new Error(`--cases ${argv.cases}: no row matches`);
+    const measureTarget = async (t: Target, s: (typeof SIZES)[number], rate?: number): Promise<Row> => {
+      await t.around?.before();
+      try {
+        const row = await measure(t.case, s.label, rate, () => (rate === undefined ? closedLoop(t.base + s.path, t.host) : nodeLoad(t.base + s.path, t.host, rate)));
+        await t.verify?.(row.result, s.path);
+        return row;
+      } finally {
+        await t.around?.after();
+      }
+    };
 
     // rounds[r][`${case}|${body}`]: one closed-loop measurement.
     const rounds: Map<string, Row>[] = [];
@@ -661,9 +858,7 @@ async function main(): Promise<void> {
       for (const s of SIZES) {
         for (const t of targets) {
           note(`${ROUNDS > 1 ? `round ${r + 1}/${ROUNDS}: ` : ""}${t.case}, ${s.label}`);
-          await t.around?.before();
-          round.set(`${t.case}|${s.label}`, await measure(t.case, s.label, undefined, () => closedLoop(t.base + s.path, t.host)));
-          await t.around?.after();
+          round.set(`${t.case}|${s.label}`, await measureTarget(t, s));
         }
       }
     }
@@ -688,13 +883,42 @@ async function main(): Promise<void> {
     };
 
     // Open loop at half of Warren direct's max: origin alone vs Warren direct at the same rate.
+    const openLoop = new Map<string, Row>();
+    const halfRate = (rps: number) => Math.max(100, Math.round(rps / 2 / 50) * 50);
+    const tOrigin = targets.find((x) => x.case === "origin alone");
+    const tDirect = targets.find((x) => x.case === "warren direct");
+    const tRedis = targets.find((x) => x.case === RL_REDIS);
     for (const s of SIZES) {
-      const max = find("warren direct", s.label)!.rps;
-      const rate = Math.max(100, Math.round(max / 2 / 50) * 50);
-      for (const t of targets.filter((x) => x.case === "origin alone" || x.case === "warren direct")) {
+      if (!tOrigin || !tDirect) break;
+      const rate = halfRate(find("warren direct", s.label)!.rps);
+      for (const t of [tOrigin, tDirect]) {
         note(`${t.case}, ${s.label}, fixed ${rate} req/s`);
-        rows.push(await measure(t.case, s.label, rate, () => nodeLoad(t.base + s.path, t.host, rate)));
+        const row = await measureTarget(t, s, rate);
+        rows.push(row);
+        openLoop.set(`${t.case}|${s.label}`, row);
       }
+    }
+    // Open loop at half the slower of warren direct and the Redis row: what five Redis round trips
+    // add to a request's latency when neither gateway is saturated.
+    const redisAdded: { body: string; atRate: number; addedP50Ms: number; addedP99Ms: number; closedLoopAddedP50Ms: number }[] = [];
+    for (const s of SIZES) {
+      if (!tDirect || !tRedis) break;
+      const direct = find("warren direct", s.label)!;
+      const withRedis = find(RL_REDIS, s.label)!;
+      const rate = halfRate(Math.min(direct.rps, withRedis.rps));
+      const pair: Row[] = [];
+      for (const t of [tDirect, tRedis]) {
+        note(`${t.case}, ${s.label}, fixed ${rate} req/s (beside the Redis row)`);
+        pair.push(await measureTarget(t, s, rate));
+      }
+      rows.push(...pair);
+      redisAdded.push({
+        body: s.label,
+        atRate: rate,
+        addedP50Ms: pair[1]!.result.p50Ms - pair[0]!.result.p50Ms,
+        addedP99Ms: pair[1]!.result.p99Ms - pair[0]!.result.p99Ms,
+        closedLoopAddedP50Ms: withRedis.p50Ms - direct.p50Ms,
+      });
     }
 
     const rss = {
@@ -705,6 +929,7 @@ async function main(): Promise<void> {
       bareTunnelProxyKiB: maxRssKiB(bareTunnel.child.pid),
       bareAgentKiB: maxRssKiB(bareAgent.child.pid),
       originKiB: maxRssKiB(origin.child.pid),
+      warrenRedisKiB: maxRssKiB(warrenRedis?.w.child.pid),
     };
 
     const goals = RATIO_GOALS.map((g) => {
@@ -712,24 +937,25 @@ async function main(): Promise<void> {
       return { id: g.id, body: g.body, what: `${g.num} / ${g.den}`, value, min: g.min, met: value === null ? null : value >= g.min };
     });
     const ratios = SIZES.map((s) => {
-      const rOrigin = find("origin alone", s.label, true)!;
-      const rDirect = find("warren direct", s.label, true)!;
-      const addedP99Ms = rDirect.p99Ms - rOrigin.p99Ms;
+      const rOrigin = openLoop.get(`origin alone|${s.label}`)?.result;
+      const rDirect = openLoop.get(`warren direct|${s.label}`)?.result;
+      const addedP99Ms = rOrigin && rDirect ? rDirect.p99Ms - rOrigin.p99Ms : NaN;
       return {
         body: s.label,
         ...Object.fromEntries(INFO_RATIOS.map((x) => [x.id, ratio(x.num, x.den, s.label)])),
         addedP99Ms,
-        atRate: rDirect.targetRate,
-        addedP99Met: addedP99Ms <= GOALS.addedP99Ms,
-      } as { body: string; addedP99Ms: number; atRate: number | undefined; addedP99Met: boolean } & Record<(typeof INFO_RATIOS)[number]["id"], number | null>;
+        atRate: rDirect?.targetRate,
+        addedP99Met: Number.isNaN(addedP99Ms) ? null : addedP99Ms <= GOALS.addedP99Ms,
+      } as { body: string; addedP99Ms: number; atRate: number | undefined; addedP99Met: boolean | null } & Record<(typeof INFO_RATIOS)[number]["id"], number | null>;
     });
     // Profile each pass at the body size that missed its goal; the direct pass also for a missed p99.
     const missedGoal = (id: string) => goals.find((g) => g.id === id && g.met === false);
-    const p99Miss = ratios.filter((r) => !r.addedP99Met).sort((a, b) => b.addedP99Ms - a.addedP99Ms)[0];
+    const p99Miss = ratios.filter((r) => r.addedP99Met === false).sort((a, b) => b.addedP99Ms - a.addedP99Ms)[0];
     const pathOf = (body: string) => SIZES.find((x) => x.label === body)!.path;
     const missed = {
       direct: missedGoal("directVsBare") ? pathOf(missedGoal("directVsBare")!.body) : p99Miss ? pathOf(p99Miss.body) : undefined,
       agent: missedGoal("agentVsDirect") ? pathOf(missedGoal("agentVsDirect")!.body) : undefined,
+      rateLimits: missedGoal("rateLimitsVsDirect") ? pathOf(missedGoal("rateLimitsVsDirect")!.body) : undefined,
     };
 
     const mib = (k: number | null) => (k === null ? "-" : `${(k / 1024).toFixed(1)} MiB`);
@@ -744,7 +970,7 @@ async function main(): Promise<void> {
     lines.push("");
     lines.push(table(rows));
     const lag = rows.filter((r) => r.result.lagP99Ms !== undefined).map((r) => fmt(r.result.lagP99Ms!));
-    lines.push(`(fixed-rate rows: latency from hand-off to the pool; generator schedule lag p99 ${lag.join(" / ")} ms; machine ${idleBefore.toFixed(0)}% idle before the run)`);
+    if (lag.length) lines.push(`(fixed-rate rows: latency from hand-off to the pool; generator schedule lag p99 ${lag.join(" / ")} ms; machine ${idleBefore.toFixed(0)}% idle before the run)`);
     lines.push("");
     lines.push(
       `peak RSS (VmHWM): warren ${mib(rss.warrenKiB)}, agent ${mib(rss.agentKiB)}, nginx worker ${mib(rss.nginxWorkerKiB)}, bare proxy ${mib(rss.bareProxyKiB)} (via tunnel ${mib(rss.bareTunnelProxyKiB)} + agent ${mib(rss.bareAgentKiB)}), origin ${mib(rss.originKiB)}`,
@@ -752,7 +978,13 @@ async function main(): Promise<void> {
     lines.push("");
     lines.push("Goals (req/s ratios within a round" + (ROUNDS > 1 ? ", median over rounds" : "") + "):");
     for (const g of goals) lines.push(`  ${g.what.padEnd(36)} ${g.body.padEnd(6)} = ${g.value === null ? "n/a" : fmt(g.value)}  (goal >= ${g.min}: ${ok(g.met)})`);
-    for (const r of ratios) lines.push(`  ${`p99 added @ ${r.atRate} req/s`.padEnd(36)} ${r.body.padEnd(6)} = ${fmt(r.addedP99Ms)} ms  (goal <= ${GOALS.addedP99Ms} ms: ${ok(r.addedP99Met)})`);
+    for (const r of ratios) lines.push(`  ${`p99 added @ ${r.atRate ?? "-"} req/s`.padEnd(36)} ${r.body.padEnd(6)} = ${fmt(r.addedP99Ms)} ms  (goal <= ${GOALS.addedP99Ms} ms: ${ok(r.addedP99Met)})`);
+    if (redisAdded.length) lines.push("Five rate limits in Redis vs warren direct (report only, no goal):");
+    for (const r of redisAdded) {
+      lines.push(
+        `  ${`p50 / p99 added @ ${r.atRate} req/s`.padEnd(36)} ${r.body.padEnd(6)} = ${fmt(r.addedP50Ms)} / ${fmt(r.addedP99Ms)} ms  (closed loop, ${CONNS} connections: p50 +${fmt(r.closedLoopAddedP50Ms)} ms)`,
+      );
+    }
     lines.push("Other ratios:");
     for (const r of ratios) {
       lines.push(`  ${r.body.padEnd(6)}: ` + INFO_RATIOS.map((x) => `${x.num} / ${x.den} = ${r[x.id] === null ? "n/a" : fmt(r[x.id]!)}`).join("; "));
@@ -774,15 +1006,19 @@ async function main(): Promise<void> {
       ratios,
       addedP99GoalMs: GOALS.addedP99Ms,
       peakRss: rss,
+      redisRateLimitsAdded: redisAdded,
     };
 
     for (const c of cleanup.splice(0)) await c();
     note("stopped");
 
-    if (!argv["no-profile"] && (argv.profile || missed.direct || missed.agent)) {
+    if (!argv["no-profile"] && (argv.profile || missed.direct || missed.agent || missed.rateLimits)) {
       const o2 = await startOriginProcess();
       cleanup.push(() => o2.stop());
-      const profiles = await profilePass(o2.url, argv.profile ? { direct: missed.direct ?? "/1k", agent: missed.agent ?? "/64k" } : missed);
+      const profiles = await profilePass(
+        o2.url,
+        argv.profile ? { direct: missed.direct ?? "/1k", agent: missed.agent ?? "/64k", rateLimits: missed.rateLimits ?? (selected(RL_MEMORY) ? "/1k" : undefined) } : missed,
+      );
       report.profiles = profiles;
       console.log("\nCPU profiles (goals missed" + (argv.profile ? " or --profile" : "") + "):");
       for (const [label, s] of Object.entries(profiles)) console.log("\n" + formatSummary(s, label));

@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { CelRequest, type CelRequestInput } from "../../../proxy/policy/cel.ts";
 import { compileKey, validateKeyParts } from "../../../proxy/policy/key-parts.ts";
 
@@ -86,6 +87,22 @@ describe("compileKey", () => {
     assert.notEqual(key(["header:a"], { headers: {} }), key(["header:a"], { headers: { a: "" } }));
     assert.notEqual(key(["header:a"], { headers: { a: "-;" } }), key(["header:a"], { headers: {} }));
     assert.notEqual(key(["cookie:a", "query:b"], { headers: { cookie: "a=1" }, rawQuery: "" }), key(["cookie:a", "query:b"], { headers: {}, rawQuery: "b=1" }));
+  });
+
+  it("is SHA-256 over the length-prefixed parts, whether remembered or not", () => {
+    const expect = (s: string) => createHash("sha256").update(s).digest().subarray(0, 16).toString("base64url");
+    const parts = ["client_ip", "header:x-v"];
+    // Short encodings are remembered (asked twice: computed, then from the memo), long ones never;
+    // more distinct keys than the memo holds empty it on the way.
+    for (const v of ["é", "v".repeat(300), "", "ü".repeat(200)]) {
+      for (let i = 0; i < 2; i++) assert.equal(key(parts, { headers: { "x-v": v } }), expect(`9:192.0.2.7;${v.length}:${v};`), v.slice(0, 10));
+    }
+    for (let i = 0; i < 5000; i++) {
+      const ip = `10.0.${i >> 8}.${i & 255}`;
+      assert.equal(key(["client_ip"], { clientIp: ip }), expect(`${ip.length}:${ip};`));
+    }
+    assert.equal(key(["client_ip"], { clientIp: "10.0.0.1" }), expect("8:10.0.0.1;"));
+    assert.equal(key(["header:a"], { headers: {} }), expect("-;"));
   });
 
   it("shares the request's parsed cookies and query with expressions", () => {
