@@ -69,7 +69,17 @@ export class Pipeline {
         r.then(
           (v) => {
             ctx.timings[i] = performance.now() - started;
-            if (this.settled(ctx, stage, v)) this.run(ctx, i + 1);
+            if (!this.settled(ctx, stage, v)) return;
+            // The client left while this stage waited (a Redis round trip, a cache flight): nothing
+            // after it may start — the response's close has fired already, so a dispatch made now
+            // would never hear of it and would hold an upstream connection for good.
+            if (ctx.responseClosed) {
+              ctx.code ??= "client_aborted";
+              ctx.answeredBy = stage.name;
+              ctx.settle("pipeline");
+              return;
+            }
+            this.run(ctx, i + 1);
           },
           (e: unknown) => this.bug(ctx, stage, e),
         );

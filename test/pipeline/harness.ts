@@ -8,7 +8,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import pino from "pino";
-import { DataPlane, parseTrustedProxies, type ProxySnapshot, type RequestEvent } from "../../proxy/index.ts";
+import { DataPlane, parseTrustedProxies, type CompiledRateLimitRule, type ProxySnapshot, type RateLimitStore, type RequestEvent } from "../../proxy/index.ts";
 import { MemoryStore } from "../../proxy/policy/rate-limit/index.ts";
 import { compileSnapshot } from "../../management/config/compile-snapshot.ts";
 import { validateRoute } from "../../management/config/validate-route.ts";
@@ -50,6 +50,9 @@ export interface HarnessOptions {
   log?: pino.Logger;
   /** Compiled shapers put into the snapshot as they are (enabled, in priority order). */
   shapers?: CompiledShaperRule[];
+  /** Compiled rate-limit rules put into the snapshot as they are, and the store they count in (default: memory). */
+  rateLimitRules?: CompiledRateLimitRule[];
+  rateLimits?: RateLimitStore;
   /** Compiled cache rules put into the snapshot as they are (enabled, in priority order). */
   cacheRules?: CompiledCacheRule[];
   /** The cache's store (default: the data plane's own memory tier) and its coalescing bounds / clock. */
@@ -112,7 +115,7 @@ export function buildSnapshot(o: HarnessOptions, version = 1): { snapshot: Proxy
       routes.push({ row: { id: routeId ?? `rt_${id}_${i}`, listener_id: id, spec: "" } as RouteRow, spec });
     });
   }
-  return { snapshot: compileSnapshot(version, listeners, routes, (o.agents ?? []).map(agentRow), { waf: [], rateLimits: [], shapers: o.shapers ?? [], cacheRules: o.cacheRules ?? [] }, randomBytes(32)), listenerIds };
+  return { snapshot: compileSnapshot(version, listeners, routes, (o.agents ?? []).map(agentRow), { waf: [], rateLimits: o.rateLimitRules ?? [], shapers: o.shapers ?? [], cacheRules: o.cacheRules ?? [] }, randomBytes(32)), listenerIds };
 }
 
 export interface InProcessAgent {
@@ -149,7 +152,7 @@ export class Harness {
     this.plane = new DataPlane({
       agents: this.registry,
       trusted: parseTrustedProxies(opts.trustedProxies ?? ""),
-      rateLimits: new MemoryStore(),
+      rateLimits: opts.rateLimits ?? new MemoryStore(),
       selfSigned: () => Promise.reject(new Error("no HTTPS listeners in the pipeline harness")),
       events: {
         record: (e) => {
