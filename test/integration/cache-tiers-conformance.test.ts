@@ -4,13 +4,14 @@
 // eviction decides (the disk tier's budget also counts its index database, hence the half-object slack).
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { DiskTier } from "../../proxy/cache/disk-tier.ts";
 import { openTieredStore } from "../../proxy/cache/tiered-store.ts";
 import type { CacheStore, CacheUsage, TierUsage } from "../../proxy/cache/types.ts";
-import { bodyOf, bodyOfEntry, metaFor, put } from "../helpers/cache-entries.ts";
+import { bodyOf, bodyOfEntry, filesUnder, metaFor, put } from "../helpers/cache-entries.ts";
 import { MapCacheStore } from "../helpers/map-cache-store.ts";
 
 interface Opened {
@@ -23,6 +24,8 @@ interface Opened {
 
 interface Subject {
   readonly name: string;
+  /** Keeps entries in its folder across close and open. */
+  readonly durable: boolean;
   open(o: { dir: string; budgetBytes: number; maxEntries: number }): Promise<Opened>;
 }
 
@@ -31,6 +34,7 @@ const MiB = 1 << 20;
 const STORES: Subject[] = [
   {
     name: "disk tier",
+    durable: true,
     async open(o) {
       const d = await DiskTier.open(o.dir, o);
       return { store: d, settle: () => d.settled(), tier: (u) => u.disk };
@@ -38,13 +42,14 @@ const STORES: Subject[] = [
   },
   {
     name: "tiered store (memory copies ≤ 64 KiB + disk)",
+    durable: true,
     async open(o) {
       const settings = { enabled: true, memoryBytes: 64 * MiB, diskBytes: o.budgetBytes, maxEntries: o.maxEntries, hotObjectBytes: 64 * 1024 };
       const t = await openTieredStore(o.dir, settings, new MapCacheStore(64 * MiB));
       return { store: t, settle: () => t.settled(), tier: (u) => u.disk };
     },
   },
-  // { name: "memory tier", async open(o) { const m = new MemoryTier({ budgetBytes: o.budgetBytes, maxEntries: o.maxEntries }); return { store: m, settle: async () => {}, tier: (u) => u.memory }; } },
+  // { name: "memory tier", durable: false, async open(o) { const m = new MemoryTier({ budgetBytes: o.budgetBytes, maxEntries: o.maxEntries }); return { store: m, settle: async () => {}, tier: (u) => u.memory }; } },
 ];
 
 const root = mkdtempSync(join(tmpdir(), "warren-cache-conf-"));
@@ -277,17 +282,120 @@ for (const subject of STORES) {
   });
 }
 
-describe("cache store conformance: disk-only", () => {
-  it("the conformance folders hold no temp files after the suite's stores closed", () => {
-    // Checked last: every subject's stores are closed by then (after hooks ran per describe).
-    for (const d of readdirSync(root)) {
-      let tmp: string[] = [];
-      try {
-        tmp = readdirSync(join(root, d, "tmp"));
-      } catch {
-        // a memory store made no folder
+// The stores that keep entries on disk: the same folder opened again keeps them, and whatever a crash
+// left half done is gone.
+for (const subject of STORES.filter((s) => s.durable)) {
+  describe(`cache store conformance, durable: ${subject.name}`, () => {
+    const open = (dir: string, budgetBytes = 64 * MiB, maxEntries = 10_000) => subject.open({ dir, budgetBytes, maxEntries });
+    const bodies = (dir: string) => filesUnder(dir).filter((f) => f.endsWith(".body"));
+
+    it("keeps entries across a restart: meta, bodies, vary and recency", async () => {
+      const dir = join(root, `s${++dirs}`);
+      const sizes = [0, 10, 70_000, 300_000];
+      const metas = sizes.map((n, i) => metaFor(`a.test/keep/${i}`, { vary: i === 2 ? ["accept-encoding"] : [] }));
+      let s = await open(dir);
+      metas.forEach((m, i) => put(s.store, m, bodyOf(m.url, sizes[i]!)));
+      s.store.refresh(metas[1]!.key, ["etag", '"r"'], { v: 1, refreshed: true });
+      await s.settle();
+      // Recency as of the last run: 3, 0, 2 then 1 most recent (accesses a few ms apart).
+      for (const i of [3, 0, 2, 1]) {
+        await delay(3);
+        s.store.get(metas[i]!.key);
       }
-      assert.deepEqual(tmp, [], d);
-    }
+      await s.store.close();
+
+      s = await open(dir, 300_000 + 70_000 + 20 + 64 * 1024, 4);
+      for (const i of [3, 0, 2, 1]) {
+        // In the same order again, so the recency the next run sees is unchanged.
+        await delay(3);
+        const m = metas[i]!;
+        const e = s.store.get(m.key);
+        assert.ok(e !== undefined, `entry ${i}`);
+        const want = i === 1 ? { ...m, size: 10, headers: ["etag", '"r"'], policy: { v: 1, refreshed: true } } : { ...m, size: sizes[i] };
+        assert.deepEqual(e.meta, want);
+        assert.ok((await bodyOfEntry(e))!.equals(bodyOf(m.url, sizes[i]!)));
+      }
+      assert.deepEqual(s.store.varyOf(metas[2]!.primary), ["accept-encoding"]);
+      assert.deepEqual([s.tier(s.store.usage()).entries, s.tier(s.store.usage()).bytes], [4, sizes.reduce((a, b) => a + b)]);
+      await s.store.close();
+
+      // The order survives too: at maxEntries the least recent of the last run goes first.
+      s = await open(dir, 64 * MiB, 4);
+      put(s.store, metaFor("a.test/keep/new"), bodyOf("new", 5));
+      assert.deepEqual(
+        metas.map((m) => s.store.get(m.key) !== undefined),
+        [true, true, true, false],
+      );
+      await s.store.close();
+    });
+
+    it("cleans what a crash leaves: temp files, rows without a body or with another size, bodies without a row", async () => {
+      const dir = join(root, `s${++dirs}`);
+      const [a, b, c] = ["a", "b", "c"].map((n) => metaFor(`a.test/crash/${n}`));
+      let s = await open(dir);
+      for (const m of [a!, b!, c!]) put(s.store, m, bodyOf(m.url, 5000));
+      await s.settle();
+      await s.store.close();
+      const files = bodies(dir);
+      const fileOf = (key: string) => join(dir, files.find((f) => f.includes(key))!);
+      rmSync(fileOf(b!.key)); // a row without its body
+      truncateSync(fileOf(c!.key), 4000); // a body shorter than its row says
+      writeFileSync(join(dir, "tmp", "0123456789ab"), "half a body");
+      const orphanKey = metaFor("a.test/crash/orphan").key;
+      mkdirSync(join(dir, orphanKey.slice(0, 2), orphanKey.slice(2, 4)), { recursive: true });
+      writeFileSync(join(dir, orphanKey.slice(0, 2), orphanKey.slice(2, 4), `${orphanKey}.0123456789ab.body`), "no row"); // a body without a row
+      writeFileSync(join(dir, orphanKey.slice(0, 2), orphanKey.slice(2, 4), "stray.txt"), "?");
+
+      s = await open(dir);
+      assert.ok((await bodyOfEntry(s.store.get(a!.key)))!.equals(bodyOf(a!.url, 5000)));
+      assert.equal(s.store.get(b!.key), undefined);
+      assert.equal(s.store.get(c!.key), undefined);
+      assert.equal(s.store.get(orphanKey), undefined);
+      assert.deepEqual(readdirSync(join(dir, "tmp")), []);
+      assert.deepEqual(
+        filesUnder(dir).filter((f) => !f.startsWith("cache.db")),
+        [files.find((f) => f.includes(a!.key))],
+      );
+      assert.deepEqual([s.tier(s.store.usage()).entries, s.tier(s.store.usage()).bytes], [1, 5000]);
+      await s.store.close();
+      // The bad rows are gone too: a further restart sees the same.
+      s = await open(dir);
+      assert.equal(s.tier(s.store.usage()).entries, 1);
+      await s.store.close();
+    });
+
+    it("takes concurrent writers of different keys, interleaved, some aborted", async () => {
+      const dir = join(root, `s${++dirs}`);
+      const s = await open(dir);
+      const n = 24;
+      const metas = Array.from({ length: n }, (_, i) => metaFor(`a.test/conc/${i}`));
+      const size = (i: number) => 1000 + i * 9_000;
+      const ws = metas.map((m) => s.store.begin(m)!);
+      const off = new Array<number>(n).fill(0);
+      for (let round = 0; off.some((o, i) => o < size(i)); round++) {
+        for (let i = 0; i < n; i++) {
+          if (off[i]! >= size(i)) continue;
+          const body = bodyOf(metas[i]!.url, size(i));
+          const len = 1 + ((round * 7919 + i * 104_729) % 16_384);
+          ws[i]!.write(body.subarray(off[i], off[i]! + len));
+          off[i] = Math.min(size(i), off[i]! + len);
+        }
+        if (round % 3 === 0) await delay(0);
+      }
+      const aborted = (i: number) => i % 5 === 3;
+      for (const i of [...metas.keys()].reverse()) (aborted(i) ? ws[i]!.abort() : ws[i]!.commit());
+      for (const i of [3, 0, 2, 1]) {
+        // In the same order again, so the recency the next run sees is unchanged.
+        await delay(3);
+        const m = metas[i]!;
+        const e = s.store.get(m.key);
+        if (aborted(i)) assert.equal(e, undefined);
+        else assert.ok((await bodyOfEntry(e))!.equals(bodyOf(m.url, size(i))), `entry ${i}`);
+      }
+      await s.settle();
+      assert.deepEqual(readdirSync(join(dir, "tmp")), []);
+      assert.equal(bodies(dir).length, metas.filter((_, i) => !aborted(i)).length);
+      await s.store.close();
+    });
   });
-});
+}
