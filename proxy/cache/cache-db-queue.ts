@@ -40,7 +40,7 @@ export class CacheDbQueue {
     dbPath: string,
     private readonly o: CacheDbQueueOptions = {},
   ) {
-    this.batchSize = o.batchSize ?? 256;
+    this.batchSize = o.batchSize ?? 128;
     this.maxQueued = o.maxQueued ?? 100_000;
     const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
     this.worker = startModuleWorker(new URL(`./cache-db-worker${ext}`, import.meta.url), { path: dbPath });

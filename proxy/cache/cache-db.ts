@@ -29,8 +29,8 @@ export function openCacheDb(path: string): CacheDb {
   db.pragma("synchronous = NORMAL");
   db.pragma("busy_timeout = 5000");
   // Keep the WAL small: its bytes count against the disk budget.
-  db.pragma("wal_autocheckpoint = 256");
-  db.pragma(`journal_size_limit = ${1 << 20}`);
+  db.pragma("wal_autocheckpoint = 64");
+  db.pragma(`journal_size_limit = ${256 * 1024}`);
   if ((db.pragma("user_version", { simple: true }) as number) !== SCHEMA_VERSION) {
     db.exec(`
       DROP TABLE IF EXISTS cache_entries;

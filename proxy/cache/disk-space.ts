@@ -3,7 +3,8 @@
 // budget because accepting a chunk first evicts least-recently-used entries. `onDisk` is what the
 // folder holds right now: an evicted body stays until its file is unlinked, so a writer's bytes go
 // to the file only once they fit beside everything still there. Hence the folder never grows past
-// the budget, even while evicted files wait for their unlink.
+// the budget, even while evicted files wait for their unlink. The index database is measured after
+// each batch of rows; `reserve` stays free in both counts for what it may grow by in between.
 
 interface Waiter {
   readonly n: number;
@@ -17,7 +18,14 @@ export class DiskSpace {
   private overhead = 0;
   private readonly waiters: Waiter[] = [];
 
-  constructor(readonly budget: number) {}
+  private readonly limit: number;
+
+  constructor(
+    readonly budget: number,
+    reserve: number,
+  ) {
+    this.limit = budget - reserve;
+  }
 
   get claimed(): number {
     return this.claimedBytes;
@@ -28,7 +36,7 @@ export class DiskSpace {
   }
 
   fits(n: number): boolean {
-    return this.claimedBytes + n <= this.budget;
+    return this.claimedBytes + n <= this.limit;
   }
 
   claim(n: number): void {
@@ -44,7 +52,7 @@ export class DiskSpace {
    * unlinks have made room (first come, first served), or false when `abandon(owner)` gave up.
    */
   acquire(n: number, owner: object): true | Promise<boolean> {
-    if (this.waiters.length === 0 && this.onDiskBytes + n <= this.budget) {
+    if (this.waiters.length === 0 && this.onDiskBytes + n <= this.limit) {
       this.onDiskBytes += n;
       return true;
     }
@@ -68,7 +76,7 @@ export class DiskSpace {
     this.wake();
   }
 
-  /** The index database's size: claimed and on disk like a body. */
+  /** The index database's size as last measured: claimed and on disk like a body. */
   setOverhead(bytes: number): void {
     const d = bytes - this.overhead;
     this.overhead = bytes;
@@ -78,7 +86,7 @@ export class DiskSpace {
   }
 
   private wake(): void {
-    while (this.waiters.length > 0 && this.onDiskBytes + this.waiters[0]!.n <= this.budget) {
+    while (this.waiters.length > 0 && this.onDiskBytes + this.waiters[0]!.n <= this.limit) {
       const w = this.waiters.shift()!;
       this.onDiskBytes += w.n;
       w.resolve(true);

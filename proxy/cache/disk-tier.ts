@@ -45,6 +45,7 @@ export interface DiskEntryWriter extends EntryWriter {
   readonly stored: boolean;
 }
 
+const DB_HEADROOM = 512 * 1024;
 const KEY_RE = /^[0-9a-f]{8,128}$/;
 const BODY_RE = /^([0-9a-f]{8,128})\.([0-9a-f]{12})\.body$/;
 const HEX2_RE = /^[0-9a-f]{2}$/;
@@ -141,7 +142,9 @@ export class DiskTier implements CacheStore {
     dbPath: string,
     private readonly o: DiskTierOptions,
   ) {
-    this.space = new DiskSpace(o.budgetBytes);
+    // The database is measured after each batch of rows; what one batch can add to it (WAL pages,
+    // then a checkpoint into the file) is kept free in advance.
+    this.space = new DiskSpace(o.budgetBytes, Math.min(DB_HEADROOM, Math.floor(o.budgetBytes / 8)));
     this.space.setOverhead(cacheDbBytes(dbPath));
     this.maxObjectBytes = Math.min(o.maxObjectBytes ?? o.budgetBytes, o.budgetBytes);
     this.maxPendingBytes = o.maxPendingBytes ?? 8 << 20;
