@@ -29,8 +29,9 @@ export interface DiskTierOptions {
   /** A body growing past this is dropped; default: the budget. */
   readonly maxObjectBytes?: number;
   /**
-   * A writer whose chunks wait for the disk past this many bytes is dropped: the client is never
-   * slowed down by the cache and nothing is buffered without bound. Default 8 MiB.
+   * Chunks waiting for the disk, across all writers, stay under this: a chunk that would pass it
+   * drops its writer. The client is never slowed down by the cache, and what the cache buffers
+   * does not grow with the number of concurrent writers. Default 16 MiB.
    */
   readonly maxPendingBytes?: number;
   /** The tier dropped an entry on its own (budget eviction, a body that could not be written). */
@@ -102,6 +103,8 @@ export class DiskTier implements CacheStore {
   private readonly maxObjectBytes: number;
   private readonly maxPendingBytes: number;
   private bytes = 0;
+  /** Chunks accepted and not yet written, across writers. */
+  private pendingBytes = 0;
   private hits = 0;
   private misses = 0;
   private closing: Promise<void> | undefined;
@@ -147,7 +150,7 @@ export class DiskTier implements CacheStore {
     this.space = new DiskSpace(o.budgetBytes, Math.min(DB_HEADROOM, Math.floor(o.budgetBytes / 8)));
     this.space.setOverhead(cacheDbBytes(dbPath));
     this.maxObjectBytes = Math.min(o.maxObjectBytes ?? o.budgetBytes, o.budgetBytes);
-    this.maxPendingBytes = o.maxPendingBytes ?? 8 << 20;
+    this.maxPendingBytes = o.maxPendingBytes ?? 16 << 20;
     this.db = new CacheDbQueue(dbPath, {
       ...(o.flushEveryMs !== undefined ? { flushEveryMs: o.flushEveryMs } : {}),
       ...(o.log !== undefined ? { log: o.log } : {}),
@@ -293,7 +296,7 @@ export class DiskTier implements CacheStore {
   private writeChunk(w: Writing, chunk: Buffer): void {
     if (w.state !== "open" || chunk.length === 0) return;
     const n = chunk.length;
-    if (w.size + n > this.maxObjectBytes || w.queued + n > this.maxPendingBytes || !this.makeRoom(n)) {
+    if (w.size + n > this.maxObjectBytes || this.pendingBytes + n > this.maxPendingBytes || !this.makeRoom(n)) {
       this.failWriter(w);
       return;
     }
@@ -301,6 +304,7 @@ export class DiskTier implements CacheStore {
     w.size += n;
     w.queue.push(chunk);
     w.queued += n;
+    this.pendingBytes += n;
     this.pump(w);
   }
 
@@ -331,6 +335,12 @@ export class DiskTier implements CacheStore {
       this.space.release(w.size);
     }
     w.state = "failed";
+    // Chunks not handed to the disk yet never will be.
+    let unsent = 0;
+    for (const c of w.queue) unsent += c.length;
+    w.queue = [];
+    w.queued -= unsent;
+    this.pendingBytes -= unsent;
     this.space.abandon(w);
     if (w.pumping === undefined) this.track(this.discard(w));
   }
@@ -359,6 +369,7 @@ export class DiskTier implements CacheStore {
         const { bytesWritten } = await w.fh.writev(chunks);
         if (bytesWritten !== n) throw new Error(`short write (${bytesWritten} of ${n} bytes)`);
         w.queued -= n;
+        this.pendingBytes -= n;
       }
       // Open with nothing queued: the next write() starts the pump again.
       if (w.state === "committed" && this.live(w)) {
@@ -385,6 +396,8 @@ export class DiskTier implements CacheStore {
   private async discard(w: Writing): Promise<void> {
     this.writers.delete(w);
     w.queue = [];
+    this.pendingBytes -= w.queued;
+    w.queued = 0;
     const fh = w.fh;
     w.fh = undefined;
     await fh?.close().catch(() => {});

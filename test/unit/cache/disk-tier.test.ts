@@ -131,22 +131,30 @@ describe("disk tier: readers, writers and unlinks", () => {
     await tier.close();
   });
 
-  it("drops a body over maxObjectBytes or one whose chunks outrun the disk past maxPendingBytes", async () => {
+  it("drops a body over maxObjectBytes, and writers whose chunks outrun the disk past maxPendingBytes in all", async () => {
     const dir = freshDir();
     const tier = await openTier(dir, { budgetBytes: 64 * MiB, maxEntries: 100, maxObjectBytes: MiB, maxPendingBytes: 2 * MiB });
     const big = metaFor("a.test/too-big");
     put(tier, big, bodyOf("x", MiB + 1));
     assert.equal(tier.get(big.key), undefined);
-    // 4 MiB written in one go: the disk cannot have taken it yet.
+    // 3.6 MiB written in one go: the disk cannot have taken it yet.
     const fast = metaFor("a.test/too-fast");
     const w = tier.begin(fast)!;
     for (let i = 0; i < 4; i++) w.write(bodyOf(`f${i}`, 900_000));
     w.commit();
     assert.equal(w.stored, false);
     assert.equal(tier.get(fast.key), undefined);
+    // Three writers of 0.9 MiB each, each within the limit, together past it: the third is dropped.
+    const ws = [0, 1, 2].map((i) => tier.begin(metaFor(`a.test/many/${i}`))!);
+    for (const [i, x] of ws.entries()) x.write(bodyOf(`m${i}`, 900_000));
+    for (const x of ws) x.commit();
+    assert.deepEqual(
+      ws.map((x) => x.stored),
+      [true, true, false],
+    );
     await tier.settled();
     assert.deepEqual(readdirSync(join(dir, "tmp")), []);
-    assert.deepEqual(tier.usage().disk, { entries: 0, bytes: 0, budgetBytes: 64 * MiB });
+    assert.deepEqual(tier.usage().disk, { entries: 2, bytes: 1_800_000, budgetBytes: 64 * MiB });
     await tier.close();
   });
 
