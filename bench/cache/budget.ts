@@ -62,9 +62,15 @@ const sizeOf = (): number => {
   return 4 * MiB + Math.floor(rnd() * 4 * MiB);
 };
 
+/** Apparent bytes of the files, blocks allocated to files and directories (as `du` counts), files. */
 function walk(dir: string): { bytes: number; blocks: number; files: number } {
   let bytes = 0;
   let blocks = 0;
+  try {
+    blocks = statSync(dir).blocks * 512;
+  } catch {
+    return { bytes, blocks, files: 0 };
+  }
   let files = 0;
   let names: string[] = [];
   try {

@@ -4,7 +4,8 @@
 // folder holds right now: an evicted body stays until its file is unlinked, so a writer's bytes go
 // to the file only once they fit beside everything still there. Hence the folder never grows past
 // the budget, even while evicted files wait for their unlink. The index database is measured after
-// each batch of rows; `reserve` stays free in both counts for what it may grow by in between.
+// each batch of rows; `reserve` stays free in both counts for what it may grow by in between. The
+// tier counts files in whole blocks and directories as a block each, so `du` agrees.
 
 interface Waiter {
   readonly n: number;

@@ -82,6 +82,26 @@ export function folderBytes(dir: string): number {
   return n;
 }
 
+/** Blocks allocated to `dir` and everything under it, like `du -sb` without --apparent-size. */
+export function folderAllocatedBytes(dir: string): number {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    return 0;
+  }
+  let n = st.blocks * 512;
+  if (!st.isDirectory()) return n;
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    // removed while walking
+  }
+  for (const name of names) n += folderAllocatedBytes(join(dir, name));
+  return n;
+}
+
 /** Files under `dir`, relative, sorted. */
 export function filesUnder(dir: string, base = ""): string[] {
   const out: string[] = [];

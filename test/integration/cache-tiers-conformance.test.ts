@@ -313,7 +313,7 @@ for (const subject of STORES.filter((s) => s.durable)) {
       }
       await s.store.close();
 
-      s = await open(dir, 300_000 + 70_000 + 20 + 64 * 1024, 4);
+      s = await open(dir, 64 * MiB, 4);
       for (const i of [3, 0, 2, 1]) {
         // In the same order again, so the recency the next run sees is unchanged.
         await delay(3);

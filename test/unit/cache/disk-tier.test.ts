@@ -12,7 +12,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { DiskTier } from "../../../proxy/cache/disk-tier.ts";
-import { bodyOf, bodyOfEntry, filesUnder, folderBytes, metaFor, put, readAll } from "../../helpers/cache-entries.ts";
+import { bodyOf, bodyOfEntry, filesUnder, folderAllocatedBytes, folderBytes, metaFor, put, readAll } from "../../helpers/cache-entries.ts";
 import { abortedEntry, keyOf, sizeOfEntry } from "../../helpers/cache-writer-child.ts";
 
 const MiB = 1 << 20;
@@ -79,7 +79,7 @@ describe("disk tier: crash safety", () => {
 describe("disk tier: readers, writers and unlinks", () => {
   it("a body committed but not yet in place streams whole once it is", async () => {
     const dir = freshDir();
-    const tier = await openTier(dir, { budgetBytes: 64 * MiB, maxEntries: 100 });
+    const tier = await openTier(dir, { budgetBytes: 64 * MiB, maxEntries: 100, maxPendingBytes: 16 * MiB });
     const meta = metaFor("a.test/big");
     const body = bodyOf("big", 6 * MiB);
     put(tier, meta, body, 64 * 1024);
@@ -187,9 +187,11 @@ describe("disk tier: budget", () => {
     const budget = 4 * MiB;
     const tier = await openTier(dir, { budgetBytes: budget, maxEntries: 10_000, flushEveryMs: 10 });
     let maxFolder = 0;
+    let maxAllocated = 0;
     let maxOnDisk = 0;
     const sample = () => {
       maxFolder = Math.max(maxFolder, folderBytes(dir));
+      maxAllocated = Math.max(maxAllocated, folderAllocatedBytes(dir));
       maxOnDisk = Math.max(maxOnDisk, tier.diskSpace().onDisk);
     };
     const timer = setInterval(sample, 2);
@@ -211,6 +213,7 @@ describe("disk tier: budget", () => {
     clearInterval(timer);
     sample();
     assert.ok(maxFolder <= budget, `folder reached ${maxFolder} bytes (budget ${budget})`);
+    assert.ok(maxAllocated <= budget, `folder reached ${maxAllocated} allocated bytes (budget ${budget})`);
     assert.ok(maxOnDisk <= budget, `accounted ${maxOnDisk} bytes (budget ${budget})`);
     assert.ok(tier.usage().disk.bytes > budget / 2, "the budget is used, not just respected");
     await tier.close();

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { openTieredStore, type TieredStore } from "../../../proxy/cache/tiered-store.ts";
 import type { CacheSettings } from "../../../proxy/cache/types.ts";
-import { bodyOf, bodyOfEntry, folderBytes, metaFor, put } from "../../helpers/cache-entries.ts";
+import { bodyOf, bodyOfEntry, folderAllocatedBytes, folderBytes, metaFor, put } from "../../helpers/cache-entries.ts";
 import { MapCacheStore } from "../../helpers/map-cache-store.ts";
 import { pollUntil } from "../../helpers/wait.ts";
 
@@ -99,7 +99,7 @@ describe("tiered store", () => {
     let maxFolder = 0;
     let maxMemory = 0;
     const sample = () => {
-      maxFolder = Math.max(maxFolder, folderBytes(dir));
+      maxFolder = Math.max(maxFolder, folderBytes(dir), folderAllocatedBytes(dir));
       maxMemory = Math.max(maxMemory, store.usage().memory.bytes);
     };
     const timer = setInterval(sample, 3);
