@@ -25,6 +25,17 @@ export interface CacheRow {
 export function openCacheDb(path: string): CacheDb {
   if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
   const db = new Database(path);
+  try {
+    prepare(db);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+  return db;
+}
+
+function prepare(db: CacheDb): void {
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.pragma("busy_timeout = 5000");
@@ -53,8 +64,6 @@ export function openCacheDb(path: string): CacheDb {
     `);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }
-  for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
-  return db;
 }
 
 interface RawRow {

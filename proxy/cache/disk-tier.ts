@@ -16,7 +16,7 @@ import { createReadStream, promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { PassThrough, pipeline, type Readable } from "node:stream";
 import type { Logger } from "pino";
-import { cacheDbBytes, deleteKeys, loadRows, openCacheDb, type CacheRow } from "./cache-db.ts";
+import { cacheDbBytes, deleteKeys, loadRows, openCacheDb, type CacheDb, type CacheRow } from "./cache-db.ts";
 import { CacheDbQueue } from "./cache-db-queue.ts";
 import { DiskSpace } from "./disk-space.ts";
 import { purgeMatcher } from "./purge-match.ts";
@@ -100,7 +100,8 @@ class EntryGoneError extends Error {
 
 export class DiskTier implements CacheStore {
   private readonly entries = new Map<string, Rec>(); // least recently used first
-  private readonly byPrimary = new Map<string, { vary: readonly string[]; keys: Set<string> }>();
+  /** Per primary key: its variants, and the vary names of the one stored last. */
+  private readonly byPrimary = new Map<string, { vary: readonly string[]; storedAt: number; keys: Set<string> }>();
   private readonly writers = new Set<Writing>();
   private readonly work = new Set<Promise<void>>();
   private readonly space: DiskSpace;
@@ -121,11 +122,21 @@ export class DiskTier implements CacheStore {
     await fsp.rm(join(dir, "tmp"), { recursive: true, force: true });
     await fsp.mkdir(join(dir, "tmp"), { mode: 0o700 });
     const dbPath = join(dir, "cache.db");
-    const db = openCacheDb(dbPath);
+    let db: CacheDb;
+    let rows: CacheRow[];
+    try {
+      db = openCacheDb(dbPath);
+      rows = loadRows(db);
+    } catch (err) {
+      // An unreadable index is a lost cache, not a reason to stop: start over (its bodies are orphans now).
+      o.log?.warn({ err: (err as Error).message }, "the cache index could not be read; starting with an empty cache");
+      for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) await fsp.rm(f, { force: true });
+      db = openCacheDb(dbPath);
+      rows = [];
+    }
     let keep: CacheRow[];
     let bodyDirs: string[];
     try {
-      const rows = loadRows(db);
       const { files, dirs } = await scanBodies(dir);
       bodyDirs = dirs;
       keep = [];
@@ -469,9 +480,13 @@ export class DiskTier implements CacheStore {
     this.entries.set(m.key, rec);
     this.bytes += m.size;
     const p = this.byPrimary.get(m.primary);
-    if (p === undefined) this.byPrimary.set(m.primary, { vary: m.vary, keys: new Set([m.key]) });
+    if (p === undefined) this.byPrimary.set(m.primary, { vary: m.vary, storedAt: m.storedAt, keys: new Set([m.key]) });
     else {
-      p.vary = m.vary;
+      // At start entries load in recency order, not in the order they were stored.
+      if (m.storedAt >= p.storedAt) {
+        p.vary = m.vary;
+        p.storedAt = m.storedAt;
+      }
       p.keys.add(m.key);
     }
   }

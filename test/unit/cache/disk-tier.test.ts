@@ -5,7 +5,7 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -74,6 +74,24 @@ describe("disk tier: crash safety", () => {
       }
     });
   }
+});
+
+describe("disk tier: an unreadable index", () => {
+  it("starts an empty cache and deletes the bodies it can no longer vouch for", async () => {
+    const dir = freshDir();
+    let tier = await openTier(dir, { budgetBytes: 64 * MiB, maxEntries: 100 });
+    for (let i = 0; i < 3; i++) put(tier, metaFor(`a.test/lost/${i}`), bodyOf(`l${i}`, 3000));
+    await tier.close();
+    for (const f of ["cache.db-wal", "cache.db-shm"]) rmSync(join(dir, f), { force: true });
+    writeFileSync(join(dir, "cache.db"), "this is not a database, it is a cache index that got clobbered".repeat(100));
+    tier = await openTier(dir, { budgetBytes: 64 * MiB, maxEntries: 100 });
+    assert.equal(tier.usage().disk.entries, 0);
+    assert.deepEqual(bodyFiles(dir), []);
+    put(tier, metaFor("a.test/lost/new"), bodyOf("n", 10));
+    await tier.close();
+    tier = await openTier(dir, { budgetBytes: 64 * MiB, maxEntries: 100 });
+    assert.equal(tier.usage().disk.entries, 1);
+  });
 });
 
 describe("disk tier: readers, writers and unlinks", () => {
