@@ -191,6 +191,7 @@ clearInterval(rssTimer);
 clearInterval(folderTimer);
 const end = walk(join(dir, "cache"));
 const usage = store.usage();
+const drops = store.dropCounts();
 await store.close();
 rmSync(dir, { recursive: true, force: true });
 
@@ -203,6 +204,7 @@ const result = {
   mibPerSecond: Math.round(sent / MiB / seconds),
   storedObjects: stored,
   droppedObjects: objects - stored,
+  drops,
   hotReads,
   hotHitRatio: Math.round((hotHits / Math.max(1, hotReads)) * 1000) / 1000,
   baselineRssMiB: mib(baselineRss),
@@ -222,7 +224,7 @@ const result = {
 };
 if (values.json) console.log(JSON.stringify(result));
 else {
-  console.log(`streamed ${result.streamedMiB} MiB in ${result.objects} objects (${concurrency} at once) in ${result.seconds} s (${result.mibPerSecond} MiB/s); stored ${stored}, dropped ${result.droppedObjects}`);
+  console.log(`streamed ${result.streamedMiB} MiB in ${result.objects} objects (${concurrency} at once) in ${result.seconds} s (${result.mibPerSecond} MiB/s); stored ${stored}, dropped ${result.droppedObjects} ${JSON.stringify(drops)}`);
   console.log(`hot reads ${hotReads}, hit ratio ${result.hotHitRatio}`);
   console.log(`RSS: baseline ${result.baselineRssMiB} MiB, max ${result.maxRssMiB} MiB, growth ${result.rssGrowthMiB} MiB (goal ≤ ${result.rssGrowthGoalMiB} MiB)`);
   console.log(`  at the max: heap ${mib(atMax.heapUsed)} MiB used of ${mib(atMax.heapTotal)}, array buffers ${mib(atMax.arrayBuffers)} MiB, external ${mib(atMax.external)} MiB`);

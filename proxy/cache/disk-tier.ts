@@ -45,6 +45,17 @@ export interface DiskTierOptions {
   readonly log?: Logger;
 }
 
+/** Writers the tier dropped, by reason. */
+export interface DiskDrops {
+  /** The body grew past maxObjectBytes. */
+  tooLarge: number;
+  /** Chunks waiting for the disk would have passed maxPendingBytes. */
+  diskBehind: number;
+  /** The body did not fit even with every other entry evicted (other writers hold the rest). */
+  noRoom: number;
+  ioError: number;
+}
+
 /** A writer of the disk tier: `stored` says whether commit() made the entry visible. */
 export interface DiskEntryWriter extends EntryWriter {
   readonly stored: boolean;
@@ -109,11 +120,14 @@ export class DiskTier implements CacheStore {
   private readonly dirsMade = new Set<string>();
   private readonly maxObjectBytes: number;
   private readonly maxPendingBytes: number;
+  private readonly evictAhead: number;
   private bytes = 0;
   /** Chunks accepted and not yet written, across writers. */
   private pendingBytes = 0;
   private hits = 0;
   private misses = 0;
+  /** Writers the tier dropped, by why: over maxObjectBytes, over maxPendingBytes, no room even after evicting, I/O errors. */
+  private readonly drops: DiskDrops = { tooLarge: 0, diskBehind: 0, noRoom: 0, ioError: 0 };
   private closing: Promise<void> | undefined;
 
   /** Opens (creating) the tier in `dir`, cleaning what a crash left behind and loading the index. */
@@ -169,6 +183,7 @@ export class DiskTier implements CacheStore {
     this.space = new DiskSpace(o.budgetBytes, Math.min(DB_HEADROOM, Math.floor(o.budgetBytes / 8)));
     this.space.setOverhead(cacheDbBytes(dbPath));
     this.maxObjectBytes = Math.min(o.maxObjectBytes ?? o.budgetBytes, o.budgetBytes);
+    this.evictAhead = Math.min(8 << 20, Math.floor(o.budgetBytes / 32));
     this.maxPendingBytes = o.maxPendingBytes ?? 4 << 20;
     this.db = new CacheDbQueue(dbPath, {
       ...(o.flushEveryMs !== undefined ? { flushEveryMs: o.flushEveryMs } : {}),
@@ -298,6 +313,11 @@ export class DiskTier implements CacheStore {
     return { onDisk: this.space.onDisk, claimed: this.space.claimed };
   }
 
+  /** Writers dropped so far, by reason. */
+  dropCounts(): DiskDrops {
+    return { ...this.drops };
+  }
+
   /** Resolves when every committed body is in place, every dropped file is unlinked and every row written. */
   async settled(): Promise<void> {
     while (this.work.size > 0) await Promise.all([...this.work]);
@@ -320,7 +340,16 @@ export class DiskTier implements CacheStore {
     if (w.state !== "open" || chunk.length === 0) return;
     const n = chunk.length;
     const grow = footprint(w.size + n) - footprint(w.size);
-    if (w.size + n > this.maxObjectBytes || this.pendingBytes + n > this.maxPendingBytes || !this.makeRoom(grow)) {
+    const why =
+      w.size + n > this.maxObjectBytes
+        ? "tooLarge"
+        : this.pendingBytes + n > this.maxPendingBytes
+          ? "diskBehind"
+          : !this.makeRoom(grow)
+            ? "noRoom"
+            : undefined;
+    if (why !== undefined) {
+      this.drops[why]++;
       this.failWriter(w);
       return;
     }
@@ -351,8 +380,11 @@ export class DiskTier implements CacheStore {
 
   /** Aborts an open writer, or drops a committed entry whose body could not be written. */
   private failWriter(w: Writing, err?: unknown): void {
-    if (err !== undefined) this.o.log?.warn({ err: (err as Error).message, key: w.meta.key }, "could not write a cache body");
     if (w.state === "failed") return;
+    if (err !== undefined) {
+      this.drops.ioError++;
+      this.o.log?.warn({ err: (err as Error).message, key: w.meta.key }, "could not write a cache body");
+    }
     if (w.state === "committed") {
       if (w.rec !== undefined && !w.rec.dead) this.retire(w.rec, true);
     } else {
@@ -491,10 +523,15 @@ export class DiskTier implements CacheStore {
     }
   }
 
-  /** Evicts least-recently-used entries until `n` more bytes fit; false when they cannot. */
+  /**
+   * Evicts least-recently-used entries until `n` more bytes fit; false when they cannot. Once it
+   * has to evict, it frees `evictAhead` more: their unlinks then run while writers still have room,
+   * instead of every chunk waiting for the unlink of the file evicted for it.
+   */
   private makeRoom(n: number): boolean {
-    while (!this.space.fits(n)) if (!this.evictOldest()) return false;
-    return true;
+    if (this.space.fits(n)) return true;
+    while (!this.space.fits(n + this.evictAhead)) if (!this.evictOldest()) break;
+    return this.space.fits(n);
   }
 
   private evictOldest(): boolean {
@@ -538,8 +575,10 @@ export class DiskTier implements CacheStore {
     rec.unlinkPending = false;
     this.track(
       fsp
-        .rm(rec.file, { force: true })
-        .catch((e: unknown) => this.o.log?.warn({ err: (e as Error).message }, "could not delete a cache body"))
+        .unlink(rec.file)
+        .catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== "ENOENT") this.o.log?.warn({ err: e.message }, "could not delete a cache body");
+        })
         .then(() => this.space.free(footprint(rec.meta.size))),
     );
   }

@@ -5,7 +5,7 @@
 // Memory holds only copies of disk entries: whatever disk drops on its own (budget eviction, a body
 // that could not be written) leaves memory too, so purge and usage count each entry once.
 import type { Logger } from "pino";
-import { DiskTier } from "./disk-tier.ts";
+import { DiskTier, type DiskDrops } from "./disk-tier.ts";
 import type { CacheSettings, CacheStore, CacheUsage, EntryMeta, EntryWriter, PurgeFilter, StoredEntry } from "./types.ts";
 
 /** Opens the disk tier in `dir` under the settings' budgets and puts `memory` in front of it. */
@@ -110,6 +110,11 @@ export class TieredStore implements CacheStore {
 
   usage(): CacheUsage {
     return { memory: this.memory.usage().memory, disk: this.disk.usage().disk, hits: this.hits, misses: this.misses };
+  }
+
+  /** The disk tier's dropped writers, by reason. */
+  dropCounts(): DiskDrops {
+    return this.disk.dropCounts();
   }
 
   /** The disk tier's settled(): bodies in place, rows written. */
