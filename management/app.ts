@@ -1,5 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { compileCacheSettings } from "./config/compile-cache.ts";
+import { CACHE_SETTINGS_KEY, cacheSettingsFromJson } from "./config/validate-cache.ts";
 import type { Logger } from "pino";
 import { CertificateAuthority, ensureServerCertificate } from "./pki/index.ts";
 import { openStore, type Store } from "./store/index.ts";
@@ -106,6 +108,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
   const dataPlane = createDataPlane({
     events,
     rateLimits,
+    cacheDir: join(s.configDir, "cache"),
     agents: registry,
     trusted: parseTrustedProxies(s.trustedProxies),
     // HTTPS listeners without an uploaded certificate get one from Warren's CA.
@@ -118,6 +121,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
   registry.on("offline", (agentId) => dataPlane.agentOffline(agentId));
   registry.on("draining", (agentId) => dataPlane.agentDraining(agentId));
   const snapshots = new SnapshotService(store, dataPlane, log);
+  await dataPlane.configureCache(compileCacheSettings(cacheSettingsFromJson(store.proxy.meta(CACHE_SETTINGS_KEY))));
   seedPublicListener(store, s.publicHttpPort, log);
   seedTemplates(store, log);
   await snapshots.refresh();
@@ -158,7 +162,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
           snapshots,
           listenerStatus: (id) => dataPlane.listenerStatus(id),
           rateLimitStatus: () => dataPlane.rateLimitStatus(),
-          cache: { usage: () => dataPlane.cacheUsage(), purge: (f) => dataPlane.purgeCache(f) },
+          cache: { usage: () => dataPlane.cacheUsage(), purge: (f) => dataPlane.purgeCache(f), configure: (c) => dataPlane.configureCache(c) },
         },
       },
     });

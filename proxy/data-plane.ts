@@ -14,6 +14,7 @@ import { upgradeShaper } from "./handlers/upgrade-shaper.ts";
 import { cacheTee } from "./handlers/cache-tee.ts";
 import { CacheService, type CacheTuning } from "./cache/service.ts";
 import { MemoryTier } from "./cache/memory-tier.ts";
+import { openCacheStore } from "./cache/open-store.ts";
 import { cacheRequestHeaders } from "./cache/exchange.ts";
 import { RequestContext, type RawRequestSocket } from "./context.ts";
 import { RawResponse, answerError } from "./respond.ts";
@@ -22,7 +23,7 @@ import { mapError } from "../lib/error-mapper.ts";
 import type { TrustedProxies } from "./client-ip.ts";
 import type { EventSink } from "./observe/request-event.ts";
 import type { RateLimitStore, StoreStatus } from "./policy/rate-limit/store.ts";
-import type { CacheStore, CacheUsage, PurgeFilter } from "./cache/types.ts";
+import type { CacheSettings, CacheStore, CacheUsage, PurgeFilter } from "./cache/types.ts";
 
 export interface DataPlaneOptions {
   readonly agents: AgentDialer;
@@ -36,6 +37,8 @@ export interface DataPlaneOptions {
   readonly listenerTimeouts?: ListenerTimeouts;
   /** The HTTP cache's store (stage 9); default: a memory tier with the default settings, closed with the data plane. */
   readonly cache?: CacheStore;
+  /** Where configureCache keeps the disk tier ($CONFIG_DIR/cache); without it the cache is memory only. */
+  readonly cacheDir?: string;
   /** Coalescing bounds and the cache's clock; tests change them. */
   readonly cacheTuning?: Partial<CacheTuning>;
 }
@@ -58,6 +61,11 @@ export interface DataPlaneControl {
   purgeCache(filter: PurgeFilter): { entries: number; bytes: number };
   /** The cache's tiers, budgets and hit counts. */
   cacheUsage(): CacheUsage;
+  /**
+   * Opens the cache's store for these settings (the tiered store in `cacheDir`) and puts it in place
+   * of the current one; entries on disk survive, hot copies in memory do not.
+   */
+  configureCache(settings: CacheSettings): Promise<void>;
 }
 
 /** The public side: the current snapshot, the listeners and the request pipeline. */
@@ -67,12 +75,14 @@ export class DataPlane implements DataPlaneControl {
   private readonly pools: UpstreamPools;
   private readonly active: ActiveHealth;
   private readonly pipeline: Pipeline;
-  private readonly ownCache: CacheStore | undefined;
   private readonly cache: CacheService;
+  /** The data plane closes the stores it made (all but one given in the options). */
+  private ownsCache: boolean;
+  private configuring: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: DataPlaneOptions) {
-    this.ownCache = o.cache === undefined ? new MemoryTier() : undefined;
-    const cache = (this.cache = new CacheService(o.cache ?? this.ownCache!, o.cacheTuning));
+    this.ownsCache = o.cache === undefined;
+    const cache = (this.cache = new CacheService(o.cache ?? new MemoryTier(), o.cacheTuning));
     this.pools = new UpstreamPools(o.agents);
     this.active = new ActiveHealth(this.pools, o.agents, o.log);
     const passive = new PassiveHealth();
@@ -146,11 +156,26 @@ export class DataPlane implements DataPlaneControl {
     return this.cache.store.usage();
   }
 
+  configureCache(settings: CacheSettings): Promise<void> {
+    const step = this.configuring.then(async () => {
+      // While the tiers change hands nothing is served from or kept in the cache: the disk tier's
+      // folder has one owner at a time, so the old store closes before the new one opens it.
+      const old = this.cache.swap(new MemoryTier({ ...settings, enabled: false }));
+      if (this.ownsCache) await old.close();
+      this.ownsCache = true;
+      const next = await openCacheStore(this.o.cacheDir, settings, this.o.log);
+      await this.cache.swap(next).close();
+    });
+    this.configuring = step.catch(() => {});
+    return step;
+  }
+
   async close(): Promise<void> {
     this.active.close();
     await this.o.rateLimits.close();
     await this.listeners.close();
     await this.pools.close();
-    await this.ownCache?.close();
+    await this.configuring;
+    if (this.ownsCache) await this.cache.store.close();
   }
 }

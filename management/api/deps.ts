@@ -7,7 +7,7 @@ import type { TlsMode } from "../settings/management-settings.ts";
 import type { AgentRegistry } from "../agents/registry.ts";
 import type { CertificateAuthority } from "../pki/index.ts";
 import type { SnapshotService } from "../config/snapshot-service.ts";
-import type { CacheUsage, ListenerStatus, PurgeFilter, StoreStatus } from "../../proxy/index.ts";
+import type { CacheSettings, CacheUsage, ListenerStatus, PurgeFilter, StoreStatus } from "../../proxy/index.ts";
 
 export interface ServerInfo {
   readonly version: string;
@@ -45,6 +45,8 @@ export interface ApiDeps {
     readonly cache: {
       usage(): CacheUsage;
       purge(filter: PurgeFilter): { entries: number; bytes: number };
+      /** New budgets (or on/off) take effect: the stores reopen; disk entries stay. */
+      configure(settings: CacheSettings): Promise<void>;
     };
   };
 }

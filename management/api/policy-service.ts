@@ -8,8 +8,9 @@ import { newId } from "../store/ids.ts";
 import type { CaptchaProviderRow, RuleRow, RuleTable, TemplateRow, WafRuleRow } from "../store/policy-repo.ts";
 import { rateLimitRuleSpecFromJson, rateLimitRuleSpecToJson, validateRateLimitRule } from "../config/validate-rate-limit.ts";
 import { shaperRuleSpecFromJson, shaperRuleSpecToJson, validateShaperRule } from "../config/validate-shaper.ts";
-import { cacheRuleSpecFromJson, cacheRuleSpecToJson, cacheSettingsFromJson, cacheSettingsToJson, validateCacheRule, validateCacheSettings } from "../config/validate-cache.ts";
+import { CACHE_SETTINGS_KEY, cacheRuleSpecFromJson, cacheRuleSpecToJson, cacheSettingsFromJson, cacheSettingsToJson, validateCacheRule, validateCacheSettings } from "../config/validate-cache.ts";
 import type { PurgeFilter } from "../../proxy/index.ts";
+import { compileCacheSettings } from "../config/compile-cache.ts";
 import {
   CAPTCHA_KIND_NAMES,
   captchaProviderSpecFromJson,
@@ -26,9 +27,6 @@ import {
 } from "../config/validate-policy.ts";
 import { setAuditTarget } from "./context.ts";
 import type { ApiDeps } from "./deps.ts";
-
-/** The cache's settings: one proto JSON value in the meta table. */
-export const CACHE_SETTINGS_KEY = "cache_settings";
 
 export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
   const { snapshots } = d.proxy;
@@ -439,11 +437,10 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
     },
 
     async updateCacheSettings(req) {
-      const settings = await snapshots.write(() => {
-        const s = validateCacheSettings(req.settings);
-        d.store.proxy.setMeta(CACHE_SETTINGS_KEY, cacheSettingsToJson(s));
-        return s;
-      });
+      const settings = validateCacheSettings(req.settings);
+      d.store.proxy.setMeta(CACHE_SETTINGS_KEY, cacheSettingsToJson(settings));
+      await d.proxy.cache.configure(compileCacheSettings(settings));
+      d.log.info({ settings: compileCacheSettings(settings) }, "cache settings applied");
       return { settings };
     },
 

@@ -6,6 +6,9 @@ import { ApiError, fieldError } from "../errors.ts";
 import { validateHeaderName } from "../../proxy/index.ts";
 import { checkRuleCommon } from "./validate-policy.ts";
 
+/** The cache's settings: one proto JSON value in the meta table. */
+export const CACHE_SETTINGS_KEY = "cache_settings";
+
 export const CACHE_DEFAULTS = {
   ttlMs: 3_600_000,
   maxObjectBytes: 100 * 1024 * 1024,

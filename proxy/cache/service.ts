@@ -19,13 +19,21 @@ export class CacheService {
   private readonly Policy: PolicyClass;
 
   constructor(
-    readonly store: CacheStore,
+    /** Replaced when the cache's settings change (swap). */
+    public store: CacheStore,
     tuning: Partial<CacheTuning> = {},
   ) {
     const { now = Date.now, ...limits } = tuning;
     this.now = now;
     this.Policy = policyClass(now);
     this.flights = new Flights({ ...DEFAULT_FLIGHT_LIMITS, ...limits });
+  }
+
+  /** Puts `next` in place for every later lookup and write; returns the store it replaced. */
+  swap(next: CacheStore): CacheStore {
+    const old = this.store;
+    this.store = next;
+    return old;
   }
 
   /** The request as the policy sees it: the key's URL and host, so every variant of it compares equal. */

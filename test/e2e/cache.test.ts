@@ -224,10 +224,8 @@ describe("the cache in the browser", { skip: !chromiumAvailable() && "no chromiu
     noErrors();
   });
 
-  // Runs, but is marked todo until the data plane builds its store from the saved settings: on main
-  // compileCacheSettings (management/config/compile-cache.ts) has no caller and DataPlane makes
-  // `new MemoryTier()` with the defaults, so the budget stays 128 MiB. Drop the todo when it does.
-  it("shows the saved settings as the budgets: 64 MiB of memory, no disk tier", { todo: "the data plane does not apply saved cache settings yet" }, async () => {
+  // The settings saved above are in effect: the data plane reopened its stores with them.
+  it("shows the saved settings as the budgets: 64 MiB of memory, no disk tier", async () => {
     await page.goto("/cache");
     await tierCell(page, "memory", 2).waitFor();
     assert.equal(await tierCell(page, "memory", 2).innerText(), "64 MiB");

@@ -64,10 +64,11 @@ async function cachedRoute(t: TestContext, warren: WarrenFixture, hosts: string[
   const cr = await api.call("PolicyService/CreateCacheRule", { spec: { name: `cache ${hosts[0]}`, scope: { hosts }, cacheStatusHeader: true, ...rule } }, c);
   assert.equal(cr.status, 200, cr.text);
   const ruleId = String((cr.json.rule as { id: string }).id);
+  // The fixture's client and session as they are then: a test may have restarted the server.
   t.after(async () => {
-    await api.call("PolicyService/DeleteCacheRule", { id: ruleId }, c);
-    await api.call("PolicyService/PurgeCache", { all: true }, c);
-    await api.call("ProxyService/DeleteRoute", { id: routeId }, c);
+    await warren.api.call("PolicyService/DeleteCacheRule", { id: ruleId }, warren.admin);
+    await warren.api.call("PolicyService/PurgeCache", { all: true }, warren.admin);
+    await warren.api.call("ProxyService/DeleteRoute", { id: routeId }, warren.admin);
     await origin.close();
   });
   return { origin, base: `http://127.0.0.1:${listener.port}`, routeId, ruleId };
@@ -141,5 +142,33 @@ describe("the HTTP cache", () => {
     await bad("UpdateCacheSettings", { settings: { memoryBytes: "2097152", hotObjectBytes: "4194304" } }, "settings.hot_object_bytes");
     await bad("PurgeCache", { pathPrefix: "docs" }, "path_prefix");
     await bad("PurgeCache", {}, "target");
+  });
+});
+
+describe("the cache's disk tier across a restart", () => {
+  const warren = withWarren({ admin: true });
+
+  it("keeps stored entries on disk through a restart, and applies new settings at once (acceptance 5)", async (t) => {
+    const { origin, base } = await cachedRoute(t, warren, ["disk.test"], {});
+    // Every entry is written to the disk tier; the memory copy does not survive the restart.
+    const big = await get(base, "disk.test", "/docs/big");
+    assert.equal(big.status, 200);
+    assert.match(String(big.headers["cache-status"]), /stored/);
+    assert.equal((await get(base, "disk.test", "/docs/big")).headers["cache-status"], "Warren; hit");
+    const before = await warren.api.call("PolicyService/GetCacheUsage", {}, warren.admin);
+    assert.ok(Number((before.json.disk as { entries?: string }).entries ?? 0) >= 1, before.text);
+
+    await warren.restart();
+    const listener = await publicListener(warren.api, warren.admin);
+    const again = await get(`http://127.0.0.1:${listener.port}`, "disk.test", "/docs/big");
+    assert.equal(again.headers["cache-status"], "Warren; hit", "served from the disk tier after the restart");
+    assert.equal(origin.hits.get("/docs/big"), 1, "the origin was asked once, before the restart");
+
+    // Settings: the disk tier off → memory only, at the new budget, at once.
+    const up = await warren.api.call("PolicyService/UpdateCacheSettings", { settings: { memoryBytes: String(8 * 1024 * 1024), diskBytes: "0" } }, warren.admin);
+    assert.equal(up.status, 200, up.text);
+    const after = await warren.api.call("PolicyService/GetCacheUsage", {}, warren.admin);
+    assert.equal(Number((after.json.memory as { budgetBytes?: string }).budgetBytes), 8 * 1024 * 1024, after.text);
+    assert.equal(Number((after.json.disk as { budgetBytes?: string } | undefined)?.budgetBytes ?? 0), 0, after.text);
   });
 });
