@@ -3,12 +3,12 @@
 // the list shows ("100 / 1 min", the store's status). Pure: unit-tested in
 // test/unit/ui/rate-limit-form.test.ts. Real validation is the server's; its errors name the spec's
 // fields (`key_parts[2]`, `window_ms`, `response.headers[0].name`) and the editor shows them there.
-import { clone, create } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { RateLimitAlgorithm, RateLimitRuleSpecSchema, StoreFailMode, type RateLimitRule, type RateLimitRuleSpec } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import type { GetRateLimitStoreStatusResponse } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import type { ApiProblem } from "./errors.ts";
-import { FormError, parseWhole, splitList, type HeaderRow } from "./route-form.ts";
-import { joinList } from "./policy-form.ts";
+import { FormError, parseWhole, type HeaderRow } from "./route-form.ts";
+import { formToRuleBasics, ruleBasicsToForm, ruleSpecWith, type RuleBasicsForm } from "./policy-form.ts";
 
 export { FormError };
 
@@ -141,14 +141,7 @@ export function failModeName(m: StoreFailMode | undefined): string {
 
 export type BodySource = "default" | "template" | "inline";
 
-export interface RateLimitForm {
-  name: string;
-  priority: string;
-  enabled: boolean;
-  hosts: string;
-  pathPrefixes: string;
-  methods: string;
-  when: string;
+export interface RateLimitForm extends RuleBasicsForm {
   keyParts: KeyPartRow[];
   algorithm: RateLimitAlgorithm;
   limit: string;
@@ -173,13 +166,7 @@ export function rateLimitToForm(spec: RateLimitRuleSpec | undefined): RateLimitF
   const r = spec?.response;
   const w = windowToForm(spec?.windowMs ?? 0);
   return {
-    name: spec?.name ?? "",
-    priority: spec && spec.priority !== 0 ? String(spec.priority) : "",
-    enabled: spec?.enabled ?? true,
-    hosts: joinList(spec?.scope?.hosts),
-    pathPrefixes: joinList(spec?.scope?.pathPrefixes),
-    methods: joinList(spec?.scope?.methods),
-    when: spec?.when ?? "",
+    ...ruleBasicsToForm(spec),
     keyParts: keyPartsToRows(spec?.keyParts),
     algorithm: spec?.algorithm || RateLimitAlgorithm.FIXED_WINDOW,
     limit: num(spec?.limit),
@@ -201,11 +188,7 @@ export function rateLimitToForm(spec: RateLimitRuleSpec | undefined): RateLimitF
 export function formToRateLimitSpec(f: RateLimitForm): RateLimitRuleSpec {
   const tokenBucket = f.algorithm === RateLimitAlgorithm.TOKEN_BUCKET;
   return create(RateLimitRuleSpecSchema, {
-    name: f.name.trim(),
-    priority: parseWhole(f.priority, "priority", { signed: true, max: 1_000_000 }),
-    enabled: f.enabled,
-    scope: { hosts: splitList(f.hosts), pathPrefixes: splitList(f.pathPrefixes), methods: splitList(f.methods).map((m) => m.toUpperCase()) },
-    when: f.when,
+    ...formToRuleBasics(f),
     keyParts: rowsToKeyParts(f.keyParts),
     algorithm: f.algorithm,
     limit: parseWhole(f.limit, "limit"),
@@ -226,10 +209,7 @@ export function formToRateLimitSpec(f: RateLimitForm): RateLimitRuleSpec {
 
 /** A copy of a rule's spec with enabled or priority changed (the list's toggle and moves send the whole spec). */
 export function rateLimitSpecWith(rule: RateLimitRule, patch: { enabled?: boolean; priority?: number }): RateLimitRuleSpec {
-  const spec = rule.spec ? clone(RateLimitRuleSpecSchema, rule.spec) : create(RateLimitRuleSpecSchema);
-  if (patch.enabled !== undefined) spec.enabled = patch.enabled;
-  if (patch.priority !== undefined) spec.priority = patch.priority;
-  return spec;
+  return ruleSpecWith(RateLimitRuleSpecSchema, rule, patch);
 }
 
 export interface StoreStatusView {
