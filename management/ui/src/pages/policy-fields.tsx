@@ -1,9 +1,10 @@
-// Pieces the rate-limit and shaper pages share: the scope fieldset (with the CEL `when`), the key-part
-// list editor, a number with a unit (window, bytes), and a list row's change buttons.
+// Pieces the policy rule pages share: the scope fieldset (with the CEL `when`), the key-part list
+// editor, a number with a unit (window, bytes), and the rule lists' table with its change buttons.
 import type { ComponentChildren } from "preact";
 import type { ApiProblem } from "../lib/errors.ts";
 import { KEY_PART_KINDS, MAX_KEY_PARTS, keyPartsListMessage, kindNeedsName, type KeyPartRow } from "../lib/rate-limit-form.ts";
-import { ConfirmButton, Field, Select, TextInput } from "../components/ui.tsx";
+import type { RuleList } from "../lib/rule-list.ts";
+import { Badge, ConfirmButton, Empty, Field, Loading, Problem, Select, TextInput } from "../components/ui.tsx";
 import { WhenField } from "./waf-rule-edit.tsx";
 
 export interface ScopeForm {
@@ -148,5 +149,97 @@ export function RowActions(p: { name: string; enabled: boolean; busy: boolean; f
       </button>
       <ConfirmButton label="Delete" disabled={p.busy} question={p.deleteQuestion} confirmLabel={p.confirmLabel} onConfirm={p.onDelete} />
     </div>
+  );
+}
+
+/** A list's scope cell goes on with the rule's `when`, if it has one: "… · when". */
+export function WhenAfterScope({ when }: { when: string | undefined }) {
+  return when ? (
+    <>
+      {" "}
+      · <code class="when-cell" title={when}>{when}</code>
+    </>
+  ) : null;
+}
+
+/**
+ * A policy rule list under its page's intro: the list's and the last write's problems, loading, the
+ * empty state, and the table in evaluation order: priority, name (a link to the rule's editor),
+ * enabled, the page's own columns, and for admins the change buttons.
+ */
+export function RuleTable<R extends { id: string; spec?: { name: string; priority: number; enabled?: boolean } }>(p: {
+  ruleList: RuleList<R>;
+  admin: boolean;
+  /** "WAF rules": in "Loading WAF rules…". */
+  what: string;
+  empty: ComponentChildren;
+  href: (id: string) => string;
+  /** The page's own column headings, between Enabled and Change. */
+  columns: readonly string[];
+  /** A row's cells under those headings. */
+  cells: (rule: R) => ComponentChildren;
+  deleteQuestion: (name: string) => ComponentChildren;
+  confirmLabel: string;
+}) {
+  const { list, rules, busy, problem, toggle, move, remove } = p.ruleList;
+  return (
+    <>
+      <Problem problem={list.problem} />
+      <Problem problem={problem} />
+      {list.loading && !list.data && <Loading what={p.what} />}
+      {list.data && rules.length === 0 && <Empty>{p.empty}</Empty>}
+      {rules.length > 0 && (
+        <div class="table-scroll">
+          <table class="policy-table">
+            <thead>
+              <tr>
+                <th scope="col">Priority</th>
+                <th scope="col">Name</th>
+                <th scope="col">Enabled</th>
+                {p.columns.map((c) => (
+                  <th scope="col" key={c}>
+                    {c}
+                  </th>
+                ))}
+                {p.admin && <th scope="col">Change</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {rules.map((r, i) => {
+                const s = r.spec;
+                const name = s?.name || r.id;
+                const enabled = s?.enabled ?? true;
+                return (
+                  <tr key={r.id} data-rule-id={r.id} class={enabled ? undefined : "rule-off"}>
+                    <td>{s?.priority ?? 0}</td>
+                    <td>
+                      <a href={p.href(r.id)}>{name}</a>
+                    </td>
+                    <td>{enabled ? <Badge tone="ok">enabled</Badge> : <Badge tone="muted">disabled</Badge>}</td>
+                    {p.cells(r)}
+                    {p.admin && (
+                      <td>
+                        <RowActions
+                          name={name}
+                          enabled={enabled}
+                          busy={busy}
+                          first={i === 0}
+                          last={i === rules.length - 1}
+                          onToggle={() => void toggle(r)}
+                          onMove={(dir) => void move(i, dir)}
+                          deleteQuestion={p.deleteQuestion(name)}
+                          confirmLabel={p.confirmLabel}
+                          onDelete={() => remove(r)}
+                        />
+                      </td>
+                    )}
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
   );
 }
