@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
-import { attempt, useLoad } from "../lib/load.ts";
+import { submit, useLoad } from "../lib/load.ts";
 import { isAdmin } from "../lib/session.ts";
 import type { ApiProblem } from "../lib/errors.ts";
 import { scopeSummary } from "../lib/policy-form.ts";
@@ -12,7 +12,6 @@ import { useRuleList } from "../lib/rule-list.ts";
 import {
   BYTE_UNIT_LABELS,
   cacheRuleSpecWith,
-  FormError,
   formToSettings,
   newPurgeForm,
   PURGE_KINDS,
@@ -29,7 +28,7 @@ import {
   type TierView,
 } from "../lib/cache-form.ts";
 import { Checkbox, ConfirmButton, FormProblem, Loading, PageHeader, Problem, Select, TextInput } from "../components/ui.tsx";
-import type { CacheRule } from "../../../../proto/gen/warren/v1/policy_pb.ts";
+import type { CacheRule, CacheSettings, PurgeCacheRequest } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import { NumberWithUnit, RuleTable, WhenAfterScope } from "./policy-fields.tsx";
 import "./policies.css";
 
@@ -106,21 +105,11 @@ function Settings({ admin }: { admin: boolean }) {
     e.preventDefault();
     if (!form) return;
     setSaved(undefined);
-    let settings;
-    try {
-      settings = formToSettings(form);
-    } catch (err) {
-      if (err instanceof FormError) return setProblem(err.problem);
-      throw err;
-    }
-    setBusy(true);
-    let back;
-    const p = await attempt(async () => {
+    let back: CacheSettings | undefined;
+    const write = async (settings: CacheSettings) => {
       back = (await api.policy.updateCacheSettings({ settings })).settings;
-    });
-    setBusy(false);
-    setProblem(p);
-    if (p) return;
+    };
+    if (!(await submit(() => formToSettings(form), write, { problem: setProblem, busy: setBusy }))) return;
     setForm(settingsToForm(back));
     setSaved("Saved. The cache uses the new settings now.");
   };
@@ -189,21 +178,11 @@ function Purge({ rules }: { rules: readonly CacheRule[] }) {
 
   const run = async () => {
     setResult(undefined);
-    let req;
-    try {
-      req = purgeRequest(form);
-    } catch (err) {
-      if (err instanceof FormError) return setProblem(err.problem);
-      throw err;
-    }
-    setBusy(true);
     let text: string | undefined;
-    const p = await attempt(async () => {
+    const write = async (req: PurgeCacheRequest) => {
       text = purgeResultText(await api.policy.purgeCache(req));
-    });
-    setBusy(false);
-    setProblem(p);
-    if (!p) setResult(text);
+    };
+    if (await submit(() => purgeRequest(form), write, { problem: setProblem, busy: setBusy })) setResult(text);
   };
 
   return (
