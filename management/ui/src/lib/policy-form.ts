@@ -23,15 +23,50 @@ export { FormError, splitList };
 
 export type BodySource = "default" | "template" | "inline";
 
-export interface RuleForm extends RuleBasicsForm {
-  action: WafAction;
-  /** Empty = 403. */
+/** A rule's own answer (a WAF block, a rate limit's limited answer): status, body and headers. */
+export interface AnswerForm {
+  /** Empty = the rule's default (403 for a block, 429 for a rate limit). */
   status: string;
+  /** Warren's error page, a template, or inline text. */
   bodySource: BodySource;
   templateId: string;
   body: string;
   contentType: string;
   headers: HeaderRow[];
+}
+
+interface AnswerSpec {
+  status: number;
+  templateId: string;
+  body: string;
+  contentType: string;
+  headers: readonly { name: string; value: string }[];
+}
+
+export function answerToForm(a: AnswerSpec | undefined): AnswerForm {
+  return {
+    status: a && a.status !== 0 ? String(a.status) : "",
+    bodySource: a?.templateId ? "template" : a?.body ? "inline" : "default",
+    templateId: a?.templateId ?? "",
+    body: a?.body ?? "",
+    contentType: a?.contentType ?? "",
+    headers: (a?.headers ?? []).map((h) => ({ name: h.name, value: h.value })),
+  };
+}
+
+/** The answer to send: only the chosen body source's fields, no blank header rows. `field` is the spec's name for it ("block", "response"), for the status's FormError. */
+export function formToAnswer(f: AnswerForm, field: string) {
+  return {
+    status: parseWhole(f.status, `${field}.status`, { max: 999 }),
+    templateId: f.bodySource === "template" ? f.templateId : "",
+    body: f.bodySource === "inline" ? f.body : "",
+    contentType: f.bodySource === "inline" ? f.contentType.trim() : "",
+    headers: f.headers.filter((h) => h.name.trim() !== "" || h.value !== "").map((h) => ({ name: h.name.trim(), value: h.value })),
+  };
+}
+
+export interface RuleForm extends RuleBasicsForm, AnswerForm {
+  action: WafAction;
   /** Challenge: leading zero bits (empty = 16), pass lifetime in seconds (empty = 3600), page template (empty = built in). */
   difficulty: string;
   passTtl: string;
@@ -106,12 +141,7 @@ export function ruleToForm(spec: WafRuleSpec | undefined): RuleForm {
   return {
     ...ruleBasicsToForm(spec),
     action: spec?.action === WafAction.ALLOW || spec?.action === WafAction.CHALLENGE || spec?.action === WafAction.WAITING_ROOM ? spec.action : WafAction.BLOCK,
-    status: b && b.status !== 0 ? String(b.status) : "",
-    bodySource: b?.templateId ? "template" : b?.body ? "inline" : "default",
-    templateId: b?.templateId ?? "",
-    body: b?.body ?? "",
-    contentType: b?.contentType ?? "",
-    headers: (b?.headers ?? []).map((h) => ({ name: h.name, value: h.value })),
+    ...answerToForm(spec?.block),
     difficulty: spec?.challenge?.difficulty ? String(spec.challenge.difficulty) : "",
     passTtl: spec?.challenge?.passTtlSeconds ? String(spec.challenge.passTtlSeconds) : "",
     challengeTemplateId: spec?.challenge?.templateId ?? "",
@@ -131,13 +161,7 @@ export function formToRuleSpec(f: RuleForm): WafRuleSpec {
   });
   if (f.action === WafAction.BLOCK) {
     spec.block = create(WafRuleSpecSchema, {
-      block: {
-        status: parseWhole(f.status, "block.status", { max: 999 }),
-        templateId: f.bodySource === "template" ? f.templateId : "",
-        body: f.bodySource === "inline" ? f.body : "",
-        contentType: f.bodySource === "inline" ? f.contentType.trim() : "",
-        headers: f.headers.filter((h) => h.name.trim() !== "" || h.value !== "").map((h) => ({ name: h.name.trim(), value: h.value })),
-      },
+      block: formToAnswer(f, "block"),
     }).block;
   }
   if (f.action === WafAction.CHALLENGE) {

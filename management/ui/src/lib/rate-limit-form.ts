@@ -7,8 +7,8 @@ import { create } from "@bufbuild/protobuf";
 import { RateLimitAlgorithm, RateLimitRuleSpecSchema, StoreFailMode, type RateLimitRule, type RateLimitRuleSpec } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import type { GetRateLimitStoreStatusResponse } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import type { ApiProblem } from "./errors.ts";
-import { FormError, parseWhole, type HeaderRow } from "./route-form.ts";
-import { formToRuleBasics, ruleBasicsToForm, ruleSpecWith, type RuleBasicsForm } from "./policy-form.ts";
+import { FormError, parseWhole } from "./route-form.ts";
+import { answerToForm, formToAnswer, formToRuleBasics, ruleBasicsToForm, ruleSpecWith, type AnswerForm, type RuleBasicsForm } from "./policy-form.ts";
 
 export { FormError };
 
@@ -139,9 +139,7 @@ export function failModeName(m: StoreFailMode | undefined): string {
   return m === StoreFailMode.CLOSED ? "fail closed" : "fail open";
 }
 
-export type BodySource = "default" | "template" | "inline";
-
-export interface RateLimitForm extends RuleBasicsForm {
+export interface RateLimitForm extends RuleBasicsForm, AnswerForm {
   keyParts: KeyPartRow[];
   algorithm: RateLimitAlgorithm;
   limit: string;
@@ -151,19 +149,11 @@ export interface RateLimitForm extends RuleBasicsForm {
   burst: string;
   failMode: StoreFailMode;
   headersOnAllowed: boolean;
-  /** Empty = 429. */
-  status: string;
-  bodySource: BodySource;
-  templateId: string;
-  body: string;
-  contentType: string;
-  headers: HeaderRow[];
 }
 
 const num = (n: number | undefined): string => (n ? String(n) : "");
 
 export function rateLimitToForm(spec: RateLimitRuleSpec | undefined): RateLimitForm {
-  const r = spec?.response;
   const w = windowToForm(spec?.windowMs ?? 0);
   return {
     ...ruleBasicsToForm(spec),
@@ -175,12 +165,7 @@ export function rateLimitToForm(spec: RateLimitRuleSpec | undefined): RateLimitF
     burst: num(spec?.burst),
     failMode: spec?.failMode === StoreFailMode.CLOSED ? StoreFailMode.CLOSED : StoreFailMode.OPEN,
     headersOnAllowed: spec?.headersOnAllowed ?? false,
-    status: num(r?.status),
-    bodySource: r?.templateId ? "template" : r?.body ? "inline" : "default",
-    templateId: r?.templateId ?? "",
-    body: r?.body ?? "",
-    contentType: r?.contentType ?? "",
-    headers: (r?.headers ?? []).map((h) => ({ name: h.name, value: h.value })),
+    ...answerToForm(spec?.response),
   };
 }
 
@@ -197,13 +182,7 @@ export function formToRateLimitSpec(f: RateLimitForm): RateLimitRuleSpec {
     burst: tokenBucket ? parseWhole(f.burst, "burst") : 0,
     failMode: f.failMode,
     headersOnAllowed: f.headersOnAllowed,
-    response: {
-      status: parseWhole(f.status, "response.status", { max: 999 }),
-      templateId: f.bodySource === "template" ? f.templateId : "",
-      body: f.bodySource === "inline" ? f.body : "",
-      contentType: f.bodySource === "inline" ? f.contentType.trim() : "",
-      headers: f.headers.filter((h) => h.name.trim() !== "" || h.value !== "").map((h) => ({ name: h.name.trim(), value: h.value })),
-    },
+    response: formToAnswer(f, "response"),
   });
 }
 
