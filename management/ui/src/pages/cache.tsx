@@ -7,7 +7,6 @@ import { api } from "../lib/api.ts";
 import { submit, useLoad } from "../lib/load.ts";
 import { isAdmin } from "../lib/session.ts";
 import type { ApiProblem } from "../lib/errors.ts";
-import { scopeSummary } from "../lib/policy-form.ts";
 import { useRuleList } from "../lib/rule-list.ts";
 import {
   BYTE_UNIT_LABELS,
@@ -29,7 +28,7 @@ import {
 } from "../lib/cache-form.ts";
 import { Checkbox, ConfirmButton, FormProblem, Loading, PageHeader, Problem, Select, TextInput } from "../components/ui.tsx";
 import type { CacheRule, CacheSettings, PurgeCacheRequest } from "../../../../proto/gen/warren/v1/policy_pb.ts";
-import { NumberWithUnit, RuleTable, WhenAfterScope } from "./policy-fields.tsx";
+import { NumberWithUnit, RuleTable, ScopeCell } from "./policy-fields.tsx";
 import "./policies.css";
 
 function TierRow({ name, t }: { name: string; t: TierView }) {
@@ -269,11 +268,9 @@ export function CachePage(_props: PageProps) {
           const filters = (s?.routeIds.length ?? 0) + (s?.targetIds.length ?? 0);
           return (
             <>
-              <td>
-                {scopeSummary(s?.scope)}
+              <ScopeCell spec={s}>
                 {filters > 0 && <span class="muted"> · {[s?.routeIds.length ? `${s.routeIds.length} route${s.routeIds.length === 1 ? "" : "s"}` : "", s?.targetIds.length ? `${s.targetIds.length} target${s.targetIds.length === 1 ? "" : "s"}` : ""].filter(Boolean).join(", ")}</span>}
-                <WhenAfterScope when={s?.when} />
-              </td>
+              </ScopeCell>
               <td class="nowrap">{ttlSummary(s)}</td>
               <td>{querySummary(s)}</td>
               <td>{statusesSummary(s)}</td>

@@ -4,7 +4,8 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import { messageFor, type ApiProblem } from "../lib/errors.ts";
-import { whenErrorOffset } from "../lib/policy-form.ts";
+import { scopeSummary, whenErrorOffset } from "../lib/policy-form.ts";
+import type { Scope } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import type { HeaderRow } from "../lib/route-form.ts";
 import { KEY_PART_KINDS, MAX_KEY_PARTS, keyPartsListMessage, kindNeedsName, type KeyPartRow } from "../lib/rate-limit-form.ts";
 import type { RuleList } from "../lib/rule-list.ts";
@@ -242,14 +243,20 @@ export function RowActions(p: { name: string; enabled: boolean; busy: boolean; f
   );
 }
 
-/** A list's scope cell goes on with the rule's `when`, if it has one: "… · when". */
-export function WhenAfterScope({ when }: { when: string | undefined }) {
-  return when ? (
-    <>
-      {" "}
-      · <code class="when-cell" title={when}>{when}</code>
-    </>
-  ) : null;
+/** A rule list's scope cell: the scope, what the page adds (`children`), then " · when" if the rule has one. */
+export function ScopeCell({ spec, children }: { spec: { scope?: Scope; when: string } | undefined; children?: ComponentChildren }) {
+  return (
+    <td>
+      {scopeSummary(spec?.scope)}
+      {children}
+      {spec?.when ? (
+        <>
+          {" "}
+          · <code class="when-cell" title={spec.when}>{spec.when}</code>
+        </>
+      ) : null}
+    </td>
+  );
 }
 
 /**

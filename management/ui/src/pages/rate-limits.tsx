@@ -6,12 +6,11 @@ import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
 import { useLoad } from "../lib/load.ts";
 import { isAdmin } from "../lib/session.ts";
-import { scopeSummary } from "../lib/policy-form.ts";
 import { algorithmName, failModeName, keyPartsSummary, limitSummary, rateLimitSpecWith, storeStatusView } from "../lib/rate-limit-form.ts";
 import { useRuleList } from "../lib/rule-list.ts";
 import { Badge, Loading, PageHeader, Problem } from "../components/ui.tsx";
 import { StoreFailMode } from "../../../../proto/gen/warren/v1/policy_pb.ts";
-import { RuleTable, WhenAfterScope } from "./policy-fields.tsx";
+import { RuleTable, ScopeCell } from "./policy-fields.tsx";
 import "./policies.css";
 
 /** Where the counters live and whether that store answers; live. */
@@ -74,10 +73,7 @@ export function RateLimitsPage(_props: PageProps) {
           const s = r.spec;
           return (
             <>
-              <td>
-                {scopeSummary(s?.scope)}
-                <WhenAfterScope when={s?.when} />
-              </td>
+              <ScopeCell spec={s} />
               <td class="key-cell" title={keyPartsSummary(s?.keyParts)}>
                 {(s?.keyParts.length ? s.keyParts : ["client_ip"]).map((p, k) => (
                   <Fragment key={k}>

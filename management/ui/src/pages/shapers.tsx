@@ -3,11 +3,10 @@
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
 import { isAdmin } from "../lib/session.ts";
-import { scopeSummary } from "../lib/policy-form.ts";
 import { budgetSummary, rateText, shaperSpecWith, sizeText } from "../lib/shaper-form.ts";
 import { useRuleList } from "../lib/rule-list.ts";
 import { PageHeader } from "../components/ui.tsx";
-import { RuleTable, WhenAfterScope } from "./policy-fields.tsx";
+import { RuleTable, ScopeCell } from "./policy-fields.tsx";
 import "./policies.css";
 
 export function ShapersPage(_props: PageProps) {
@@ -42,10 +41,7 @@ export function ShapersPage(_props: PageProps) {
           const s = r.spec;
           return (
             <>
-              <td>
-                {scopeSummary(s?.scope)}
-                <WhenAfterScope when={s?.when} />
-              </td>
+              <ScopeCell spec={s} />
               <td>
                 <code>{budgetSummary(s)}</code>
               </td>
