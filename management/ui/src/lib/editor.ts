@@ -6,6 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { attempt, submit, useLoad, type Loaded } from "./load.ts";
 import { navigate } from "./router.ts";
 import type { ApiProblem } from "./errors.ts";
+import { isAdmin } from "./session.ts";
 
 export interface EditorCalls<Item, Spec, Form> {
   /** Every item: the editor finds its own by id. */
@@ -38,9 +39,25 @@ export interface Editor<Item, Form> {
   problem: ApiProblem | undefined;
   save: (e: Event) => Promise<void>;
   /** For editorGate. */
-  gate: { loading: boolean; problem: ApiProblem | undefined; formReady: boolean };
+  gate: { loading: boolean; problem: ApiProblem | undefined; missing: boolean; viewerOnNew: boolean; formReady: boolean };
   /** For EditorFooter. */
   footer: { problem: ApiProblem | undefined; deleteProblem: ApiProblem | undefined; saved: string | undefined; busy: boolean; isNew: boolean; onDelete: () => Promise<void> };
+}
+
+/**
+ * A form's change function: `fn` changes a copy of the form (never the one on screen), and the last
+ * "saved" message goes, as it no longer describes what is shown.
+ */
+export function formUpdater<Form>(setForm: (change: (prev: Form | undefined) => Form | undefined) => void, setSaved: (saved: string | undefined) => void): (fn: (draft: Form) => void) => void {
+  return (fn) => {
+    setSaved(undefined);
+    setForm((prev) => {
+      if (!prev) return prev;
+      const next = structuredClone(prev);
+      fn(next);
+      return next;
+    });
+  };
 }
 
 export function useEditor<Item extends { id: string }, Spec, Form>(id: string | undefined, calls: EditorCalls<Item, Spec, Form>): Editor<Item, Form> {
@@ -66,15 +83,7 @@ export function useEditor<Item extends { id: string }, Spec, Form>(id: string | 
     setForm(calls.toForm(item));
   }, [list.data]);
 
-  const update = (fn: (draft: Form) => void) => {
-    setSaved(undefined);
-    setForm((prev) => {
-      if (!prev) return prev;
-      const next = structuredClone(prev);
-      fn(next);
-      return next;
-    });
-  };
+  const update = formUpdater(setForm, setSaved);
 
   const save = async (e: Event) => {
     e.preventDefault();
@@ -107,7 +116,7 @@ export function useEditor<Item extends { id: string }, Spec, Form>(id: string | 
     update,
     problem,
     save,
-    gate: { loading: list.loading && !list.data, problem: list.data ? undefined : list.problem, formReady: form !== undefined },
+    gate: { loading: list.loading && !list.data, problem: list.data ? undefined : list.problem, missing: !isNew && !item, viewerOnNew: isNew && !isAdmin.value, formReady: form !== undefined },
     footer: { problem, deleteProblem, saved, busy, isNew, onDelete: remove },
   };
 }

@@ -89,13 +89,13 @@ export function CacheRuleEditPage({ params }: PageProps) {
     title,
     what: "the cache rule",
     ...editor.gate,
-    missing: !isNew && !rule ? (
+    notFound: (
       <>
         There is no cache rule {id}. <a href="/cache">Back to the cache</a>
       </>
-    ) : undefined,
+    ),
     notFoundTitle: "Cache rule not found",
-    viewerOnNew: isNew && !admin ? "Only administrators can create cache rules." : undefined,
+    viewerOnNewText: "Only administrators can create cache rules.",
   });
   if (gate !== undefined || !editor.form) return gate;
   const f = editor.form;

@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
 import { submit, useLoad } from "../lib/load.ts";
+import { formUpdater } from "../lib/editor.ts";
 import { isAdmin } from "../lib/session.ts";
 import type { ApiProblem } from "../lib/errors.ts";
 import { useRuleList } from "../lib/rule-list.ts";
@@ -90,15 +91,7 @@ function Settings({ admin }: { admin: boolean }) {
     if (loaded.data && !form) setForm(settingsToForm(loaded.data.settings));
   }, [loaded.data]);
 
-  const update = (fn: (f: CacheSettingsForm) => void) => {
-    setSaved(undefined);
-    setForm((prev) => {
-      if (!prev) return prev;
-      const next = structuredClone(prev);
-      fn(next);
-      return next;
-    });
-  };
+  const update = formUpdater<CacheSettingsForm>(setForm, setSaved);
 
   const save = async (e: Event) => {
     e.preventDefault();

@@ -82,13 +82,13 @@ export function CaptchaProviderEditPage({ params }: PageProps) {
     title,
     what: "the provider",
     ...editor.gate,
-    missing: !isNew && !provider ? (
+    notFound: (
       <>
         There is no captcha provider {id}. <a href="/captcha">Back to captcha providers</a>
       </>
-    ) : undefined,
+    ),
     notFoundTitle: "Captcha provider not found",
-    viewerOnNew: isNew && !admin ? "Only administrators can add captcha providers." : undefined,
+    viewerOnNewText: "Only administrators can add captcha providers.",
   });
   if (gate !== undefined || !editor.form) return gate;
   const f = editor.form;

@@ -37,13 +37,13 @@ export function RateLimitEditPage({ params }: PageProps) {
     title,
     what: "the rate limit",
     ...editor.gate,
-    missing: !isNew && !rule ? (
+    notFound: (
       <>
         There is no rate limit {id}. <a href="/rate-limits">Back to rate limits</a>
       </>
-    ) : undefined,
+    ),
     notFoundTitle: "Rate limit not found",
-    viewerOnNew: isNew && !admin ? "Only administrators can create rate limits." : undefined,
+    viewerOnNewText: "Only administrators can create rate limits.",
   });
   if (gate !== undefined || !editor.form) return gate;
   const f = editor.form;

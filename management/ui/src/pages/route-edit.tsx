@@ -6,6 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
 import { attempt, submit, useLoad } from "../lib/load.ts";
+import { formUpdater } from "../lib/editor.ts";
 import { isAdmin } from "../lib/session.ts";
 import { navigate } from "../lib/router.ts";
 import { messageFor, type ApiProblem } from "../lib/errors.ts";
@@ -254,15 +255,7 @@ export function RouteEditPage({ params, query }: PageProps) {
     setForm(f);
   }, [cfg.data]);
 
-  const update: Update = (fn) => {
-    setSaved(undefined);
-    setForm((prev) => {
-      if (!prev) return prev;
-      const next = structuredClone(prev);
-      fn(next);
-      return next;
-    });
-  };
+  const update: Update = formUpdater(setForm, setSaved);
 
   const title = isNew ? "New route" : `Route ${route?.spec?.name || id}`;
   if (cfg.loading && !cfg.data)

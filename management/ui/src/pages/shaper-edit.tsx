@@ -47,13 +47,13 @@ export function ShaperEditPage({ params }: PageProps) {
     title,
     what: "the shaper",
     ...editor.gate,
-    missing: !isNew && !rule ? (
+    notFound: (
       <>
         There is no shaper {id}. <a href="/shapers">Back to shapers</a>
       </>
-    ) : undefined,
+    ),
     notFoundTitle: "Shaper not found",
-    viewerOnNew: isNew && !admin ? "Only administrators can create shapers." : undefined,
+    viewerOnNewText: "Only administrators can create shapers.",
   });
   if (gate !== undefined || !editor.form) return gate;
   const f = editor.form;

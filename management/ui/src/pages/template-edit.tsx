@@ -140,13 +140,13 @@ export function TemplateEditPage({ params }: PageProps) {
     title,
     what: "the template",
     ...editor.gate,
-    missing: !isNew && !template ? (
+    notFound: (
       <>
         There is no template {id}. <a href="/templates">Back to templates</a>
       </>
-    ) : undefined,
+    ),
     notFoundTitle: "Template not found",
-    viewerOnNew: isNew && !admin ? "Only administrators can create templates." : undefined,
+    viewerOnNewText: "Only administrators can create templates.",
   });
   if (gate !== undefined || !form) return gate;
   const f = form;

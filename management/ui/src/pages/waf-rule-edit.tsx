@@ -37,13 +37,13 @@ export function WafRuleEditPage({ params }: PageProps) {
     title,
     what: "the rule",
     ...editor.gate,
-    missing: !isNew && !rule ? (
+    notFound: (
       <>
         There is no WAF rule {id}. <a href="/waf">Back to WAF rules</a>
       </>
-    ) : undefined,
+    ),
     notFoundTitle: "WAF rule not found",
-    viewerOnNew: isNew && !admin ? "Only administrators can create WAF rules." : undefined,
+    viewerOnNewText: "Only administrators can create WAF rules.",
   });
   if (gate !== undefined || !editor.form) return gate;
   const f = editor.form;
