@@ -314,11 +314,13 @@ export function editorGate(o: {
   what: string;
   loading: boolean;
   problem: ApiProblem | undefined;
-  /** The page names an item that does not exist. */
-  missing: ComponentChildren | undefined;
+  /** The page names an item that does not exist: `notFound` says so, under `notFoundTitle`. */
+  missing: boolean;
+  notFound: ComponentChildren;
   notFoundTitle: string;
-  /** A viewer on a "new" page: what to tell them. */
-  viewerOnNew: string | undefined;
+  /** A viewer on a "new" page: `viewerOnNewText` tells them. */
+  viewerOnNew: boolean;
+  viewerOnNewText: string;
   formReady: boolean;
 }): ComponentChildren | undefined {
   const frame = (body: ComponentChildren, t = o.title) => (
@@ -329,8 +331,8 @@ export function editorGate(o: {
   );
   if (o.loading) return frame(<Loading what={o.what} />);
   if (o.problem) return frame(<Problem problem={o.problem} />);
-  if (o.missing !== undefined) return frame(<Empty>{o.missing}</Empty>, o.notFoundTitle);
-  if (o.viewerOnNew !== undefined) return frame(<Empty>{o.viewerOnNew}</Empty>);
+  if (o.missing) return frame(<Empty>{o.notFound}</Empty>, o.notFoundTitle);
+  if (o.viewerOnNew) return frame(<Empty>{o.viewerOnNewText}</Empty>);
   if (!o.formReady) return <Loading what={o.what} />;
   return undefined;
 }

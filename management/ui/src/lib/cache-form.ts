@@ -4,7 +4,7 @@
 // exactly to the API's uint64 bigints (a fraction that is not a whole byte or millisecond is
 // refused). Only what the form can tell on its own is checked here; the server's errors name the
 // same fields. Pure: unit-tested in test/unit/ui/cache-form.test.ts.
-import { clone, create } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import {
   CacheQueryMode,
   CacheRuleSpecSchema,
@@ -21,7 +21,7 @@ import {
 } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import type { Route } from "../../../../proto/gen/warren/v1/proxy_pb.ts";
 import { FormError, parseWhole, splitList } from "./route-form.ts";
-import { joinList } from "./policy-form.ts";
+import { formToRuleBasics, joinList, ruleBasicsToForm, ruleSpecWith, type RuleBasicsForm } from "./policy-form.ts";
 
 export { FormError };
 
@@ -159,14 +159,7 @@ export function queryModeNamesList(mode: CacheQueryMode): boolean {
   return mode === CacheQueryMode.ALLOWLIST || mode === CacheQueryMode.DENYLIST;
 }
 
-export interface CacheRuleForm {
-  name: string;
-  priority: string;
-  enabled: boolean;
-  hosts: string;
-  pathPrefixes: string;
-  methods: string;
-  when: string;
+export interface CacheRuleForm extends RuleBasicsForm {
   routeIds: string[];
   targetIds: string[];
   ttlMode: CacheTtlMode;
@@ -186,13 +179,7 @@ export interface CacheRuleForm {
 export function cacheRuleToForm(spec: CacheRuleSpec | undefined): CacheRuleForm {
   const ttl = ttlToForm(spec?.ttlMs ?? 0n);
   return {
-    name: spec?.name ?? "",
-    priority: spec && spec.priority !== 0 ? String(spec.priority) : "",
-    enabled: spec?.enabled ?? true,
-    hosts: joinList(spec?.scope?.hosts),
-    pathPrefixes: joinList(spec?.scope?.pathPrefixes),
-    methods: joinList(spec?.scope?.methods),
-    when: spec?.when ?? "",
+    ...ruleBasicsToForm(spec),
     routeIds: [...(spec?.routeIds ?? [])],
     targetIds: [...(spec?.targetIds ?? [])],
     ttlMode: spec?.ttlMode === CacheTtlMode.FIXED ? CacheTtlMode.FIXED : CacheTtlMode.ORIGIN,
@@ -220,11 +207,7 @@ export function parseStatuses(text: string): number[] {
 export function formToCacheRuleSpec(f: CacheRuleForm): CacheRuleSpec {
   const listed = queryModeNamesList(f.queryMode);
   return create(CacheRuleSpecSchema, {
-    name: f.name.trim(),
-    priority: parseWhole(f.priority, "priority", { signed: true, max: 1_000_000 }),
-    enabled: f.enabled,
-    scope: { hosts: splitList(f.hosts), pathPrefixes: splitList(f.pathPrefixes), methods: splitList(f.methods).map((m) => m.toUpperCase()) },
-    when: f.when,
+    ...formToRuleBasics(f),
     routeIds: [...f.routeIds],
     targetIds: [...f.targetIds],
     ttlMode: f.ttlMode,
@@ -269,10 +252,7 @@ export function statusesSummary(spec: CacheRuleSpec | undefined): string {
 }
 
 export function cacheRuleSpecWith(rule: CacheRule, patch: { enabled?: boolean; priority?: number }): CacheRuleSpec {
-  const spec = rule.spec ? clone(CacheRuleSpecSchema, rule.spec) : create(CacheRuleSpecSchema);
-  if (patch.enabled !== undefined) spec.enabled = patch.enabled;
-  if (patch.priority !== undefined) spec.priority = patch.priority;
-  return spec;
+  return ruleSpecWith(CacheRuleSpecSchema, rule, patch);
 }
 
 export interface Choice {

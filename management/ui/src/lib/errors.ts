@@ -11,6 +11,15 @@ export interface ApiProblem {
   readonly message: string;
 }
 
+/** A problem found before the request: the same shape as the server's, naming the form field. */
+export class FormError extends Error {
+  readonly problem: ApiProblem;
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.problem = { code: "invalid_argument", field, message };
+  }
+}
+
 const FIELD_RE = /^((?:[a-z_][a-z0-9_]*)(?:\[[^\]]*\])?(?:\.(?:[a-z_][a-z0-9_]*)(?:\[[^\]]*\])?)*): (.+)$/s;
 
 const CODE_NAMES: Readonly<Record<number, string>> = {

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { handleSessionLoss } from "./session.ts";
-import { problemOf, type ApiProblem } from "./errors.ts";
+import { FormError, problemOf, type ApiProblem } from "./errors.ts";
 
 export interface Loaded<T> {
   readonly data: T | undefined;
@@ -66,4 +66,27 @@ export async function attempt(write: () => Promise<unknown>, opts: { signedIn?: 
     if (opts.signedIn !== false && handleSessionLoss(e)) return undefined;
     return problemOf(e);
   }
+}
+
+/**
+ * A form's save: `toRequest` reads the form, and a FormError from it (what the form can tell is wrong
+ * on its own) is the form's problem and nothing is sent; else `write` sends it while busy, and its
+ * problem, or none, is the form's. Returns whether the write went through.
+ */
+export async function submit<Req>(toRequest: () => Req, write: (req: Req) => Promise<unknown>, set: { problem: (p: ApiProblem | undefined) => void; busy: (busy: boolean) => void }): Promise<boolean> {
+  let req: Req;
+  try {
+    req = toRequest();
+  } catch (err) {
+    if (err instanceof FormError) {
+      set.problem(err.problem);
+      return false;
+    }
+    throw err;
+  }
+  set.busy(true);
+  const p = await attempt(() => write(req));
+  set.busy(false);
+  set.problem(p);
+  return p === undefined;
 }

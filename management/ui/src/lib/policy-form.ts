@@ -1,8 +1,10 @@
-// The WAF rule and template editors' form model and the small parsers they need: scope text ↔ lists,
-// "line L, column C" in a CEL error → an offset in the textarea, "at offset N" in a template error →
-// line and column, priorities for moving a rule up or down. Pure: unit-tested in
+// The WAF rule and template editors' form model; what every policy rule's form shares (name, priority,
+// enabled, scope, `when`, and the spec copy the lists send back); the small parsers they need: scope
+// text ↔ lists, "line L, column C" in a CEL error → an offset in the textarea, "at offset N" in a
+// template error → line and column, priorities for moving a rule up or down. Pure: unit-tested in
 // test/unit/ui/policies.test.ts.
-import { clone, create } from "@bufbuild/protobuf";
+import { clone, create, type Message } from "@bufbuild/protobuf";
+import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
 import {
   CaptchaFallback,
   CaptchaKind,
@@ -21,23 +23,50 @@ export { FormError, splitList };
 
 export type BodySource = "default" | "template" | "inline";
 
-export interface RuleForm {
-  name: string;
-  priority: string;
-  enabled: boolean;
-  /** Comma-separated. */
-  hosts: string;
-  pathPrefixes: string;
-  methods: string;
-  when: string;
-  action: WafAction;
-  /** Empty = 403. */
+/** A rule's own answer (a WAF block, a rate limit's limited answer): status, body and headers. */
+export interface AnswerForm {
+  /** Empty = the rule's default (403 for a block, 429 for a rate limit). */
   status: string;
+  /** Warren's error page, a template, or inline text. */
   bodySource: BodySource;
   templateId: string;
   body: string;
   contentType: string;
   headers: HeaderRow[];
+}
+
+interface AnswerSpec {
+  status: number;
+  templateId: string;
+  body: string;
+  contentType: string;
+  headers: readonly { name: string; value: string }[];
+}
+
+export function answerToForm(a: AnswerSpec | undefined): AnswerForm {
+  return {
+    status: a && a.status !== 0 ? String(a.status) : "",
+    bodySource: a?.templateId ? "template" : a?.body ? "inline" : "default",
+    templateId: a?.templateId ?? "",
+    body: a?.body ?? "",
+    contentType: a?.contentType ?? "",
+    headers: (a?.headers ?? []).map((h) => ({ name: h.name, value: h.value })),
+  };
+}
+
+/** The answer to send: only the chosen body source's fields, no blank header rows. `field` is the spec's name for it ("block", "response"), for the status's FormError. */
+export function formToAnswer(f: AnswerForm, field: string) {
+  return {
+    status: parseWhole(f.status, `${field}.status`, { max: 999 }),
+    templateId: f.bodySource === "template" ? f.templateId : "",
+    body: f.bodySource === "inline" ? f.body : "",
+    contentType: f.bodySource === "inline" ? f.contentType.trim() : "",
+    headers: f.headers.filter((h) => h.name.trim() !== "" || h.value !== "").map((h) => ({ name: h.name.trim(), value: h.value })),
+  };
+}
+
+export interface RuleForm extends RuleBasicsForm, AnswerForm {
+  action: WafAction;
   /** Challenge: leading zero bits (empty = 16), pass lifetime in seconds (empty = 3600), page template (empty = built in). */
   difficulty: string;
   passTtl: string;
@@ -55,8 +84,28 @@ export function joinList(items: readonly string[] | undefined): string {
   return (items ?? []).join(", ");
 }
 
-export function ruleToForm(spec: WafRuleSpec | undefined): RuleForm {
-  const b = spec?.block;
+/** What every policy rule's spec has (WAF, rate limit, shaper, cache rule): name, order, on/off, scope, `when`. */
+export interface RuleBasicsSpec {
+  name: string;
+  priority: number;
+  enabled?: boolean;
+  scope?: Scope;
+  when: string;
+}
+
+/** Those fields as the editors' form text (scope lists comma-separated). */
+export interface RuleBasicsForm {
+  name: string;
+  priority: string;
+  enabled: boolean;
+  /** Comma-separated. */
+  hosts: string;
+  pathPrefixes: string;
+  methods: string;
+  when: string;
+}
+
+export function ruleBasicsToForm(spec: RuleBasicsSpec | undefined): RuleBasicsForm {
   return {
     name: spec?.name ?? "",
     priority: spec && spec.priority !== 0 ? String(spec.priority) : "",
@@ -65,13 +114,34 @@ export function ruleToForm(spec: WafRuleSpec | undefined): RuleForm {
     pathPrefixes: joinList(spec?.scope?.pathPrefixes),
     methods: joinList(spec?.scope?.methods),
     when: spec?.when ?? "",
+  };
+}
+
+/** The form's basics as spec fields; throws FormError for a priority that is not a whole number. */
+export function formToRuleBasics(f: RuleBasicsForm) {
+  return {
+    name: f.name.trim(),
+    priority: parseWhole(f.priority, "priority", { signed: true, max: 1_000_000 }),
+    enabled: f.enabled,
+    scope: { hosts: splitList(f.hosts), pathPrefixes: splitList(f.pathPrefixes), methods: splitList(f.methods).map((m) => m.toUpperCase()) },
+    when: f.when,
+  };
+}
+
+/** A copy of a rule's spec with enabled or priority changed (the lists' toggle and moves send the whole spec back). */
+export function ruleSpecWith<S extends Message & { enabled?: boolean; priority: number }>(schema: GenMessage<S>, rule: { spec?: S }, patch: { enabled?: boolean; priority?: number }): S {
+  const spec = rule.spec ? clone(schema, rule.spec) : create(schema);
+  if (patch.enabled !== undefined) spec.enabled = patch.enabled;
+  if (patch.priority !== undefined) spec.priority = patch.priority;
+  return spec;
+}
+
+export function ruleToForm(spec: WafRuleSpec | undefined): RuleForm {
+  const b = spec?.block;
+  return {
+    ...ruleBasicsToForm(spec),
     action: spec?.action === WafAction.ALLOW || spec?.action === WafAction.CHALLENGE || spec?.action === WafAction.WAITING_ROOM ? spec.action : WafAction.BLOCK,
-    status: b && b.status !== 0 ? String(b.status) : "",
-    bodySource: b?.templateId ? "template" : b?.body ? "inline" : "default",
-    templateId: b?.templateId ?? "",
-    body: b?.body ?? "",
-    contentType: b?.contentType ?? "",
-    headers: (b?.headers ?? []).map((h) => ({ name: h.name, value: h.value })),
+    ...answerToForm(spec?.block),
     difficulty: spec?.challenge?.difficulty ? String(spec.challenge.difficulty) : "",
     passTtl: spec?.challenge?.passTtlSeconds ? String(spec.challenge.passTtlSeconds) : "",
     challengeTemplateId: spec?.challenge?.templateId ?? "",
@@ -85,24 +155,13 @@ export function ruleToForm(spec: WafRuleSpec | undefined): RuleForm {
 
 /** The spec to send; throws FormError for what the form can tell is wrong on its own (a non-number). */
 export function formToRuleSpec(f: RuleForm): WafRuleSpec {
-  const priority = parseWhole(f.priority, "priority", { signed: true, max: 1_000_000 });
   const spec = create(WafRuleSpecSchema, {
-    name: f.name.trim(),
-    priority,
-    enabled: f.enabled,
-    scope: { hosts: splitList(f.hosts), pathPrefixes: splitList(f.pathPrefixes), methods: splitList(f.methods).map((m) => m.toUpperCase()) },
-    when: f.when,
+    ...formToRuleBasics(f),
     action: f.action,
   });
   if (f.action === WafAction.BLOCK) {
     spec.block = create(WafRuleSpecSchema, {
-      block: {
-        status: parseWhole(f.status, "block.status", { max: 999 }),
-        templateId: f.bodySource === "template" ? f.templateId : "",
-        body: f.bodySource === "inline" ? f.body : "",
-        contentType: f.bodySource === "inline" ? f.contentType.trim() : "",
-        headers: f.headers.filter((h) => h.name.trim() !== "" || h.value !== "").map((h) => ({ name: h.name.trim(), value: h.value })),
-      },
+      block: formToAnswer(f, "block"),
     }).block;
   }
   if (f.action === WafAction.CHALLENGE) {
@@ -249,8 +308,5 @@ export function isHtml(contentType: string): boolean {
 
 /** A copy of a rule's spec with some fields changed (the list's toggle and moves send the whole spec back). */
 export function specWith(rule: WafRule, patch: Partial<Pick<WafRuleSpec, "enabled" | "priority">>): WafRuleSpec {
-  const spec = rule.spec ? clone(WafRuleSpecSchema, rule.spec) : create(WafRuleSpecSchema);
-  if (patch.enabled !== undefined) spec.enabled = patch.enabled;
-  if (patch.priority !== undefined) spec.priority = patch.priority;
-  return spec;
+  return ruleSpecWith(WafRuleSpecSchema, rule, patch);
 }

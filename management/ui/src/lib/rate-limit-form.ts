@@ -3,12 +3,12 @@
 // the list shows ("100 / 1 min", the store's status). Pure: unit-tested in
 // test/unit/ui/rate-limit-form.test.ts. Real validation is the server's; its errors name the spec's
 // fields (`key_parts[2]`, `window_ms`, `response.headers[0].name`) and the editor shows them there.
-import { clone, create } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { RateLimitAlgorithm, RateLimitRuleSpecSchema, StoreFailMode, type RateLimitRule, type RateLimitRuleSpec } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import type { GetRateLimitStoreStatusResponse } from "../../../../proto/gen/warren/v1/policy_pb.ts";
 import type { ApiProblem } from "./errors.ts";
-import { FormError, parseWhole, splitList, type HeaderRow } from "./route-form.ts";
-import { joinList } from "./policy-form.ts";
+import { FormError, parseWhole } from "./route-form.ts";
+import { answerToForm, formToAnswer, formToRuleBasics, ruleBasicsToForm, ruleSpecWith, type AnswerForm, type RuleBasicsForm } from "./policy-form.ts";
 
 export { FormError };
 
@@ -139,16 +139,7 @@ export function failModeName(m: StoreFailMode | undefined): string {
   return m === StoreFailMode.CLOSED ? "fail closed" : "fail open";
 }
 
-export type BodySource = "default" | "template" | "inline";
-
-export interface RateLimitForm {
-  name: string;
-  priority: string;
-  enabled: boolean;
-  hosts: string;
-  pathPrefixes: string;
-  methods: string;
-  when: string;
+export interface RateLimitForm extends RuleBasicsForm, AnswerForm {
   keyParts: KeyPartRow[];
   algorithm: RateLimitAlgorithm;
   limit: string;
@@ -158,28 +149,14 @@ export interface RateLimitForm {
   burst: string;
   failMode: StoreFailMode;
   headersOnAllowed: boolean;
-  /** Empty = 429. */
-  status: string;
-  bodySource: BodySource;
-  templateId: string;
-  body: string;
-  contentType: string;
-  headers: HeaderRow[];
 }
 
 const num = (n: number | undefined): string => (n ? String(n) : "");
 
 export function rateLimitToForm(spec: RateLimitRuleSpec | undefined): RateLimitForm {
-  const r = spec?.response;
   const w = windowToForm(spec?.windowMs ?? 0);
   return {
-    name: spec?.name ?? "",
-    priority: spec && spec.priority !== 0 ? String(spec.priority) : "",
-    enabled: spec?.enabled ?? true,
-    hosts: joinList(spec?.scope?.hosts),
-    pathPrefixes: joinList(spec?.scope?.pathPrefixes),
-    methods: joinList(spec?.scope?.methods),
-    when: spec?.when ?? "",
+    ...ruleBasicsToForm(spec),
     keyParts: keyPartsToRows(spec?.keyParts),
     algorithm: spec?.algorithm || RateLimitAlgorithm.FIXED_WINDOW,
     limit: num(spec?.limit),
@@ -188,12 +165,7 @@ export function rateLimitToForm(spec: RateLimitRuleSpec | undefined): RateLimitF
     burst: num(spec?.burst),
     failMode: spec?.failMode === StoreFailMode.CLOSED ? StoreFailMode.CLOSED : StoreFailMode.OPEN,
     headersOnAllowed: spec?.headersOnAllowed ?? false,
-    status: num(r?.status),
-    bodySource: r?.templateId ? "template" : r?.body ? "inline" : "default",
-    templateId: r?.templateId ?? "",
-    body: r?.body ?? "",
-    contentType: r?.contentType ?? "",
-    headers: (r?.headers ?? []).map((h) => ({ name: h.name, value: h.value })),
+    ...answerToForm(spec?.response),
   };
 }
 
@@ -201,11 +173,7 @@ export function rateLimitToForm(spec: RateLimitRuleSpec | undefined): RateLimitF
 export function formToRateLimitSpec(f: RateLimitForm): RateLimitRuleSpec {
   const tokenBucket = f.algorithm === RateLimitAlgorithm.TOKEN_BUCKET;
   return create(RateLimitRuleSpecSchema, {
-    name: f.name.trim(),
-    priority: parseWhole(f.priority, "priority", { signed: true, max: 1_000_000 }),
-    enabled: f.enabled,
-    scope: { hosts: splitList(f.hosts), pathPrefixes: splitList(f.pathPrefixes), methods: splitList(f.methods).map((m) => m.toUpperCase()) },
-    when: f.when,
+    ...formToRuleBasics(f),
     keyParts: rowsToKeyParts(f.keyParts),
     algorithm: f.algorithm,
     limit: parseWhole(f.limit, "limit"),
@@ -214,22 +182,13 @@ export function formToRateLimitSpec(f: RateLimitForm): RateLimitRuleSpec {
     burst: tokenBucket ? parseWhole(f.burst, "burst") : 0,
     failMode: f.failMode,
     headersOnAllowed: f.headersOnAllowed,
-    response: {
-      status: parseWhole(f.status, "response.status", { max: 999 }),
-      templateId: f.bodySource === "template" ? f.templateId : "",
-      body: f.bodySource === "inline" ? f.body : "",
-      contentType: f.bodySource === "inline" ? f.contentType.trim() : "",
-      headers: f.headers.filter((h) => h.name.trim() !== "" || h.value !== "").map((h) => ({ name: h.name.trim(), value: h.value })),
-    },
+    response: formToAnswer(f, "response"),
   });
 }
 
 /** A copy of a rule's spec with enabled or priority changed (the list's toggle and moves send the whole spec). */
 export function rateLimitSpecWith(rule: RateLimitRule, patch: { enabled?: boolean; priority?: number }): RateLimitRuleSpec {
-  const spec = rule.spec ? clone(RateLimitRuleSpecSchema, rule.spec) : create(RateLimitRuleSpecSchema);
-  if (patch.enabled !== undefined) spec.enabled = patch.enabled;
-  if (patch.priority !== undefined) spec.priority = patch.priority;
-  return spec;
+  return ruleSpecWith(RateLimitRuleSpecSchema, rule, patch);
 }
 
 export interface StoreStatusView {

@@ -19,7 +19,9 @@ import {
   type RouteSpec,
   type Target,
 } from "../../../../proto/gen/warren/v1/proxy_pb.ts";
-import type { ApiProblem } from "./errors.ts";
+import { FormError, type ApiProblem } from "./errors.ts";
+
+export { FormError };
 
 export interface HeaderRow {
   name: string;
@@ -112,14 +114,6 @@ export interface RouteForm {
   };
 }
 
-/** A problem found before the request: the same shape as the server's, naming the form field. */
-export class FormError extends Error {
-  readonly problem: ApiProblem;
-  constructor(field: string, message: string) {
-    super(`${field}: ${message}`);
-    this.problem = { code: "invalid_argument", field, message };
-  }
-}
 
 /** Splits comma-, whitespace- or line-separated text into trimmed, non-empty items. */
 export function splitList(text: string): string[] {

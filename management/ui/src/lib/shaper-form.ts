@@ -2,10 +2,10 @@
 // a unit (B, KiB, MiB: binary, converted to bytes exactly; a fraction that is not a whole number of
 // bytes is refused); key parts only for a per-key budget. Pure: unit-tested in
 // test/unit/ui/shaper-form.test.ts.
-import { clone, create } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { ShaperBudget, ShaperRuleSpecSchema, type ShaperRule, type ShaperRuleSpec } from "../../../../proto/gen/warren/v1/policy_pb.ts";
-import { FormError, parseWhole, splitList } from "./route-form.ts";
-import { joinList } from "./policy-form.ts";
+import { FormError } from "./route-form.ts";
+import { formToRuleBasics, ruleBasicsToForm, ruleSpecWith, type RuleBasicsForm } from "./policy-form.ts";
 import { keyPartsToRows, rowsToKeyParts, type KeyPartRow } from "./rate-limit-form.ts";
 
 export { FormError };
@@ -70,14 +70,7 @@ export interface SizeField {
   unit: SizeUnit;
 }
 
-export interface ShaperForm {
-  name: string;
-  priority: string;
-  enabled: boolean;
-  hosts: string;
-  pathPrefixes: string;
-  methods: string;
-  when: string;
+export interface ShaperForm extends RuleBasicsForm {
   budget: ShaperBudget;
   keyParts: KeyPartRow[];
   upload: SizeField;
@@ -90,13 +83,7 @@ export interface ShaperForm {
 export function shaperToForm(spec: ShaperRuleSpec | undefined): ShaperForm {
   const perRequest = spec?.budget === ShaperBudget.PER_REQUEST;
   return {
-    name: spec?.name ?? "",
-    priority: spec && spec.priority !== 0 ? String(spec.priority) : "",
-    enabled: spec?.enabled ?? true,
-    hosts: joinList(spec?.scope?.hosts),
-    pathPrefixes: joinList(spec?.scope?.pathPrefixes),
-    methods: joinList(spec?.scope?.methods),
-    when: spec?.when ?? "",
+    ...ruleBasicsToForm(spec),
     budget: perRequest ? ShaperBudget.PER_REQUEST : ShaperBudget.PER_KEY,
     // A per-request shaper has none; the rows are kept for switching back.
     keyParts: keyPartsToRows(perRequest ? [] : spec?.keyParts),
@@ -111,11 +98,7 @@ export function shaperToForm(spec: ShaperRuleSpec | undefined): ShaperForm {
 export function formToShaperSpec(f: ShaperForm): ShaperRuleSpec {
   const perKey = f.budget === ShaperBudget.PER_KEY;
   return create(ShaperRuleSpecSchema, {
-    name: f.name.trim(),
-    priority: parseWhole(f.priority, "priority", { signed: true, max: 1_000_000 }),
-    enabled: f.enabled,
-    scope: { hosts: splitList(f.hosts), pathPrefixes: splitList(f.pathPrefixes), methods: splitList(f.methods).map((m) => m.toUpperCase()) },
-    when: f.when,
+    ...formToRuleBasics(f),
     budget: f.budget,
     // A per-request budget has no key (the server refuses key parts with it).
     keyParts: perKey ? rowsToKeyParts(f.keyParts) : [],
@@ -135,8 +118,5 @@ export function budgetSummary(spec: ShaperRuleSpec | undefined): string {
 }
 
 export function shaperSpecWith(rule: ShaperRule, patch: { enabled?: boolean; priority?: number }): ShaperRuleSpec {
-  const spec = rule.spec ? clone(ShaperRuleSpecSchema, rule.spec) : create(ShaperRuleSpecSchema);
-  if (patch.enabled !== undefined) spec.enabled = patch.enabled;
-  if (patch.priority !== undefined) spec.priority = patch.priority;
-  return spec;
+  return ruleSpecWith(ShaperRuleSpecSchema, rule, patch);
 }

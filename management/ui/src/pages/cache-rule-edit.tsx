@@ -4,17 +4,15 @@
 // headers), cacheable statuses, the largest object (bytes with a unit), the Cache-Status header, and
 // caching requests that carry cookies. A server error lands under the field it names. Viewers see it
 // read-only.
-import { useEffect, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
-import { attempt, useLoad } from "../lib/load.ts";
+import { useLoad } from "../lib/load.ts";
+import { useEditor } from "../lib/editor.ts";
 import { isAdmin } from "../lib/session.ts";
-import { navigate } from "../lib/router.ts";
 import { messageFor, type ApiProblem } from "../lib/errors.ts";
 import {
   BYTE_UNIT_LABELS,
   cacheRuleToForm,
-  FormError,
   formToCacheRuleSpec,
   pruneTargets,
   QUERY_MODES,
@@ -23,12 +21,11 @@ import {
   targetChoices,
   TTL_MODES,
   TTL_UNIT_LABELS,
-  type CacheRuleForm,
   type Choice,
 } from "../lib/cache-form.ts";
 import { Checkbox, EditorFooter, PageHeader, Select, TextInput, editorGate } from "../components/ui.tsx";
 import { CacheTtlMode } from "../../../../proto/gen/warren/v1/policy_pb.ts";
-import { NumberWithUnit, ScopeFieldset } from "./policy-fields.tsx";
+import { NumberWithUnit, RuleBasicsCard, ScopeFieldset } from "./policy-fields.tsx";
 import "./policies.css";
 
 const FORM_FIELDS = [
@@ -73,88 +70,36 @@ function CheckList({ legend, field, hint, choices, chosen, problem, empty, onCho
 
 export function CacheRuleEditPage({ params }: PageProps) {
   const id = params.id;
-  const isNew = id === undefined;
   const admin = isAdmin.value;
-  const rules = useLoad(() => api.policy.listCacheRules({}), [id]);
+  const editor = useEditor(id, {
+    load: async () => (await api.policy.listCacheRules({})).rules,
+    toForm: (r) => cacheRuleToForm(r?.spec),
+    toSpec: formToCacheRuleSpec,
+    create: async (spec) => (await api.policy.createCacheRule({ spec })).rule,
+    update: async (ruleId, spec) => (await api.policy.updateCacheRule({ id: ruleId, spec })).rule,
+    remove: (ruleId) => api.policy.deleteCacheRule({ id: ruleId }),
+    listHref: "/cache",
+    savedMessage: "Saved. The rule is live for new requests; what is already stored keeps its freshness.",
+  });
   const cfg = useLoad(() => api.proxy.getProxyConfig({}), []);
-  const [form, setForm] = useState<CacheRuleForm | undefined>(undefined);
-  const [problem, setProblem] = useState<ApiProblem | undefined>(undefined);
-  const [saved, setSaved] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [deleteProblem, setDeleteProblem] = useState<ApiProblem | undefined>(undefined);
-  const rule = id === undefined ? undefined : rules.data?.rules.find((r) => r.id === id);
-
-  useEffect(() => {
-    setForm(undefined);
-    setProblem(undefined);
-    setSaved(undefined);
-  }, [id]);
-  useEffect(() => {
-    if (!rules.data || form) return;
-    if (!isNew && !rule) return;
-    setForm(cacheRuleToForm(rule?.spec));
-  }, [rules.data]);
-
-  const update = (fn: (f: CacheRuleForm) => void) => {
-    setSaved(undefined);
-    setForm((prev) => {
-      if (!prev) return prev;
-      const next = structuredClone(prev);
-      fn(next);
-      return next;
-    });
-  };
+  const { isNew, item: rule, update, problem } = editor;
 
   const title = isNew ? "New cache rule" : `Cache rule ${rule?.spec?.name || id}`;
   const gate = editorGate({
     title,
     what: "the cache rule",
-    loading: rules.loading && !rules.data,
-    problem: rules.data ? undefined : rules.problem,
-    missing: !isNew && !rule ? (
+    ...editor.gate,
+    notFound: (
       <>
         There is no cache rule {id}. <a href="/cache">Back to the cache</a>
       </>
-    ) : undefined,
+    ),
     notFoundTitle: "Cache rule not found",
-    viewerOnNew: isNew && !admin ? "Only administrators can create cache rules." : undefined,
-    formReady: form !== undefined,
+    viewerOnNewText: "Only administrators can create cache rules.",
   });
-  if (gate !== undefined || !form) return gate;
-  const f = form;
+  if (gate !== undefined || !editor.form) return gate;
+  const f = editor.form;
   const routes = cfg.data?.routes ?? [];
-
-  const save = async (e: Event) => {
-    e.preventDefault();
-    setSaved(undefined);
-    let spec;
-    try {
-      spec = formToCacheRuleSpec(f);
-    } catch (err) {
-      if (err instanceof FormError) return setProblem(err.problem);
-      throw err;
-    }
-    setBusy(true);
-    let savedSpec;
-    const p = await attempt(async () => {
-      savedSpec = isNew ? (await api.policy.createCacheRule({ spec })).rule?.spec : (await api.policy.updateCacheRule({ id, spec })).rule?.spec;
-    });
-    setBusy(false);
-    setProblem(p);
-    if (p) return;
-    if (isNew) {
-      navigate("/cache");
-      return;
-    }
-    setForm(cacheRuleToForm(savedSpec));
-    setSaved("Saved. The rule is live for new requests; what is already stored keeps its freshness.");
-  };
-
-  const remove = async () => {
-    const p = await attempt(() => api.policy.deleteCacheRule({ id: id ?? "" }));
-    if (p) return setDeleteProblem(p);
-    navigate("/cache");
-  };
 
   const listed = queryModeNamesList(f.queryMode);
   return (
@@ -163,15 +108,9 @@ export function CacheRuleEditPage({ params }: PageProps) {
         <a href="/cache">The cache</a>
       </PageHeader>
       {!admin && <p class="muted">You can look at this cache rule; only administrators can change it.</p>}
-      <form class="policy-form" onSubmit={save} aria-label={title} noValidate>
+      <form class="policy-form" onSubmit={editor.save} aria-label={title} noValidate>
         <fieldset class="form-main" disabled={!admin}>
-          <div class="card">
-            <div class="grid2">
-              <TextInput label="Name" field="name" problem={problem} value={f.name} onValue={(v) => update((d) => (d.name = v))} />
-              <TextInput label="Priority" field="priority" problem={problem} inputMode="numeric" placeholder="0" hint="Lower is checked first; the first matching rule applies." value={f.priority} onValue={(v) => update((d) => (d.priority = v))} />
-            </div>
-            <Checkbox label="Enabled" field="enabled" problem={problem} checked={f.enabled} onValue={(v) => update((d) => (d.enabled = v))} />
-          </div>
+          <RuleBasicsCard form={f} problem={problem} priorityHint="Lower is checked first; the first matching rule applies." onChange={(patch) => update((d) => Object.assign(d, patch))} />
           <ScopeFieldset form={f} problem={problem} admin={admin} what="cache rule" onChange={(patch) => update((d) => Object.assign(d, patch))} />
           <fieldset>
             <legend>Routes and targets</legend>
@@ -281,13 +220,9 @@ export function CacheRuleEditPage({ params }: PageProps) {
           </fieldset>
         </fieldset>
         <EditorFooter
-          problem={problem}
+          {...editor.footer}
           fields={FORM_FIELDS}
-          deleteProblem={deleteProblem}
-          saved={saved}
           admin={admin}
-          busy={busy}
-          isNew={isNew}
           noun="cache rule"
           listHref="/cache"
           deleteQuestion={
@@ -295,7 +230,6 @@ export function CacheRuleEditPage({ params }: PageProps) {
               Delete cache rule <strong>{rule?.spec?.name || id}</strong>? Requests it matched are no longer cached; what it stored stays until it expires.
             </>
           }
-          onDelete={remove}
         />
       </form>
     </section>

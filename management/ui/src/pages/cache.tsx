@@ -4,14 +4,14 @@
 import { useEffect, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
-import { attempt, useLoad } from "../lib/load.ts";
+import { submit, useLoad } from "../lib/load.ts";
+import { formUpdater } from "../lib/editor.ts";
 import { isAdmin } from "../lib/session.ts";
 import type { ApiProblem } from "../lib/errors.ts";
-import { movePriorities, scopeSummary } from "../lib/policy-form.ts";
+import { useRuleList } from "../lib/rule-list.ts";
 import {
   BYTE_UNIT_LABELS,
   cacheRuleSpecWith,
-  FormError,
   formToSettings,
   newPurgeForm,
   PURGE_KINDS,
@@ -27,9 +27,9 @@ import {
   type PurgeForm,
   type TierView,
 } from "../lib/cache-form.ts";
-import { Badge, Checkbox, ConfirmButton, Empty, FormProblem, Loading, PageHeader, Problem, Select, TextInput } from "../components/ui.tsx";
-import type { CacheRule } from "../../../../proto/gen/warren/v1/policy_pb.ts";
-import { NumberWithUnit, RowActions } from "./policy-fields.tsx";
+import { Checkbox, ConfirmButton, FormProblem, Loading, PageHeader, Problem, Select, TextInput } from "../components/ui.tsx";
+import type { CacheRule, CacheSettings, PurgeCacheRequest } from "../../../../proto/gen/warren/v1/policy_pb.ts";
+import { NumberWithUnit, RuleTable, ScopeCell } from "./policy-fields.tsx";
 import "./policies.css";
 
 function TierRow({ name, t }: { name: string; t: TierView }) {
@@ -91,35 +91,17 @@ function Settings({ admin }: { admin: boolean }) {
     if (loaded.data && !form) setForm(settingsToForm(loaded.data.settings));
   }, [loaded.data]);
 
-  const update = (fn: (f: CacheSettingsForm) => void) => {
-    setSaved(undefined);
-    setForm((prev) => {
-      if (!prev) return prev;
-      const next = structuredClone(prev);
-      fn(next);
-      return next;
-    });
-  };
+  const update = formUpdater<CacheSettingsForm>(setForm, setSaved);
 
   const save = async (e: Event) => {
     e.preventDefault();
     if (!form) return;
     setSaved(undefined);
-    let settings;
-    try {
-      settings = formToSettings(form);
-    } catch (err) {
-      if (err instanceof FormError) return setProblem(err.problem);
-      throw err;
-    }
-    setBusy(true);
-    let back;
-    const p = await attempt(async () => {
+    let back: CacheSettings | undefined;
+    const write = async (settings: CacheSettings) => {
       back = (await api.policy.updateCacheSettings({ settings })).settings;
-    });
-    setBusy(false);
-    setProblem(p);
-    if (p) return;
+    };
+    if (!(await submit(() => formToSettings(form), write, { problem: setProblem, busy: setBusy }))) return;
     setForm(settingsToForm(back));
     setSaved("Saved. The cache uses the new settings now.");
   };
@@ -188,21 +170,11 @@ function Purge({ rules }: { rules: readonly CacheRule[] }) {
 
   const run = async () => {
     setResult(undefined);
-    let req;
-    try {
-      req = purgeRequest(form);
-    } catch (err) {
-      if (err instanceof FormError) return setProblem(err.problem);
-      throw err;
-    }
-    setBusy(true);
     let text: string | undefined;
-    const p = await attempt(async () => {
+    const write = async (req: PurgeCacheRequest) => {
       text = purgeResultText(await api.policy.purgeCache(req));
-    });
-    setBusy(false);
-    setProblem(p);
-    if (!p) setResult(text);
+    };
+    if (await submit(() => purgeRequest(form), write, { problem: setProblem, busy: setBusy })) setResult(text);
   };
 
   return (
@@ -252,28 +224,13 @@ function Purge({ rules }: { rules: readonly CacheRule[] }) {
 }
 
 export function CachePage(_props: PageProps) {
-  const list = useLoad(() => api.policy.listCacheRules({}), [], 15_000);
-  const [problem, setProblem] = useState<ApiProblem | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  const rules: CacheRule[] = list.data?.rules ?? [];
+  const ruleList = useRuleList({
+    load: () => api.policy.listCacheRules({}),
+    update: (id, spec) => api.policy.updateCacheRule({ id, spec }),
+    remove: (id) => api.policy.deleteCacheRule({ id }),
+    specWith: cacheRuleSpecWith,
+  });
   const admin = isAdmin.value;
-
-  const run = async (write: () => Promise<unknown>) => {
-    setBusy(true);
-    const p = await attempt(write);
-    setBusy(false);
-    setProblem(p);
-    list.reload();
-  };
-  const toggle = (r: CacheRule) => run(() => api.policy.updateCacheRule({ id: r.id, spec: cacheRuleSpecWith(r, { enabled: !(r.spec?.enabled ?? true) }) }));
-  const move = (i: number, dir: -1 | 1) =>
-    run(async () => {
-      for (const m of movePriorities(rules, i, dir)) {
-        const r = rules.find((x) => x.id === m.id)!;
-        await api.policy.updateCacheRule({ id: r.id, spec: cacheRuleSpecWith(r, { priority: m.priority }) });
-      }
-    });
-  const remove = (r: CacheRule) => run(() => api.policy.deleteCacheRule({ id: r.id }));
 
   return (
     <section>
@@ -290,84 +247,36 @@ export function CachePage(_props: PageProps) {
       {!admin && <p class="muted">You can look at the cache; only administrators can change its settings, purge it or change its rules.</p>}
       <Usage />
       <Settings admin={admin} />
-      {admin && <Purge rules={rules} />}
+      {admin && <Purge rules={ruleList.rules} />}
       <h2>Rules</h2>
-      <Problem problem={list.problem} />
-      <Problem problem={problem} />
-      {list.loading && !list.data && <Loading what="cache rules" />}
-      {list.data && rules.length === 0 && (
-        <Empty>
-          No cache rules yet, so nothing is cached. A rule says which responses to keep, for how long, and what the cache key is made of. {admin && <a href="/cache/rules/new">Create the first cache rule</a>}
-        </Empty>
-      )}
-      {rules.length > 0 && (
-        <div class="table-scroll">
-          <table class="policy-table">
-            <thead>
-              <tr>
-                <th scope="col">Priority</th>
-                <th scope="col">Name</th>
-                <th scope="col">Enabled</th>
-                <th scope="col">Scope</th>
-                <th scope="col">TTL</th>
-                <th scope="col">Query</th>
-                <th scope="col">Statuses</th>
-                {admin && <th scope="col">Change</th>}
-              </tr>
-            </thead>
-            <tbody>
-              {rules.map((r, i) => {
-                const s = r.spec;
-                const name = s?.name || r.id;
-                const enabled = s?.enabled ?? true;
-                const filters = (s?.routeIds.length ?? 0) + (s?.targetIds.length ?? 0);
-                return (
-                  <tr key={r.id} data-rule-id={r.id} class={enabled ? undefined : "rule-off"}>
-                    <td>{s?.priority ?? 0}</td>
-                    <td>
-                      <a href={`/cache/rules/${r.id}`}>{name}</a>
-                    </td>
-                    <td>{enabled ? <Badge tone="ok">enabled</Badge> : <Badge tone="muted">disabled</Badge>}</td>
-                    <td>
-                      {scopeSummary(s?.scope)}
-                      {filters > 0 && <span class="muted"> · {[s?.routeIds.length ? `${s.routeIds.length} route${s.routeIds.length === 1 ? "" : "s"}` : "", s?.targetIds.length ? `${s.targetIds.length} target${s.targetIds.length === 1 ? "" : "s"}` : ""].filter(Boolean).join(", ")}</span>}
-                      {s?.when ? (
-                        <>
-                          {" "}
-                          · <code class="when-cell" title={s.when}>{s.when}</code>
-                        </>
-                      ) : null}
-                    </td>
-                    <td class="nowrap">{ttlSummary(s)}</td>
-                    <td>{querySummary(s)}</td>
-                    <td>{statusesSummary(s)}</td>
-                    {admin && (
-                      <td>
-                        <RowActions
-                          name={name}
-                          enabled={enabled}
-                          busy={busy}
-                          first={i === 0}
-                          last={i === rules.length - 1}
-                          onToggle={() => void toggle(r)}
-                          onMove={(dir) => void move(i, dir)}
-                          deleteQuestion={
-                            <>
-                              Delete cache rule <strong>{name}</strong>? Requests it matched are no longer cached; what it stored stays until it expires (purge by rule first to drop it now).
-                            </>
-                          }
-                          confirmLabel="Delete cache rule"
-                          onDelete={() => remove(r)}
-                        />
-                      </td>
-                    )}
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <RuleTable
+        ruleList={ruleList}
+        admin={admin}
+        what="cache rules"
+        empty={<>No cache rules yet, so nothing is cached. A rule says which responses to keep, for how long, and what the cache key is made of. {admin && <a href="/cache/rules/new">Create the first cache rule</a>}</>}
+        href={(id) => `/cache/rules/${id}`}
+        columns={["Scope", "TTL", "Query", "Statuses"]}
+        cells={(r) => {
+          const s = r.spec;
+          const filters = (s?.routeIds.length ?? 0) + (s?.targetIds.length ?? 0);
+          return (
+            <>
+              <ScopeCell spec={s}>
+                {filters > 0 && <span class="muted"> · {[s?.routeIds.length ? `${s.routeIds.length} route${s.routeIds.length === 1 ? "" : "s"}` : "", s?.targetIds.length ? `${s.targetIds.length} target${s.targetIds.length === 1 ? "" : "s"}` : ""].filter(Boolean).join(", ")}</span>}
+              </ScopeCell>
+              <td class="nowrap">{ttlSummary(s)}</td>
+              <td>{querySummary(s)}</td>
+              <td>{statusesSummary(s)}</td>
+            </>
+          );
+        }}
+        deleteQuestion={(name) => (
+          <>
+            Delete cache rule <strong>{name}</strong>? Requests it matched are no longer cached; what it stored stays until it expires (purge by rule first to drop it now).
+          </>
+        )}
+        confirmLabel="Delete cache rule"
+      />
     </section>
   );
 }

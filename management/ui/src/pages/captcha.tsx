@@ -2,13 +2,11 @@
 // rule can use instead of proof of work. The list, and one provider's editor (/captcha/new,
 // /captcha/:id). The secret key is write-only: the form never shows it, and saving with the field
 // empty keeps the stored one. Viewers see it read-only.
-import { useEffect, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
-import { attempt, useLoad } from "../lib/load.ts";
+import { useLoad } from "../lib/load.ts";
+import { useEditor } from "../lib/editor.ts";
 import { isAdmin } from "../lib/session.ts";
-import { navigate } from "../lib/router.ts";
-import type { ApiProblem } from "../lib/errors.ts";
 import { CAPTCHA_KIND_LABELS, captchaKindLabel, formToProviderSpec, providerToForm, type ProviderForm } from "../lib/policy-form.ts";
 import { Badge, EditorFooter, Empty, Loading, PageHeader, Problem, Select, TextInput, editorGate } from "../components/ui.tsx";
 import "./policies.css";
@@ -65,73 +63,35 @@ export function CaptchaProvidersPage(_props: PageProps) {
 
 export function CaptchaProviderEditPage({ params }: PageProps) {
   const id = params.id;
-  const isNew = id === undefined;
   const admin = isAdmin.value;
-  const list = useLoad(() => api.policy.listCaptchaProviders({}), [id]);
-  const [form, setForm] = useState<ProviderForm | undefined>(undefined);
-  const [problem, setProblem] = useState<ApiProblem | undefined>(undefined);
-  const [deleteProblem, setDeleteProblem] = useState<ApiProblem | undefined>(undefined);
-  const [saved, setSaved] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  const provider = id === undefined ? undefined : list.data?.providers.find((p) => p.id === id);
-
-  useEffect(() => {
-    setForm(undefined);
-    setProblem(undefined);
-    setSaved(undefined);
-  }, [id]);
-  useEffect(() => {
-    if (!list.data || form) return;
-    if (!isNew && !provider) return;
-    setForm(providerToForm(provider));
-  }, [list.data]);
+  const editor = useEditor(id, {
+    load: async () => (await api.policy.listCaptchaProviders({})).providers,
+    toForm: providerToForm,
+    toSpec: formToProviderSpec,
+    create: async (spec) => (await api.policy.createCaptchaProvider({ spec })).provider,
+    update: async (providerId, spec) => (await api.policy.updateCaptchaProvider({ id: providerId, spec })).provider,
+    remove: (providerId) => api.policy.deleteCaptchaProvider({ id: providerId }),
+    listHref: "/captcha",
+    savedMessage: "Saved. Rules using this provider use it now.",
+  });
+  const { isNew, item: provider, problem } = editor;
+  const update = (patch: Partial<ProviderForm>) => editor.update((d) => Object.assign(d, patch));
 
   const title = isNew ? "New captcha provider" : `Captcha provider ${provider?.spec?.name || id}`;
   const gate = editorGate({
     title,
     what: "the provider",
-    loading: list.loading && !list.data,
-    problem: list.data ? undefined : list.problem,
-    missing: !isNew && !provider ? (
+    ...editor.gate,
+    notFound: (
       <>
         There is no captcha provider {id}. <a href="/captcha">Back to captcha providers</a>
       </>
-    ) : undefined,
+    ),
     notFoundTitle: "Captcha provider not found",
-    viewerOnNew: isNew && !admin ? "Only administrators can add captcha providers." : undefined,
-    formReady: form !== undefined,
+    viewerOnNewText: "Only administrators can add captcha providers.",
   });
-  if (gate !== undefined || !form) return gate;
-  const f = form;
-  const update = (patch: Partial<ProviderForm>) => {
-    setSaved(undefined);
-    setForm({ ...f, ...patch });
-  };
-
-  const save = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    const spec = formToProviderSpec(f);
-    let after;
-    const p = await attempt(async () => {
-      after = isNew ? (await api.policy.createCaptchaProvider({ spec })).provider : (await api.policy.updateCaptchaProvider({ id, spec })).provider;
-    });
-    setBusy(false);
-    setProblem(p);
-    if (p) return;
-    if (isNew) {
-      navigate("/captcha");
-      return;
-    }
-    setForm(providerToForm(after));
-    setSaved("Saved. Rules using this provider use it now.");
-  };
-
-  const remove = async () => {
-    const p = await attempt(() => api.policy.deleteCaptchaProvider({ id: id ?? "" }));
-    if (p) return setDeleteProblem(p);
-    navigate("/captcha");
-  };
+  if (gate !== undefined || !editor.form) return gate;
+  const f = editor.form;
 
   const secretSet = provider?.secretKeySet === true;
   return (
@@ -140,7 +100,7 @@ export function CaptchaProviderEditPage({ params }: PageProps) {
         <a href="/captcha">All captcha providers</a>
       </PageHeader>
       {!admin && <p class="muted">You can look at this provider; only administrators can change it.</p>}
-      <form class="policy-form" onSubmit={save} aria-label={title} noValidate>
+      <form class="policy-form" onSubmit={editor.save} aria-label={title} noValidate>
         <fieldset class="form-main" disabled={!admin}>
           <div class="card">
             <div class="grid2">
@@ -164,13 +124,9 @@ export function CaptchaProviderEditPage({ params }: PageProps) {
           </div>
         </fieldset>
         <EditorFooter
-          problem={problem}
+          {...editor.footer}
           fields={FORM_FIELDS}
-          deleteProblem={deleteProblem}
-          saved={saved}
           admin={admin}
-          busy={busy}
-          isNew={isNew}
           noun="provider"
           listHref="/captcha"
           deleteQuestion={
@@ -178,7 +134,6 @@ export function CaptchaProviderEditPage({ params }: PageProps) {
               Delete captcha provider <strong>{provider?.spec?.name || id}</strong>? Rules that use it must be changed first.
             </>
           }
-          onDelete={remove}
         />
       </form>
     </section>

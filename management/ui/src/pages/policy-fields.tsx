@@ -1,10 +1,102 @@
-// Pieces the rate-limit and shaper pages share: the scope fieldset (with the CEL `when`), the key-part
-// list editor, a number with a unit (window, bytes), and a list row's change buttons.
+// Pieces the policy rule pages share: an editor's name/priority/enabled card, the CEL `when` field and
+// the scope fieldset around it, response header rows, the key-part list editor, a number with a unit
+// (window, bytes), and the rule lists' table with its change buttons.
 import type { ComponentChildren } from "preact";
-import type { ApiProblem } from "../lib/errors.ts";
+import { useEffect, useRef } from "preact/hooks";
+import { messageFor, type ApiProblem } from "../lib/errors.ts";
+import { scopeSummary, whenErrorOffset } from "../lib/policy-form.ts";
+import type { Scope } from "../../../../proto/gen/warren/v1/policy_pb.ts";
+import type { HeaderRow } from "../lib/route-form.ts";
 import { KEY_PART_KINDS, MAX_KEY_PARTS, keyPartsListMessage, kindNeedsName, type KeyPartRow } from "../lib/rate-limit-form.ts";
-import { ConfirmButton, Field, Select, TextInput } from "../components/ui.tsx";
-import { WhenField } from "./waf-rule-edit.tsx";
+import type { RuleList } from "../lib/rule-list.ts";
+import { Badge, Checkbox, ConfirmButton, Empty, Field, Loading, Problem, Select, TextInput } from "../components/ui.tsx";
+
+/** The top of a rule editor: name, priority (`priorityHint` says how this kind of rule is ordered), enabled. */
+export function RuleBasicsCard({ form, problem, priorityHint, onChange }: { form: { name: string; priority: string; enabled: boolean }; problem: ApiProblem | undefined; priorityHint: string; onChange: (patch: { name?: string; priority?: string; enabled?: boolean }) => void }) {
+  return (
+    <div class="card">
+      <div class="grid2">
+        <TextInput label="Name" field="name" problem={problem} value={form.name} onValue={(v) => onChange({ name: v })} />
+        <TextInput label="Priority" field="priority" problem={problem} inputMode="numeric" placeholder="0" hint={priorityHint} value={form.priority} onValue={(v) => onChange({ priority: v })} />
+      </div>
+      <Checkbox label="Enabled" field="enabled" problem={problem} checked={form.enabled} onValue={(v) => onChange({ enabled: v })} />
+    </div>
+  );
+}
+
+const EXAMPLES = [
+  { label: "curl user agents", text: 'headers["user-agent"].exists(v, v.matches("(?i)curl"))' },
+  { label: "outside the office network", text: '!cidr(client_ip, "10.0.0.0/8") && path_prefix(path, "/internal")' },
+];
+
+/** Extra response headers as name/value rows; errors named `${prefix}[i].name` land under the row. */
+export function HeaderRows({ rows, problem, admin, onRows, prefix = "block.headers" }: { rows: HeaderRow[]; problem: ApiProblem | undefined; admin: boolean; onRows: (rows: HeaderRow[]) => void; prefix?: string }) {
+  const set = (j: number, patch: Partial<HeaderRow>) => onRows(rows.map((r, k) => (k === j ? { ...r, ...patch } : r)));
+  return (
+    <div class="rows">
+      {rows.map((h, j) => (
+        <div class="row" key={j}>
+          <TextInput label={`Response header ${j + 1} name`} field={`${prefix}[${j}].name`} problem={problem} value={h.name} onValue={(v) => set(j, { name: v })} />
+          <TextInput label={`Response header ${j + 1} value`} field={`${prefix}[${j}].value`} problem={problem} value={h.value} onValue={(v) => set(j, { value: v })} />
+          {admin && (
+            <button type="button" onClick={() => onRows(rows.filter((_, k) => k !== j))}>
+              Remove<span class="skip"> response header {j + 1}</span>
+            </button>
+          )}
+        </div>
+      ))}
+      {admin && (
+        <div>
+          <button type="button" onClick={() => onRows([...rows, { name: "", value: "" }])}>
+            Add response header
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** The `when` textarea: monospace, its error (with line and column) underneath, the caret put where the error points. */
+export function WhenField({ value, problem, admin, onValue }: { value: string; problem: ApiProblem | undefined; admin: boolean; onValue: (v: string) => void }) {
+  const ref = useRef<HTMLTextAreaElement>(null);
+  const msg = messageFor(problem, "when");
+  useEffect(() => {
+    const ta = ref.current;
+    if (!ta || !msg) return;
+    const at = whenErrorOffset(ta.value, msg);
+    if (at === undefined) return;
+    ta.focus();
+    ta.setSelectionRange(at, at);
+  }, [problem]);
+  return (
+    <Field
+      label="When (CEL, optional)"
+      field="when"
+      problem={problem}
+      hint={
+        <div class="cel-help">
+          <p>
+            Evaluated only for requests in the scope; empty = every request in the scope. Variables: <code>method</code>, <code>protocol</code>, <code>host</code>, <code>path</code>, <code>client_ip</code> (strings), <code>query</code> and <code>headers</code> (name → list of strings, names lower case), <code>cookies</code> (name → string). Helpers: <code>cidr(client_ip, "10.0.0.0/8")</code>, <code>host_match(host, "*.example.com")</code>, <code>path_prefix(path, "/api")</code>; and CEL's <code>matches</code>, <code>startsWith</code>, <code>exists</code>, <code>in</code>, <code>size</code>…
+          </p>
+          {admin && (
+            <p class="examples">
+              Examples:{" "}
+              {EXAMPLES.map((e) => (
+                <button type="button" key={e.label} class="example" title={e.text} onClick={() => onValue(e.text)}>
+                  {e.label}
+                </button>
+              ))}
+            </p>
+          )}
+        </div>
+      }
+    >
+      {(id, describedBy, invalid) => (
+        <textarea ref={ref} id={id} name="when" class="mono" rows={4} spellcheck={false} aria-describedby={describedBy} aria-invalid={invalid || undefined} value={value} onInput={(e) => onValue((e.currentTarget as HTMLTextAreaElement).value)} />
+      )}
+    </Field>
+  );
+}
 
 export interface ScopeForm {
   hosts: string;
@@ -148,5 +240,103 @@ export function RowActions(p: { name: string; enabled: boolean; busy: boolean; f
       </button>
       <ConfirmButton label="Delete" disabled={p.busy} question={p.deleteQuestion} confirmLabel={p.confirmLabel} onConfirm={p.onDelete} />
     </div>
+  );
+}
+
+/** A rule list's scope cell: the scope, what the page adds (`children`), then " · when" if the rule has one. */
+export function ScopeCell({ spec, children }: { spec: { scope?: Scope; when: string } | undefined; children?: ComponentChildren }) {
+  return (
+    <td>
+      {scopeSummary(spec?.scope)}
+      {children}
+      {spec?.when ? (
+        <>
+          {" "}
+          · <code class="when-cell" title={spec.when}>{spec.when}</code>
+        </>
+      ) : null}
+    </td>
+  );
+}
+
+/**
+ * A policy rule list under its page's intro: the list's and the last write's problems, loading, the
+ * empty state, and the table in evaluation order: priority, name (a link to the rule's editor),
+ * enabled, the page's own columns, and for admins the change buttons.
+ */
+export function RuleTable<R extends { id: string; spec?: { name: string; priority: number; enabled?: boolean } }>(p: {
+  ruleList: RuleList<R>;
+  admin: boolean;
+  /** "WAF rules": in "Loading WAF rules…". */
+  what: string;
+  empty: ComponentChildren;
+  href: (id: string) => string;
+  /** The page's own column headings, between Enabled and Change. */
+  columns: readonly string[];
+  /** A row's cells under those headings. */
+  cells: (rule: R) => ComponentChildren;
+  deleteQuestion: (name: string) => ComponentChildren;
+  confirmLabel: string;
+}) {
+  const { list, rules, busy, problem, toggle, move, remove } = p.ruleList;
+  return (
+    <>
+      <Problem problem={list.problem} />
+      <Problem problem={problem} />
+      {list.loading && !list.data && <Loading what={p.what} />}
+      {list.data && rules.length === 0 && <Empty>{p.empty}</Empty>}
+      {rules.length > 0 && (
+        <div class="table-scroll">
+          <table class="policy-table">
+            <thead>
+              <tr>
+                <th scope="col">Priority</th>
+                <th scope="col">Name</th>
+                <th scope="col">Enabled</th>
+                {p.columns.map((c) => (
+                  <th scope="col" key={c}>
+                    {c}
+                  </th>
+                ))}
+                {p.admin && <th scope="col">Change</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {rules.map((r, i) => {
+                const s = r.spec;
+                const name = s?.name || r.id;
+                const enabled = s?.enabled ?? true;
+                return (
+                  <tr key={r.id} data-rule-id={r.id} class={enabled ? undefined : "rule-off"}>
+                    <td>{s?.priority ?? 0}</td>
+                    <td>
+                      <a href={p.href(r.id)}>{name}</a>
+                    </td>
+                    <td>{enabled ? <Badge tone="ok">enabled</Badge> : <Badge tone="muted">disabled</Badge>}</td>
+                    {p.cells(r)}
+                    {p.admin && (
+                      <td>
+                        <RowActions
+                          name={name}
+                          enabled={enabled}
+                          busy={busy}
+                          first={i === 0}
+                          last={i === rules.length - 1}
+                          onToggle={() => void toggle(r)}
+                          onMove={(dir) => void move(i, dir)}
+                          deleteQuestion={p.deleteQuestion(name)}
+                          confirmLabel={p.confirmLabel}
+                          onDelete={() => remove(r)}
+                        />
+                      </td>
+                    )}
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
   );
 }

@@ -2,106 +2,52 @@
 // (a list of parts), algorithm, limit per window (a number and a unit, sent as ms), burst (token
 // bucket only), what happens when the store is down, and the limited answer (status, body, headers).
 // A server error lands under the field it names. Viewers see it read-only.
-import { useEffect, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
-import { attempt, useLoad } from "../lib/load.ts";
+import { useLoad } from "../lib/load.ts";
+import { useEditor } from "../lib/editor.ts";
 import { isAdmin } from "../lib/session.ts";
-import { navigate } from "../lib/router.ts";
-import type { ApiProblem } from "../lib/errors.ts";
-import { ALGORITHMS, FormError, formToRateLimitSpec, rateLimitToForm, WINDOW_UNITS, type BodySource, type RateLimitForm } from "../lib/rate-limit-form.ts";
+import { ALGORITHMS, formToRateLimitSpec, rateLimitToForm, WINDOW_UNITS } from "../lib/rate-limit-form.ts";
+import type { BodySource } from "../lib/policy-form.ts";
 import { Checkbox, PageHeader, Select, TextArea, TextInput, EditorFooter, editorGate } from "../components/ui.tsx";
 import { RateLimitAlgorithm, StoreFailMode, TemplateKind } from "../../../../proto/gen/warren/v1/policy_pb.ts";
-import { HeaderRows } from "./waf-rule-edit.tsx";
-import { KeyPartsEditor, NumberWithUnit, ScopeFieldset } from "./policy-fields.tsx";
+import { HeaderRows, KeyPartsEditor, NumberWithUnit, RuleBasicsCard, ScopeFieldset } from "./policy-fields.tsx";
 import "./policies.css";
 
 const FORM_FIELDS = ["name", "priority", "enabled", "scope", "when", "key_parts", "algorithm", "limit", "window_ms", "burst", "fail_mode", "headers_on_allowed", "response"];
 
 export function RateLimitEditPage({ params }: PageProps) {
   const id = params.id;
-  const isNew = id === undefined;
   const admin = isAdmin.value;
-  const rules = useLoad(() => api.policy.listRateLimitRules({}), [id]);
+  const editor = useEditor(id, {
+    load: async () => (await api.policy.listRateLimitRules({})).rules,
+    toForm: (r) => rateLimitToForm(r?.spec),
+    toSpec: formToRateLimitSpec,
+    create: async (spec) => (await api.policy.createRateLimitRule({ spec })).rule,
+    update: async (ruleId, spec) => (await api.policy.updateRateLimitRule({ id: ruleId, spec })).rule,
+    remove: (ruleId) => api.policy.deleteRateLimitRule({ id: ruleId }),
+    listHref: "/rate-limits",
+    savedMessage: "Saved. The rule is live; its counters start afresh.",
+  });
   const templates = useLoad(() => api.policy.listTemplates({}), []);
-  const [form, setForm] = useState<RateLimitForm | undefined>(undefined);
-  const [problem, setProblem] = useState<ApiProblem | undefined>(undefined);
-  const [saved, setSaved] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [deleteProblem, setDeleteProblem] = useState<ApiProblem | undefined>(undefined);
-  const rule = id === undefined ? undefined : rules.data?.rules.find((r) => r.id === id);
-
-  useEffect(() => {
-    setForm(undefined);
-    setProblem(undefined);
-    setSaved(undefined);
-  }, [id]);
-  useEffect(() => {
-    if (!rules.data || form) return;
-    if (!isNew && !rule) return;
-    setForm(rateLimitToForm(rule?.spec));
-  }, [rules.data]);
-
-  const update = (fn: (f: RateLimitForm) => void) => {
-    setSaved(undefined);
-    setForm((prev) => {
-      if (!prev) return prev;
-      const next = structuredClone(prev);
-      fn(next);
-      return next;
-    });
-  };
+  const { isNew, item: rule, update, problem } = editor;
 
   const title = isNew ? "New rate limit" : `Rate limit ${rule?.spec?.name || id}`;
   const gate = editorGate({
     title,
     what: "the rate limit",
-    loading: rules.loading && !rules.data,
-    problem: rules.data ? undefined : rules.problem,
-    missing: !isNew && !rule ? (
+    ...editor.gate,
+    notFound: (
       <>
         There is no rate limit {id}. <a href="/rate-limits">Back to rate limits</a>
       </>
-    ) : undefined,
+    ),
     notFoundTitle: "Rate limit not found",
-    viewerOnNew: isNew && !admin ? "Only administrators can create rate limits." : undefined,
-    formReady: form !== undefined,
+    viewerOnNewText: "Only administrators can create rate limits.",
   });
-  if (gate !== undefined || !form) return gate;
-  const f = form;
+  if (gate !== undefined || !editor.form) return gate;
+  const f = editor.form;
   const bodies = (templates.data?.templates ?? []).filter((t) => t.spec?.kind === TemplateKind.GENERIC_BODY);
-
-  const save = async (e: Event) => {
-    e.preventDefault();
-    setSaved(undefined);
-    let spec;
-    try {
-      spec = formToRateLimitSpec(f);
-    } catch (err) {
-      if (err instanceof FormError) return setProblem(err.problem);
-      throw err;
-    }
-    setBusy(true);
-    let savedSpec;
-    const p = await attempt(async () => {
-      savedSpec = isNew ? (await api.policy.createRateLimitRule({ spec })).rule?.spec : (await api.policy.updateRateLimitRule({ id, spec })).rule?.spec;
-    });
-    setBusy(false);
-    setProblem(p);
-    if (p) return;
-    if (isNew) {
-      navigate("/rate-limits");
-      return;
-    }
-    setForm(rateLimitToForm(savedSpec));
-    setSaved("Saved. The rule is live; its counters start afresh.");
-  };
-
-  const remove = async () => {
-    const p = await attempt(() => api.policy.deleteRateLimitRule({ id: id ?? "" }));
-    if (p) return setDeleteProblem(p);
-    navigate("/rate-limits");
-  };
 
   const tokenBucket = f.algorithm === RateLimitAlgorithm.TOKEN_BUCKET;
   return (
@@ -110,15 +56,9 @@ export function RateLimitEditPage({ params }: PageProps) {
         <a href="/rate-limits">All rate limits</a>
       </PageHeader>
       {!admin && <p class="muted">You can look at this rate limit; only administrators can change it.</p>}
-      <form class="policy-form" onSubmit={save} aria-label={title} noValidate>
+      <form class="policy-form" onSubmit={editor.save} aria-label={title} noValidate>
         <fieldset class="form-main" disabled={!admin}>
-          <div class="card">
-            <div class="grid2">
-              <TextInput label="Name" field="name" problem={problem} value={f.name} onValue={(v) => update((d) => (d.name = v))} />
-              <TextInput label="Priority" field="priority" problem={problem} inputMode="numeric" placeholder="0" hint="Lower is counted first; equal priorities in creation order." value={f.priority} onValue={(v) => update((d) => (d.priority = v))} />
-            </div>
-            <Checkbox label="Enabled" field="enabled" problem={problem} checked={f.enabled} onValue={(v) => update((d) => (d.enabled = v))} />
-          </div>
+          <RuleBasicsCard form={f} problem={problem} priorityHint="Lower is counted first; equal priorities in creation order." onChange={(patch) => update((d) => Object.assign(d, patch))} />
           <ScopeFieldset form={f} problem={problem} admin={admin} what="rate limit" onChange={(patch) => update((d) => Object.assign(d, patch))} />
           <fieldset>
             <legend>Counting</legend>
@@ -219,13 +159,9 @@ export function RateLimitEditPage({ params }: PageProps) {
           </fieldset>
         </fieldset>
         <EditorFooter
-          problem={problem}
+          {...editor.footer}
           fields={FORM_FIELDS}
-          deleteProblem={deleteProblem}
-          saved={saved}
           admin={admin}
-          busy={busy}
-          isNew={isNew}
           noun="rate limit"
           listHref="/rate-limits"
           deleteQuestion={
@@ -233,7 +169,6 @@ export function RateLimitEditPage({ params }: PageProps) {
               Delete rate limit <strong>{rule?.spec?.name || id}</strong>? Its counters are dropped and the requests it limited go through.
             </>
           }
-          onDelete={remove}
         />
       </form>
     </section>

@@ -5,13 +5,14 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
-import { attempt, useLoad } from "../lib/load.ts";
+import { attempt, submit, useLoad } from "../lib/load.ts";
+import { formUpdater } from "../lib/editor.ts";
 import { isAdmin } from "../lib/session.ts";
 import { navigate } from "../lib/router.ts";
 import { messageFor, type ApiProblem } from "../lib/errors.ts";
-import { FormError, fieldIn, formToRouteSpec, newTarget, routeToForm, type HeaderRow, type RouteForm, type SelectorRow, type TargetForm, type TargetHeaderRow } from "../lib/route-form.ts";
+import { fieldIn, formToRouteSpec, newTarget, routeToForm, type HeaderRow, type RouteForm, type SelectorRow, type TargetForm, type TargetHeaderRow } from "../lib/route-form.ts";
 import { Checkbox, Empty, Field, Loading, PageHeader, Problem, Select, TextArea, TextInput, EditorFooter } from "../components/ui.tsx";
-import { BalancePolicy, HashOn, RedirectMode, RouteAction, TargetKind } from "../../../../proto/gen/warren/v1/proxy_pb.ts";
+import { BalancePolicy, HashOn, RedirectMode, RouteAction, TargetKind, type Route, type RouteSpec } from "../../../../proto/gen/warren/v1/proxy_pb.ts";
 import type { Agent } from "../../../../proto/gen/warren/v1/agent_pb.ts";
 import "./routes.css";
 
@@ -254,15 +255,7 @@ export function RouteEditPage({ params, query }: PageProps) {
     setForm(f);
   }, [cfg.data]);
 
-  const update: Update = (fn) => {
-    setSaved(undefined);
-    setForm((prev) => {
-      if (!prev) return prev;
-      const next = structuredClone(prev);
-      fn(next);
-      return next;
-    });
-  };
+  const update: Update = formUpdater(setForm, setSaved);
 
   const title = isNew ? "New route" : `Route ${route?.spec?.name || id}`;
   if (cfg.loading && !cfg.data)
@@ -313,26 +306,16 @@ export function RouteEditPage({ params, query }: PageProps) {
   const save = async (e: Event) => {
     e.preventDefault();
     setSaved(undefined);
-    let spec;
-    try {
-      spec = formToRouteSpec(f);
-    } catch (err) {
-      if (err instanceof FormError) return setProblem(err.problem);
-      throw err;
-    }
-    setBusy(true);
-    let savedRoute;
-    const p = await attempt(async () => {
+    let savedRoute: Route | undefined;
+    const write = async (spec: RouteSpec) => {
       savedRoute = isNew ? (await api.proxy.createRoute({ spec })).route : (await api.proxy.updateRoute({ id, spec })).route;
-    });
-    setBusy(false);
-    setProblem(p);
-    if (p || !savedRoute) return;
+    };
+    if (!(await submit(() => formToRouteSpec(f), write, { problem: setProblem, busy: setBusy })) || !savedRoute) return;
     if (isNew) {
       navigate("/routes");
       return;
     }
-    setForm(routeToForm((savedRoute as { spec?: typeof spec }).spec, listeners));
+    setForm(routeToForm((savedRoute as Route).spec, listeners));
     setSaved("Saved. The new configuration is live.");
   };
 

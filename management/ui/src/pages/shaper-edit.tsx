@@ -2,17 +2,14 @@
 // key, with key parts, or per request), upload and download rates and byte sizes as a number and a
 // unit (converted to bytes exactly). A server error lands under the field it names. Viewers see it
 // read-only.
-import { useEffect, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
-import { attempt, useLoad } from "../lib/load.ts";
+import { useEditor } from "../lib/editor.ts";
 import { isAdmin } from "../lib/session.ts";
-import { navigate } from "../lib/router.ts";
-import type { ApiProblem } from "../lib/errors.ts";
-import { FormError, formToShaperSpec, shaperToForm, type ShaperForm, type SizeField, type SizeUnit } from "../lib/shaper-form.ts";
-import { Checkbox, PageHeader, Select, TextInput, EditorFooter, editorGate } from "../components/ui.tsx";
+import { formToShaperSpec, shaperToForm, type SizeField, type SizeUnit } from "../lib/shaper-form.ts";
+import { PageHeader, Select, TextInput, EditorFooter, editorGate } from "../components/ui.tsx";
 import { ShaperBudget } from "../../../../proto/gen/warren/v1/policy_pb.ts";
-import { KeyPartsEditor, NumberWithUnit, ScopeFieldset } from "./policy-fields.tsx";
+import { KeyPartsEditor, NumberWithUnit, RuleBasicsCard, ScopeFieldset } from "./policy-fields.tsx";
 import "./policies.css";
 
 const FORM_FIELDS = ["name", "priority", "enabled", "scope", "when", "key_parts", "budget", "upload_bytes_per_second", "download_bytes_per_second", "burst_bytes", "request_exempt_bytes", "response_exempt_bytes"];
@@ -32,86 +29,34 @@ type SizeKey = "upload" | "download" | "burst" | "requestExempt" | "responseExem
 
 export function ShaperEditPage({ params }: PageProps) {
   const id = params.id;
-  const isNew = id === undefined;
   const admin = isAdmin.value;
-  const rules = useLoad(() => api.policy.listShaperRules({}), [id]);
-  const [form, setForm] = useState<ShaperForm | undefined>(undefined);
-  const [problem, setProblem] = useState<ApiProblem | undefined>(undefined);
-  const [saved, setSaved] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [deleteProblem, setDeleteProblem] = useState<ApiProblem | undefined>(undefined);
-  const rule = id === undefined ? undefined : rules.data?.rules.find((r) => r.id === id);
-
-  useEffect(() => {
-    setForm(undefined);
-    setProblem(undefined);
-    setSaved(undefined);
-  }, [id]);
-  useEffect(() => {
-    if (!rules.data || form) return;
-    if (!isNew && !rule) return;
-    setForm(shaperToForm(rule?.spec));
-  }, [rules.data]);
-
-  const update = (fn: (f: ShaperForm) => void) => {
-    setSaved(undefined);
-    setForm((prev) => {
-      if (!prev) return prev;
-      const next = structuredClone(prev);
-      fn(next);
-      return next;
-    });
-  };
+  const editor = useEditor(id, {
+    load: async () => (await api.policy.listShaperRules({})).rules,
+    toForm: (r) => shaperToForm(r?.spec),
+    toSpec: formToShaperSpec,
+    create: async (spec) => (await api.policy.createShaperRule({ spec })).rule,
+    update: async (ruleId, spec) => (await api.policy.updateShaperRule({ id: ruleId, spec })).rule,
+    remove: (ruleId) => api.policy.deleteShaperRule({ id: ruleId }),
+    listHref: "/shapers",
+    savedMessage: "Saved. The shaper is live.",
+  });
+  const { isNew, item: rule, update, problem } = editor;
 
   const title = isNew ? "New shaper" : `Shaper ${rule?.spec?.name || id}`;
   const gate = editorGate({
     title,
     what: "the shaper",
-    loading: rules.loading && !rules.data,
-    problem: rules.data ? undefined : rules.problem,
-    missing: !isNew && !rule ? (
+    ...editor.gate,
+    notFound: (
       <>
         There is no shaper {id}. <a href="/shapers">Back to shapers</a>
       </>
-    ) : undefined,
+    ),
     notFoundTitle: "Shaper not found",
-    viewerOnNew: isNew && !admin ? "Only administrators can create shapers." : undefined,
-    formReady: form !== undefined,
+    viewerOnNewText: "Only administrators can create shapers.",
   });
-  if (gate !== undefined || !form) return gate;
-  const f = form;
-
-  const save = async (e: Event) => {
-    e.preventDefault();
-    setSaved(undefined);
-    let spec;
-    try {
-      spec = formToShaperSpec(f);
-    } catch (err) {
-      if (err instanceof FormError) return setProblem(err.problem);
-      throw err;
-    }
-    setBusy(true);
-    let savedSpec;
-    const p = await attempt(async () => {
-      savedSpec = isNew ? (await api.policy.createShaperRule({ spec })).rule?.spec : (await api.policy.updateShaperRule({ id, spec })).rule?.spec;
-    });
-    setBusy(false);
-    setProblem(p);
-    if (p) return;
-    if (isNew) {
-      navigate("/shapers");
-      return;
-    }
-    setForm(shaperToForm(savedSpec));
-    setSaved("Saved. The shaper is live.");
-  };
-
-  const remove = async () => {
-    const p = await attempt(() => api.policy.deleteShaperRule({ id: id ?? "" }));
-    if (p) return setDeleteProblem(p);
-    navigate("/shapers");
-  };
+  if (gate !== undefined || !editor.form) return gate;
+  const f = editor.form;
 
   const size = (key: SizeKey, label: string, field: string, hint: string, units = SIZE_UNITS) => (
     <NumberWithUnit
@@ -133,15 +78,9 @@ export function ShaperEditPage({ params }: PageProps) {
         <a href="/shapers">All shapers</a>
       </PageHeader>
       {!admin && <p class="muted">You can look at this shaper; only administrators can change it.</p>}
-      <form class="policy-form" onSubmit={save} aria-label={title} noValidate>
+      <form class="policy-form" onSubmit={editor.save} aria-label={title} noValidate>
         <fieldset class="form-main" disabled={!admin}>
-          <div class="card">
-            <div class="grid2">
-              <TextInput label="Name" field="name" problem={problem} value={f.name} onValue={(v) => update((d) => (d.name = v))} />
-              <TextInput label="Priority" field="priority" problem={problem} inputMode="numeric" placeholder="0" hint="Lower is checked first; the first matching shaper applies." value={f.priority} onValue={(v) => update((d) => (d.priority = v))} />
-            </div>
-            <Checkbox label="Enabled" field="enabled" problem={problem} checked={f.enabled} onValue={(v) => update((d) => (d.enabled = v))} />
-          </div>
+          <RuleBasicsCard form={f} problem={problem} priorityHint="Lower is checked first; the first matching shaper applies." onChange={(patch) => update((d) => Object.assign(d, patch))} />
           <ScopeFieldset form={f} problem={problem} admin={admin} what="shaper" onChange={(patch) => update((d) => Object.assign(d, patch))} />
           <fieldset>
             <legend>Budget</legend>
@@ -173,13 +112,9 @@ export function ShaperEditPage({ params }: PageProps) {
           </fieldset>
         </fieldset>
         <EditorFooter
-          problem={problem}
+          {...editor.footer}
           fields={FORM_FIELDS}
-          deleteProblem={deleteProblem}
-          saved={saved}
           admin={admin}
-          busy={busy}
-          isNew={isNew}
           noun="shaper"
           listHref="/shapers"
           deleteQuestion={
@@ -187,7 +122,6 @@ export function ShaperEditPage({ params }: PageProps) {
               Delete shaper <strong>{rule?.spec?.name || id}</strong>? Requests it paces go at full speed, or to the next shaper that matches.
             </>
           }
-          onDelete={remove}
         />
       </form>
     </section>

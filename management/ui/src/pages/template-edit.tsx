@@ -5,9 +5,8 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
-import { attempt, useLoad } from "../lib/load.ts";
+import { useEditor } from "../lib/editor.ts";
 import { isAdmin } from "../lib/session.ts";
-import { navigate } from "../lib/router.ts";
 import { messageFor, problemOf, type ApiProblem } from "../lib/errors.ts";
 import { hasInlineActiveContent, isHtml, lineColumnOf, parseOffset } from "../lib/policy-form.ts";
 import { Empty, Field, PageHeader, Select, TextInput, EditorFooter, editorGate } from "../components/ui.tsx";
@@ -84,32 +83,33 @@ export function TemplateEditPage({ params }: PageProps) {
   const id = params.id;
   const isNew = id === undefined;
   const admin = isAdmin.value;
-  const list = useLoad(() => api.policy.listTemplates({}), [id]);
-  const [form, setForm] = useState<TemplateForm | undefined>(undefined);
-  const [problem, setProblem] = useState<ApiProblem | undefined>(undefined);
+  const editor = useEditor(id, {
+    load: async () => (await api.policy.listTemplates({})).templates,
+    toForm: (t): TemplateForm => {
+      const s = t?.spec;
+      return { name: s?.name ?? "", kind: s?.kind || TemplateKind.GENERIC_BODY, contentType: s?.contentType ?? (isNew ? "text/html; charset=utf-8" : ""), body: s?.body ?? "" };
+    },
+    toSpec: (f) => ({ name: f.name.trim(), kind: f.kind, contentType: f.contentType.trim(), body: f.body }),
+    create: async (spec) => (await api.policy.createTemplate({ spec })).template,
+    update: async (templateId, spec) => (await api.policy.updateTemplate({ id: templateId, spec })).template,
+    remove: (templateId) => api.policy.deleteTemplate({ id: templateId }),
+    listHref: "/templates",
+    createdHref: (t) => (t?.id ? `/templates/${t.id}` : "/templates"),
+    savedMessage: "Saved. Rules that use it answer with it now.",
+    // After a save the form stays as typed: what was sent is that form, trimmed.
+    formFromSaved: false,
+  });
+  const { item: template, form, update, problem } = editor;
   const [previewProblem, setPreviewProblem] = useState<ApiProblem | undefined>(undefined);
   const [preview, setPreview] = useState<Preview | undefined>(undefined);
   const [pending, setPending] = useState(false);
-  const [saved, setSaved] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [deleteProblem, setDeleteProblem] = useState<ApiProblem | undefined>(undefined);
   const seq = useRef(0);
-  const template = id === undefined ? undefined : list.data?.templates.find((t) => t.id === id);
 
+  // Another template: no preview of the last one (the editor starts a fresh form).
   useEffect(() => {
-    setForm(undefined);
-    setProblem(undefined);
     setPreview(undefined);
     setPreviewProblem(undefined);
-    setDeleteProblem(undefined);
-    setSaved(undefined);
   }, [id]);
-  useEffect(() => {
-    if (!list.data || form) return;
-    if (!isNew && !template) return;
-    const s = template?.spec;
-    setForm({ name: s?.name ?? "", kind: s?.kind || TemplateKind.GENERIC_BODY, contentType: s?.contentType ?? (isNew ? "text/html; charset=utf-8" : ""), body: s?.body ?? "" });
-  }, [list.data]);
 
   // The live preview: the server renders the current form (name aside: a new template may have none yet).
   useEffect(() => {
@@ -135,30 +135,18 @@ export function TemplateEditPage({ params }: PageProps) {
     return () => window.clearTimeout(timer);
   }, [form?.kind, form?.contentType, form?.body]);
 
-  const update = (fn: (f: TemplateForm) => void) => {
-    setSaved(undefined);
-    setForm((prev) => {
-      if (!prev) return prev;
-      const next = { ...prev };
-      fn(next);
-      return next;
-    });
-  };
-
   const title = isNew ? "New template" : `Template ${template?.spec?.name || id}`;
   const gate = editorGate({
     title,
     what: "the template",
-    loading: list.loading && !list.data,
-    problem: list.data ? undefined : list.problem,
-    missing: !isNew && !template ? (
+    ...editor.gate,
+    notFound: (
       <>
         There is no template {id}. <a href="/templates">Back to templates</a>
       </>
-    ) : undefined,
+    ),
     notFoundTitle: "Template not found",
-    viewerOnNew: isNew && !admin ? "Only administrators can create templates." : undefined,
-    formReady: form !== undefined,
+    viewerOnNewText: "Only administrators can create templates.",
   });
   if (gate !== undefined || !form) return gate;
   const f = form;
@@ -168,31 +156,6 @@ export function TemplateEditPage({ params }: PageProps) {
   const bodyMsg = messageFor(shown, "body");
   const bodyProblem: ApiProblem | undefined = bodyMsg ? { code: "invalid_argument", field: "body", message: withPosition(f.body, bodyMsg) } : shown;
 
-  const save = async (e: Event) => {
-    e.preventDefault();
-    setSaved(undefined);
-    setBusy(true);
-    const spec = { name: f.name.trim(), kind: f.kind, contentType: f.contentType.trim(), body: f.body };
-    let savedId: string | undefined;
-    const p = await attempt(async () => {
-      savedId = isNew ? (await api.policy.createTemplate({ spec })).template?.id : (await api.policy.updateTemplate({ id, spec })).template?.id;
-    });
-    setBusy(false);
-    setProblem(p);
-    if (p) return;
-    if (isNew) {
-      navigate(savedId ? `/templates/${savedId}` : "/templates");
-      return;
-    }
-    setSaved("Saved. Rules that use it answer with it now.");
-  };
-
-  const remove = async () => {
-    const p = await attempt(() => api.policy.deleteTemplate({ id: id ?? "" }));
-    if (p) return setDeleteProblem(p);
-    navigate("/templates");
-  };
-
   return (
     <section>
       <PageHeader title={title}>
@@ -200,7 +163,7 @@ export function TemplateEditPage({ params }: PageProps) {
       </PageHeader>
       {!admin && <p class="muted">You can look at this template; only administrators can change it.</p>}
       {template?.builtIn && <p class="muted">Built in: it can be edited, not deleted.</p>}
-      <form class="policy-form" onSubmit={save} aria-label={title} noValidate>
+      <form class="policy-form" onSubmit={editor.save} aria-label={title} noValidate>
         <fieldset class="form-main" disabled={!admin}>
           <div class="card">
             <div class="grid2">
@@ -241,13 +204,9 @@ export function TemplateEditPage({ params }: PageProps) {
           {previewProblem && <p class="muted">No preview while the template has a problem.</p>}
         </section>
         <EditorFooter
-          problem={problem}
+          {...editor.footer}
           fields={FORM_FIELDS}
-          deleteProblem={deleteProblem}
-          saved={saved}
           admin={admin}
-          busy={busy}
-          isNew={isNew}
           noun="template"
           listHref="/templates"
           deleteQuestion={
@@ -255,7 +214,6 @@ export function TemplateEditPage({ params }: PageProps) {
               Delete template <strong>{template?.spec?.name || id}</strong>? Rules that use it must be changed first.
             </>
           }
-          onDelete={remove}
         />
       </form>
     </section>

@@ -1,182 +1,54 @@
 // One WAF rule: create (/waf/new) or edit (/waf/:id). Scope as comma-separated lists, a CEL `when`
 // (a save-time error shows under it and puts the caret where it points), the action, and for a block
 // its status, body (Warren's page, a template, or inline) and headers. Viewers see it read-only.
-import { useEffect, useRef, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
-import { attempt, useLoad } from "../lib/load.ts";
+import { useLoad } from "../lib/load.ts";
+import { useEditor } from "../lib/editor.ts";
 import { isAdmin } from "../lib/session.ts";
-import { navigate } from "../lib/router.ts";
-import { messageFor, type ApiProblem } from "../lib/errors.ts";
-import { captchaKindLabel, FormError, formToRuleSpec, ruleToForm, whenErrorOffset, type BodySource, type RuleForm } from "../lib/policy-form.ts";
-import type { HeaderRow } from "../lib/route-form.ts";
-import { Checkbox, Empty, Field, PageHeader, Select, TextArea, TextInput, EditorFooter, editorGate } from "../components/ui.tsx";
+import { captchaKindLabel, formToRuleSpec, ruleToForm, type BodySource } from "../lib/policy-form.ts";
+import { PageHeader, Select, TextArea, TextInput, EditorFooter, editorGate } from "../components/ui.tsx";
 import { CaptchaFallback, CaptchaKind, NoScriptFallback, TemplateKind, WafAction } from "../../../../proto/gen/warren/v1/policy_pb.ts";
+import { HeaderRows, RuleBasicsCard, WhenField } from "./policy-fields.tsx";
 import { WaitingRoomFields } from "./waiting-room-fields.tsx";
 import "./policies.css";
 
 const FORM_FIELDS = ["name", "priority", "enabled", "scope", "when", "action", "block", "challenge", "waiting_room"];
 
-const EXAMPLES = [
-  { label: "curl user agents", text: 'headers["user-agent"].exists(v, v.matches("(?i)curl"))' },
-  { label: "outside the office network", text: '!cidr(client_ip, "10.0.0.0/8") && path_prefix(path, "/internal")' },
-];
-
-/** Extra response headers as name/value rows; errors named `${prefix}[i].name` land under the row. */
-export function HeaderRows({ rows, problem, admin, onRows, prefix = "block.headers" }: { rows: HeaderRow[]; problem: ApiProblem | undefined; admin: boolean; onRows: (rows: HeaderRow[]) => void; prefix?: string }) {
-  const set = (j: number, patch: Partial<HeaderRow>) => onRows(rows.map((r, k) => (k === j ? { ...r, ...patch } : r)));
-  return (
-    <div class="rows">
-      {rows.map((h, j) => (
-        <div class="row" key={j}>
-          <TextInput label={`Response header ${j + 1} name`} field={`${prefix}[${j}].name`} problem={problem} value={h.name} onValue={(v) => set(j, { name: v })} />
-          <TextInput label={`Response header ${j + 1} value`} field={`${prefix}[${j}].value`} problem={problem} value={h.value} onValue={(v) => set(j, { value: v })} />
-          {admin && (
-            <button type="button" onClick={() => onRows(rows.filter((_, k) => k !== j))}>
-              Remove<span class="skip"> response header {j + 1}</span>
-            </button>
-          )}
-        </div>
-      ))}
-      {admin && (
-        <div>
-          <button type="button" onClick={() => onRows([...rows, { name: "", value: "" }])}>
-            Add response header
-          </button>
-        </div>
-      )}
-    </div>
-  );
-}
-
-/** The `when` textarea: monospace, its error (with line and column) underneath, the caret put where the error points. */
-export function WhenField({ value, problem, admin, onValue }: { value: string; problem: ApiProblem | undefined; admin: boolean; onValue: (v: string) => void }) {
-  const ref = useRef<HTMLTextAreaElement>(null);
-  const msg = messageFor(problem, "when");
-  useEffect(() => {
-    const ta = ref.current;
-    if (!ta || !msg) return;
-    const at = whenErrorOffset(ta.value, msg);
-    if (at === undefined) return;
-    ta.focus();
-    ta.setSelectionRange(at, at);
-  }, [problem]);
-  return (
-    <Field
-      label="When (CEL, optional)"
-      field="when"
-      problem={problem}
-      hint={
-        <div class="cel-help">
-          <p>
-            Evaluated only for requests in the scope; empty = every request in the scope. Variables: <code>method</code>, <code>protocol</code>, <code>host</code>, <code>path</code>, <code>client_ip</code> (strings), <code>query</code> and <code>headers</code> (name → list of strings, names lower case), <code>cookies</code> (name → string). Helpers: <code>cidr(client_ip, "10.0.0.0/8")</code>, <code>host_match(host, "*.example.com")</code>, <code>path_prefix(path, "/api")</code>; and CEL's <code>matches</code>, <code>startsWith</code>, <code>exists</code>, <code>in</code>, <code>size</code>…
-          </p>
-          {admin && (
-            <p class="examples">
-              Examples:{" "}
-              {EXAMPLES.map((e) => (
-                <button type="button" key={e.label} class="example" title={e.text} onClick={() => onValue(e.text)}>
-                  {e.label}
-                </button>
-              ))}
-            </p>
-          )}
-        </div>
-      }
-    >
-      {(id, describedBy, invalid) => (
-        <textarea ref={ref} id={id} name="when" class="mono" rows={4} spellcheck={false} aria-describedby={describedBy} aria-invalid={invalid || undefined} value={value} onInput={(e) => onValue((e.currentTarget as HTMLTextAreaElement).value)} />
-      )}
-    </Field>
-  );
-}
-
 export function WafRuleEditPage({ params }: PageProps) {
   const id = params.id;
-  const isNew = id === undefined;
   const admin = isAdmin.value;
-  const rules = useLoad(() => api.policy.listWafRules({}), [id]);
+  const editor = useEditor(id, {
+    load: async () => (await api.policy.listWafRules({})).rules,
+    toForm: (r) => ruleToForm(r?.spec),
+    toSpec: formToRuleSpec,
+    create: async (spec) => (await api.policy.createWafRule({ spec })).rule,
+    update: async (ruleId, spec) => (await api.policy.updateWafRule({ id: ruleId, spec })).rule,
+    remove: (ruleId) => api.policy.deleteWafRule({ id: ruleId }),
+    listHref: "/waf",
+    savedMessage: "Saved. The rule is live.",
+  });
   const templates = useLoad(() => api.policy.listTemplates({}), []);
   const providers = useLoad(() => api.policy.listCaptchaProviders({}), []);
-  const [form, setForm] = useState<RuleForm | undefined>(undefined);
-  const [problem, setProblem] = useState<ApiProblem | undefined>(undefined);
-  const [saved, setSaved] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [deleteProblem, setDeleteProblem] = useState<ApiProblem | undefined>(undefined);
-  const rule = id === undefined ? undefined : rules.data?.rules.find((r) => r.id === id);
-
-  useEffect(() => {
-    setForm(undefined);
-    setProblem(undefined);
-    setSaved(undefined);
-  }, [id]);
-  useEffect(() => {
-    if (!rules.data || form) return;
-    if (!isNew && !rule) return;
-    setForm(ruleToForm(rule?.spec));
-  }, [rules.data]);
-
-  const update = (fn: (f: RuleForm) => void) => {
-    setSaved(undefined);
-    setForm((prev) => {
-      if (!prev) return prev;
-      const next = structuredClone(prev);
-      fn(next);
-      return next;
-    });
-  };
+  const { isNew, item: rule, update, problem } = editor;
 
   const title = isNew ? "New WAF rule" : `WAF rule ${rule?.spec?.name || id}`;
   const gate = editorGate({
     title,
     what: "the rule",
-    loading: rules.loading && !rules.data,
-    problem: rules.data ? undefined : rules.problem,
-    missing: !isNew && !rule ? (
+    ...editor.gate,
+    notFound: (
       <>
         There is no WAF rule {id}. <a href="/waf">Back to WAF rules</a>
       </>
-    ) : undefined,
+    ),
     notFoundTitle: "WAF rule not found",
-    viewerOnNew: isNew && !admin ? "Only administrators can create WAF rules." : undefined,
-    formReady: form !== undefined,
+    viewerOnNewText: "Only administrators can create WAF rules.",
   });
-  if (gate !== undefined || !form) return gate;
-  const f = form;
+  if (gate !== undefined || !editor.form) return gate;
+  const f = editor.form;
   const bodies = (templates.data?.templates ?? []).filter((t) => t.spec?.kind === TemplateKind.GENERIC_BODY);
   const challengePages = (templates.data?.templates ?? []).filter((t) => t.spec?.kind === TemplateKind.CHALLENGE_PAGE && !t.builtIn);
-
-  const save = async (e: Event) => {
-    e.preventDefault();
-    setSaved(undefined);
-    let spec;
-    try {
-      spec = formToRuleSpec(f);
-    } catch (err) {
-      if (err instanceof FormError) return setProblem(err.problem);
-      throw err;
-    }
-    setBusy(true);
-    let savedSpec;
-    const p = await attempt(async () => {
-      savedSpec = isNew ? (await api.policy.createWafRule({ spec })).rule?.spec : (await api.policy.updateWafRule({ id, spec })).rule?.spec;
-    });
-    setBusy(false);
-    setProblem(p);
-    if (p) return;
-    if (isNew) {
-      navigate("/waf");
-      return;
-    }
-    setForm(ruleToForm(savedSpec));
-    setSaved("Saved. The rule is live.");
-  };
-
-  const remove = async () => {
-    const p = await attempt(() => api.policy.deleteWafRule({ id: id ?? "" }));
-    if (p) return setDeleteProblem(p);
-    navigate("/waf");
-  };
 
   const block = f.action === WafAction.BLOCK;
   return (
@@ -185,15 +57,9 @@ export function WafRuleEditPage({ params }: PageProps) {
         <a href="/waf">All WAF rules</a>
       </PageHeader>
       {!admin && <p class="muted">You can look at this rule; only administrators can change it.</p>}
-      <form class="policy-form" onSubmit={save} aria-label={title} noValidate>
+      <form class="policy-form" onSubmit={editor.save} aria-label={title} noValidate>
         <fieldset class="form-main" disabled={!admin}>
-          <div class="card">
-            <div class="grid2">
-              <TextInput label="Name" field="name" problem={problem} value={f.name} onValue={(v) => update((d) => (d.name = v))} />
-              <TextInput label="Priority" field="priority" problem={problem} inputMode="numeric" placeholder="0" hint="Lower is checked first; equal priorities in creation order." value={f.priority} onValue={(v) => update((d) => (d.priority = v))} />
-            </div>
-            <Checkbox label="Enabled" field="enabled" problem={problem} checked={f.enabled} onValue={(v) => update((d) => (d.enabled = v))} />
-          </div>
+          <RuleBasicsCard form={f} problem={problem} priorityHint="Lower is checked first; equal priorities in creation order." onChange={(patch) => update((d) => Object.assign(d, patch))} />
           <fieldset>
             <legend>Scope</legend>
             <p class="hint">Which requests the rule looks at: all three must match; an empty list matches everything.</p>
@@ -353,13 +219,9 @@ export function WafRuleEditPage({ params }: PageProps) {
           </fieldset>
         </fieldset>
         <EditorFooter
-          problem={problem}
+          {...editor.footer}
           fields={FORM_FIELDS}
-          deleteProblem={deleteProblem}
-          saved={saved}
           admin={admin}
-          busy={busy}
-          isNew={isNew}
           noun="rule"
           listHref="/waf"
           deleteQuestion={
@@ -367,7 +229,6 @@ export function WafRuleEditPage({ params }: PageProps) {
               Delete WAF rule <strong>{rule?.spec?.name || id}</strong>? Requests it matches go on to the next rule.
             </>
           }
-          onDelete={remove}
         />
       </form>
     </section>
