@@ -3,7 +3,7 @@
 // here; the tiered store routes those to disk.
 import { Readable } from "node:stream";
 import { LRUCache } from "lru-cache";
-import { matchPathPrefix, normalizePath } from "../routing/path-prefix.ts";
+import { purgeMatcher } from "./purge-match.ts";
 import type { CacheSettings, CacheStore, CacheUsage, EntryMeta, EntryWriter, PurgeFilter, StoredEntry } from "./types.ts";
 
 export const DEFAULT_CACHE_SETTINGS: CacheSettings = Object.freeze({
@@ -28,21 +28,6 @@ function metaBytes(m: EntryMeta): number {
   return n;
 }
 
-function purgeMatches(m: EntryMeta, f: PurgeFilter): boolean {
-  switch (f.kind) {
-    case "all":
-      return true;
-    case "rule":
-      return m.ruleId === f.ruleId;
-    case "host":
-      return m.host === f.host;
-    case "path_prefix":
-      return (f.host === "" || m.host === f.host) && matchPathPrefix(normalizePath(f.pathPrefix), normalizePath(m.path));
-    case "url":
-      return m.url === f.url;
-  }
-}
-
 export class MemoryTier implements CacheStore {
   private readonly lru: LRUCache<string, Entry>;
   /** primary → variant keys stored under it, and the vary names last stored for it. */
@@ -50,6 +35,8 @@ export class MemoryTier implements CacheStore {
   private hits = 0;
   private misses = 0;
   private closed = false;
+  /** Body bytes held (what usage and purge report); the budget also counts each entry's meta. */
+  private bodyBytes = 0;
 
   constructor(
     readonly settings: CacheSettings = DEFAULT_CACHE_SETTINGS,
@@ -59,7 +46,10 @@ export class MemoryTier implements CacheStore {
       max: settings.maxEntries,
       maxSize: settings.memoryBytes,
       sizeCalculation: (e) => Math.max(1, e.meta.size + metaBytes(e.meta)),
-      dispose: (e, key) => this.unindex(e.meta.primary, key),
+      dispose: (e, key) => {
+        this.bodyBytes -= e.meta.size;
+        this.unindex(e.meta.primary, key);
+      },
     });
   }
 
@@ -111,6 +101,7 @@ export class MemoryTier implements CacheStore {
         done = true;
         const full: EntryMeta = { ...meta, size, storedAt: meta.storedAt || this.now() };
         this.lru.set(full.key, { meta: full, chunks });
+        if (this.lru.has(full.key)) this.bodyBytes += full.size;
         if (!this.lru.has(full.key)) return;
         const p = this.primaries.get(full.primary);
         if (p === undefined) this.primaries.set(full.primary, { keys: new Set([full.key]), vary: full.vary });
@@ -140,8 +131,9 @@ export class MemoryTier implements CacheStore {
     let entries = 0;
     let bytes = 0;
     const doomed: string[] = [];
+    const matches = purgeMatcher(filter);
     for (const [key, e] of this.lru.entries()) {
-      if (!purgeMatches(e.meta, filter)) continue;
+      if (!matches(e.meta)) continue;
       doomed.push(key);
       entries++;
       bytes += e.meta.size;
@@ -152,7 +144,7 @@ export class MemoryTier implements CacheStore {
 
   usage(): CacheUsage {
     return {
-      memory: { entries: this.lru.size, bytes: this.lru.calculatedSize, budgetBytes: this.settings.memoryBytes },
+      memory: { entries: this.lru.size, bytes: this.bodyBytes, budgetBytes: this.settings.memoryBytes },
       disk: { entries: 0, bytes: 0, budgetBytes: 0 },
       hits: this.hits,
       misses: this.misses,
@@ -162,6 +154,7 @@ export class MemoryTier implements CacheStore {
   close(): Promise<void> {
     this.closed = true;
     this.lru.clear();
+    this.bodyBytes = 0;
     return Promise.resolve();
   }
 }

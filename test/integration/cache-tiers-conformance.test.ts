@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { DiskTier } from "../../proxy/cache/disk-tier.ts";
 import { openTieredStore } from "../../proxy/cache/tiered-store.ts";
+import { MemoryTier } from "../../proxy/cache/memory-tier.ts";
 import type { CacheStore, CacheUsage, TierUsage } from "../../proxy/cache/types.ts";
 import { bodyOf, bodyOfEntry, filesUnder, metaFor, put } from "../helpers/cache-entries.ts";
 import { MapCacheStore } from "../helpers/map-cache-store.ts";
@@ -50,7 +51,14 @@ const STORES: Subject[] = [
       return { store: t, settle: () => t.settled(), tier: (u) => u.disk };
     },
   },
-  // { name: "memory tier", durable: false, async open(o) { const m = new MemoryTier({ budgetBytes: o.budgetBytes, maxEntries: o.maxEntries }); return { store: m, settle: async () => {}, tier: (u) => u.memory }; } },
+  {
+    name: "memory tier",
+    durable: false,
+    async open(o) {
+      const m = new MemoryTier({ enabled: true, memoryBytes: o.budgetBytes, diskBytes: 0, maxEntries: o.maxEntries, hotObjectBytes: o.budgetBytes });
+      return { store: m, settle: async () => {}, tier: (u) => u.memory };
+    },
+  },
 ];
 
 const root = mkdtempSync(join(tmpdir(), "warren-cache-conf-"));
