@@ -115,6 +115,11 @@ const TABLE = {
   pki_untrusted: e(403, "permission_denied", "The certificate was not issued by a trusted CA."),
   pki_expired: e(403, "permission_denied", "The certificate has expired or is not yet valid."),
 
+  // Secrets at rest (management/secrets/). Messages name the row and key id, never the value.
+  secret_malformed: e(500, "internal", "A stored secret is not a valid envelope."),
+  secret_unknown_key: e(500, "internal", "A stored secret was encrypted with a key that is not configured."),
+  secret_decrypt_failed: e(500, "internal", "A stored secret could not be decrypted."),
+
   // The management API (management/api/). Field errors carry their own message naming the field.
   invalid_argument: e(400, "invalid_argument", "A request field is invalid."),
   unauthenticated: e(401, "unauthenticated", "Authentication is required."),
