@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { readFileSync } from "node:fs";
 import { checkRateLimitStoreUrl, parseTrustedProxies } from "../../proxy/index.ts";
+import { loadSecretsSettings, type SecretsSettings } from "../secrets/key-files.ts";
 import { SettingsError, readBool, readEnum, readInt, readList, readString, readUrl, type Env } from "../../lib/env.ts";
 
 export type TlsMode = "auto" | "provided" | "off";
@@ -38,6 +39,8 @@ export interface ManagementSettings {
   readonly observabilityMaxEvents: number;
   /** RATE_LIMIT_STORE: "memory" (the default), or a redis:// / rediss:// URL several gateways share. */
   readonly rateLimitStore: string;
+  /** SECRETS_ENCRYPTION_KEY_FILE and SECRETS_ENCRYPTION_PREVIOUS_KEYS, read and checked. */
+  readonly secrets: SecretsSettings;
 }
 
 const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -138,5 +141,6 @@ export function loadManagementSettings(env: Env, cwd: string = process.cwd()): M
     observabilityRetentionDays: readInt(env, "OBSERVABILITY_RETENTION_DAYS", 30, 1, 3650),
     observabilityMaxEvents: readInt(env, "OBSERVABILITY_MAX_EVENTS", 1_000_000, 1000, 100_000_000),
     rateLimitStore: readRateLimitStore(env),
+    secrets: loadSecretsSettings(env, cwd),
   };
 }
