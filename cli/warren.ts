@@ -4,12 +4,13 @@ import { PACKAGE_VERSION as VERSION } from "../lib/package-info.ts";
 import { SettingsError } from "../lib/env.ts";
 import { MigrationError } from "../management/store/migrate.ts";
 import { CliError } from "./password-input.ts";
+import { SecretError } from "../management/secrets/errors.ts";
 
 // `.env` is read first; variables already set in the environment win.
 if (existsSync(".env")) process.loadEnvFile(".env");
 
 function fail(e: unknown): never {
-  if (e instanceof SettingsError || e instanceof CliError || e instanceof MigrationError) {
+  if (e instanceof SettingsError || e instanceof CliError || e instanceof MigrationError || e instanceof SecretError) {
     process.stderr.write(`warren: ${e.message}\n`);
     process.exit(2);
   }

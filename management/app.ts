@@ -21,6 +21,9 @@ import { createRateLimitStore, parseTrustedProxies, type DataPlaneControl, type 
 import { SnapshotService } from "./config/snapshot-service.ts";
 import { seedPublicListener, seedTemplates } from "./config/seed.ts";
 import { EventWriter } from "./observe/event-writer.ts";
+import { openKeyring } from "./secrets/key-files.ts";
+import { reconcileSecrets } from "./secrets/reconcile.ts";
+import { SecretError } from "./secrets/errors.ts";
 
 const SESSION_PURGE_EVERY_MS = 3600_000;
 
@@ -98,7 +101,18 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
   const tls = await prepareTls(s, ca, caDir, log);
   const clientCas = [ca.certPem];
   if (s.tlsClientCaFile) clientCas.push(readFileSync(s.tlsClientCaFile, "utf8"));
-  const store = openStore(s.databasePath);
+  const { keyring, keyFile } = await openKeyring(s.secrets, s.configDir, { create: true, log });
+  const store = openStore(s.databasePath, keyring);
+  try {
+    const counts = reconcileSecrets(store.db, keyring);
+    log.info({ keyId: keyring.currentKeyId, keyFile, previousKeys: keyring.keyIds.length - 1, ...counts }, "secrets at rest checked");
+  } catch (e) {
+    store.close();
+    if (e instanceof SecretError) {
+      throw new SecretError(e.code, `cannot start: stored secret ${e.message}; configure the key it was sealed with (SECRETS_ENCRYPTION_KEY_FILE, or SECRETS_ENCRYPTION_PREVIOUS_KEYS while rotating)`, { cause: e });
+    }
+    throw e;
+  }
   const registry = new AgentRegistry(log, store.agents);
   const authenticator = new Authenticator(store);
   const events = new EventWriter(s.databasePath, { retentionDays: s.observabilityRetentionDays, maxRows: s.observabilityMaxEvents }, log);

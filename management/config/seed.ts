@@ -4,6 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { RouteAction, RouteSpecSchema } from "../../proto/gen/warren/v1/proxy_pb.ts";
 import type { Store } from "../store/index.ts";
 import { newId } from "../store/ids.ts";
+import { POLICY_HMAC_KEY } from "../store/secret-columns.ts";
 import { routeSpecToJson } from "./validate-route.ts";
 import { TemplateKind } from "../../proto/gen/warren/v1/policy_pb.ts";
 import { templateSpec, templateSpecToJson } from "./validate-policy.ts";
@@ -108,17 +109,16 @@ export function seedTemplates(store: Store, log: Logger): void {
   }
 }
 
-const POLICY_KEY = "policy_hmac_key";
 
 /**
  * The key that signs challenge tokens and pass cookies: 32 random bytes made on first use and kept
- * in the database, so passes survive a restart. (Encrypted at rest with the other secrets later.)
+ * in the database (sealed like every secret, see store/secret-columns.ts), so passes survive a restart.
  */
 export function policyKey(store: Store): Buffer {
   const p = store.proxy;
-  const stored = p.meta(POLICY_KEY);
+  const stored = p.secretMeta(POLICY_HMAC_KEY);
   if (stored) return Buffer.from(stored, "base64");
   const key = randomBytes(32);
-  p.setMeta(POLICY_KEY, key.toString("base64"));
+  p.setSecretMeta(POLICY_HMAC_KEY, key.toString("base64"));
   return key;
 }

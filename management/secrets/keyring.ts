@@ -32,11 +32,29 @@ export function envelopeKeyId(value: string): string | undefined {
   return value.slice(ENVELOPE_PREFIX.length).split(":", 1)[0];
 }
 
+/** What the store needs: seal on write, open on read. */
+export interface SecretBox {
+  seal(value: string, aad: string): string;
+  open(value: string, aad: string): string;
+}
+
+/** For stores opened without a key (tools that touch no secret): plaintext reads pass, the rest fails loudly. */
+export const NO_KEYRING: SecretBox = {
+  seal(value, aad) {
+    if (value === "") return "";
+    throw new SecretError("secret_unknown_key", `${aad}: no secrets key is loaded, so a secret cannot be written`);
+  },
+  open(value, aad) {
+    if (!isEnvelope(value)) return value;
+    throw new SecretError("secret_unknown_key", `${aad}: no secrets key is loaded, so this secret cannot be read`);
+  },
+};
+
 /**
  * AES-256-GCM with the current key; older keys only open. Envelope:
  * `warren:enc:v1:<keyId>:<nonce b64url>:<ciphertext+tag b64url>`.
  */
-export class Keyring {
+export class Keyring implements SecretBox {
   readonly currentKeyId: string;
   private readonly current: Buffer;
   private readonly keys = new Map<string, Buffer>();

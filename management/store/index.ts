@@ -8,6 +8,7 @@ import { AgentsRepo } from "./agents-repo.ts";
 import { ProxyRepo } from "./proxy-repo.ts";
 import { EventsRepo } from "./events-repo.ts";
 import { PolicyRepo } from "./policy-repo.ts";
+import { NO_KEYRING, type SecretBox } from "../secrets/keyring.ts";
 
 export interface Store {
   readonly db: Db;
@@ -22,8 +23,11 @@ export interface Store {
   close(): void;
 }
 
-/** Opens the database, applies pending migrations and prepares every repository. */
-export function openStore(path: string): Store {
+/**
+ * Opens the database, applies pending migrations and prepares every repository. Credentials are
+ * sealed with `secrets` on write and opened on read; without it, reading or writing one fails.
+ */
+export function openStore(path: string, secrets: SecretBox = NO_KEYRING): Store {
   const db = openDatabase(path);
   try {
     migrate(db);
@@ -39,9 +43,9 @@ export function openStore(path: string): Store {
     tokens: new TokensRepo(db),
     audit: new AuditRepo(db),
     agents: new AgentsRepo(db),
-    proxy: new ProxyRepo(db),
+    proxy: new ProxyRepo(db, secrets),
     events: new EventsRepo(db),
-    policy: new PolicyRepo(db),
+    policy: new PolicyRepo(db, secrets),
     close: () => db.close(),
   };
 }

@@ -1,4 +1,6 @@
 import type { Db } from "./database.ts";
+import type { SecretBox } from "../secrets/keyring.ts";
+import { listenerKeyAad, metaAad, openRouteSpec, sealRouteSpec } from "./secret-columns.ts";
 
 export interface ListenerRow {
   id: string;
@@ -9,6 +11,7 @@ export interface ListenerRow {
   enabled: 0 | 1;
   accept_proxy_protocol: 0 | 1;
   tls_cert_pem: string;
+  /** Sealed at rest (secret-columns.ts); plaintext in rows this repo returns. */
   tls_key_pem: string;
   created_at: number;
   updated_at: number;
@@ -20,16 +23,19 @@ export interface RouteRow {
   name: string;
   priority: number;
   is_default: 0 | 1;
-  /** RouteSpec as proto JSON, validated before it is written. */
+  /** RouteSpec as proto JSON, validated before it is written; sensitive header values sealed at rest. */
   spec: string;
   created_at: number;
   updated_at: number;
 }
 
-/** Listeners and routes: the public proxy configuration aggregate. */
+/** Listeners and routes: the public proxy configuration aggregate. Secrets are sealed here, at the boundary. */
 export class ProxyRepo {
   private readonly s;
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+  ) {
     this.s = {
       listeners: db.prepare<[], ListenerRow>("SELECT * FROM listeners ORDER BY name"),
       listener: db.prepare<[string], ListenerRow>("SELECT * FROM listeners WHERE id = ?"),
@@ -55,35 +61,40 @@ export class ProxyRepo {
     };
   }
 
+  private openListener = (row: ListenerRow): ListenerRow => ({ ...row, tls_key_pem: this.box.open(row.tls_key_pem, listenerKeyAad(row.id)) });
+  private openRoute = (row: RouteRow): RouteRow => ({ ...row, spec: openRouteSpec(this.box, row.id, row.spec) });
+
   listeners(): ListenerRow[] {
-    return this.s.listeners.all();
+    return this.s.listeners.all().map(this.openListener);
   }
   listener(id: string): ListenerRow | undefined {
-    return this.s.listener.get(id);
+    const row = this.s.listener.get(id);
+    return row && this.openListener(row);
   }
   insertListener(row: ListenerRow): void {
-    this.s.insertListener.run(row);
+    this.s.insertListener.run({ ...row, tls_key_pem: this.box.seal(row.tls_key_pem, listenerKeyAad(row.id)) });
   }
   updateListener(row: Omit<ListenerRow, "created_at">): void {
-    this.s.updateListener.run(row);
+    this.s.updateListener.run({ ...row, tls_key_pem: this.box.seal(row.tls_key_pem, listenerKeyAad(row.id)) });
   }
   deleteListener(id: string): boolean {
     return this.s.deleteListener.run(id).changes > 0;
   }
   routes(): RouteRow[] {
-    return this.s.routes.all();
+    return this.s.routes.all().map(this.openRoute);
   }
   route(id: string): RouteRow | undefined {
-    return this.s.route.get(id);
+    const row = this.s.route.get(id);
+    return row && this.openRoute(row);
   }
   routeCount(listenerId: string): number {
     return this.s.routesOf.get(listenerId)!.n;
   }
   insertRoute(row: RouteRow): void {
-    this.s.insertRoute.run(row);
+    this.s.insertRoute.run({ ...row, spec: sealRouteSpec(this.box, row.id, row.spec) });
   }
   updateRoute(row: Omit<RouteRow, "created_at">): void {
-    this.s.updateRoute.run(row);
+    this.s.updateRoute.run({ ...row, spec: sealRouteSpec(this.box, row.id, row.spec) });
   }
   deleteRoute(id: string): boolean {
     return this.s.deleteRoute.run(id).changes > 0;
@@ -93,6 +104,14 @@ export class ProxyRepo {
   }
   setMeta(key: string, value: string): void {
     this.s.setMeta.run(key, value);
+  }
+  /** A meta value that is a credential (SECRET_META_KEYS): sealed at rest. */
+  secretMeta(key: string): string | undefined {
+    const v = this.s.meta.get(key)?.value;
+    return v === undefined ? undefined : this.box.open(v, metaAad(key));
+  }
+  setSecretMeta(key: string, value: string): void {
+    this.s.setMeta.run(key, this.box.seal(value, metaAad(key)));
   }
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();

@@ -131,9 +131,9 @@ describe("captcha challenges", () => {
     const upd = await call("UpdateCaptchaProvider", { id, spec: { name: "turnstile", kind: "CAPTCHA_KIND_TURNSTILE", siteKey: "0x4AAAAAAAsitekey2", verifyUrl: fake.url, scriptUrl: fake.scriptUrl } });
     assert.equal(upd.status, 200, upd.text);
     assert.equal((upd.json.provider as { secretKeySet?: boolean }).secretKeySet, true);
-    const { openStore } = await import("../../management/store/index.ts");
+    const { openServerStore } = await import("../helpers/open-store.ts");
     const readRow = () => {
-      const store = openStore(`${warren.configDir}/warren.db`);
+      const store = openServerStore(warren.configDir);
       try {
         return { row: store.policy.captchaProvider(id)!, audit: JSON.stringify(store.audit.recent(200)) };
       } finally {
@@ -245,10 +245,10 @@ describe("captcha challenges", () => {
     // A proof-of-work token for this very rule (signed with the gateway's key, same fingerprint,
     // host and network) is refused even with a solving nonce and a response the provider accepts.
     fake.mode = "accept";
-    const { openStore } = await import("../../management/store/index.ts");
+    const { openServerStore } = await import("../helpers/open-store.ts");
     const { policyKey } = await import("../../management/config/seed.ts");
     const { issueChallenge, clientNetwork } = await import("../../proxy/policy/challenge.ts");
-    const store = openStore(`${warren.configDir}/warren.db`);
+    const store = openServerStore(warren.configDir);
     let key: Buffer, fingerprint: string;
     try {
       key = policyKey(store);
@@ -267,7 +267,7 @@ describe("captcha challenges", () => {
 
     // And a captcha token is no proof of work: a PoW rule refuses one with a solving nonce.
     const powRule = await rule(t, { name: "pow", scope: { hosts: ["pow.test"] }, action: "WAF_ACTION_CHALLENGE", challenge: { difficulty: 8 } });
-    const store2 = openStore(`${warren.configDir}/warren.db`);
+    const store2 = openServerStore(warren.configDir);
     let powFp: string;
     try {
       powFp = createHash("sha256").update(store2.policy.wafRule(powRule)!.spec).digest("base64url").slice(0, 16);
