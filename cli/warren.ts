@@ -54,4 +54,23 @@ users
     process.stdout.write(`${report}\n`);
   });
 
+const secrets = program.command("secrets").description("the key that encrypts stored credentials (DESIGN.md §7)");
+secrets
+  .command("generate-key")
+  .option("--out <file>", "write the key to this new file (mode 600) instead of printing it")
+  .description("make a new secrets key: base64 of 32 random bytes, for SECRETS_ENCRYPTION_KEY_FILE")
+  .action(async (opts: { out?: string }) => {
+    const { generateKey } = await import("./secrets.ts");
+    const report = await generateKey(opts).catch(fail);
+    process.stdout.write(`${report}\n`);
+  });
+secrets
+  .command("rotate")
+  .description("reseal every stored secret with SECRETS_ENCRYPTION_KEY_FILE, opening old ones with SECRETS_ENCRYPTION_PREVIOUS_KEYS; run with the server stopped")
+  .action(async () => {
+    const { rotateSecrets } = await import("./secrets.ts");
+    const report = await rotateSecrets().catch(fail);
+    process.stdout.write(`${report}\n`);
+  });
+
 await program.parseAsync(process.argv).catch(fail);
