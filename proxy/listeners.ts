@@ -10,6 +10,7 @@ import { clientErrorCode, mapError } from "../lib/error-mapper.ts";
 import { renderErrorPage } from "./errors.ts";
 import { peerAddress } from "../lib/ip.ts";
 import { rawResponse } from "../lib/http-status.ts";
+import { LINGER_MS } from "../lib/lingering-close.ts";
 
 export type ListenerState = "running" | "stopped" | "error";
 
@@ -125,9 +126,13 @@ export class ListenerManager {
     const inFlight = new Set<http.ServerResponse>();
     const upgraded = new Set<Duplex>();
     const draining = { value: false };
+    // The response each connection is answering, for clientError: a parse error found after it began
+    // (in the body of a request Warren already refused) must not add a second response to the stream.
+    const answering = new WeakMap<net.Socket, { req: http.IncomingMessage; res: http.ServerResponse }>();
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       // While draining, every response closes its connection (the client reconnects elsewhere).
       if (draining.value) res.shouldKeepAlive = false;
+      answering.set(req.socket, { req, res });
       inFlight.add(res);
       res.once("close", () => inFlight.delete(res));
       this.guard(req, res, undefined, () => this.handler(l, peerFor(req.socket), req, res, undefined));
@@ -163,6 +168,18 @@ export class ListenerManager {
     server.on("clientError", (err: Error, socket: net.Socket) => {
       const code = clientErrorCode(err);
       if (!code || !socket.writable) return void socket.destroy();
+      const current = answering.get(socket);
+      if (current !== undefined && current.res.headersSent) {
+        // Mid-response: cut it (a page written into its body would corrupt it), as Node does.
+        if (!current.res.writableEnded) return void socket.destroy();
+        // Answered already, the error is in that request's own body: the answer stands (end() lets
+        // it flush first) and nothing follows it.
+        if (!current.req.complete) {
+          socket.end();
+          setTimeout(() => socket.destroy(), LINGER_MS).unref();
+          return;
+        }
+      }
       const page = renderErrorPage(code, "-", undefined);
       socket.end(rawResponse(page.status, ["content-type", page.contentType], page.body));
     });

@@ -86,6 +86,20 @@ describe("requests Warren answers itself (items 5, 9, 10, 11)", () => {
     });
   }
 
+  // Found by the public-listener fuzz suite: Warren refused `Transfer-Encoding: identity` (bad_framing)
+  // at the head, then Node's parser failed on the body and the clientError handler wrote a second
+  // 400 on the same connection — one request, two responses, which desynchronises a front proxy.
+  for (const te of ["identity", "gzip", "xchunked"]) {
+    it(`answers Transfer-Encoding: ${te} once, with no second response from the parser's error`, async () => {
+      const before = origin.seen.length;
+      const r = await rawHttp(h.port(), `PUT /fz HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: ${te}\r\n\r\n0\r\n\r\nGET /hidden HTTP/1.1\r\nHost: app.test\r\n\r\n`, { idleMs: 500 });
+      assert.equal(r.status, 400);
+      assert.match(r.body, /bad_framing/);
+      assert.equal(r.raw.match(/^HTTP\/1\.1 /gm)?.length, 1, r.raw);
+      assert.equal(origin.seen.length, before);
+    });
+  }
+
   it("redirects keeping the path below the matched prefix (option), and the query", async () => {
     const r = await rawHttp(h.port(), "GET /old/thing/x?x=1 HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n");
     assert.equal(r.status, 301);
