@@ -126,8 +126,9 @@ export class ListenerManager {
     const inFlight = new Set<http.ServerResponse>();
     const upgraded = new Set<Duplex>();
     const draining = { value: false };
-    // The response each connection is answering, for clientError: a parse error found after it began
-    // (in the body of a request Warren already refused) must not add a second response to the stream.
+    // The request each connection is answering, for clientError: a parse error found while it is in
+    // flight (in its body, or in a request pipelined behind it) must not put a second response, or one
+    // out of order, on the connection.
     const answering = new WeakMap<net.Socket, { req: http.IncomingMessage; res: http.ServerResponse }>();
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       // While draining, every response closes its connection (the client reconnects elsewhere).
@@ -169,16 +170,22 @@ export class ListenerManager {
       const code = clientErrorCode(err);
       if (!code || !socket.writable) return void socket.destroy();
       const current = answering.get(socket);
-      if (current !== undefined && current.res.headersSent) {
+      if (current !== undefined && current.req.complete && !current.res.writableFinished) {
+        // The error is in a request pipelined behind one still being answered. Responses go out in
+        // order: a page now would arrive first and pass for the answer to the earlier request. That
+        // answer goes out, announcing the close, and the connection ends after it.
+        if (!current.res.headersSent) current.res.shouldKeepAlive = false;
+        current.res.once("finish", () => socket.end());
+        return;
+      }
+      if (current !== undefined && !current.req.complete && current.res.headersSent) {
         // Mid-response: cut it (a page written into its body would corrupt it), as Node does.
         if (!current.res.writableEnded) return void socket.destroy();
         // Answered already, the error is in that request's own body: the answer stands (end() lets
         // it flush first) and nothing follows it.
-        if (!current.req.complete) {
-          socket.end();
-          setTimeout(() => socket.destroy(), LINGER_MS).unref();
-          return;
-        }
+        socket.end();
+        setTimeout(() => socket.destroy(), LINGER_MS).unref();
+        return;
       }
       const page = renderErrorPage(code, "-", undefined);
       socket.end(rawResponse(page.status, ["content-type", page.contentType], page.body));

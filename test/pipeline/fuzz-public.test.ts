@@ -240,6 +240,8 @@ interface Case {
   halfClose?: boolean;
   /** The head reaches the origin before the error shows (a bad chunk mid-body): only completion is forbidden. */
   midBody?: boolean;
+  /** A valid request with garbage pipelined behind it: its own answer first, then the close. */
+  garbageBehind?: boolean;
 }
 
 const pick = <T,>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
@@ -270,7 +272,11 @@ function generate(rng: Rng, host: string, m: string): Case {
   const r = rng();
   // ~20% valid requests, in shapes the malformed ones mutate.
   if (r < 0.2) {
-    const shape = int(rng, 0, 6);
+    const shape = int(rng, 0, 7);
+    if (shape === 7) {
+      const g = pick(rng, ["NOT HTTP\r\n\r\n", "GET /x HTTP/1.1\r\nHost: a b\r\nX\x00: y\r\n\r\n", "\x00\x01\x02\r\n\r\n", "GET / HTTP/9.9\r\n\r\n"]);
+      return { kind: "valid GET, garbage pipelined behind", expect: "ok", garbageBehind: true, bytes: B(line() + hostH + "\r\n" + g), body: Buffer.alloc(0) };
+    }
     if (shape === 0) return { kind: "valid GET", expect: "ok", bytes: B(line() + hostH + "\r\n"), body: Buffer.alloc(0) };
     if (shape === 1) {
       const body = randomBody(rng, 3000);
@@ -492,7 +498,7 @@ describe(`public listener fuzz (seed ${SEED}, scale ${SCALE})`, () => {
         const m = `${target}-${SEED.toString(16)}-${i}`;
         const c = generate(rng, host, m);
         const d = delivery(rng, c.bytes);
-        const o = await exchange(port, d.pieces, { gapMs: d.gapMs, halfClose: c.halfClose === true, waitClose: c.mustClose === true });
+        const o = await exchange(port, d.pieces, { gapMs: d.gapMs, halfClose: c.halfClose === true, waitClose: c.mustClose === true || c.garbageBehind === true });
         outcomes.set(m, { c, o, how: d.how });
         const status = o.finals[0] ?? 0;
         counts[`${c.expect}:${status}`] = (counts[`${c.expect}:${status}`] ?? 0) + 1;
@@ -514,6 +520,7 @@ describe(`public listener fuzz (seed ${SEED}, scale ${SCALE})`, () => {
           if (status !== 0 && (status < 400 || status >= 500)) bad(`malformed request answered ${status}`);
           if (status === 0 && !o.closed) bad("malformed request: neither an answer nor a close");
         }
+        if (c.garbageBehind && (o.finals.length !== 1 || !o.closed)) bad(`garbage behind a valid request: answers ${o.finals.join(",")}, closed=${o.closed}`);
         if (c.mustClose && status >= 400 && status < 500 && !o.closed) bad("framing error answered without closing the connection");
         if (o.finals.length > 1 && status >= 400) bad(`a second response after a ${status}: ${o.finals.join(",")}`);
         if (i % LIVENESS_EVERY === LIVENESS_EVERY - 1) await liveness(i);

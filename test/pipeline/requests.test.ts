@@ -100,6 +100,16 @@ describe("requests Warren answers itself (items 5, 9, 10, 11)", () => {
     });
   }
 
+  // Found by the fuzz suite: garbage pipelined behind a request still in flight made the clientError
+  // handler write its 400 at once, ahead of the origin's answer, which was then lost: the client read
+  // a 400 for a request the origin had served.
+  it("answers a request before the garbage pipelined behind it, then closes", async () => {
+    const r = await rawHttp(h.port(), "GET /first HTTP/1.1\r\nHost: app.test\r\n\r\nNOT HTTP AT ALL\r\n\r\n", { idleMs: 2_000 });
+    assert.deepEqual(r.statuses, [200], r.raw);
+    assert.match(r.headers.connection ?? "", /close/i);
+    assert.equal(origin.seen.at(-1)!.url, "/first");
+  });
+
   it("redirects keeping the path below the matched prefix (option), and the query", async () => {
     const r = await rawHttp(h.port(), "GET /old/thing/x?x=1 HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n");
     assert.equal(r.status, 301);
