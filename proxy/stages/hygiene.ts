@@ -18,6 +18,9 @@ export const hygiene: Stage = {
     if (!host.ok) return answer(host.code);
     const framing = checkFraming(req.rawHeaders);
     if (framing) return answer(framing);
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing (an HTTP/1.0 hop
+    // behind would read the body otherwise); Node's parser would de-chunk it and forward it.
+    if (req.httpVersion === "1.0" && req.headers["transfer-encoding"] !== undefined) return answer("bad_framing");
     const target = checkRequestTarget(req.url ?? "", ctx.method, host.value);
     if (!target.ok) return answer(target.code);
     // `OPTIONS *` asks about the server, not a resource; no route serves it (nginx answers 400 too).

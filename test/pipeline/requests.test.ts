@@ -110,6 +110,15 @@ describe("requests Warren answers itself (items 5, 9, 10, 11)", () => {
     assert.equal(origin.seen.at(-1)!.url, "/first");
   });
 
+  // Found by the fuzz suite: Node de-chunked an HTTP/1.0 request's body and Warren forwarded it.
+  it("refuses Transfer-Encoding on an HTTP/1.0 request (RFC 9112 §6.1) and closes", async () => {
+    const before = origin.seen.length;
+    const r = await rawHttp(h.port(), "POST /te10 HTTP/1.0\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", { idleMs: 2_000 });
+    assert.equal(r.status, 400);
+    assert.match(r.body, /bad_framing/);
+    assert.equal(origin.seen.length, before);
+  });
+
   it("redirects keeping the path below the matched prefix (option), and the query", async () => {
     const r = await rawHttp(h.port(), "GET /old/thing/x?x=1 HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n");
     assert.equal(r.status, 301);
