@@ -129,11 +129,14 @@ export class ListenerManager {
     // The request each connection is answering, for clientError: a parse error found while it is in
     // flight (in its body, or in a request pipelined behind it) must not put a second response, or one
     // out of order, on the connection.
-    const answering = new WeakMap<net.Socket, { req: http.IncomingMessage; res: http.ServerResponse }>();
+    const answering = new WeakMap<net.Socket, { req: http.IncomingMessage; res: http.ServerResponse; finished: boolean }>();
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       // While draining, every response closes its connection (the client reconnects elsewhere).
       if (draining.value) res.shouldKeepAlive = false;
-      answering.set(req.socket, { req, res });
+      const entry = { req, res, finished: false };
+      answering.set(req.socket, entry);
+      // Registered after Node's own 'finish' handler, which ends a connection the response closes.
+      res.once("finish", () => (entry.finished = true));
       inFlight.add(res);
       res.once("close", () => inFlight.delete(res));
       this.guard(req, res, undefined, () => this.handler(l, peerFor(req.socket), req, res, undefined));
@@ -161,6 +164,9 @@ export class ListenerManager {
     } else {
       server = http.createServer(opts, onRequest);
     }
+    // Node keeps only the first 2000 headers by default and drops the rest unseen, so a second Host
+    // or a Transfer-Encoding past them escaped hygiene. maxHeaderSize bounds the count instead.
+    server.maxHeadersCount = 0;
     // Expect: 100-continue is Warren's to answer (once the body is wanted), not Node's at once.
     server.on("checkContinue", onRequest);
     server.on("checkExpectation", onRequest);
@@ -170,21 +176,25 @@ export class ListenerManager {
       const code = clientErrorCode(err);
       if (!code || !socket.writable) return void socket.destroy();
       const current = answering.get(socket);
-      if (current !== undefined && current.req.complete && !current.res.writableFinished) {
-        // The error is in a request pipelined behind one still being answered. Responses go out in
-        // order: a page now would arrive first and pass for the answer to the earlier request. That
-        // answer goes out, announcing the close, and the connection ends after it.
-        if (!current.res.headersSent) current.res.shouldKeepAlive = false;
-        current.res.once("finish", () => socket.end());
-        return;
-      }
       if (current !== undefined && !current.req.complete && current.res.headersSent) {
-        // Mid-response: cut it (a page written into its body would corrupt it), as Node does.
+        // The error is in the body of a request being answered or answered already. Mid-response: cut
+        // it (a page written into its body would corrupt it), as Node does. Answered: the answer
+        // stands (end() lets it flush first) and nothing follows it.
         if (!current.res.writableEnded) return void socket.destroy();
-        // Answered already, the error is in that request's own body: the answer stands (end() lets
-        // it flush first) and nothing follows it.
         socket.end();
         setTimeout(() => socket.destroy(), LINGER_MS).unref();
+        return;
+      }
+      if (current !== undefined && current.req.complete && !current.finished) {
+        // The error is in a request pipelined behind one still being answered. Responses go out in
+        // order: a page now would pass for the answer to the earlier request. Its answer goes first
+        // (announcing the close when it has not started); the page only if the connection stays open.
+        if (!current.res.headersSent) current.res.shouldKeepAlive = false;
+        current.res.once("finish", () => {
+          if (!socket.writable) return;
+          const page = renderErrorPage(code, "-", undefined);
+          socket.end(rawResponse(page.status, ["content-type", page.contentType], page.body));
+        });
         return;
       }
       const page = renderErrorPage(code, "-", undefined);
