@@ -20,7 +20,7 @@ import { RouteAction, TargetKind } from "../../proto/gen/warren/v1/proxy_pb.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x13f00d) >>> 0;
 const SCALE = Math.max(1, Number(process.env.FUZZ_SCALE ?? 1));
-const CASES_PER_TARGET = Math.round(160 * SCALE);
+const CASES_PER_TARGET = Math.round(250 * SCALE);
 const LIVENESS_EVERY = 20;
 const AGENT = "agt_fuzzfuzzfuzzfuzz";
 
@@ -422,7 +422,7 @@ function generate(rng: Rng, host: string, m: string): Case {
       const v = int(rng, 0, 4);
       if (v === 0) return { kind: "CL body cut short", expect: "reject", midBody: true, halfClose: true, bytes: B(line("POST") + hostH + "Content-Length: 100\r\n\r\nabc") };
       const expects = ["Expect: 100-continue, foo\r\n", "Expect: foo\r\n", "Expect: 100-continue\r\nExpect: 100-continue\r\n", "Expect: 200-ok\r\n"];
-      return { kind: `expect #${v}`, expect: v === 3 ? "either" : "reject", bytes: B(line("POST") + hostH + expects[v - 1]! + "Content-Length: 3\r\n\r\nabc") };
+      return { kind: `expect #${v}`, expect: "reject", bytes: B(line("POST") + hostH + expects[v - 1]! + "Content-Length: 3\r\n\r\nabc") };
     }
     default: {
       // Garbage.
@@ -435,7 +435,8 @@ function generate(rng: Rng, host: string, m: string): Case {
         "GET\r\n\r\n",
         `GET ${path}\r\n\r\n`,
       ];
-      return { kind: `garbage #${v}`, expect: "reject", bytes: B(g[v]!) };
+      // Empty lines before a request are skipped (RFC 9112 §2.2): that one waits for more, so end it.
+      return { kind: `garbage #${v}`, expect: "reject", halfClose: v === 1, bytes: B(g[v]!) };
     }
   }
 }
@@ -493,6 +494,7 @@ describe(`public listener fuzz (seed ${SEED}, scale ${SCALE})`, () => {
       const failures: string[] = [];
       const outcomes = new Map<string, { c: Case; o: Outcome; how: string }>();
       const counts: Record<string, number> = {};
+      const tolerated = new Set<string>();
       const started = Date.now();
       const port = h.port();
       const show = (c: Case, how: string, o: Outcome) =>
@@ -512,6 +514,7 @@ describe(`public listener fuzz (seed ${SEED}, scale ${SCALE})`, () => {
         outcomes.set(m, { c, o, how: d.how });
         const status = o.finals[0] ?? 0;
         counts[`${c.expect}:${status}`] = (counts[`${c.expect}:${status}`] ?? 0) + 1;
+        if (c.expect === "either" || status === 0) tolerated.add(`${c.kind}→${status}`);
         const bad = (why: string) => failures.push(`case ${i} ${why}\n${show(c, d.how, o)}`);
         if (o.statuses.some((s) => s >= 500)) bad("got a 5xx");
         if (o.hung) bad("hung: no answer and no close, even after a half-close");
@@ -551,7 +554,7 @@ describe(`public listener fuzz (seed ${SEED}, scale ${SCALE})`, () => {
         if (got.c.expect === "reject" && s.complete) failures.push(`origin completed a malformed request (${s.method} ${s.url})\n${show(got.c, got.how, got.o)}`);
       }
       const ms = Date.now() - started;
-      console.log(`fuzz-public ${target}: ${CASES_PER_TARGET} cases in ${ms} ms; expect:status counts ${JSON.stringify(counts)}`);
+      console.log(`fuzz-public ${target}: ${CASES_PER_TARGET} cases in ${ms} ms; expect:status counts ${JSON.stringify(counts)}; tolerated, and closes without an answer: ${[...tolerated].sort().join("; ")}`);
       assert.equal(failures.length, 0, `${failures.length} failures (FUZZ_SEED=${SEED}):\n${failures.slice(0, 15).join("\n")}`);
     });
   }
