@@ -532,6 +532,19 @@ interface Row {
   stealPct: number;
   /** Closed-loop rows with --rounds > 1: req/s of every round, in order. */
   roundsRps?: number[];
+  /** Closed-loop rows served by a Warren process, with wrk: its CPU time (user + sys) per request made, warm-up included. */
+  cpuUsPerReq?: number;
+}
+
+/** User + system CPU of a process so far, in µs (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuUs(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return null;
+  }
 }
 
 async function measure(c: string, body: string, rate: number | undefined, fn: () => Promise<LoadResult>): Promise<Row> {
@@ -618,6 +631,8 @@ interface Target {
   case: string;
   base: string;
   host?: string;
+  /** The Warren process that serves this row: its CPU time per request is reported. */
+  pid?: number;
   /** Run before and after each measurement of this row (e.g. add and remove WAF rules). */
   around?: Around;
   /** After each measurement of this row, before around.after(): throws when the row measured the wrong thing. */
@@ -822,21 +837,21 @@ async function startAll(origin: OriginProc, cleanup: (() => Promise<void>)[]) {
     ...(nginx ? [{ case: "nginx proxy_pass", base: `http://127.0.0.1:${nginx.port}` }] : []),
     { case: "bare node proxy", base: bare.url },
     { case: "bare proxy via tunnel", base: bareTunnel.url },
-    { case: "warren direct", base: `http://127.0.0.1:${warren.port}`, host: "direct.bench" },
+    { case: "warren direct", base: `http://127.0.0.1:${warren.port}`, host: "direct.bench", pid: warren.w.child.pid },
     { case: "warren via agent", base: `http://127.0.0.1:${warren.port}`, host: "agent.bench" },
     // The same gateway and route as "warren direct", with ten WAF rules no request matches added just
     // for this row: what rules cost when they don't fire, without a second process to compare with.
-    { case: "warren + 10 WAF rules", base: `http://127.0.0.1:${warren.port}`, host: "direct.bench", around: warren.wafRules(BENCH_WAF_RULES) },
+    { case: "warren + 10 WAF rules", base: `http://127.0.0.1:${warren.port}`, host: "direct.bench", pid: warren.w.child.pid, around: warren.wafRules(BENCH_WAF_RULES) },
     // The same gateway and route again, with five rate-limit rules that every request matches and
     // counts against (in memory), added just for this row.
-    { case: RL_MEMORY, base: warrenBase, host: "direct.bench", around: rlMemory, verify: rateLimitCheck(warren, rlMemory, warrenBase, "direct.bench") },
+    { case: RL_MEMORY, base: warrenBase, host: "direct.bench", pid: warren.w.child.pid, around: rlMemory, verify: rateLimitCheck(warren, rlMemory, warrenBase, "direct.bench") },
     // The same gateway and route again, with a cache rule added just for this row: every measured
     // request is a hit from the memory tier (checked by the cache's counters after the row).
-    { case: CACHED, base: warrenBase, host: "direct.bench", ...cachedRow(warren, warrenBase, "direct.bench") },
+    { case: CACHED, base: warrenBase, host: "direct.bench", pid: warren.w.child.pid, ...cachedRow(warren, warrenBase, "direct.bench") },
   ];
   if (warrenRedis && rlRedis && redis) {
     const base = `http://127.0.0.1:${warrenRedis.port}`;
-    targets.push({ case: RL_REDIS, base, host: "direct.bench", around: rlRedis, verify: rateLimitCheck(warrenRedis, rlRedis, base, "direct.bench", redis) });
+    targets.push({ case: RL_REDIS, base, host: "direct.bench", pid: warrenRedis.w.child.pid, around: rlRedis, verify: rateLimitCheck(warrenRedis, rlRedis, base, "direct.bench", redis) });
   }
   for (const t of targets) for (const s of SIZES) await waitHttp(t.base + s.path, t.host, s.bytes, 15_000);
   return { nginx, bare, bareTunnel, bareAgent, warren, warrenRedis, redis, targets };
@@ -918,7 +933,11 @@ async function main(): Promise<void> {
     const measureTarget = async (t: Target, s: (typeof SIZES)[number], rate?: number): Promise<Row> => {
       await t.around?.before();
       try {
+        const cpu0 = rate === undefined ? cpuUs(t.pid) : null;
         const row = await measure(t.case, s.label, rate, () => (rate === undefined ? closedLoop(t.base + s.path, t.host) : nodeLoad(t.base + s.path, t.host, rate)));
+        const cpu1 = cpu0 === null ? null : cpuUs(t.pid);
+        const warm = (row.result as LoadResult & { warmupRequests?: number }).warmupRequests;
+        if (cpu0 !== null && cpu1 !== null && warm !== undefined) row.cpuUsPerReq = (cpu1 - cpu0) / Math.max(1, row.result.requests + warm);
         await t.verify?.(row.result, s.path);
         return row;
       } finally {
@@ -1046,6 +1065,11 @@ async function main(): Promise<void> {
     lines.push(`node ${process.version}, ${readFileSync("/proc/cpuinfo", "utf8").split("\n").filter((x) => x.startsWith("processor")).length} CPUs${nginx ? "" : "; nginx: not available"}`);
     lines.push("");
     lines.push(table(rows));
+    const cpuRows = rows.filter((r) => r.cpuUsPerReq !== undefined);
+    if (cpuRows.length) {
+      lines.push("Warren's CPU time (user + sys) per request made, warm-up included" + (ROUNDS > 1 ? " (median round)" : "") + ":");
+      for (const r of cpuRows) lines.push(`  ${r.case.padEnd(34)} ${r.body.padEnd(6)} ${fmt(r.cpuUsPerReq!, 0)} µs`);
+    }
     const lag = rows.filter((r) => r.result.lagP99Ms !== undefined).map((r) => fmt(r.result.lagP99Ms!));
     if (lag.length) lines.push(`(fixed-rate rows: latency from hand-off to the pool; generator schedule lag p99 ${lag.join(" / ")} ms; machine ${idleBefore.toFixed(0)}% idle before the run)`);
     lines.push("");
@@ -1078,7 +1102,7 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       nginx: nginx !== null,
       idleBeforePct: idleBefore,
-      rows: rows.map((r) => ({ case: r.case, body: r.body, rate: r.rate ?? null, ...r.result, machineIdlePct: r.idlePct, stealPct: r.stealPct, roundsRps: r.roundsRps ?? null })),
+      rows: rows.map((r) => ({ case: r.case, body: r.body, rate: r.rate ?? null, ...r.result, machineIdlePct: r.idlePct, stealPct: r.stealPct, roundsRps: r.roundsRps ?? null, warrenCpuUsPerReq: r.cpuUsPerReq ?? null })),
       goals,
       ratios,
       addedP99GoalMs: GOALS.addedP99Ms,
