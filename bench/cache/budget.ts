@@ -5,7 +5,8 @@
 // 16–64 KiB chunks a tick apart, as the cache tee sees them, and a hot set of recent small objects is
 // read back throughout. RSS is sampled every 20 ms, the folder (a du-like walk, apparent sizes and
 // allocated blocks) every 100 ms.
-// Memory tier: the test helpers' MapCacheStore (a Map within a byte budget) until proxy/cache/memory-tier.ts lands.
+// The store is the one `warren serve` opens (proxy/cache/open-store.ts): the real MemoryTier in front
+// of the disk tier, both under the settings' budgets.
 // `--control` runs the same traffic past no cache: the buffers alone (fresh per chunk, as from the
 // network) cost RSS through GC lag whether or not anything is cached.
 // Run: node --import tsx bench/cache/budget.ts [--total-mib 1024] [--memory-mib 64] [--disk-mib 256] [--concurrency 8] [--mib-per-s 150] [--control] [--json]
@@ -17,7 +18,7 @@ import { join } from "node:path";
 import { setImmediate as tick, setTimeout as sleep } from "node:timers/promises";
 import { openTieredStore } from "../../proxy/cache/tiered-store.ts";
 import { metaFor } from "../../test/helpers/cache-entries.ts";
-import { MapCacheStore } from "../../test/helpers/map-cache-store.ts";
+import { MemoryTier } from "../../proxy/cache/memory-tier.ts";
 
 const { values } = parseArgs({
   options: {
@@ -100,8 +101,7 @@ function walk(dir: string): { bytes: number; blocks: number; files: number } {
 }
 
 const dir = mkdtempSync(join(tmpdir(), "warren-cache-budget-"));
-const memory = new MapCacheStore(settings.memoryBytes, settings.maxEntries);
-const store = await openTieredStore(join(dir, "cache"), settings, memory);
+const store = await openTieredStore(join(dir, "cache"), settings, new MemoryTier(settings));
 const pool = randomBytes(MiB);
 
 // The baseline is taken once the index writer thread is up (its first batch written).
@@ -211,7 +211,7 @@ const result = {
   maxRssMiB: mib(maxRss),
   rssGrowthMiB: mib(rssGrowth),
   rssGrowthGoalMiB: mib(settings.memoryBytes + 64 * MiB),
-  maxMemoryTierMiB: mib(Math.max(maxMemoryTier, memory.peakBytes)),
+  maxMemoryTierMiB: mib(maxMemoryTier),
   memoryBudgetMiB: mib(settings.memoryBytes),
   maxFolderMiB: mib(maxFolder.bytes),
   maxFolderAllocatedMiB: mib(maxFolder.blocks),
@@ -220,7 +220,7 @@ const result = {
   endFolderMiB: mib(end.bytes),
   endEntries: { memory: usage.memory.entries, disk: usage.disk.entries },
   endBytesMiB: { memory: mib(usage.memory.bytes), disk: mib(usage.disk.bytes) },
-  ok: rssGrowth <= settings.memoryBytes + 64 * MiB && maxFolder.bytes <= settings.diskBytes && Math.max(maxMemoryTier, memory.peakBytes) <= settings.memoryBytes,
+  ok: rssGrowth <= settings.memoryBytes + 64 * MiB && maxFolder.bytes <= settings.diskBytes && maxMemoryTier <= settings.memoryBytes,
 };
 if (values.json) console.log(JSON.stringify(result));
 else {

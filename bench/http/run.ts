@@ -14,6 +14,11 @@
 //   warren + 10 WAF rules  "warren direct" with ten WAF rules that do not match (bench/http/waf-rules.ts)
 //   warren + 5 rate limits (memory)  "warren direct" with five rate-limit rules that all match and
 //                    count (bench/http/rate-limit-rules.ts), in the gateway's memory
+//   warren cached (100 % hits)  "warren direct" with a cache rule (bench/http/cache-rule.ts) added
+//                    for the row: every request is answered from the memory tier. Before the row the
+//                    entry is stored and one request must say `Cache-Status: Warren; hit`; after it
+//                    the cache's hit count (GetCacheUsage) must have grown by the requests made and
+//                    its miss count not at all, or the bench fails.
 //   warren + 5 rate limits (redis)   the same rules in a second `warren serve` whose RATE_LIMIT_STORE
 //                    is a redis-server this bench starts on loopback ("redis-server: not available"
 //                    and the row is skipped when missing); also open-loop beside warren direct at
@@ -56,6 +61,7 @@ import type { LoadResult } from "./load.ts";
 import { formatSummary, summarize, type ProfileSummary } from "./profile-summary.ts";
 import { BENCH_WAF_RULES } from "./waf-rules.ts";
 import { BENCH_RATE_LIMIT_RULES, CHECKED_RATE_LIMIT, CHECKED_RATE_LIMIT_RULE } from "./rate-limit-rules.ts";
+import { BENCH_CACHE_RULE } from "./cache-rule.ts";
 import { RedisServer, redisMissing } from "../../test/helpers/redis-server.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -96,9 +102,11 @@ const RATIO_GOALS = [
   { id: "agentVsDirect", body: "64 KiB", num: "warren via agent", den: "warren direct", min: 0.7 },
   { id: "wafVsDirect", body: "1 KiB", num: "warren + 10 WAF rules", den: "warren direct", min: 0.9 },
   { id: "rateLimitsVsDirect", body: "1 KiB", num: "warren + 5 rate limits (memory)", den: "warren direct", min: 0.9 },
+  { id: "cachedVsDirect", body: "1 KiB", num: "warren cached (100 % hits)", den: "warren direct", min: 1.5 },
 ] as const;
 const RL_MEMORY = "warren + 5 rate limits (memory)";
 const RL_REDIS = "warren + 5 rate limits (redis)";
+const CACHED = "warren cached (100 % hits)";
 /** --cases: which closed-loop rows to measure. */
 const CASES = argv.cases ? argv.cases.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean) : undefined;
 const selected = (c: string) => CASES === undefined || CASES.some((x) => c.toLowerCase().includes(x));
@@ -115,6 +123,7 @@ const INFO_RATIOS = [
   { id: "wafVsDirect", num: "warren + 10 WAF rules", den: "warren direct" },
   { id: "rateLimitsVsDirect", num: RL_MEMORY, den: "warren direct" },
   { id: "redisRateLimitsVsDirect", num: RL_REDIS, den: "warren direct" },
+  { id: "cachedVsDirect", num: CACHED, den: "warren direct" },
 ] as const;
 
 
@@ -330,6 +339,8 @@ interface WarrenBench {
   wafRules(rules: readonly Record<string, unknown>[]): Around;
   /** The same for rate-limit rules; ids() are those of the rules added by the last before(). */
   rateLimitRules(rules: readonly Record<string, unknown>[]): Around & { ids(): string[] };
+  /** The same for cache rules; after() also purges the whole cache. */
+  cacheRules(rules: readonly Record<string, unknown>[]): Around & { ids(): string[] };
   /** A management API call as the admin; throws unless it answers 200. */
   call(procedure: string, body: unknown): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
@@ -391,7 +402,7 @@ async function startWarrenBench(
     agent = opts.agentNodeFlags ? startAgentWithFlags(opts.agentNodeFlags, w, handle, agentEnv) : startAgent(w, handle, agentEnv);
     await withTimeout(w.waitForLog(isMsg("agent online", (x) => x.agentId === handle.id)), 30_000, "agent online");
   }
-  const policyRules = (kind: "WafRule" | "RateLimitRule", rules: readonly Record<string, unknown>[]) => {
+  const policyRules = (kind: "WafRule" | "RateLimitRule" | "CacheRule", rules: readonly Record<string, unknown>[]) => {
     const ids: string[] = [];
     return {
       async before() {
@@ -403,6 +414,7 @@ async function startWarrenBench(
       },
       async after() {
         for (const id of ids.splice(0)) await api.call(`PolicyService/Delete${kind}`, { id }, c);
+        if (kind === "CacheRule") await api.call("PolicyService/PurgeCache", { all: true }, c);
       },
       ids: () => [...ids],
     };
@@ -414,6 +426,7 @@ async function startWarrenBench(
     port: l.status.boundPort,
     wafRules: (rules) => policyRules("WafRule", rules),
     rateLimitRules: (rules) => policyRules("RateLimitRule", rules),
+    cacheRules: (rules) => policyRules("CacheRule", rules),
     async call(procedure, body) {
       const r = await api.call(procedure, body, c);
       if (r.status !== 200) throw new Error(`${procedure}: ${r.status} ${r.text}`);
@@ -500,10 +513,11 @@ async function nodeLoad(url: string, host: string | undefined, rate?: number): P
 
 const useWrk = argv.gen !== "node" && ensureInstalled("wrk", "wrk");
 
-async function closedLoop(url: string, host: string | undefined): Promise<LoadResult> {
+/** With wrk, `warmupRequests` is what the discarded warm-up made (load.ts counts only its measured window). */
+async function closedLoop(url: string, host: string | undefined): Promise<LoadResult & { warmupRequests?: number }> {
   if (!useWrk) return nodeLoad(url, host);
-  await wrk(url, host, WARMUP, false); // warm-up, discarded
-  return wrk(url, host, DURATION, true);
+  const warm = await wrk(url, host, WARMUP, false); // warm-up, discarded
+  return { ...(await wrk(url, host, DURATION, true)), warmupRequests: warm.requests };
 }
 
 // ---------------------------------------------------------------- the run
@@ -518,6 +532,19 @@ interface Row {
   stealPct: number;
   /** Closed-loop rows with --rounds > 1: req/s of every round, in order. */
   roundsRps?: number[];
+  /** Closed-loop rows served by a Warren process, with wrk: its CPU time (user + sys) per request made, warm-up included. */
+  cpuUsPerReq?: number;
+}
+
+/** User + system CPU of a process so far, in µs (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuUs(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return null;
+  }
 }
 
 async function measure(c: string, body: string, rate: number | undefined, fn: () => Promise<LoadResult>): Promise<Row> {
@@ -556,7 +583,7 @@ function table(rows: Row[]): string {
 }
 
 /** `which`: the body path (/1k, /64k) to load each pass with, or undefined to skip that pass. */
-async function profilePass(originUrl: string, which: { direct?: string; agent?: string; rateLimits?: string }): Promise<Record<string, ProfileSummary>> {
+async function profilePass(originUrl: string, which: { direct?: string; agent?: string; rateLimits?: string; cached?: string }): Promise<Record<string, ProfileSummary>> {
   const profDir = join(outDir, "prof");
   rmSync(profDir, { recursive: true, force: true });
   mkdirSync(profDir, { recursive: true });
@@ -565,16 +592,18 @@ async function profilePass(originUrl: string, which: { direct?: string; agent?: 
     const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile") && f.includes(`.${pid}.0.`));
     return files.length ? join(dir, files[0]!) : undefined;
   };
-  const pass = async (name: string, host: string, withAgent: boolean, path: string, rateLimits = false) => {
+  const pass = async (name: string, host: string, withAgent: boolean, path: string, rateLimits = false, cached = false) => {
     const dir = join(profDir, name);
     mkdirSync(dir, { recursive: true });
     const flags = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
     const size = SIZES.find((x) => x.path === path) ?? SIZES[0];
-    note(`profile pass "${name}": warren${withAgent ? " + agent" : ""}${rateLimits ? " + 5 rate limits (memory)" : ""} with --cpu-prof under ${host} ${size.label} load`);
+    note(`profile pass "${name}": warren${withAgent ? " + agent" : ""}${rateLimits ? " + 5 rate limits (memory)" : ""}${cached ? " + a cache rule (100 % hits)" : ""} with --cpu-prof under ${host} ${size.label} load`);
     const b = await startWarrenBench(originUrl, { withAgent, serverNodeFlags: flags, agentNodeFlags: withAgent ? flags : undefined });
     if (rateLimits) await b.rateLimitRules(BENCH_RATE_LIMIT_RULES).before();
     const url = `http://127.0.0.1:${b.port}${size.path}`;
     await waitHttp(url, host, size.bytes, 15_000);
+    const cache = cached ? cachedRow(b, `http://127.0.0.1:${b.port}`, host) : undefined;
+    await cache?.around.before();
     const us = () => Number(process.hrtime.bigint() / 1000n);
     // Warm-up is left out of the profile window; the generator runs in its own process.
     if (useWrk) await wrk(url, host, WARMUP, false);
@@ -582,6 +611,7 @@ async function profilePass(originUrl: string, which: { direct?: string; agent?: 
     const load = useWrk ? await wrk(url, host, Math.max(3, DURATION - 3), false) : await nodeLoad(url, host);
     const window = { fromUs, toUs: us() };
     note(`  ${Math.round(load.rps)} req/s under the profiler`);
+    await cache?.verify(load, size.path).catch((e: Error) => note(`  ${e.message}`));
     const serverPid = b.w.child.pid;
     const agentPid = b.agent?.child.pid;
     await b.stop();
@@ -593,6 +623,7 @@ async function profilePass(originUrl: string, which: { direct?: string; agent?: 
   if (which.direct) await pass("direct", "direct.bench", false, which.direct);
   if (which.agent) await pass("agent", "agent.bench", true, which.agent);
   if (which.rateLimits) await pass("rate limits", "direct.bench", false, which.rateLimits, true);
+  if (which.cached) await pass("cached", "direct.bench", false, which.cached, false, true);
   return result;
 }
 
@@ -600,6 +631,8 @@ interface Target {
   case: string;
   base: string;
   host?: string;
+  /** The Warren process that serves this row: its CPU time per request is reported. */
+  pid?: number;
   /** Run before and after each measurement of this row (e.g. add and remove WAF rules). */
   around?: Around;
   /** After each measurement of this row, before around.after(): throws when the row measured the wrong thing. */
@@ -711,6 +744,60 @@ function rateLimitCheck(b: WarrenBench, rules: ReturnType<WarrenBench["rateLimit
   };
 }
 
+/**
+ * The cached row: around it the cache rule is added, every body size stored and checked to be a hit
+ * (`Cache-Status: Warren; hit`); after each measurement the cache's counters (GetCacheUsage) must
+ * say that every request the generator made was a hit and none a miss, or the bench fails. wrk's
+ * warm-up counts too (its requests are hits as well), and up to one request per connection of each
+ * wrk run may have been answered after wrk stopped counting.
+ */
+function cachedRow(b: WarrenBench, base: string, host: string): { around: Around; verify: NonNullable<Target["verify"]> } {
+  const rules = b.cacheRules([BENCH_CACHE_RULE]);
+  const usage = async () => {
+    const u = await b.call("PolicyService/GetCacheUsage", {});
+    return { hits: Number(u.hits ?? 0), misses: Number(u.misses ?? 0), memoryEntries: Number((u.memory as { entries?: string } | undefined)?.entries ?? 0) };
+  };
+  const probe = async (path: string) => {
+    const r = await request(base + path, { headers: { host } });
+    await r.body.dump();
+    return { status: r.statusCode, cacheStatus: String(r.headers["cache-status"] ?? "-") };
+  };
+  let before = { hits: 0, misses: 0, memoryEntries: 0 };
+  return {
+    around: {
+      async before() {
+        await rules.before();
+        for (const s of SIZES) {
+          let p = await probe(s.path);
+          // The first request stores the entry (commit at the end of its body); the next is a hit.
+          for (let i = 0; i < 20 && !(p.status === 200 && p.cacheStatus === "Warren; hit"); i++) {
+            await new Promise((res) => setTimeout(res, 50));
+            p = await probe(s.path);
+          }
+          if (p.status !== 200 || p.cacheStatus !== "Warren; hit") throw new Error(`cache check: ${host}${s.path} is no hit after warming: ${p.status}, Cache-Status ${p.cacheStatus}`);
+        }
+        before = await usage();
+        if (before.memoryEntries < SIZES.length) throw new Error(`cache check: ${before.memoryEntries} entries in the memory tier, expected ${SIZES.length}`);
+      },
+      after: () => rules.after(),
+    },
+    async verify(result, path) {
+      const after = await usage();
+      const hits = after.hits - before.hits;
+      const misses = after.misses - before.misses;
+      const warmup = (result as LoadResult & { warmupRequests?: number }).warmupRequests;
+      const made = result.requests + (warmup ?? 0);
+      const slack = warmup === undefined ? Infinity : 2 * CONNS;
+      const what = `${hits} hits and ${misses} misses counted for ${made} requests made (${result.requests} measured${warmup === undefined ? "" : ` + ${warmup} warm-up`}) on ${host}${path}`;
+      if (misses !== 0 || hits < made || hits > made + slack) throw new Error(`cache check: ${what}; expected every request a hit`);
+      const p = await probe(path);
+      if (p.cacheStatus !== "Warren; hit") throw new Error(`cache check: a request after the row answered ${p.status}, Cache-Status ${p.cacheStatus}`);
+      before = await usage();
+      note(`  cache hits counted: ${what}`);
+    },
+  };
+}
+
 /** Everything the closed-loop rows load, started once. */
 async function startAll(origin: OriginProc, cleanup: (() => Promise<void>)[]) {
   const nginx = await startNginx(origin.port);
@@ -750,18 +837,21 @@ async function startAll(origin: OriginProc, cleanup: (() => Promise<void>)[]) {
     ...(nginx ? [{ case: "nginx proxy_pass", base: `http://127.0.0.1:${nginx.port}` }] : []),
     { case: "bare node proxy", base: bare.url },
     { case: "bare proxy via tunnel", base: bareTunnel.url },
-    { case: "warren direct", base: `http://127.0.0.1:${warren.port}`, host: "direct.bench" },
+    { case: "warren direct", base: `http://127.0.0.1:${warren.port}`, host: "direct.bench", pid: warren.w.child.pid },
     { case: "warren via agent", base: `http://127.0.0.1:${warren.port}`, host: "agent.bench" },
     // The same gateway and route as "warren direct", with ten WAF rules no request matches added just
     // for this row: what rules cost when they don't fire, without a second process to compare with.
-    { case: "warren + 10 WAF rules", base: `http://127.0.0.1:${warren.port}`, host: "direct.bench", around: warren.wafRules(BENCH_WAF_RULES) },
+    { case: "warren + 10 WAF rules", base: `http://127.0.0.1:${warren.port}`, host: "direct.bench", pid: warren.w.child.pid, around: warren.wafRules(BENCH_WAF_RULES) },
     // The same gateway and route again, with five rate-limit rules that every request matches and
     // counts against (in memory), added just for this row.
-    { case: RL_MEMORY, base: warrenBase, host: "direct.bench", around: rlMemory, verify: rateLimitCheck(warren, rlMemory, warrenBase, "direct.bench") },
+    { case: RL_MEMORY, base: warrenBase, host: "direct.bench", pid: warren.w.child.pid, around: rlMemory, verify: rateLimitCheck(warren, rlMemory, warrenBase, "direct.bench") },
+    // The same gateway and route again, with a cache rule added just for this row: every measured
+    // request is a hit from the memory tier (checked by the cache's counters after the row).
+    { case: CACHED, base: warrenBase, host: "direct.bench", pid: warren.w.child.pid, ...cachedRow(warren, warrenBase, "direct.bench") },
   ];
   if (warrenRedis && rlRedis && redis) {
     const base = `http://127.0.0.1:${warrenRedis.port}`;
-    targets.push({ case: RL_REDIS, base, host: "direct.bench", around: rlRedis, verify: rateLimitCheck(warrenRedis, rlRedis, base, "direct.bench", redis) });
+    targets.push({ case: RL_REDIS, base, host: "direct.bench", pid: warrenRedis.w.child.pid, around: rlRedis, verify: rateLimitCheck(warrenRedis, rlRedis, base, "direct.bench", redis) });
   }
   for (const t of targets) for (const s of SIZES) await waitHttp(t.base + s.path, t.host, s.bytes, 15_000);
   return { nginx, bare, bareTunnel, bareAgent, warren, warrenRedis, redis, targets };
@@ -823,6 +913,7 @@ async function main(): Promise<void> {
         direct: selected("warren direct") ? "/1k" : undefined,
         agent: selected("warren via agent") ? "/64k" : undefined,
         rateLimits: selected(RL_MEMORY) ? "/1k" : undefined,
+        cached: selected(CACHED) ? "/1k" : undefined,
       });
       for (const [label, sum] of Object.entries(profiles)) console.log("\n" + formatSummary(sum, label));
     } finally {
@@ -842,7 +933,11 @@ async function main(): Promise<void> {
     const measureTarget = async (t: Target, s: (typeof SIZES)[number], rate?: number): Promise<Row> => {
       await t.around?.before();
       try {
+        const cpu0 = rate === undefined ? cpuUs(t.pid) : null;
         const row = await measure(t.case, s.label, rate, () => (rate === undefined ? closedLoop(t.base + s.path, t.host) : nodeLoad(t.base + s.path, t.host, rate)));
+        const cpu1 = cpu0 === null ? null : cpuUs(t.pid);
+        const warm = (row.result as LoadResult & { warmupRequests?: number }).warmupRequests;
+        if (cpu0 !== null && cpu1 !== null && warm !== undefined) row.cpuUsPerReq = (cpu1 - cpu0) / Math.max(1, row.result.requests + warm);
         await t.verify?.(row.result, s.path);
         return row;
       } finally {
@@ -956,6 +1051,7 @@ async function main(): Promise<void> {
       direct: missedGoal("directVsBare") ? pathOf(missedGoal("directVsBare")!.body) : p99Miss ? pathOf(p99Miss.body) : undefined,
       agent: missedGoal("agentVsDirect") ? pathOf(missedGoal("agentVsDirect")!.body) : undefined,
       rateLimits: missedGoal("rateLimitsVsDirect") ? pathOf(missedGoal("rateLimitsVsDirect")!.body) : undefined,
+      cached: missedGoal("cachedVsDirect") ? pathOf(missedGoal("cachedVsDirect")!.body) : undefined,
     };
 
     const mib = (k: number | null) => (k === null ? "-" : `${(k / 1024).toFixed(1)} MiB`);
@@ -969,6 +1065,11 @@ async function main(): Promise<void> {
     lines.push(`node ${process.version}, ${readFileSync("/proc/cpuinfo", "utf8").split("\n").filter((x) => x.startsWith("processor")).length} CPUs${nginx ? "" : "; nginx: not available"}`);
     lines.push("");
     lines.push(table(rows));
+    const cpuRows = rows.filter((r) => r.cpuUsPerReq !== undefined);
+    if (cpuRows.length) {
+      lines.push("Warren's CPU time (user + sys) per request made, warm-up included" + (ROUNDS > 1 ? " (median round)" : "") + ":");
+      for (const r of cpuRows) lines.push(`  ${r.case.padEnd(34)} ${r.body.padEnd(6)} ${fmt(r.cpuUsPerReq!, 0)} µs`);
+    }
     const lag = rows.filter((r) => r.result.lagP99Ms !== undefined).map((r) => fmt(r.result.lagP99Ms!));
     if (lag.length) lines.push(`(fixed-rate rows: latency from hand-off to the pool; generator schedule lag p99 ${lag.join(" / ")} ms; machine ${idleBefore.toFixed(0)}% idle before the run)`);
     lines.push("");
@@ -1001,7 +1102,7 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       nginx: nginx !== null,
       idleBeforePct: idleBefore,
-      rows: rows.map((r) => ({ case: r.case, body: r.body, rate: r.rate ?? null, ...r.result, machineIdlePct: r.idlePct, stealPct: r.stealPct, roundsRps: r.roundsRps ?? null })),
+      rows: rows.map((r) => ({ case: r.case, body: r.body, rate: r.rate ?? null, ...r.result, machineIdlePct: r.idlePct, stealPct: r.stealPct, roundsRps: r.roundsRps ?? null, warrenCpuUsPerReq: r.cpuUsPerReq ?? null })),
       goals,
       ratios,
       addedP99GoalMs: GOALS.addedP99Ms,
@@ -1012,12 +1113,14 @@ async function main(): Promise<void> {
     for (const c of cleanup.splice(0)) await c();
     note("stopped");
 
-    if (!argv["no-profile"] && (argv.profile || missed.direct || missed.agent || missed.rateLimits)) {
+    if (!argv["no-profile"] && (argv.profile || missed.direct || missed.agent || missed.rateLimits || missed.cached)) {
       const o2 = await startOriginProcess();
       cleanup.push(() => o2.stop());
       const profiles = await profilePass(
         o2.url,
-        argv.profile ? { direct: missed.direct ?? "/1k", agent: missed.agent ?? "/64k", rateLimits: missed.rateLimits ?? (selected(RL_MEMORY) ? "/1k" : undefined) } : missed,
+        argv.profile
+          ? { direct: missed.direct ?? "/1k", agent: missed.agent ?? "/64k", rateLimits: missed.rateLimits ?? (selected(RL_MEMORY) ? "/1k" : undefined), cached: missed.cached ?? (selected(CACHED) ? "/1k" : undefined) }
+          : missed,
       );
       report.profiles = profiles;
       console.log("\nCPU profiles (goals missed" + (argv.profile ? " or --profile" : "") + "):");

@@ -136,6 +136,70 @@ export class BodyPlayer implements Source {
   }
 }
 
+/**
+ * Plays a body held in memory (the memory tier's chunks) into a Downstream whose response has
+ * started: synchronously, in the same STATIC_CHUNK slices as BodyPlayer, until the chain pauses
+ * (a full client socket, the download shaper); resume goes on from there on the next tick. No stream,
+ * no async iteration: a small hit's head, body and end are written in one tick.
+ */
+export class ChunkPlayer implements Source {
+  private i = 0;
+  private off = 0;
+  private paused: boolean;
+  private stopped = false;
+  private scheduled = false;
+  private readonly next = (): void => {
+    this.scheduled = false;
+    this.play();
+  };
+
+  constructor(
+    private readonly down: Downstream,
+    private readonly chunks: readonly Buffer[],
+  ) {
+    down.source = this;
+    this.paused = down.paused;
+    if (!this.paused) this.play();
+  }
+
+  private play(): void {
+    const { down, chunks } = this;
+    while (!this.paused && !this.stopped && this.i < chunks.length) {
+      if (down.done) {
+        this.stopped = true;
+        return;
+      }
+      const c = chunks[this.i]!;
+      const end = Math.min(c.length, this.off + STATIC_CHUNK);
+      const slice = this.off === 0 && end === c.length ? c : c.subarray(this.off, end);
+      if (end === c.length) {
+        this.i++;
+        this.off = 0;
+      } else this.off = end;
+      down.data(slice);
+    }
+    if (!this.paused && !this.stopped) {
+      this.stopped = true;
+      down.end();
+    }
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.stopped || this.scheduled) return;
+    this.scheduled = true;
+    process.nextTick(this.next);
+  }
+  abort(reason: Error): void {
+    this.stopped = true;
+    this.down.error(reason);
+  }
+}
+
 /** The upstream connection feeds the chain directly: the cache only watches (or is not involved). */
 export class UpstreamSource implements Source {
   constructor(private readonly upstream: Dispatcher.DispatchController) {}

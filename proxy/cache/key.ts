@@ -1,7 +1,7 @@
 // Cache keys (DESIGN.md §5 stage 9): the primary key names a URL (host, path, the query as the rule
 // normalizes it); the variant key adds the request's values of the vary headers (the rule's list
 // merged with the origin's Vary names), so gzip and identity bodies of one URL are two entries.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { QueryMode } from "./types.ts";
 
@@ -43,7 +43,9 @@ export interface PrimaryKey {
 }
 
 export function primaryKey(host: string, path: string, normalizedQuery: string): PrimaryKey {
-  const primary = createHash("sha256").update(host).update("\0").update(path).update("\0").update(normalizedQuery).digest("hex");
+  // One-shot crypto.hash of the joined string: the digest the incremental createHash() updates gave
+  // (every part is joined by an ASCII separator, so UTF-8 encodes it the same), without a Hash object.
+  const primary = hash("sha256", `${host}\0${path}\0${normalizedQuery}`, "hex");
   return { primary, url: normalizedQuery === "" ? `${host}${path}` : `${host}${path}?${normalizedQuery}` };
 }
 
@@ -70,12 +72,11 @@ export function mergeVary(a: readonly string[], b: readonly string[]): string[] 
 
 /** The variant key: primary plus each vary header's name and request value (absent ≠ empty). */
 export function variantKey(primary: string, vary: readonly string[], headers: IncomingHttpHeaders): string {
-  const h = createHash("sha256").update(primary);
+  let s = primary;
   for (const name of vary) {
     const v = headers[name];
-    h.update("\0").update(name);
-    if (v === undefined) h.update("\u0001");
-    else h.update("=").update(Array.isArray(v) ? v.join(", ") : v);
+    s += `\0${name}`;
+    s += v === undefined ? "\u0001" : `=${Array.isArray(v) ? v.join(", ") : v}`;
   }
-  return h.digest("hex");
+  return hash("sha256", s, "hex");
 }

@@ -70,6 +70,7 @@ export class MemoryTier implements CacheStore {
     const { meta, chunks } = e;
     return {
       meta,
+      chunks,
       open: () => Readable.from(chunks, { objectMode: false }),
     };
   }

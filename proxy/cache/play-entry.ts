@@ -1,7 +1,7 @@
 // Answers from a stored entry into a client's response chain: the stored headers with Age and
 // Cache-Status, a 304 when the client's own validators match, no body for HEAD.
 import { rawHeaderValue } from "../headers.ts";
-import { BodyPlayer, headerObject, type Downstream } from "./downstream.ts";
+import { BodyPlayer, ChunkPlayer, headerObject, type Downstream } from "./downstream.ts";
 import { notModified, notModifiedHeaders } from "./semantics.ts";
 import type { CacheRequest } from "./exchange.ts";
 import type { StoredEntry } from "./types.ts";
@@ -21,6 +21,9 @@ export function playEntry(down: Downstream, req: CacheRequest, entry: StoredEntr
     down.end();
     return status;
   }
-  new BodyPlayer(down, entry.open());
+  // A body in memory is played straight from its chunks: no stream, and a small one goes out in the
+  // same tick as the head (one write).
+  if (entry.chunks !== undefined) new ChunkPlayer(down, entry.chunks);
+  else new BodyPlayer(down, entry.open());
   return status;
 }

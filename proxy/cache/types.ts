@@ -73,6 +73,8 @@ export interface StoredEntry {
   readonly meta: EntryMeta;
   /** The body from the start; each call a new stream. */
   open(): Readable;
+  /** The whole body when it is in memory (the memory tier): a hit plays it with no stream. Never modified. */
+  readonly chunks?: readonly Buffer[];
 }
 
 /** Writes one entry while it streams to the client; invisible until commit, gone on abort. */
