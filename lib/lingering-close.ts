@@ -15,6 +15,15 @@ export const LINGER_MS = 2_000;
 export function lingerAfterEarlyAnswer(req: http.IncomingMessage, res: http.ServerResponse, lingerMs = LINGER_MS): void {
   // Captured now: the request lets go of its socket once the response is done.
   const socket = req.socket;
+  // An answer that starts while the body is still arriving says `Connection: close`: the client must
+  // not read the FIN that follows as "other side closed" on a connection it thinks stays open (undici
+  // does exactly that, and fails the request instead of returning the answer). Node has no hook
+  // before the head is written, so the one writeHead of this response is wrapped.
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+    if (!req.complete) this.shouldKeepAlive = false;
+    return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args);
+  } as typeof res.writeHead;
   res.once("finish", () => {
     if (req.complete) return;
     socket.end();
