@@ -342,7 +342,7 @@ class H2 {
     return this.session;
   }
 
-  request(path: string, headers: Record<string, string>, body: Buffer | undefined, extra: http2.OutgoingHttpHeaders = {}): Promise<Answer> {
+  request(path: string, headers: Record<string, string>, body: Buffer | undefined, extra: http2.OutgoingHttpHeaders = {}, timeoutMs = REQUEST_MS): Promise<Answer> {
     return new Promise((resolve, reject) => {
       let req: http2.ClientHttp2Stream;
       try {
@@ -352,8 +352,8 @@ class H2 {
       }
       const timer = setTimeout(() => {
         req.close(http2.constants.NGHTTP2_CANCEL);
-        reject(new Error(`HTTP/2 ${path}: no answer within ${REQUEST_MS} ms`));
-      }, REQUEST_MS);
+        reject(new Error(`HTTP/2 ${path}: no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
       let status = 0;
       let resHeaders: Answer["headers"] = {};
       let trailers: Answer["trailers"] = {};
@@ -389,8 +389,8 @@ class H2 {
   }
 }
 
-async function h1(baseUrl: string, dispatcher: Agent, path: string, headers: Record<string, string>, body: Buffer): Promise<Answer> {
-  const res = await request(`${baseUrl}${path}`, { method: "POST", headers, body, dispatcher, signal: AbortSignal.timeout(REQUEST_MS) });
+async function h1(baseUrl: string, dispatcher: Agent, path: string, headers: Record<string, string>, body: Buffer, timeoutMs = REQUEST_MS): Promise<Answer> {
+  const res = await request(`${baseUrl}${path}`, { method: "POST", headers, body, dispatcher, signal: AbortSignal.timeout(timeoutMs) });
   const buf = Buffer.from(await res.body.arrayBuffer());
   return { status: res.statusCode, headers: res.headers, trailers: res.trailers, body: buf };
 }
@@ -724,6 +724,22 @@ describe("management API fuzz (seeded)", () => {
     assert.equal(health.status, 200);
     // The sessions and token the cases used still work: nothing random logged the admin out.
     assert.equal((await warren.api.call("AuthService/GetCurrentUser", {}, creds.admin)).status, 200);
+  });
+
+  // Found by this suite (FUZZ_SEED=424242): the JSON error names the unknown key, which holds a
+  // lone surrogate; connect's gRPC(-Web) trailer percent-encodes the message with
+  // encodeURIComponent, which throws "URI malformed" after the headers went out, and the response
+  // never ends. Needs a fix in @connectrpc/connect (patches/) or a sanitized message; open.
+  it("answers gRPC-Web JSON naming an unknown key with a lone surrogate (known hang)", { todo: "connect's grpc-message encoding throws on lone surrogates" }, async () => {
+    const payload = Buffer.from('{"\\ud800":true}');
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(payload.length, 1);
+    const body = Buffer.concat([head, payload]);
+    const headers = { "content-type": "application/grpc-web+json" };
+    const a2 = await h2c.request("/warren.v1.AuthService/Logout", headers, body, {}, 3_000);
+    assert.equal(problem({ id: -1, method: "Logout", ct: "application/grpc-web+json", auth: "none", h2: true, headers, body, what: "" }, a2), undefined);
+    const a1 = await h1(warren.w.baseUrl, dispatcher, "/warren.v1.AuthService/Logout", headers, body, 3_000);
+    assert.equal(problem({ id: -1, method: "Logout", ct: "application/grpc-web+json", auth: "none", h2: false, headers, body, what: "" }, a1), undefined);
   });
 
   it(`malformed request heads and Host values over raw TLS (seed ${SEED})`, async (t) => {
