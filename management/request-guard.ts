@@ -31,7 +31,11 @@ export function authorityProblem(req: ManagementRequest | http.IncomingMessage):
     value = req.headers.host;
   }
   if (value === undefined || value === "") return "missing_host";
-  return parseAuthority(value) === undefined ? "bad_host" : undefined;
+  if (parseAuthority(value) === undefined) return "bad_host";
+  // A valid DNS name can still be one the WHATWG URL parser refuses: a last label of digits makes
+  // it an IPv4 address ("999.999.999.999", "a.123", "4294967296"). connect-node builds a URL from
+  // the authority and would throw (a 500), so the URL parser has the last word.
+  return URL.canParse(`https://${value}`) ? undefined : "bad_host";
 }
 
 function errorBody(code: ErrorCode): string {

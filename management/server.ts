@@ -14,6 +14,7 @@ import { TUNNEL_PATH } from "../tunnel/handshake.ts";
 import { lingerAfterEarlyAnswer } from "../lib/lingering-close.ts";
 import { rawResponse } from "../lib/http-status.ts";
 import { UiAssets } from "./ui-assets.ts";
+import { API_COMPRESSIONS } from "./api/compression.ts";
 import { AGENT_DOWNLOAD_PATH, type AgentDownload } from "./agents/agent-download.ts";
 import { answerError, answerErrorOnSocket, authorityProblem, guardRequests, guardUpgrades, type ManagementRequest, type ManagementResponse } from "./request-guard.ts";
 
@@ -74,6 +75,7 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
     routes: apiRoutes(o.deps),
     interceptors: [apiInterceptor({ authenticator: o.deps.authenticator, audit: o.deps.store.audit, now: o.deps.now, log: o.log })],
     readMaxBytes: API_MAX_BODY_BYTES,
+    acceptCompression: API_COMPRESSIONS,
     jsonOptions: { ignoreUnknownFields: false },
     contextValues: (req) => {
       const v = createContextValues();

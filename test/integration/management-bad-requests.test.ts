@@ -54,6 +54,8 @@ const HTTP1_CASES: [string, string, number, string][] = [
   ["no Host", "", 400, "missing_host"],
   ["two Host headers", "Host: localhost\r\nHost: other\r\n", 400, "duplicate_host"],
   ["a port out of range", "Host: localhost:99999\r\n", 400, "bad_host"],
+  // A DNS name by its labels, but the URL parser reads it as a bad IPv4 address (was a 500).
+  ["a Host the URL parser refuses", "Host: 999.999.999.999\r\n", 400, "bad_host"],
 ];
 
 describe("management refuses a bad authority instead of crashing (HTTPS)", () => {

@@ -142,6 +142,11 @@ describe("authorityProblem", () => {
       assert.equal(authorityProblem(h1(["Host", v])), "bad_host", v);
       assert.equal(authorityProblem(h2(v)), "bad_host", v);
     }
+    // Valid DNS names the URL parser takes for bad IPv4 addresses (connect-node would throw: a 500).
+    for (const v of ["999.999.999.999", "a.123", "4294967296", "1.2.3.4.5:8081", "a.0x10"]) {
+      assert.equal(authorityProblem(h1(["Host", v])), "bad_host", v);
+      assert.equal(authorityProblem(h2(v)), "bad_host", v);
+    }
     // connect-node reads :authority on HTTP/2; a Host header does not stand in for it.
     assert.equal(authorityProblem(h2(undefined, "localhost")), "missing_host");
   });
