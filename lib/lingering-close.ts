@@ -18,10 +18,17 @@ export function lingerAfterEarlyAnswer(req: http.IncomingMessage, res: http.Serv
   // An answer that starts while the body is still arriving says `Connection: close`: the client must
   // not read the FIN that follows as "other side closed" on a connection it thinks stays open (undici
   // does exactly that, and fails the request instead of returning the answer). Node has no hook
-  // before the head is written, so the one writeHead of this response is wrapped.
+  // before the head is written, so the one writeHead of this response is wrapped. For such a
+  // response Node would destroy the socket once its FIN is out (destroySoon), cutting the lingering
+  // read short and resetting the client mid-upload: the socket only ends, and lingers below.
   const writeHead = res.writeHead;
   res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
-    if (!req.complete) this.shouldKeepAlive = false;
+    if (!req.complete) {
+      this.shouldKeepAlive = false;
+      socket.destroySoon = function (this: typeof socket) {
+        this.end();
+      };
+    }
     return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args);
   } as typeof res.writeHead;
   res.once("finish", () => {
