@@ -23,7 +23,7 @@ import type { CacheService } from "../cache/service.ts";
 import type { CompiledCacheRule, StoredEntry } from "../cache/types.ts";
 import type { TrustedProxies } from "../client-ip.ts";
 import { flatHeaders } from "../headers.ts";
-import { celRequest, type PolicyErrors } from "./waf.ts";
+import { ruleMatches, type PolicyErrors } from "../policy/rule-match.ts";
 import { upstreamHeaders, upstreamPath } from "./forward.ts";
 
 export interface CacheStageDeps {
@@ -39,17 +39,7 @@ const VALIDATORS = new Set(["if-none-match", "if-modified-since"]);
 
 function firstRule(ctx: RequestContext, rules: readonly CompiledCacheRule[], errors: PolicyErrors): CompiledCacheRule | undefined {
   for (const rule of rules) {
-    if (!rule.scope.matches(ctx.host, ctx.routingPath, ctx.method)) continue;
-    if (rule.when !== undefined) {
-      let hit: boolean;
-      try {
-        hit = rule.when.evaluate(celRequest(ctx));
-      } catch (e) {
-        errors.evalError(rule, e);
-        hit = false;
-      }
-      if (!hit) continue;
-    }
+    if (!ruleMatches(ctx, rule, errors)) continue;
     if (rule.routeIds !== undefined && !rule.routeIds.has(ctx.route!.id)) continue;
     if (rule.targetIds !== undefined && (ctx.target === undefined || !rule.targetIds.has(ctx.target.id))) continue;
     return rule;

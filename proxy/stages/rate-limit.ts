@@ -5,7 +5,7 @@
 // Memory decisions are synchronous; a Redis store makes the stage wait for one round trip per rule.
 import { TAKEN, type Stage, type StageResult } from "../stage.ts";
 import { writeRuleAnswer } from "../policy/rule-answer.ts";
-import { celRequest, type PolicyErrors } from "./waf.ts";
+import { celRequest, ruleMatches, type PolicyErrors } from "../policy/rule-match.ts";
 import type { RequestContext } from "../context.ts";
 import type { CompiledRateLimitRule } from "../snapshot.ts";
 import type { Decision, RateLimitStore } from "../policy/rate-limit/store.ts";
@@ -53,18 +53,8 @@ export function rateLimit(store: RateLimitStore, errors: PolicyErrors): Stage {
   const from = (ctx: RequestContext, rules: readonly CompiledRateLimitRule[], i: number): StageResult | Promise<StageResult> => {
     for (; i < rules.length; i++) {
       const rule = rules[i]!;
-      if (!rule.scope.matches(ctx.host, ctx.routingPath, ctx.method)) continue;
-      if (rule.when !== undefined) {
-        let hit: boolean;
-        try {
-          hit = rule.when.evaluate(celRequest(ctx));
-        } catch (e) {
-          // Fail open: an expression that cannot be evaluated limits nobody (DESIGN.md §5).
-          errors.evalError(rule, e);
-          hit = false;
-        }
-        if (!hit) continue;
-      }
+      // Fail open: an expression that cannot be evaluated limits nobody (DESIGN.md §5).
+      if (!ruleMatches(ctx, rule, errors)) continue;
       (ctx.rateLimitRules ??= []).push(rule);
       const d = store.consume(rule.namespace, rule.key(celRequest(ctx)), rule.limit);
       if (d instanceof Promise) {

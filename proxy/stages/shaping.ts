@@ -4,10 +4,9 @@
 // answers (error pages, 429s, WAF pages, redirects) are small and go out unshaped.
 import type { Stage, StageResult } from "../stage.ts";
 import type { RequestContext } from "../context.ts";
-import type { CelRequest } from "../policy/cel.ts";
 import type { CompiledShaperRule } from "../shaping/types.ts";
 import { ShaperBuckets } from "../shaping/bucket-registry.ts";
-import { celRequest, type PolicyErrors } from "./waf.ts";
+import { celRequest, ruleMatches, type PolicyErrors } from "../policy/rule-match.ts";
 
 export function shaping(errors: PolicyErrors, buckets = new ShaperBuckets()): Stage {
   return {
@@ -17,20 +16,9 @@ export function shaping(errors: PolicyErrors, buckets = new ShaperBuckets()): St
       // Buckets of deleted or edited rules go with the first request on the new snapshot.
       buckets.retain(rules);
       if (rules.length === 0) return undefined;
-      let cel: CelRequest | undefined;
       for (const rule of rules) {
-        if (!rule.scope.matches(ctx.host, ctx.routingPath, ctx.method)) continue;
-        if (rule.when !== undefined) {
-          let hit: boolean;
-          try {
-            hit = rule.when.evaluate((cel ??= celRequest(ctx)));
-          } catch (e) {
-            errors.evalError(rule, e);
-            hit = false;
-          }
-          if (!hit) continue;
-        }
-        const lease = buckets.acquire(rule, () => rule.key((cel ??= celRequest(ctx))), performance.now());
+        if (!ruleMatches(ctx, rule, errors)) continue;
+        const lease = buckets.acquire(rule, () => rule.key(celRequest(ctx)), performance.now());
         ctx.shaping = { rule, upload: lease.upload, download: lease.download, shapedBytesIn: 0, shapedBytesOut: 0, exemptBytesIn: 0, exemptBytesOut: 0 };
         // Held while the response (or the spliced connection) lasts, so a shared bucket in use never expires.
         ctx.res.once("close", lease.release);

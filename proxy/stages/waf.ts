@@ -1,13 +1,12 @@
 // Stage 4, WAF rules (DESIGN.md §5): in priority order, the first enabled rule whose scope — and
 // then its CEL `when` — matches decides: `block` answers here, `allow` skips the remaining rules.
 // Upgrade requests run this stage too, so a WebSocket to a blocked path is blocked.
-import type { Logger } from "pino";
 import { TAKEN, type Stage, type StageResult } from "../stage.ts";
 import { writeAnswer } from "../respond.ts";
 import { writeRuleAnswer } from "../policy/rule-answer.ts";
 import { errorEntry } from "../../lib/errors.ts";
 import { reasonPhrase } from "../../lib/http-status.ts";
-import { CelRequest } from "../policy/cel.ts";
+import { celRequest, ruleMatches, type PolicyErrors } from "../policy/rule-match.ts";
 import type { RequestContext } from "../context.ts";
 import type { CompiledWafRule, WafRuleAction } from "../snapshot.ts";
 import { CHALLENGE_TTL_S, checkPass, clientNetwork, issueChallenge, passCookieName, safeReturnPath } from "../policy/challenge.ts";
@@ -19,56 +18,11 @@ import { waitingRoomGate } from "../policy/waiting-room-gate.ts";
 type Block = Extract<WafRuleAction, { kind: "block" }>;
 type Challenge = Extract<WafRuleAction, { kind: "challenge" }>;
 
+export { PolicyErrors } from "../policy/rule-match.ts";
+
 /** The challenge page may run only Warren's own script and worker, and post only to Warren. */
 export const CHALLENGE_PAGE_CSP =
   "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-/** What the error counter needs of a rule of any kind. */
-export interface PolicyRule {
-  readonly id: string;
-  readonly name: string;
-}
-
-/** Evaluation errors are counted per rule and logged at most once per rule per interval; decisions are logged at debug. */
-export class PolicyErrors {
-  private readonly counts = new Map<string, number>();
-  private readonly lastLog = new Map<string, number>();
-  constructor(
-    private readonly log: Logger,
-    private readonly intervalMs = 60_000,
-  ) {}
-
-  evalError(rule: PolicyRule, err: unknown, now = Date.now()): void {
-    const n = (this.counts.get(rule.id) ?? 0) + 1;
-    this.counts.set(rule.id, n);
-    if (now - (this.lastLog.get(rule.id) ?? -Infinity) < this.intervalMs) return;
-    this.lastLog.set(rule.id, now);
-    this.log.warn({ ruleId: rule.id, rule: rule.name, errors: n, err: err instanceof Error ? err.message : String(err) }, "policy rule's `when` failed to evaluate");
-  }
-
-  /** A rule decided a request: at debug level only (the request event has it anyway). */
-  decided(rule: PolicyRule, ctx: RequestContext, outcome: string): void {
-    if (this.log.isLevelEnabled("debug")) this.log.debug({ requestId: ctx.id, ruleId: rule.id, rule: rule.name, outcome, host: ctx.host, path: ctx.path, method: ctx.method }, "policy rule decided");
-  }
-
-  /** Evaluation errors of a rule since start. */
-  count(ruleId: string): number {
-    return this.counts.get(ruleId) ?? 0;
-  }
-}
-
-/** The request as CEL and key parts see it, built once per request and shared by the policy stages. */
-export function celRequest(ctx: RequestContext): CelRequest {
-  return (ctx.cel ??= new CelRequest({
-    method: ctx.method,
-    protocol: ctx.proto,
-    host: ctx.host,
-    path: ctx.path,
-    rawQuery: ctx.query === "" ? "" : ctx.query.slice(1),
-    headers: ctx.req.headers,
-    clientIp: ctx.clientIp,
-  }));
-}
 
 function block(ctx: RequestContext, rule: CompiledWafRule, a: Block): void {
   writeRuleAnswer(ctx, "waf_blocked", a.status, a.body, a.headers, rule.name);
@@ -138,25 +92,13 @@ export function waf(errors: PolicyErrors, rooms = new WaitingRooms()): Stage {
       // Waiting rooms of deleted or edited rules go with the first request on the new snapshot.
       rooms.retain(rules);
       if (rules.length === 0) return undefined;
-      // Built on the first rule with a `when` whose scope matched, then shared by the rest.
-      let cel: CelRequest | undefined;
       for (const rule of rules) {
-        if (!rule.scope.matches(ctx.host, ctx.routingPath, ctx.method)) continue;
-        if (rule.when !== undefined) {
-          let hit: boolean;
-          try {
-            hit = rule.when.evaluate((cel ??= celRequest(ctx)));
-          } catch (e) {
-            errors.evalError(rule, e);
-            // Fail closed for block rules, open otherwise (DESIGN.md §5).
-            hit = rule.action.kind === "block";
-          }
-          if (!hit) continue;
-        }
+        // Fail closed for block rules, open otherwise (DESIGN.md §5).
+        if (!ruleMatches(ctx, rule, errors, rule.action.kind === "block")) continue;
         const a = rule.action;
         if (a.kind === "challenge") {
           const nowS = Math.floor(Date.now() / 1000);
-          const pass = (cel ??= celRequest(ctx)).cookie(passCookieName(rule.id));
+          const pass = celRequest(ctx).cookie(passCookieName(rule.id));
           // A valid pass: this rule is done with the client; later rules still apply.
           if (checkPass(ctx.snapshot.policyKey, pass, rule.id, rule.fingerprint, ctx.host, nowS)) {
             errors.decided(rule, ctx, "pass");
@@ -168,7 +110,7 @@ export function waf(errors: PolicyErrors, rooms = new WaitingRooms()): Stage {
           return TAKEN;
         }
         if (a.kind === "waiting_room") {
-          const answered = waitingRoomGate(ctx, rule, a, rooms, (cel ??= celRequest(ctx)).cookie(waitingRoomCookieName(rule.id)));
+          const answered = waitingRoomGate(ctx, rule, a, rooms, celRequest(ctx).cookie(waitingRoomCookieName(rule.id)));
           errors.decided(rule, ctx, answered ? "waiting_room" : "admitted");
           if (answered) return TAKEN;
           continue;
