@@ -11,6 +11,7 @@ import { shaperRuleSpecFromJson, shaperRuleSpecToJson, validateShaperRule } from
 import { CACHE_SETTINGS_KEY, cacheRuleSpecFromJson, cacheRuleSpecToJson, cacheSettingsFromJson, cacheSettingsToJson, validateCacheRule, validateCacheSettings } from "../config/validate-cache.ts";
 import type { PurgeFilter } from "../../proxy/index.ts";
 import { compileCacheSettings } from "../config/compile-cache.ts";
+import { routeSpecFromJson } from "../config/validate-route.ts";
 import {
   CAPTCHA_KIND_NAMES,
   captchaProviderSpecFromJson,
@@ -68,17 +69,11 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
   };
   /** The rules that check with captcha provider `id`. */
   const rulesUsingProvider = (id: string): string[] =>
-    repo
-      .wafRules()
+    repo.waf
+      .all()
       .filter((r) => wafRuleSpecFromJson(r.spec).challenge?.captchaProviderId === id)
       .map((r) => r.name);
 
-  const mustRule = (id: string): WafRuleRow => {
-    if (id === "") throw fieldError("id", "is required");
-    const r = repo.wafRule(id);
-    if (!r) throw new ApiError("not_found", `id: no WAF rule ${id}`);
-    return r;
-  };
   const mustTemplate = (id: string): TemplateRow => {
     if (id === "") throw fieldError("id", "is required");
     const t = repo.template(id);
@@ -95,8 +90,8 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
   };
   /** The rules whose answers use template `id`. */
   const rulesUsing = (id: string): string[] => [
-    ...repo
-      .wafRules()
+    ...repo.waf
+      .all()
       .filter((r) => {
         const s = wafRuleSpecFromJson(r.spec);
         return s.block?.templateId === id || s.challenge?.templateId === id || s.waitingRoom?.templateId === id;
@@ -138,7 +133,7 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
     spec.routeIds.forEach((id, i) => {
       if (!routeIds.has(id)) throw fieldError(`spec.route_ids[${i}]`, `no route ${id}`);
     });
-    const targetIds = new Set(routes.flatMap((r) => [...r.spec.matchAll(/"id":"(tgt_[a-z2-7]+)"/g)].map((m) => m[1]!)));
+    const targetIds = new Set(routes.flatMap((r) => routeSpecFromJson(r.spec).targets.map((t) => t.id)));
     spec.targetIds.forEach((id, i) => {
       if (!targetIds.has(id)) throw fieldError(`spec.target_ids[${i}]`, `no target ${id}`);
     });
@@ -180,7 +175,7 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
 
   return {
     listWafRules() {
-      return { rules: repo.wafRules().map(ruleToProto) };
+      return { rules: repo.waf.all().map(ruleToProto) };
     },
 
     async createWafRule(req, ctx) {
@@ -189,8 +184,8 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
       const now = d.now();
       const row = await snapshots.write(() => {
         const spec = validateWafRule(req.spec, templateKind, providerKind);
-        repo.insertWafRule({ id, name: spec.name, priority: spec.priority, spec: wafRuleSpecToJson(spec), created_at: now, updated_at: now });
-        return repo.wafRule(id)!;
+        repo.waf.insert({ id, name: spec.name, priority: spec.priority, spec: wafRuleSpecToJson(spec), created_at: now, updated_at: now });
+        return repo.waf.get(id)!;
       });
       return { rule: ruleToProto(row) };
     },
@@ -198,10 +193,10 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
     async updateWafRule(req, ctx) {
       setAuditTarget(ctx, req.id);
       const row = await snapshots.write(() => {
-        mustRule(req.id);
+        mustIn(repo.waf, "WAF rule", req.id);
         const spec = validateWafRule(req.spec, templateKind, providerKind);
-        repo.updateWafRule({ id: req.id, name: spec.name, priority: spec.priority, spec: wafRuleSpecToJson(spec), updated_at: d.now() });
-        return repo.wafRule(req.id)!;
+        repo.waf.update({ id: req.id, name: spec.name, priority: spec.priority, spec: wafRuleSpecToJson(spec), updated_at: d.now() });
+        return repo.waf.get(req.id)!;
       });
       return { rule: ruleToProto(row) };
     },
@@ -209,8 +204,8 @@ export function policyService(d: ApiDeps): ServiceImpl<typeof PolicyService> {
     async deleteWafRule(req, ctx) {
       setAuditTarget(ctx, req.id);
       await snapshots.write(() => {
-        mustRule(req.id);
-        repo.deleteWafRule(req.id);
+        mustIn(repo.waf, "WAF rule", req.id);
+        repo.waf.delete(req.id);
       });
       return {};
     },

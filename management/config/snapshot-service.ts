@@ -36,7 +36,7 @@ export class SnapshotService {
     const pol = this.store.policy;
     const templates = pol.templates().map((row) => ({ row, spec: templateSpecFromJson(row.spec) }));
     const waf = compilePolicies({
-      wafRules: pol.wafRules().map((row) => ({ row, spec: wafRuleSpecFromJson(row.spec) })),
+      wafRules: pol.waf.all().map((row) => ({ row, spec: wafRuleSpecFromJson(row.spec) })),
       templates,
       captchaProviders: pol.captchaProviders().map((row) => ({ row, spec: captchaProviderSpecFromJson(row.spec) })),
     });

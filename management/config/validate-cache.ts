@@ -3,7 +3,7 @@
 import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { CacheQueryMode, CacheRuleSpecSchema, CacheSettingsSchema, CacheTtlMode, type CacheRuleSpec, type CacheSettings } from "../../proto/gen/warren/v1/policy_pb.ts";
 import { ApiError, fieldError } from "../errors.ts";
-import { validateHeaderName } from "../../proxy/index.ts";
+import { DEFAULT_CACHE_SETTINGS, validateHeaderName } from "../../proxy/index.ts";
 import { checkRuleCommon } from "./validate-policy.ts";
 
 /** The cache's settings: one proto JSON value in the meta table. */
@@ -14,10 +14,11 @@ export const CACHE_DEFAULTS = {
   maxObjectBytes: 100 * 1024 * 1024,
   varyHeaders: ["accept-encoding"],
   statuses: [200, 203, 204, 300, 301, 308, 404, 410],
-  memoryBytes: 128 * 1024 * 1024,
-  diskBytes: 1024 * 1024 * 1024,
-  maxEntries: 100_000,
-  hotObjectBytes: 256 * 1024,
+  // Budgets: the data plane's own defaults, so an unset setting means what the cache does without one.
+  memoryBytes: DEFAULT_CACHE_SETTINGS.memoryBytes,
+  diskBytes: DEFAULT_CACHE_SETTINGS.diskBytes,
+  maxEntries: DEFAULT_CACHE_SETTINGS.maxEntries,
+  hotObjectBytes: DEFAULT_CACHE_SETTINGS.hotObjectBytes,
 } as const;
 
 const MAX_LIST = 64;

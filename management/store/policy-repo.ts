@@ -120,22 +120,6 @@ export class PolicyRepo {
   deleteTemplate(id: string): boolean {
     return this.s.deleteTemplate.run(id).changes > 0;
   }
-  /** In evaluation order: priority, then id. */
-  wafRules(): WafRuleRow[] {
-    return this.waf.all();
-  }
-  wafRule(id: string): WafRuleRow | undefined {
-    return this.waf.get(id);
-  }
-  insertWafRule(row: WafRuleRow): void {
-    this.waf.insert(row);
-  }
-  updateWafRule(row: Omit<WafRuleRow, "created_at">): void {
-    this.waf.update(row);
-  }
-  deleteWafRule(id: string): boolean {
-    return this.waf.delete(id);
-  }
   private openCaptcha = (row: CaptchaProviderRow | undefined): CaptchaProviderRow | undefined =>
     row && { ...row, secret_key: this.box.open(row.secret_key, captchaSecretAad(row.id)) };
 

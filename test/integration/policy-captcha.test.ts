@@ -252,7 +252,7 @@ describe("captcha challenges", () => {
     let key: Buffer, fingerprint: string;
     try {
       key = policyKey(store);
-      fingerprint = createHash("sha256").update(store.policy.wafRule(id)!.spec).digest("base64url").slice(0, 16);
+      fingerprint = createHash("sha256").update(store.policy.waf.get(id)!.spec).digest("base64url").slice(0, 16);
     } finally {
       store.close();
     }
@@ -270,7 +270,7 @@ describe("captcha challenges", () => {
     const store2 = openServerStore(warren.configDir);
     let powFp: string;
     try {
-      powFp = createHash("sha256").update(store2.policy.wafRule(powRule)!.spec).digest("base64url").slice(0, 16);
+      powFp = createHash("sha256").update(store2.policy.waf.get(powRule)!.spec).digest("base64url").slice(0, 16);
     } finally {
       store2.close();
     }
