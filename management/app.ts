@@ -24,6 +24,7 @@ import { EventWriter } from "./observe/event-writer.ts";
 import { openKeyring } from "./secrets/key-files.ts";
 import { reconcileSecrets } from "./secrets/reconcile.ts";
 import { SecretError } from "./secrets/errors.ts";
+import { openFallbackIssuer } from "./tls/fallback-issuer.ts";
 
 const SESSION_PURGE_EVERY_MS = 3600_000;
 
@@ -119,17 +120,14 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
   const rateLimits = createRateLimitStore(s.rateLimitStore, log);
   const rl = rateLimits.status();
   log.info({ store: rl.kind, target: rl.target || undefined }, rl.kind === "redis" ? "rate-limit counters in Redis (memory fallback while it cannot answer)" : "rate-limit counters in memory");
+  const fallback = await openFallbackIssuer(s.configDir);
   const dataPlane = createDataPlane({
     events,
     rateLimits,
     cacheDir: join(s.configDir, "cache"),
     agents: registry,
     trusted: parseTrustedProxies(s.trustedProxies),
-    // HTTPS listeners without an uploaded certificate get one from Warren's CA.
-    selfSigned: async () => {
-      const leaf = await ca.issueServerCertificate(["localhost", "127.0.0.1", "::1"]);
-      return { cert: `${leaf.certPem.trimEnd()}\n${ca.certPem}`, key: leaf.keyPem };
-    },
+    fallbackCertificate: () => fallback.certificate(),
     log,
   });
   registry.on("offline", (agentId) => dataPlane.agentOffline(agentId));
