@@ -25,6 +25,8 @@ import { openKeyring } from "./secrets/key-files.ts";
 import { reconcileSecrets } from "./secrets/reconcile.ts";
 import { SecretError } from "./secrets/errors.ts";
 import { openFallbackIssuer } from "./tls/fallback-issuer.ts";
+import { CertificateManager } from "./tls/certificate-manager.ts";
+import { createAcmeEngine } from "./tls/acme/engine.ts";
 
 const SESSION_PURGE_EVERY_MS = 3600_000;
 
@@ -137,6 +139,9 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
   seedPublicListener(store, s.publicHttpPort, log);
   seedTemplates(store, log);
   await snapshots.refresh();
+  const acmeEngine = createAcmeEngine();
+  const certificates = new CertificateManager({ store, snapshots, challenges: dataPlane.acmeChallenges, engine: acmeEngine, log });
+  certificates.start();
 
   const setupToken = s.setupToken ?? randomSecret(32);
   const setup = new SetupGate(setupToken, startedAt, s.setupWindowMs);
@@ -176,9 +181,11 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
           rateLimitStatus: () => dataPlane.rateLimitStatus(),
           cache: { usage: () => dataPlane.cacheUsage(), purge: (f) => dataPlane.purgeCache(f), configure: (c) => dataPlane.configureCache(c) },
         },
+        tls: { certificates, engine: acmeEngine },
       },
     });
   } catch (e) {
+    await certificates.stop();
     await dataPlane.close();
     await events.close();
     store.close();
@@ -212,6 +219,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
     async close() {
       clearInterval(purge);
       registry.closeAll("server shutting down");
+      await certificates.stop();
       await dataPlane.close();
       await management.close();
       // Events still queued are written before the database closes.

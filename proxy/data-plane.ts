@@ -68,6 +68,8 @@ export interface DataPlaneControl {
    * of the current one; entries on disk survive, hot copies in memory do not.
    */
   configureCache(settings: CacheSettings): Promise<void>;
+  /** ACME validations the listeners answer while an issuance runs (HTTP-01, TLS-ALPN-01). */
+  readonly acmeChallenges: AcmeChallenges;
 }
 
 /** The public side: the current snapshot, the listeners and the request pipeline. */
