@@ -24,6 +24,9 @@ import { EventWriter } from "./observe/event-writer.ts";
 import { openKeyring } from "./secrets/key-files.ts";
 import { reconcileSecrets } from "./secrets/reconcile.ts";
 import { SecretError } from "./secrets/errors.ts";
+import { openFallbackIssuer } from "./tls/fallback-issuer.ts";
+import { CertificateManager } from "./tls/certificate-manager.ts";
+import { createAcmeEngine } from "./tls/acme/engine.ts";
 
 const SESSION_PURGE_EVERY_MS = 3600_000;
 
@@ -119,17 +122,14 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
   const rateLimits = createRateLimitStore(s.rateLimitStore, log);
   const rl = rateLimits.status();
   log.info({ store: rl.kind, target: rl.target || undefined }, rl.kind === "redis" ? "rate-limit counters in Redis (memory fallback while it cannot answer)" : "rate-limit counters in memory");
+  const fallback = await openFallbackIssuer(s.configDir);
   const dataPlane = createDataPlane({
     events,
     rateLimits,
     cacheDir: join(s.configDir, "cache"),
     agents: registry,
     trusted: parseTrustedProxies(s.trustedProxies),
-    // HTTPS listeners without an uploaded certificate get one from Warren's CA.
-    selfSigned: async () => {
-      const leaf = await ca.issueServerCertificate(["localhost", "127.0.0.1", "::1"]);
-      return { cert: `${leaf.certPem.trimEnd()}\n${ca.certPem}`, key: leaf.keyPem };
-    },
+    fallbackCertificate: () => fallback.certificate(),
     log,
   });
   registry.on("offline", (agentId) => dataPlane.agentOffline(agentId));
@@ -139,6 +139,9 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
   seedPublicListener(store, s.publicHttpPort, log);
   seedTemplates(store, log);
   await snapshots.refresh();
+  const acmeEngine = createAcmeEngine();
+  const certificates = new CertificateManager({ store, snapshots, challenges: dataPlane.acmeChallenges, engine: acmeEngine, log });
+  certificates.start();
 
   const setupToken = s.setupToken ?? randomSecret(32);
   const setup = new SetupGate(setupToken, startedAt, s.setupWindowMs);
@@ -178,9 +181,11 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
           rateLimitStatus: () => dataPlane.rateLimitStatus(),
           cache: { usage: () => dataPlane.cacheUsage(), purge: (f) => dataPlane.purgeCache(f), configure: (c) => dataPlane.configureCache(c) },
         },
+        tls: { certificates, engine: acmeEngine },
       },
     });
   } catch (e) {
+    await certificates.stop();
     await dataPlane.close();
     await events.close();
     store.close();
@@ -214,6 +219,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
     async close() {
       clearInterval(purge);
       registry.closeAll("server shutting down");
+      await certificates.stop();
       await dataPlane.close();
       await management.close();
       // Events still queued are written before the database closes.

@@ -1,7 +1,8 @@
 import type http from "node:http";
 import type { Logger } from "pino";
 import { EMPTY_SNAPSHOT, type CompiledListener, type ProxySnapshot } from "./snapshot.ts";
-import { DEFAULT_LISTENER_TIMEOUTS, ListenerManager, type ListenerStatus, type ListenerTimeouts } from "./listeners.ts";
+import { DEFAULT_LISTENER_TIMEOUTS, ListenerManager, type CertificatePair, type ListenerStatus, type ListenerTimeouts } from "./listeners.ts";
+import { AcmeChallenges } from "./tls/acme-challenges.ts";
 import { Pipeline, pipelineStages } from "./pipeline.ts";
 import { PassiveHealth } from "./health/passive.ts";
 import { ActiveHealth } from "./health/active.ts";
@@ -28,7 +29,8 @@ import type { CacheSettings, CacheStore, CacheUsage, PurgeFilter } from "./cache
 export interface DataPlaneOptions {
   readonly agents: AgentDialer;
   readonly trusted: TrustedProxies;
-  readonly selfSigned: (listenerName: string) => Promise<{ cert: string; key: string }>;
+  /** Served by HTTPS listeners without a default certificate for names no stored certificate covers. */
+  readonly fallbackCertificate: () => Promise<CertificatePair>;
   readonly events: EventSink;
   /** Rate-limit counters: memory, or Redis with a memory fallback (RATE_LIMIT_STORE). */
   readonly rateLimits: RateLimitStore;
@@ -66,11 +68,15 @@ export interface DataPlaneControl {
    * of the current one; entries on disk survive, hot copies in memory do not.
    */
   configureCache(settings: CacheSettings): Promise<void>;
+  /** ACME validations the listeners answer while an issuance runs (HTTP-01, TLS-ALPN-01). */
+  readonly acmeChallenges: AcmeChallenges;
 }
 
 /** The public side: the current snapshot, the listeners and the request pipeline. */
 export class DataPlane implements DataPlaneControl {
   private current: ProxySnapshot = EMPTY_SNAPSHOT;
+  /** ACME validations in progress: answered on every listener while an issuance runs. */
+  readonly acmeChallenges = new AcmeChallenges();
   private readonly listeners: ListenerManager;
   private readonly pools: UpstreamPools;
   private readonly active: ActiveHealth;
@@ -101,13 +107,14 @@ export class DataPlane implements DataPlaneControl {
       log: o.log,
       },
       { service: cache, decorators: [downloadShaper] },
+      this.acmeChallenges,
     );
     this.pipeline = new Pipeline(stages, (ctx, stage, err) => {
       ctx.answeredBy = stage.name;
       ctx.cause = err;
       answerError(ctx, mapError(err).code);
     });
-    this.listeners = new ListenerManager((l, peer, req, res, raw) => this.handle(l, peer, req, res, raw), o.selfSigned, o.log, o.listenerTimeouts ?? DEFAULT_LISTENER_TIMEOUTS);
+    this.listeners = new ListenerManager((l, peer, req, res, raw) => this.handle(l, peer, req, res, raw), o.fallbackCertificate, this.acmeChallenges, o.log, o.listenerTimeouts ?? DEFAULT_LISTENER_TIMEOUTS);
   }
 
   get snapshot(): ProxySnapshot {

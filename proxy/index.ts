@@ -9,6 +9,7 @@ export {
   type AgentCandidate,
   type AgentInfo,
   type CompiledListener,
+  type CompiledListenerTls,
   type CompiledRoute,
   type CompiledTarget,
   type ProxySnapshot,

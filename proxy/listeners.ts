@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
+import type tls from "node:tls";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type { CompiledListener, ProxySnapshot } from "./snapshot.ts";
@@ -11,6 +12,7 @@ import { renderErrorPage } from "./errors.ts";
 import { peerAddress } from "../lib/ip.ts";
 import { rawResponse } from "../lib/http-status.ts";
 import { LINGER_MS } from "../lib/lingering-close.ts";
+import { ACME_TLS_ALPN_PROTOCOL, type AcmeChallenges } from "./tls/acme-challenges.ts";
 
 export type ListenerState = "running" | "stopped" | "error";
 
@@ -40,8 +42,16 @@ export interface ListenerTimeouts {
 
 export const DEFAULT_LISTENER_TIMEOUTS: ListenerTimeouts = { headersMs: 20_000 };
 
+/** PEM chain and key. */
+export interface CertificatePair {
+  readonly cert: string;
+  readonly key: string;
+}
+
 interface Running {
   readonly key: string;
+  /** Points requests and handshakes at the listener as the latest snapshot has it (same socket settings). */
+  readonly update: (l: CompiledListener) => void;
   readonly server: http.Server;
   readonly port: number;
   /**
@@ -76,7 +86,9 @@ export class ListenerManager {
 
   constructor(
     private readonly handler: RequestHandler,
-    private readonly selfSigned: (listenerName: string) => Promise<{ cert: string; key: string }>,
+    /** The certificate an HTTPS listener without a default one serves: Warren's self-signed fallback. */
+    private readonly fallback: () => Promise<CertificatePair>,
+    private readonly acme: AcmeChallenges,
     private readonly log: Logger,
     private readonly timeouts: ListenerTimeouts = DEFAULT_LISTENER_TIMEOUTS,
   ) {}
@@ -108,7 +120,11 @@ export class ListenerManager {
         this.statuses.set(l.id, { state: "stopped", error: "", since: this.statuses.get(l.id)?.since ?? Date.now(), boundPort: 0 });
         continue;
       }
-      if (this.running.has(l.id)) continue;
+      const r = this.running.get(l.id);
+      if (r) {
+        r.update(l);
+        continue;
+      }
       try {
         const r = await this.start(l);
         this.running.set(l.id, r);
@@ -122,7 +138,9 @@ export class ListenerManager {
     }
   }
 
-  private async start(l: CompiledListener): Promise<Running> {
+  private async start(first: CompiledListener): Promise<Running> {
+    // Requests and handshakes read the listener from here: the latest snapshot's, not the one bound.
+    let l = first;
     const inFlight = new Set<http.ServerResponse>();
     const upgraded = new Set<Duplex>();
     const draining = { value: false };
@@ -158,12 +176,27 @@ export class ListenerManager {
       keepAliveTimeout: 30_000,
     };
     let server: http.Server;
-    if (l.protocol === "https") {
-      const pair = l.tls ?? (await this.selfSigned(l.name));
-      server = https.createServer({ ...opts, cert: pair.cert, key: pair.key, minVersion: "TLSv1.2", ALPNProtocols: ["http/1.1"] }, onRequest);
+    let contextKey = "";
+    if (l.tls) {
+      contextKey = l.tls.contextKey;
+      server = https.createServer({ ...opts, ...(await this.defaultContext(l.tls)), ...this.sniOptions(() => l) }, onRequest);
+      // A TLS-ALPN-01 validation only completes the handshake (RFC 8737): no HTTP follows.
+      server.on("secureConnection", (socket: tls.TLSSocket) => {
+        if (socket.alpnProtocol === ACME_TLS_ALPN_PROTOCOL) socket.end();
+      });
     } else {
       server = http.createServer(opts, onRequest);
     }
+    const update = (next: CompiledListener): void => {
+      l = next;
+      if (!next.tls || next.tls.contextKey === contextKey) return;
+      contextKey = next.tls.contextKey;
+      // New handshakes get the new default context; open connections keep theirs.
+      void this.defaultContext(next.tls).then(
+        (ctx) => (server as https.Server).setSecureContext(ctx),
+        (err: unknown) => this.log.error({ listenerId: next.id, err }, "public listener's default certificate could not be loaded"),
+      );
+    };
     // Node keeps only the first 2000 headers by default and drops the rest unseen, so a second Host
     // or a Transfer-Encoding past them escaped hygiene. maxHeaderSize bounds the count instead.
     server.maxHeadersCount = 0;
@@ -229,7 +262,37 @@ export class ListenerManager {
       force.unref();
       return closed.finally(() => clearTimeout(force));
     };
-    return { key: l.socketKey, server, port: (server.address() as net.AddressInfo).port, drain };
+    return { key: l.socketKey, update, server, port: (server.address() as net.AddressInfo).port, drain };
+  }
+
+  private async defaultContext(t: NonNullable<CompiledListener["tls"]>): Promise<tls.SecureContextOptions> {
+    const pair = t.defaultCertificate ?? (await this.fallback());
+    return { cert: pair.cert, key: pair.key, minVersion: t.minVersion };
+  }
+
+  /**
+   * Certificate selection per handshake from the listener's current store (certificate-store.ts), and
+   * TLS-ALPN-01: a ClientHello offering acme-tls/1 for a name with a pending challenge gets the
+   * challenge certificate. Node calls ALPNCallback before SNICallback, both on the socket.
+   */
+  private sniOptions(current: () => CompiledListener): Pick<tls.TlsOptions, "SNICallback" | "ALPNCallback"> {
+    const acme = this.acme;
+    const validations = new WeakSet<tls.TLSSocket>();
+    return {
+      ALPNCallback(this: tls.TLSSocket, { servername, protocols }: { servername: string; protocols: string[] }) {
+        if (protocols.includes(ACME_TLS_ALPN_PROTOCOL) && servername && acme.hasTlsAlpn01(servername)) {
+          validations.add(this);
+          return ACME_TLS_ALPN_PROTOCOL;
+        }
+        // Like nginx: a client offering only protocols Warren does not speak gets no_application_protocol.
+        return protocols.includes("http/1.1") ? "http/1.1" : undefined;
+      },
+      SNICallback(this: tls.TLSSocket, servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) {
+        if (validations.has(this)) return cb(null, acme.tlsAlpn01Context(servername));
+        const choice = current().tls?.store.select(servername);
+        cb(null, choice?.kind === "stored" ? choice.certificate.context : undefined);
+      },
+    } as Pick<tls.TlsOptions, "SNICallback" | "ALPNCallback">;
   }
 
   /** The last resort: a throw that escaped the pipeline answers 500 and is logged; the process never dies. */

@@ -18,6 +18,7 @@ import { cache } from "./stages/cache.ts";
 import type { CacheService } from "./cache/service.ts";
 import type { HandlerDecorator } from "./handlers/compose.ts";
 import { WaitingRooms } from "./policy/waiting-room.ts";
+import type { AcmeChallenges } from "./tls/acme-challenges.ts";
 
 export interface CacheDeps {
   readonly service: CacheService;
@@ -25,13 +26,13 @@ export interface CacheDeps {
   readonly decorators: readonly HandlerDecorator[];
 }
 
-export function pipelineStages(d: ForwardDeps, c: CacheDeps): readonly Stage[] {
+export function pipelineStages(d: ForwardDeps, c: CacheDeps, acme: AcmeChallenges): readonly Stage[] {
   const rooms = new WaitingRooms(d.log);
   const policyErrors = new PolicyErrors(d.log);
   return [
     hygiene,
     clientIdentity(d.trusted),
-    reservedPaths({ verifier: new CaptchaVerifier(), failures: new CaptchaFailures(d.log) }, undefined, rooms),
+    reservedPaths({ captcha: { verifier: new CaptchaVerifier(), failures: new CaptchaFailures(d.log) }, rooms, acme }),
     waf(policyErrors, rooms),
     rateLimit(d.rateLimits, policyErrors),
     shaping(policyErrors),

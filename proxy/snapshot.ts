@@ -1,3 +1,4 @@
+import type { CertificateStore } from "./tls/certificate-store.ts";
 import type { Router, RouteSpec as RouterRoute } from "./routing/router.ts";
 import type { Balancer, BalanceTarget, TargetPool, GroupedTarget } from "./balance/index.ts";
 import type { HeaderRules } from "./headers.ts";
@@ -107,6 +108,15 @@ export interface CompiledRoute extends RouterRoute {
   readonly activeCheck: ActiveCheck | undefined;
 }
 
+export interface CompiledListenerTls {
+  readonly minVersion: "TLSv1.2" | "TLSv1.3";
+  /** PEM chain and key served without SNI or for names no stored certificate covers; undefined: the fallback. */
+  readonly defaultCertificate: { readonly cert: string; readonly key: string } | undefined;
+  /** Changes when the default context (default certificate, minimum version) changes. */
+  readonly contextKey: string;
+  readonly store: CertificateStore;
+}
+
 export interface CompiledListener {
   readonly id: string;
   readonly name: string;
@@ -115,8 +125,8 @@ export interface CompiledListener {
   readonly protocol: "http" | "https";
   readonly enabled: boolean;
   readonly acceptProxyProtocol: boolean;
-  /** PEM; undefined on HTTPS means a per-listener self-signed certificate. */
-  readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  /** HTTPS listeners: what each handshake serves (swapped in without touching the socket); undefined on HTTP. */
+  readonly tls: CompiledListenerTls | undefined;
   /** Changes when anything about the socket changes; equal keys keep the listener (and its connections). */
   readonly socketKey: string;
   readonly router: Router<CompiledRoute>;

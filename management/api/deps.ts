@@ -7,6 +7,8 @@ import type { TlsMode } from "../settings/management-settings.ts";
 import type { AgentRegistry } from "../agents/registry.ts";
 import type { CertificateAuthority } from "../pki/index.ts";
 import type { SnapshotService } from "../config/snapshot-service.ts";
+import type { CertificateManager } from "../tls/certificate-manager.ts";
+import type { AcmeEngine } from "../tls/acme-engine.ts";
 import type { CacheSettings, CacheUsage, ListenerStatus, PurgeFilter, StoreStatus } from "../../proxy/index.ts";
 
 export interface ServerInfo {
@@ -48,5 +50,9 @@ export interface ApiDeps {
       /** New budgets (or on/off) take effect: the stores reopen; disk entries stay. */
       configure(settings: CacheSettings): Promise<void>;
     };
+  };
+  readonly tls: {
+    readonly certificates: CertificateManager;
+    readonly engine: AcmeEngine;
   };
 }

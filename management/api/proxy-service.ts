@@ -27,8 +27,10 @@ export function proxyService(d: ApiDeps): ServiceImpl<typeof ProxyService> {
         enabled: l.enabled === 1,
         acceptProxyProtocol: l.accept_proxy_protocol === 1,
         tlsCertificatePem: l.tls_cert_pem,
+        tlsMinVersion: l.protocol === "https" ? l.tls_min_version : "",
       },
       tlsPrivateKeySet: l.tls_key_pem !== "",
+      servesFallbackCertificate: l.protocol === "https" && l.tls_cert_pem === "",
       status: st
         ? {
             state: st.state === "running" ? ListenerState.RUNNING : st.state === "error" ? ListenerState.ERROR : ListenerState.STOPPED,
@@ -79,6 +81,7 @@ export function proxyService(d: ApiDeps): ServiceImpl<typeof ProxyService> {
     accept_proxy_protocol: v.acceptProxyProtocol ? (1 as const) : (0 as const),
     tls_cert_pem: v.tlsCertPem,
     tls_key_pem: v.tlsKeyPem,
+    tls_min_version: v.tlsMinVersion,
   });
   const routeColumns = (spec: RouteSpec) => ({
     listener_id: spec.listenerId,
@@ -103,7 +106,16 @@ export function proxyService(d: ApiDeps): ServiceImpl<typeof ProxyService> {
 
   return {
     getProxyConfig() {
-      return { listeners: repo.listeners().map(listenerToProto), routes: repo.routes().map(routeToProto) };
+      const listeners = repo.listeners();
+      const routes = repo.routes();
+      return {
+        listeners: listeners.map(listenerToProto),
+        routes: routes.map(routeToProto),
+        warnings: {
+          fallbackCertificateListenerIds: listeners.filter((l) => l.protocol === "https" && l.tls_cert_pem === "").map((l) => l.id),
+          tlsSkipVerifyRouteIds: routes.filter((r) => routeSpecFromJson(r.spec).targets.some((t) => t.tlsSkipVerify)).map((r) => r.id),
+        },
+      };
     },
 
     async createListener(req, ctx) {

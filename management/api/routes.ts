@@ -13,6 +13,8 @@ import { ObservabilityService } from "../../proto/gen/warren/v1/observability_pb
 import { observabilityService } from "./observability-service.ts";
 import { PolicyService } from "../../proto/gen/warren/v1/policy_pb.ts";
 import { policyService } from "./policy-service.ts";
+import { TlsService } from "../../proto/gen/warren/v1/tls_pb.ts";
+import { tlsService } from "./tls-service.ts";
 import type { ApiDeps } from "./deps.ts";
 
 export function apiRoutes(d: ApiDeps): (router: ConnectRouter) => void {
@@ -24,5 +26,6 @@ export function apiRoutes(d: ApiDeps): (router: ConnectRouter) => void {
     router.service(ProxyService, proxyService(d));
     router.service(ObservabilityService, observabilityService(d));
     router.service(PolicyService, policyService(d));
+    router.service(TlsService, tlsService(d));
   };
 }

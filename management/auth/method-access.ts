@@ -94,6 +94,22 @@ export const METHOD_POLICIES: ReadonlyMap<string, MethodPolicy> = new Map<string
   ["warren.v1.PolicyService/UpdateCacheSettings", admin],
   ["warren.v1.PolicyService/GetCacheUsage", read],
   ["warren.v1.PolicyService/PurgeCache", admin],
+  ["warren.v1.TlsService/ListCertificates", read],
+  ["warren.v1.TlsService/GetCertificate", read],
+  ["warren.v1.TlsService/UploadCertificate", admin],
+  ["warren.v1.TlsService/AddCertificateFiles", admin],
+  ["warren.v1.TlsService/GenerateSelfSignedCertificate", admin],
+  ["warren.v1.TlsService/RequestAcmeCertificate", admin],
+  ["warren.v1.TlsService/RenewCertificate", admin],
+  ["warren.v1.TlsService/DeleteCertificate", admin],
+  ["warren.v1.TlsService/ListListenerTls", read],
+  ["warren.v1.TlsService/ListAcmeAccounts", read],
+  ["warren.v1.TlsService/CreateAcmeAccount", admin],
+  ["warren.v1.TlsService/DeleteAcmeAccount", admin],
+  ["warren.v1.TlsService/ListDnsCredentials", read],
+  ["warren.v1.TlsService/CreateDnsCredential", admin],
+  ["warren.v1.TlsService/UpdateDnsCredential", admin],
+  ["warren.v1.TlsService/DeleteDnsCredential", admin],
 ]);
 
 export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService, AgentService, ProxyService, ObservabilityService, PolicyService];

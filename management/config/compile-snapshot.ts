@@ -14,6 +14,7 @@ import {
   type AgentInfo,
   type BalancePolicy as PolicyName,
   type CompiledListener,
+  type CompiledListenerTls,
   type CompiledRoute,
   type CompiledTarget,
   type CompiledWafRule,
@@ -21,6 +22,7 @@ import {
   type RouteAction as CompiledAction,
 } from "../../proxy/index.ts";
 import { fieldError } from "../errors.ts";
+import { CertificateStore } from "../../proxy/tls/certificate-store.ts";
 import { effectiveLabels, parseStoredLabels } from "../agents/labels.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./validate-route.ts";
 
@@ -179,6 +181,8 @@ export function compileSnapshot(
   /** Enabled policy rules of each kind in evaluation order (compilePolicies, compileRateLimits, compileShapers; cache rules: none compiled yet). */
   policies: Pick<ProxySnapshot, "waf" | "rateLimits" | "shapers" | "cacheRules">,
   policyKey: Buffer,
+  /** Per HTTPS listener id: its stored certificates (compileCertificateStores); absent = none. */
+  certificates: ReadonlyMap<string, CertificateStore> = new Map(),
 ): ProxySnapshot {
   const protocols = new Map(listeners.map((l) => [l.id, l.protocol]));
   const agentInfos: AgentInfo[] = agents.map((a) => ({ id: a.id, enabled: a.enabled === 1, labels: effectiveLabels(a.id, parseStoredLabels(a.labels)) }));
@@ -198,10 +202,18 @@ export function compileSnapshot(
       if (e instanceof RouterConfigError) throw fieldError(`spec.${e.field === "isDefault" ? "is_default" : e.field}`, e.message);
       throw e;
     }
-    const tls = l.protocol === "https" && l.tls_cert_pem ? { cert: l.tls_cert_pem, key: l.tls_key_pem } : undefined;
-    const socketKey = createHash("sha256")
-      .update(JSON.stringify([l.bind_address, l.port, l.protocol, l.accept_proxy_protocol, l.tls_cert_pem, l.tls_key_pem]))
-      .digest("hex");
+    const minVersion = l.tls_min_version === "1.3" ? "TLSv1.3" : "TLSv1.2";
+    const tls: CompiledListenerTls | undefined =
+      l.protocol === "https"
+        ? {
+            minVersion,
+            defaultCertificate: l.tls_cert_pem ? { cert: l.tls_cert_pem, key: l.tls_key_pem } : undefined,
+            contextKey: createHash("sha256").update(JSON.stringify([minVersion, l.tls_cert_pem, l.tls_key_pem])).digest("hex"),
+            store: certificates.get(l.id) ?? CertificateStore.EMPTY,
+          }
+        : undefined;
+    // Certificates are not socket settings: they swap in on the bound listener (listeners.ts).
+    const socketKey = createHash("sha256").update(JSON.stringify([l.bind_address, l.port, l.protocol, l.accept_proxy_protocol])).digest("hex");
     compiled.set(l.id, {
       id: l.id,
       name: l.name,

@@ -33,6 +33,7 @@ export function seedPublicListener(store: Store, port: number, log: Logger): voi
       accept_proxy_protocol: 0,
       tls_cert_pem: "",
       tls_key_pem: "",
+      tls_min_version: "1.2",
       created_at: now,
       updated_at: now,
     });

@@ -11,6 +11,7 @@ import { compileCacheRules } from "./compile-cache.ts";
 import { cacheRuleSpecFromJson } from "./validate-cache.ts";
 import { captchaProviderSpecFromJson, templateSpecFromJson, wafRuleSpecFromJson } from "./validate-policy.ts";
 import { policyKey } from "./seed.ts";
+import { compileCertificateStores } from "./compile-tls.ts";
 
 export interface SnapshotSink {
   apply(snapshot: ProxySnapshot): Promise<void>;
@@ -46,7 +47,8 @@ export class SnapshotService {
     );
     const cacheRules = compileCacheRules(pol.cacheRules.all().map((row) => ({ row, spec: cacheRuleSpecFromJson(row.spec) })));
     const shapers = compileShapers(pol.shapers.all().map((row) => ({ row, spec: shaperRuleSpecFromJson(row.spec) })));
-    return compileSnapshot(this.version + 1, p.listeners(), routes, this.store.agents.list(), { waf, rateLimits, shapers, cacheRules }, policyKey(this.store));
+    const certificates = compileCertificateStores(this.store.tls.certificates());
+    return compileSnapshot(this.version + 1, p.listeners(), routes, this.store.agents.list(), { waf, rateLimits, shapers, cacheRules }, policyKey(this.store), certificates);
   }
 
   /** Rebuilds from the database as it is (start-up, agent label changes). */

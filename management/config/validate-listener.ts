@@ -1,7 +1,7 @@
 import net from "node:net";
-import { X509Certificate, createPrivateKey } from "node:crypto";
 import { ListenerProtocol, type ListenerSpec } from "../../proto/gen/warren/v1/proxy_pb.ts";
 import { fieldError } from "../errors.ts";
+import { validateCertificate } from "../tls/validate-certificate.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -14,13 +14,14 @@ export interface ValidListener {
   acceptProxyProtocol: boolean;
   tlsCertPem: string;
   tlsKeyPem: string;
+  tlsMinVersion: "1.2" | "1.3";
 }
 
 /**
  * Checks a listener spec field by field. `storedKeyPem` is the key already stored: an update that
  * sends the same certificate without the (write-only) key keeps it.
  */
-export function validateListener(spec: ListenerSpec | undefined, storedKeyPem = ""): ValidListener {
+export function validateListener(spec: ListenerSpec | undefined, storedKeyPem = "", now: number = Date.now()): ValidListener {
   if (!spec) throw fieldError("spec", "is required");
   const name = spec.name.trim();
   if (!NAME_RE.test(name)) throw fieldError("spec.name", "must be 1–64 characters of letters, digits, '_', '.', '-', starting with a letter or digit");
@@ -39,21 +40,13 @@ export function validateListener(spec: ListenerSpec | undefined, storedKeyPem = 
   if (tlsCertPem || tlsKeyPem) {
     if (!tlsCertPem) throw fieldError("spec.tls_certificate_pem", "is required with a private key");
     if (!tlsKeyPem) throw fieldError("spec.tls_private_key_pem", "is required with a certificate");
-    let cert: X509Certificate;
-    try {
-      cert = new X509Certificate(tlsCertPem);
-    } catch {
-      throw fieldError("spec.tls_certificate_pem", "is not a PEM certificate");
-    }
-    let key;
-    try {
-      key = createPrivateKey(tlsKeyPem);
-    } catch {
-      throw fieldError("spec.tls_private_key_pem", "is not a PEM private key");
-    }
-    if (!cert.checkPrivateKey(key)) throw fieldError("spec.tls_private_key_pem", "does not match the certificate");
-    tlsCertPem = `${tlsCertPem}\n`;
-    tlsKeyPem = `${tlsKeyPem}\n`;
+    const valid = validateCertificate(tlsCertPem, tlsKeyPem, { cert: "spec.tls_certificate_pem", key: "spec.tls_private_key_pem" }, now);
+    tlsCertPem = valid.chainPem;
+    tlsKeyPem = valid.keyPem;
   }
-  return { name, bindAddress, port: spec.port, protocol, enabled: spec.enabled, acceptProxyProtocol: spec.acceptProxyProtocol, tlsCertPem, tlsKeyPem };
+  const requested = spec.tlsMinVersion.trim() || "1.2";
+  if (requested !== "1.2" && requested !== "1.3") throw fieldError("spec.tls_min_version", 'must be "1.2" or "1.3" (or empty for 1.2)');
+  if (protocol === "http" && spec.tlsMinVersion.trim()) throw fieldError("spec.tls_min_version", "only HTTPS listeners take a TLS version");
+  const tlsMinVersion = protocol === "http" ? "1.2" : requested;
+  return { name, bindAddress, port: spec.port, protocol, enabled: spec.enabled, acceptProxyProtocol: spec.acceptProxyProtocol, tlsCertPem, tlsKeyPem, tlsMinVersion };
 }

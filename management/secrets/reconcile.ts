@@ -1,5 +1,14 @@
 import type { Db } from "../store/index.ts";
-import { SECRET_META_KEYS, captchaSecretAad, listenerKeyAad, mapRouteSecrets, metaAad } from "../store/secret-columns.ts";
+import {
+  SECRET_META_KEYS,
+  acmeAccountKeyAad,
+  captchaSecretAad,
+  dnsCredentialSecretAad,
+  listenerKeyAad,
+  mapRouteSecrets,
+  metaAad,
+  tlsCertificateKeyAad,
+} from "../store/secret-columns.ts";
 import { isEnvelope, type Keyring } from "./keyring.ts";
 
 export interface ReconcileCounts {
@@ -37,6 +46,9 @@ export function reconcileSecrets(db: Db, keyring: Keyring): ReconcileCounts {
   db.transaction(() => {
     column("captcha_providers", "secret_key", captchaSecretAad);
     column("listeners", "tls_key_pem", listenerKeyAad);
+    column("tls_certificates", "key_pem", tlsCertificateKeyAad);
+    column("acme_accounts", "key_pem", acmeAccountKeyAad);
+    column("dns_credentials", "secret", dnsCredentialSecretAad);
     const updateRoute = db.prepare("UPDATE routes SET spec = ? WHERE id = ?");
     for (const row of db.prepare<[], { id: string; spec: string }>("SELECT id, spec FROM routes").all()) {
       const next = mapRouteSecrets(row.id, row.spec, visit);

@@ -8,6 +8,7 @@ import { AgentsRepo } from "./agents-repo.ts";
 import { ProxyRepo } from "./proxy-repo.ts";
 import { EventsRepo } from "./events-repo.ts";
 import { PolicyRepo } from "./policy-repo.ts";
+import { TlsRepo } from "./tls-repo.ts";
 import { NO_KEYRING, type SecretBox } from "../secrets/keyring.ts";
 
 export interface Store {
@@ -20,6 +21,7 @@ export interface Store {
   readonly proxy: ProxyRepo;
   readonly events: EventsRepo;
   readonly policy: PolicyRepo;
+  readonly tls: TlsRepo;
   close(): void;
 }
 
@@ -46,6 +48,7 @@ export function openStore(path: string, secrets: SecretBox = NO_KEYRING): Store 
     proxy: new ProxyRepo(db, secrets),
     events: new EventsRepo(db),
     policy: new PolicyRepo(db, secrets),
+    tls: new TlsRepo(db, secrets),
     close: () => db.close(),
   };
 }
@@ -57,3 +60,4 @@ export type { TokenRow, TokenListRow } from "./tokens-repo.ts";
 export type { AuditEntry, AuditRow } from "./audit-repo.ts";
 export type { AgentRow, AgentCertRow } from "./agents-repo.ts";
 export type { ListenerRow, RouteRow } from "./proxy-repo.ts";
+export type { TlsCertificateRow, AcmeAccountRow, DnsCredentialRow, CertificateSourceName, CertificateStatusName, AcmeChallengeName } from "./tls-repo.ts";

@@ -13,6 +13,8 @@ export interface ListenerRow {
   tls_cert_pem: string;
   /** Sealed at rest (secret-columns.ts); plaintext in rows this repo returns. */
   tls_key_pem: string;
+  /** HTTPS: "1.2" or "1.3". */
+  tls_min_version: string;
   created_at: number;
   updated_at: number;
 }
@@ -40,10 +42,10 @@ export class ProxyRepo {
       listeners: db.prepare<[], ListenerRow>("SELECT * FROM listeners ORDER BY name"),
       listener: db.prepare<[string], ListenerRow>("SELECT * FROM listeners WHERE id = ?"),
       insertListener: db.prepare(
-        "INSERT INTO listeners (id, name, bind_address, port, protocol, enabled, accept_proxy_protocol, tls_cert_pem, tls_key_pem, created_at, updated_at) VALUES (@id, @name, @bind_address, @port, @protocol, @enabled, @accept_proxy_protocol, @tls_cert_pem, @tls_key_pem, @created_at, @updated_at)",
+        "INSERT INTO listeners (id, name, bind_address, port, protocol, enabled, accept_proxy_protocol, tls_cert_pem, tls_key_pem, tls_min_version, created_at, updated_at) VALUES (@id, @name, @bind_address, @port, @protocol, @enabled, @accept_proxy_protocol, @tls_cert_pem, @tls_key_pem, @tls_min_version, @created_at, @updated_at)",
       ),
       updateListener: db.prepare(
-        "UPDATE listeners SET name = @name, bind_address = @bind_address, port = @port, protocol = @protocol, enabled = @enabled, accept_proxy_protocol = @accept_proxy_protocol, tls_cert_pem = @tls_cert_pem, tls_key_pem = @tls_key_pem, updated_at = @updated_at WHERE id = @id",
+        "UPDATE listeners SET name = @name, bind_address = @bind_address, port = @port, protocol = @protocol, enabled = @enabled, accept_proxy_protocol = @accept_proxy_protocol, tls_cert_pem = @tls_cert_pem, tls_key_pem = @tls_key_pem, tls_min_version = @tls_min_version, updated_at = @updated_at WHERE id = @id",
       ),
       deleteListener: db.prepare<[string]>("DELETE FROM listeners WHERE id = ?"),
       routes: db.prepare<[], RouteRow>("SELECT * FROM routes ORDER BY listener_id, priority, id"),

@@ -6,6 +6,9 @@ import { secretAad, type SecretBox } from "../secrets/keyring.ts";
 
 export const captchaSecretAad = (id: string): string => secretAad("captcha_providers", id, "secret_key");
 export const listenerKeyAad = (id: string): string => secretAad("listeners", id, "tls_key_pem");
+export const tlsCertificateKeyAad = (id: string): string => secretAad("tls_certificates", id, "key_pem");
+export const acmeAccountKeyAad = (id: string): string => secretAad("acme_accounts", id, "key_pem");
+export const dnsCredentialSecretAad = (id: string): string => secretAad("dns_credentials", id, "secret");
 export const metaAad = (key: string): string => secretAad("meta", key);
 export const targetHeaderAad = (routeId: string, targetId: string, header: string): string =>
   secretAad("routes", routeId, `target:${targetId}:header:${header.toLowerCase()}`);

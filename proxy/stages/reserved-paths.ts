@@ -1,7 +1,7 @@
 // Stage 3, Warren's reserved paths: everything under /.well-known/warren/ belongs to the gateway, on
 // every listener and before routing, so no route can expose an upstream's version of it. Here: the
 // challenge's scripts (proof of work and captcha), the worker, and the endpoint that checks a
-// solution — or asks the captcha provider — and hands out the pass cookie (ACME answers join later).
+// solution — or asks the captcha provider — and hands out the pass cookie; and ACME HTTP-01 validations.
 import type http from "node:http";
 import { answer, TAKEN, type Stage, type StageResult } from "../stage.ts";
 import { writeAnswer } from "../respond.ts";
@@ -12,6 +12,7 @@ import { EndpointLimit } from "../policy/endpoint-limit.ts";
 import { CaptchaFailures, CaptchaVerifier } from "../policy/captcha.ts";
 import { WaitingRooms } from "../policy/waiting-room.ts";
 import { WAITING_ROOM_STATUS_PATH, waitingRoomStatus } from "../policy/waiting-room-gate.ts";
+import { ACME_HTTP01_PREFIX, AcmeChallenges } from "../tls/acme-challenges.ts";
 
 export const RESERVED_PREFIX = "/.well-known/warren/";
 
@@ -108,16 +109,35 @@ function noScriptBlock(ctx: RequestContext): StageResult {
   return answer("waf_blocked");
 }
 
-export function reservedPaths(
-  cap: CaptchaDeps = { verifier: new CaptchaVerifier(), failures: new CaptchaFailures(undefined) },
-  verifyLimit = new EndpointLimit(30, 60_000),
-  rooms = new WaitingRooms(),
-  statusLimit = new EndpointLimit(120, 60_000),
-  noScriptLimit = new EndpointLimit(30, 60_000),
-): Stage {
+export interface ReservedPathsDeps {
+  readonly captcha?: CaptchaDeps;
+  readonly rooms?: WaitingRooms;
+  readonly acme?: AcmeChallenges;
+}
+
+/**
+ * An ACME HTTP-01 validation (RFC 8555 §8.3) for a token of an issuance in progress. Other tokens
+ * go on to routing: an origin may run its own ACME client behind Warren.
+ */
+function acmeHttp01(ctx: RequestContext, acme: AcmeChallenges): StageResult {
+  const keyAuthorization = acme.http01Answer(ctx.routingPath.slice(ACME_HTTP01_PREFIX.length));
+  if (keyAuthorization === undefined || ctx.raw !== undefined) return undefined;
+  if (ctx.method !== "GET" && ctx.method !== "HEAD") return answer("method_not_allowed", ["allow", "GET, HEAD"]);
+  writeAnswer(ctx, 200, ["content-type", "text/plain", "cache-control", "no-store"], Buffer.from(keyAuthorization));
+  return TAKEN;
+}
+
+export function reservedPaths(deps: ReservedPathsDeps = {}): Stage {
+  const cap = deps.captcha ?? { verifier: new CaptchaVerifier(), failures: new CaptchaFailures(undefined) };
+  const rooms = deps.rooms ?? new WaitingRooms();
+  const acme = deps.acme ?? new AcmeChallenges();
+  const verifyLimit = new EndpointLimit(30, 60_000);
+  const statusLimit = new EndpointLimit(120, 60_000);
+  const noScriptLimit = new EndpointLimit(30, 60_000);
   return {
     name: "reserved_paths",
     run(ctx: RequestContext): StageResult | Promise<StageResult> {
+      if (ctx.routingPath.startsWith(ACME_HTTP01_PREFIX)) return acmeHttp01(ctx, acme);
       if (!ctx.routingPath.startsWith(RESERVED_PREFIX)) return undefined;
       const asset = CHALLENGE_ASSETS.get(ctx.routingPath);
       if (asset !== undefined) {

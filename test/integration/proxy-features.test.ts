@@ -13,7 +13,7 @@ import https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
@@ -24,6 +24,7 @@ import { withWarren } from "../helpers/with-warren.ts";
 import { startOrigin, type Origin } from "../helpers/origins.ts";
 import { freePort } from "../helpers/agent-process.ts";
 import { CertificateAuthority } from "../../management/pki/index.ts";
+import { FALLBACK_NAME } from "../../management/tls/fallback-issuer.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Shapes of the JSON API answers we read.
@@ -33,6 +34,7 @@ interface ListenerJson {
   spec: { name: string; port?: number; bindAddress?: string; protocol: string; enabled?: boolean; acceptProxyProtocol?: boolean; tlsCertificatePem?: string; tlsPrivateKeyPem?: string };
   status: { state: string; error?: string; boundPort?: number };
   tlsPrivateKeySet?: boolean;
+  servesFallbackCertificate?: boolean;
 }
 interface TargetHeaderJson {
   name: string;
@@ -291,6 +293,8 @@ describe("proxy data-plane features", () => {
     return { text: r.text, listeners: r.json.listeners as ListenerJson[], routes: r.json.routes as RouteJson[] };
   };
   const listenerById = async (id: string) => (await config()).listeners.find((l) => l.id === id);
+  /** The fallback issuer's certificate: HTTPS listeners without a certificate of their own chain to it. */
+  const fallbackPem = (): string => readFileSync(join(w.configDir, "certs", "public-fallback", "ca.crt.pem"), "utf8");
   const direct = (o: { url: string }, extra: Record<string, unknown> = {}) => ({ kind: "TARGET_KIND_DIRECT", url: o.url, enabled: true, ...extra });
   const get = (port: number, path: string, headers: Record<string, string> = {}, method = "GET") =>
     request(`http://127.0.0.1:${port}${path}`, { method: method as "GET", headers });
@@ -306,7 +310,7 @@ describe("proxy data-plane features", () => {
     let selfSigned: ListenerJson;
     let uploaded: { id: string; port: number; certPem: string; caPem: string };
 
-    it("without a certificate: RUNNING as soon as CreateListener answers, serving a certificate from Warren's CA", async () => {
+    it("without a certificate: RUNNING as soon as CreateListener answers, serving the fallback from its own issuer, not the management CA", async () => {
       selfSigned = await createListener({ name: "tls-own", port: 0, protocol: "LISTENER_PROTOCOL_HTTPS" });
       // The write returns after the snapshot was applied and the listener reconciled: the status in
       // the response is already final, and GetProxyConfig agrees.
@@ -318,15 +322,20 @@ describe("proxy data-plane features", () => {
       assert.equal(read?.status.state, "LISTENER_STATE_RUNNING");
       assert.equal(read?.status.boundPort, port);
 
-      const probe = await tlsProbe(port, "localhost", w.caPem);
-      assert.equal(probe.authorized, true, `verified against Warren's CA: ${probe.authorizationError}`);
-      const ca = new X509Certificate(w.caPem);
-      assert.equal(new X509Certificate(probe.cert.raw).checkIssued(ca), true, "issued by the management CA");
+      assert.equal(selfSigned.servesFallbackCertificate, true, "the API flags the fallback");
+      const warnings = (await api.call("ProxyService/GetProxyConfig", {}, c)).json.warnings as { fallbackCertificateListenerIds?: string[] };
+      assert.ok(warnings.fallbackCertificateListenerIds?.includes(selfSigned.id), JSON.stringify(warnings));
+      const probe = await tlsProbe(port, FALLBACK_NAME, fallbackPem());
+      assert.equal(probe.authorized, true, `verified against the fallback issuer: ${probe.authorizationError}`);
+      const served = new X509Certificate(probe.cert.raw);
+      assert.equal(served.checkIssued(new X509Certificate(w.caPem)), false, "never issued by the management CA that agents pin");
+      assert.equal(served.checkIssued(new X509Certificate(fallbackPem())), true);
+      assert.notEqual(new X509Certificate(fallbackPem()).fingerprint256, new X509Certificate(w.caPem).fingerprint256);
 
       await call("CreateRoute", {
         spec: { listenerId: selfSigned.id, name: "tls-forward", pathPrefix: "/fw", action: "ROUTE_ACTION_FORWARD", targets: [direct(origins[0]!)] },
       });
-      const r = await httpsRequest(port, "/fw/x", { ca: w.caPem, servername: "localhost" });
+      const r = await httpsRequest(port, "/fw/x", { ca: fallbackPem(), servername: FALLBACK_NAME });
       assert.equal(r.status, 200);
       const seen = JSON.parse(r.body) as Echo;
       assert.equal(seen.url, "/fw/x");
@@ -344,10 +353,10 @@ describe("proxy data-plane features", () => {
           targets: [direct(origins[0]!)],
         },
       });
-      const r = await httpsRequest(selfSigned.status.boundPort!, "/hsts/page", { ca: w.caPem, servername: "localhost" });
+      const r = await httpsRequest(selfSigned.status.boundPort!, "/hsts/page", { ca: fallbackPem(), servername: FALLBACK_NAME });
       assert.equal(r.status, 200);
       assert.equal(r.headers["strict-transport-security"], "max-age=31536000");
-      const without = await httpsRequest(selfSigned.status.boundPort!, "/fw/page", { ca: w.caPem, servername: "localhost" });
+      const without = await httpsRequest(selfSigned.status.boundPort!, "/fw/page", { ca: fallbackPem(), servername: FALLBACK_NAME });
       assert.equal(without.headers["strict-transport-security"], undefined, "only routes with the option send it");
     });
 
@@ -742,7 +751,7 @@ describe("proxy data-plane features", () => {
           raw.on("data", (d: Buffer) => carrier.push(d));
           raw.on("end", () => carrier.push(null));
           raw.on("error", reject);
-          const s = tls.connect({ socket: carrier, servername: "localhost", ca: w.caPem, ALPNProtocols: ["http/1.1"] }, () => {
+          const s = tls.connect({ socket: carrier, servername: FALLBACK_NAME, ca: fallbackPem(), ALPNProtocols: ["http/1.1"] }, () => {
             s.write("GET /pp-tls HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
           });
           let out = "";

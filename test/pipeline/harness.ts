@@ -14,7 +14,8 @@ import { compileSnapshot } from "../../management/config/compile-snapshot.ts";
 import { validateRoute } from "../../management/config/validate-route.ts";
 import { RouteSpecSchema } from "../../proto/gen/warren/v1/proxy_pb.ts";
 import { ControlMessageSchema, OpenStreamSchema } from "../../proto/gen/warren/v1/tunnel_pb.ts";
-import type { AgentRow, ListenerRow, RouteRow } from "../../management/store/index.ts";
+import type { AgentRow, ListenerRow, RouteRow, TlsCertificateRow } from "../../management/store/index.ts";
+import { compileCertificateStores } from "../../management/config/compile-tls.ts";
 import { AgentRegistry } from "../../management/agents/registry.ts";
 import { YamuxSession, type YamuxStream } from "../../tunnel/yamux/index.ts";
 import { encodeMessage } from "../../tunnel/messages.ts";
@@ -35,9 +36,20 @@ export function capturingLogger(): { log: pino.Logger; lines: Record<string, unk
 
 export type RouteInit = MessageInitShape<typeof RouteSpecSchema> & { id?: string };
 
+/** A stored certificate of an HTTPS listener (what TlsService keeps), served by SNI. */
+export interface CertificateInit {
+  id?: string;
+  names: string[];
+  certPem: string;
+  keyPem: string;
+  notAfter?: number;
+}
+
 export interface ListenerInit {
   id?: string;
   protocol?: "http" | "https";
+  /** HTTPS: the default certificate (else the harness's fallback), the minimum version and stored certificates. */
+  tls?: { defaultCertificate?: { cert: string; key: string }; minVersion?: "1.2" | "1.3"; certificates?: CertificateInit[] };
   acceptProxyProtocol?: boolean;
   routes: RouteInit[];
 }
@@ -58,6 +70,8 @@ export interface HarnessOptions {
   /** The cache's store (default: the data plane's own memory tier) and its coalescing bounds / clock. */
   cache?: CacheStore;
   cacheTuning?: Partial<CacheTuning>;
+  /** What HTTPS listeners without a default certificate serve. */
+  fallbackCertificate?: () => Promise<{ cert: string; key: string }>;
 }
 
 let seq = 0;
@@ -71,8 +85,35 @@ function listenerRow(l: ListenerInit, id: string): ListenerRow {
     protocol: l.protocol ?? "http",
     enabled: 1,
     accept_proxy_protocol: l.acceptProxyProtocol ? 1 : 0,
-    tls_cert_pem: "",
-    tls_key_pem: "",
+    tls_cert_pem: l.tls?.defaultCertificate?.cert ?? "",
+    tls_key_pem: l.tls?.defaultCertificate?.key ?? "",
+    tls_min_version: l.tls?.minVersion ?? "1.2",
+    created_at: 0,
+    updated_at: 0,
+  };
+}
+
+let certSeq = 0;
+
+function certificateRow(c: CertificateInit, listenerId: string): TlsCertificateRow {
+  return {
+    id: c.id ?? `crt_${++certSeq}`,
+    listener_id: listenerId,
+    source: "upload",
+    names: JSON.stringify(c.names),
+    cert_pem: c.certPem,
+    key_pem: c.keyPem,
+    cert_file: "",
+    key_file: "",
+    acme_account_id: null,
+    challenge: "",
+    dns_credential_id: null,
+    status: "ready",
+    last_error: "",
+    failures: 0,
+    not_before: 0,
+    not_after: c.notAfter ?? Date.now() + 86_400_000,
+    next_renewal_at: 0,
     created_at: 0,
     updated_at: 0,
   };
@@ -100,10 +141,12 @@ export function buildSnapshot(o: HarnessOptions, version = 1): { snapshot: Proxy
   const listenerIds: string[] = [];
   const listeners: ListenerRow[] = [];
   const routes: { row: RouteRow; spec: ReturnType<typeof create<typeof RouteSpecSchema>> }[] = [];
+  const certificates: TlsCertificateRow[] = [];
   for (const l of o.listeners) {
     const id = l.id ?? `lst_${++seq}`;
     listenerIds.push(id);
     listeners.push(listenerRow(l, id));
+    for (const c of l.tls?.certificates ?? []) certificates.push(certificateRow(c, id));
     l.routes.forEach((r, i) => {
       const { id: routeId, ...init } = r;
       const spec = create(RouteSpecSchema, { listenerId: id, name: `r${i}`, pathPrefix: "/", ...init });
@@ -115,7 +158,7 @@ export function buildSnapshot(o: HarnessOptions, version = 1): { snapshot: Proxy
       routes.push({ row: { id: routeId ?? `rt_${id}_${i}`, listener_id: id, spec: "" } as RouteRow, spec });
     });
   }
-  return { snapshot: compileSnapshot(version, listeners, routes, (o.agents ?? []).map(agentRow), { waf: [], rateLimits: o.rateLimitRules ?? [], shapers: o.shapers ?? [], cacheRules: o.cacheRules ?? [] }, randomBytes(32)), listenerIds };
+  return { snapshot: compileSnapshot(version, listeners, routes, (o.agents ?? []).map(agentRow), { waf: [], rateLimits: o.rateLimitRules ?? [], shapers: o.shapers ?? [], cacheRules: o.cacheRules ?? [] }, randomBytes(32), compileCertificateStores(certificates)), listenerIds };
 }
 
 export interface InProcessAgent {
@@ -153,7 +196,7 @@ export class Harness {
       agents: this.registry,
       trusted: parseTrustedProxies(opts.trustedProxies ?? ""),
       rateLimits: opts.rateLimits ?? new MemoryStore(),
-      selfSigned: () => Promise.reject(new Error("no HTTPS listeners in the pipeline harness")),
+      fallbackCertificate: opts.fallbackCertificate ?? (() => Promise.reject(new Error("an HTTPS listener without a default certificate needs HarnessOptions.fallbackCertificate"))),
       events: {
         record: (e) => {
           this.events.push(e);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file warren/v1/proxy.proto.
  */
 export const file_warren_v1_proxy: GenFile = /*@__PURE__*/
-  fileDesc("ChV3YXJyZW4vdjEvcHJveHkucHJvdG8SCXdhcnJlbi52MSLZAQoMTGlzdGVuZXJTcGVjEgwKBG5hbWUYASABKAkSFAoMYmluZF9hZGRyZXNzGAIgASgJEgwKBHBvcnQYAyABKA0SLQoIcHJvdG9jb2wYBCABKA4yGy53YXJyZW4udjEuTGlzdGVuZXJQcm90b2NvbBIPCgdlbmFibGVkGAUgASgIEh0KFWFjY2VwdF9wcm94eV9wcm90b2NvbBgGIAEoCBIbChN0bHNfY2VydGlmaWNhdGVfcGVtGAcgASgJEhsKE3Rsc19wcml2YXRlX2tleV9wZW0YCCABKAkihwEKDkxpc3RlbmVyU3RhdHVzEicKBXN0YXRlGAEgASgOMhgud2FycmVuLnYxLkxpc3RlbmVyU3RhdGUSDQoFZXJyb3IYAiABKAkSKQoFc2luY2UYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmJvdW5kX3BvcnQYBCABKA0i5QEKCExpc3RlbmVyEgoKAmlkGAEgASgJEiUKBHNwZWMYAiABKAsyFy53YXJyZW4udjEuTGlzdGVuZXJTcGVjEikKBnN0YXR1cxgDIAEoCzIZLndhcnJlbi52MS5MaXN0ZW5lclN0YXR1cxIbChN0bHNfcHJpdmF0ZV9rZXlfc2V0GAQgASgIEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIioKC0hlYWRlclZhbHVlEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAki4AMKDFJvdXRlT3B0aW9ucxIVCg1wcmVzZXJ2ZV9ob3N0GAEgASgIEhkKEXN0cmlwX3BhdGhfcHJlZml4GAIgASgIEjMKE2FkZF9yZXF1ZXN0X2hlYWRlcnMYAyADKAsyFi53YXJyZW4udjEuSGVhZGVyVmFsdWUSHgoWcmVtb3ZlX3JlcXVlc3RfaGVhZGVycxgEIAMoCRI0ChRhZGRfcmVzcG9uc2VfaGVhZGVycxgFIAMoCzIWLndhcnJlbi52MS5IZWFkZXJWYWx1ZRIfChdyZW1vdmVfcmVzcG9uc2VfaGVhZGVycxgGIAMoCRIaChJjb25uZWN0X3RpbWVvdXRfbXMYByABKA0SIgoacmVzcG9uc2VfaGVhZGVyX3RpbWVvdXRfbXMYCCABKA0SGwoObWF4X2JvZHlfYnl0ZXMYCSABKARIAIgBARIgChhhbGxvd19lbmNvZGVkX3NlcGFyYXRvcnMYCiABKAgSFgoOaHR0cHNfcmVkaXJlY3QYCyABKAgSHAoUaHN0c19tYXhfYWdlX3NlY29uZHMYDCABKA0SDwoHYWRkX3ZpYRgNIAEoCBIZChF1cGdyYWRlX3Byb3RvY29scxgOIAMoCUIRCg9fbWF4X2JvZHlfYnl0ZXMiiwEKDFJlZGlyZWN0U3BlYxIOCgZzdGF0dXMYASABKA0SJQoEbW9kZRgCIAEoDjIXLndhcnJlbi52MS5SZWRpcmVjdE1vZGUSEAoIbG9jYXRpb24YAyABKAkSEgoKa2VlcF9xdWVyeRgEIAEoCBIeChZrZWVwX3BhdGhfYmVsb3dfcHJlZml4GAUgASgIIlMKClN0YXRpY1NwZWMSDgoGc3RhdHVzGAEgASgNEicKB2hlYWRlcnMYAiADKAsyFi53YXJyZW4udjEuSGVhZGVyVmFsdWUSDAoEYm9keRgDIAEoCSJvCg1Mb2FkQmFsYW5jaW5nEigKBnBvbGljeRgBIAEoDjIYLndhcnJlbi52MS5CYWxhbmNlUG9saWN5EiIKB2hhc2hfb24YAiABKA4yES53YXJyZW4udjEuSGFzaE9uEhAKCGhhc2hfa2V5GAMgASgJIrgBCgtIZWFsdGhDaGVjaxIPCgdlbmFibGVkGAEgASgIEg4KBm1ldGhvZBgCIAEoCRIMCgRwYXRoGAMgASgJEhMKC2ludGVydmFsX21zGAQgASgNEhIKCnRpbWVvdXRfbXMYBSABKA0SGQoRaGVhbHRoeV90aHJlc2hvbGQYBiABKA0SGwoTdW5oZWFsdGh5X3RocmVzaG9sZBgHIAEoDRIZChFleHBlY3RlZF9zdGF0dXNlcxgIIAMoDSI1Cg1QYXNzaXZlSGVhbHRoEg8KB2VuYWJsZWQYASABKAgSEwoLY29vbGRvd25fbXMYAiABKA0iUQoMVGFyZ2V0SGVhZGVyEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkSEQoJc2Vuc2l0aXZlGAMgASgIEhEKCXZhbHVlX3NldBgEIAEoCCLVAgoGVGFyZ2V0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSFgoOcHJpb3JpdHlfZ3JvdXAYAyABKA0SDgoGd2VpZ2h0GAQgASgNEhQKB2VuYWJsZWQYBSABKAhIAIgBARIjCgRraW5kGAYgASgOMhUud2FycmVuLnYxLlRhcmdldEtpbmQSCwoDdXJsGAcgASgJEjwKDmFnZW50X3NlbGVjdG9yGAggAygLMiQud2FycmVuLnYxLlRhcmdldC5BZ2VudFNlbGVjdG9yRW50cnkSFwoPdGxzX3NraXBfdmVyaWZ5GAkgASgIEigKB2hlYWRlcnMYCiADKAsyFy53YXJyZW4udjEuVGFyZ2V0SGVhZGVyGjQKEkFnZW50U2VsZWN0b3JFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgoKCF9lbmFibGVkIuwDCglSb3V0ZVNwZWMSEwoLbGlzdGVuZXJfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIQCghwcmlvcml0eRgDIAEoBRINCgVob3N0cxgEIAMoCRITCgtwYXRoX3ByZWZpeBgFIAEoCRIPCgdtZXRob2RzGAYgAygJEhIKCmlzX2RlZmF1bHQYByABKAgSJgoGYWN0aW9uGAggASgOMhYud2FycmVuLnYxLlJvdXRlQWN0aW9uEigKB29wdGlvbnMYCSABKAsyFy53YXJyZW4udjEuUm91dGVPcHRpb25zEikKCHJlZGlyZWN0GAogASgLMhcud2FycmVuLnYxLlJlZGlyZWN0U3BlYxIuCg9zdGF0aWNfcmVzcG9uc2UYCyABKAsyFS53YXJyZW4udjEuU3RhdGljU3BlYxIiCgd0YXJnZXRzGAwgAygLMhEud2FycmVuLnYxLlRhcmdldBIwCg5sb2FkX2JhbGFuY2luZxgNIAEoCzIYLndhcnJlbi52MS5Mb2FkQmFsYW5jaW5nEiwKDGhlYWx0aF9jaGVjaxgOIAEoCzIWLndhcnJlbi52MS5IZWFsdGhDaGVjaxIwCg5wYXNzaXZlX2hlYWx0aBgPIAEoCzIYLndhcnJlbi52MS5QYXNzaXZlSGVhbHRoIpcBCgVSb3V0ZRIKCgJpZBgBIAEoCRIiCgRzcGVjGAIgASgLMhQud2FycmVuLnYxLlJvdXRlU3BlYxIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIXChVHZXRQcm94eUNvbmZpZ1JlcXVlc3QiYgoWR2V0UHJveHlDb25maWdSZXNwb25zZRImCglsaXN0ZW5lcnMYASADKAsyEy53YXJyZW4udjEuTGlzdGVuZXISIAoGcm91dGVzGAIgAygLMhAud2FycmVuLnYxLlJvdXRlIj4KFUNyZWF0ZUxpc3RlbmVyUmVxdWVzdBIlCgRzcGVjGAEgASgLMhcud2FycmVuLnYxLkxpc3RlbmVyU3BlYyI/ChZDcmVhdGVMaXN0ZW5lclJlc3BvbnNlEiUKCGxpc3RlbmVyGAEgASgLMhMud2FycmVuLnYxLkxpc3RlbmVyIkoKFVVwZGF0ZUxpc3RlbmVyUmVxdWVzdBIKCgJpZBgBIAEoCRIlCgRzcGVjGAIgASgLMhcud2FycmVuLnYxLkxpc3RlbmVyU3BlYyI/ChZVcGRhdGVMaXN0ZW5lclJlc3BvbnNlEiUKCGxpc3RlbmVyGAEgASgLMhMud2FycmVuLnYxLkxpc3RlbmVyIiMKFURlbGV0ZUxpc3RlbmVyUmVxdWVzdBIKCgJpZBgBIAEoCSIYChZEZWxldGVMaXN0ZW5lclJlc3BvbnNlIiMKFUVuYWJsZUxpc3RlbmVyUmVxdWVzdBIKCgJpZBgBIAEoCSI/ChZFbmFibGVMaXN0ZW5lclJlc3BvbnNlEiUKCGxpc3RlbmVyGAEgASgLMhMud2FycmVuLnYxLkxpc3RlbmVyIiQKFkRpc2FibGVMaXN0ZW5lclJlcXVlc3QSCgoCaWQYASABKAkiQAoXRGlzYWJsZUxpc3RlbmVyUmVzcG9uc2USJQoIbGlzdGVuZXIYASABKAsyEy53YXJyZW4udjEuTGlzdGVuZXIiOAoSQ3JlYXRlUm91dGVSZXF1ZXN0EiIKBHNwZWMYASABKAsyFC53YXJyZW4udjEuUm91dGVTcGVjIjYKE0NyZWF0ZVJvdXRlUmVzcG9uc2USHwoFcm91dGUYASABKAsyEC53YXJyZW4udjEuUm91dGUiRAoSVXBkYXRlUm91dGVSZXF1ZXN0EgoKAmlkGAEgASgJEiIKBHNwZWMYAiABKAsyFC53YXJyZW4udjEuUm91dGVTcGVjIjYKE1VwZGF0ZVJvdXRlUmVzcG9uc2USHwoFcm91dGUYASABKAsyEC53YXJyZW4udjEuUm91dGUiIAoSRGVsZXRlUm91dGVSZXF1ZXN0EgoKAmlkGAEgASgJIhUKE0RlbGV0ZVJvdXRlUmVzcG9uc2UqbgoQTGlzdGVuZXJQcm90b2NvbBIhCh1MSVNURU5FUl9QUk9UT0NPTF9VTlNQRUNJRklFRBAAEhoKFkxJU1RFTkVSX1BST1RPQ09MX0hUVFAQARIbChdMSVNURU5FUl9QUk9UT0NPTF9IVFRQUxACKoEBCg1MaXN0ZW5lclN0YXRlEh4KGkxJU1RFTkVSX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWTElTVEVORVJfU1RBVEVfUlVOTklORxABEhoKFkxJU1RFTkVSX1NUQVRFX1NUT1BQRUQQAhIYChRMSVNURU5FUl9TVEFURV9FUlJPUhADKnkKC1JvdXRlQWN0aW9uEhwKGFJPVVRFX0FDVElPTl9VTlNQRUNJRklFRBAAEhgKFFJPVVRFX0FDVElPTl9GT1JXQVJEEAESGQoVUk9VVEVfQUNUSU9OX1JFRElSRUNUEAISFwoTUk9VVEVfQUNUSU9OX1NUQVRJQxADKpIBCgxSZWRpcmVjdE1vZGUSHQoZUkVESVJFQ1RfTU9ERV9VTlNQRUNJRklFRBAAEiAKHFJFRElSRUNUX01PREVfU0FNRV9IT1NUX1BBVEgQARIhCh1SRURJUkVDVF9NT0RFX0VYVEVSTkFMX09SSUdJThACEh4KGlJFRElSRUNUX01PREVfQUJTT0xVVEVfVVJMEAMq2AEKDUJhbGFuY2VQb2xpY3kSHgoaQkFMQU5DRV9QT0xJQ1lfVU5TUEVDSUZJRUQQABIeChpCQUxBTkNFX1BPTElDWV9ST1VORF9ST0JJThABEicKI0JBTEFOQ0VfUE9MSUNZX1dFSUdIVEVEX1JPVU5EX1JPQklOEAISGQoVQkFMQU5DRV9QT0xJQ1lfUkFORE9NEAMSHwobQkFMQU5DRV9QT0xJQ1lfTEVBU1RfQUNUSVZFEAQSIgoeQkFMQU5DRV9QT0xJQ1lfQ09OU0lTVEVOVF9IQVNIEAUqYAoGSGFzaE9uEhcKE0hBU0hfT05fVU5TUEVDSUZJRUQQABIVChFIQVNIX09OX0NMSUVOVF9JUBABEhIKDkhBU0hfT05fSEVBREVSEAISEgoOSEFTSF9PTl9DT09LSUUQAypYCgpUYXJnZXRLaW5kEhsKF1RBUkdFVF9LSU5EX1VOU1BFQ0lGSUVEEAASFgoSVEFSR0VUX0tJTkRfRElSRUNUEAESFQoRVEFSR0VUX0tJTkRfQUdFTlQQAjKFBgoMUHJveHlTZXJ2aWNlElUKDkdldFByb3h5Q29uZmlnEiAud2FycmVuLnYxLkdldFByb3h5Q29uZmlnUmVxdWVzdBohLndhcnJlbi52MS5HZXRQcm94eUNvbmZpZ1Jlc3BvbnNlElUKDkNyZWF0ZUxpc3RlbmVyEiAud2FycmVuLnYxLkNyZWF0ZUxpc3RlbmVyUmVxdWVzdBohLndhcnJlbi52MS5DcmVhdGVMaXN0ZW5lclJlc3BvbnNlElUKDlVwZGF0ZUxpc3RlbmVyEiAud2FycmVuLnYxLlVwZGF0ZUxpc3RlbmVyUmVxdWVzdBohLndhcnJlbi52MS5VcGRhdGVMaXN0ZW5lclJlc3BvbnNlElUKDkRlbGV0ZUxpc3RlbmVyEiAud2FycmVuLnYxLkRlbGV0ZUxpc3RlbmVyUmVxdWVzdBohLndhcnJlbi52MS5EZWxldGVMaXN0ZW5lclJlc3BvbnNlElUKDkVuYWJsZUxpc3RlbmVyEiAud2FycmVuLnYxLkVuYWJsZUxpc3RlbmVyUmVxdWVzdBohLndhcnJlbi52MS5FbmFibGVMaXN0ZW5lclJlc3BvbnNlElgKD0Rpc2FibGVMaXN0ZW5lchIhLndhcnJlbi52MS5EaXNhYmxlTGlzdGVuZXJSZXF1ZXN0GiIud2FycmVuLnYxLkRpc2FibGVMaXN0ZW5lclJlc3BvbnNlEkwKC0NyZWF0ZVJvdXRlEh0ud2FycmVuLnYxLkNyZWF0ZVJvdXRlUmVxdWVzdBoeLndhcnJlbi52MS5DcmVhdGVSb3V0ZVJlc3BvbnNlEkwKC1VwZGF0ZVJvdXRlEh0ud2FycmVuLnYxLlVwZGF0ZVJvdXRlUmVxdWVzdBoeLndhcnJlbi52MS5VcGRhdGVSb3V0ZVJlc3BvbnNlEkwKC0RlbGV0ZVJvdXRlEh0ud2FycmVuLnYxLkRlbGV0ZVJvdXRlUmVxdWVzdBoeLndhcnJlbi52MS5EZWxldGVSb3V0ZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChV3YXJyZW4vdjEvcHJveHkucHJvdG8SCXdhcnJlbi52MSLyAQoMTGlzdGVuZXJTcGVjEgwKBG5hbWUYASABKAkSFAoMYmluZF9hZGRyZXNzGAIgASgJEgwKBHBvcnQYAyABKA0SLQoIcHJvdG9jb2wYBCABKA4yGy53YXJyZW4udjEuTGlzdGVuZXJQcm90b2NvbBIPCgdlbmFibGVkGAUgASgIEh0KFWFjY2VwdF9wcm94eV9wcm90b2NvbBgGIAEoCBIbChN0bHNfY2VydGlmaWNhdGVfcGVtGAcgASgJEhsKE3Rsc19wcml2YXRlX2tleV9wZW0YCCABKAkSFwoPdGxzX21pbl92ZXJzaW9uGAkgASgJIocBCg5MaXN0ZW5lclN0YXR1cxInCgVzdGF0ZRgBIAEoDjIYLndhcnJlbi52MS5MaXN0ZW5lclN0YXRlEg0KBWVycm9yGAIgASgJEikKBXNpbmNlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpib3VuZF9wb3J0GAQgASgNIooCCghMaXN0ZW5lchIKCgJpZBgBIAEoCRIlCgRzcGVjGAIgASgLMhcud2FycmVuLnYxLkxpc3RlbmVyU3BlYxIpCgZzdGF0dXMYAyABKAsyGS53YXJyZW4udjEuTGlzdGVuZXJTdGF0dXMSGwoTdGxzX3ByaXZhdGVfa2V5X3NldBgEIAEoCBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIjChtzZXJ2ZXNfZmFsbGJhY2tfY2VydGlmaWNhdGUYByABKAgiKgoLSGVhZGVyVmFsdWUSDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCSLgAwoMUm91dGVPcHRpb25zEhUKDXByZXNlcnZlX2hvc3QYASABKAgSGQoRc3RyaXBfcGF0aF9wcmVmaXgYAiABKAgSMwoTYWRkX3JlcXVlc3RfaGVhZGVycxgDIAMoCzIWLndhcnJlbi52MS5IZWFkZXJWYWx1ZRIeChZyZW1vdmVfcmVxdWVzdF9oZWFkZXJzGAQgAygJEjQKFGFkZF9yZXNwb25zZV9oZWFkZXJzGAUgAygLMhYud2FycmVuLnYxLkhlYWRlclZhbHVlEh8KF3JlbW92ZV9yZXNwb25zZV9oZWFkZXJzGAYgAygJEhoKEmNvbm5lY3RfdGltZW91dF9tcxgHIAEoDRIiChpyZXNwb25zZV9oZWFkZXJfdGltZW91dF9tcxgIIAEoDRIbCg5tYXhfYm9keV9ieXRlcxgJIAEoBEgAiAEBEiAKGGFsbG93X2VuY29kZWRfc2VwYXJhdG9ycxgKIAEoCBIWCg5odHRwc19yZWRpcmVjdBgLIAEoCBIcChRoc3RzX21heF9hZ2Vfc2Vjb25kcxgMIAEoDRIPCgdhZGRfdmlhGA0gASgIEhkKEXVwZ3JhZGVfcHJvdG9jb2xzGA4gAygJQhEKD19tYXhfYm9keV9ieXRlcyKLAQoMUmVkaXJlY3RTcGVjEg4KBnN0YXR1cxgBIAEoDRIlCgRtb2RlGAIgASgOMhcud2FycmVuLnYxLlJlZGlyZWN0TW9kZRIQCghsb2NhdGlvbhgDIAEoCRISCgprZWVwX3F1ZXJ5GAQgASgIEh4KFmtlZXBfcGF0aF9iZWxvd19wcmVmaXgYBSABKAgiUwoKU3RhdGljU3BlYxIOCgZzdGF0dXMYASABKA0SJwoHaGVhZGVycxgCIAMoCzIWLndhcnJlbi52MS5IZWFkZXJWYWx1ZRIMCgRib2R5GAMgASgJIm8KDUxvYWRCYWxhbmNpbmcSKAoGcG9saWN5GAEgASgOMhgud2FycmVuLnYxLkJhbGFuY2VQb2xpY3kSIgoHaGFzaF9vbhgCIAEoDjIRLndhcnJlbi52MS5IYXNoT24SEAoIaGFzaF9rZXkYAyABKAkiuAEKC0hlYWx0aENoZWNrEg8KB2VuYWJsZWQYASABKAgSDgoGbWV0aG9kGAIgASgJEgwKBHBhdGgYAyABKAkSEwoLaW50ZXJ2YWxfbXMYBCABKA0SEgoKdGltZW91dF9tcxgFIAEoDRIZChFoZWFsdGh5X3RocmVzaG9sZBgGIAEoDRIbChN1bmhlYWx0aHlfdGhyZXNob2xkGAcgASgNEhkKEWV4cGVjdGVkX3N0YXR1c2VzGAggAygNIjUKDVBhc3NpdmVIZWFsdGgSDwoHZW5hYmxlZBgBIAEoCBITCgtjb29sZG93bl9tcxgCIAEoDSJRCgxUYXJnZXRIZWFkZXISDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIRCglzZW5zaXRpdmUYAyABKAgSEQoJdmFsdWVfc2V0GAQgASgIItUCCgZUYXJnZXQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIWCg5wcmlvcml0eV9ncm91cBgDIAEoDRIOCgZ3ZWlnaHQYBCABKA0SFAoHZW5hYmxlZBgFIAEoCEgAiAEBEiMKBGtpbmQYBiABKA4yFS53YXJyZW4udjEuVGFyZ2V0S2luZBILCgN1cmwYByABKAkSPAoOYWdlbnRfc2VsZWN0b3IYCCADKAsyJC53YXJyZW4udjEuVGFyZ2V0LkFnZW50U2VsZWN0b3JFbnRyeRIXCg90bHNfc2tpcF92ZXJpZnkYCSABKAgSKAoHaGVhZGVycxgKIAMoCzIXLndhcnJlbi52MS5UYXJnZXRIZWFkZXIaNAoSQWdlbnRTZWxlY3RvckVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCgoIX2VuYWJsZWQi7AMKCVJvdXRlU3BlYxITCgtsaXN0ZW5lcl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCHByaW9yaXR5GAMgASgFEg0KBWhvc3RzGAQgAygJEhMKC3BhdGhfcHJlZml4GAUgASgJEg8KB21ldGhvZHMYBiADKAkSEgoKaXNfZGVmYXVsdBgHIAEoCBImCgZhY3Rpb24YCCABKA4yFi53YXJyZW4udjEuUm91dGVBY3Rpb24SKAoHb3B0aW9ucxgJIAEoCzIXLndhcnJlbi52MS5Sb3V0ZU9wdGlvbnMSKQoIcmVkaXJlY3QYCiABKAsyFy53YXJyZW4udjEuUmVkaXJlY3RTcGVjEi4KD3N0YXRpY19yZXNwb25zZRgLIAEoCzIVLndhcnJlbi52MS5TdGF0aWNTcGVjEiIKB3RhcmdldHMYDCADKAsyES53YXJyZW4udjEuVGFyZ2V0EjAKDmxvYWRfYmFsYW5jaW5nGA0gASgLMhgud2FycmVuLnYxLkxvYWRCYWxhbmNpbmcSLAoMaGVhbHRoX2NoZWNrGA4gASgLMhYud2FycmVuLnYxLkhlYWx0aENoZWNrEjAKDnBhc3NpdmVfaGVhbHRoGA8gASgLMhgud2FycmVuLnYxLlBhc3NpdmVIZWFsdGgilwEKBVJvdXRlEgoKAmlkGAEgASgJEiIKBHNwZWMYAiABKAsyFC53YXJyZW4udjEuUm91dGVTcGVjEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhcKFUdldFByb3h5Q29uZmlnUmVxdWVzdCKUAQoWR2V0UHJveHlDb25maWdSZXNwb25zZRImCglsaXN0ZW5lcnMYASADKAsyEy53YXJyZW4udjEuTGlzdGVuZXISIAoGcm91dGVzGAIgAygLMhAud2FycmVuLnYxLlJvdXRlEjAKCHdhcm5pbmdzGAMgASgLMh4ud2FycmVuLnYxLlByb3h5Q29uZmlnV2FybmluZ3MiYwoTUHJveHlDb25maWdXYXJuaW5ncxIpCiFmYWxsYmFja19jZXJ0aWZpY2F0ZV9saXN0ZW5lcl9pZHMYASADKAkSIQoZdGxzX3NraXBfdmVyaWZ5X3JvdXRlX2lkcxgCIAMoCSI+ChVDcmVhdGVMaXN0ZW5lclJlcXVlc3QSJQoEc3BlYxgBIAEoCzIXLndhcnJlbi52MS5MaXN0ZW5lclNwZWMiPwoWQ3JlYXRlTGlzdGVuZXJSZXNwb25zZRIlCghsaXN0ZW5lchgBIAEoCzITLndhcnJlbi52MS5MaXN0ZW5lciJKChVVcGRhdGVMaXN0ZW5lclJlcXVlc3QSCgoCaWQYASABKAkSJQoEc3BlYxgCIAEoCzIXLndhcnJlbi52MS5MaXN0ZW5lclNwZWMiPwoWVXBkYXRlTGlzdGVuZXJSZXNwb25zZRIlCghsaXN0ZW5lchgBIAEoCzITLndhcnJlbi52MS5MaXN0ZW5lciIjChVEZWxldGVMaXN0ZW5lclJlcXVlc3QSCgoCaWQYASABKAkiGAoWRGVsZXRlTGlzdGVuZXJSZXNwb25zZSIjChVFbmFibGVMaXN0ZW5lclJlcXVlc3QSCgoCaWQYASABKAkiPwoWRW5hYmxlTGlzdGVuZXJSZXNwb25zZRIlCghsaXN0ZW5lchgBIAEoCzITLndhcnJlbi52MS5MaXN0ZW5lciIkChZEaXNhYmxlTGlzdGVuZXJSZXF1ZXN0EgoKAmlkGAEgASgJIkAKF0Rpc2FibGVMaXN0ZW5lclJlc3BvbnNlEiUKCGxpc3RlbmVyGAEgASgLMhMud2FycmVuLnYxLkxpc3RlbmVyIjgKEkNyZWF0ZVJvdXRlUmVxdWVzdBIiCgRzcGVjGAEgASgLMhQud2FycmVuLnYxLlJvdXRlU3BlYyI2ChNDcmVhdGVSb3V0ZVJlc3BvbnNlEh8KBXJvdXRlGAEgASgLMhAud2FycmVuLnYxLlJvdXRlIkQKElVwZGF0ZVJvdXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIiCgRzcGVjGAIgASgLMhQud2FycmVuLnYxLlJvdXRlU3BlYyI2ChNVcGRhdGVSb3V0ZVJlc3BvbnNlEh8KBXJvdXRlGAEgASgLMhAud2FycmVuLnYxLlJvdXRlIiAKEkRlbGV0ZVJvdXRlUmVxdWVzdBIKCgJpZBgBIAEoCSIVChNEZWxldGVSb3V0ZVJlc3BvbnNlKm4KEExpc3RlbmVyUHJvdG9jb2wSIQodTElTVEVORVJfUFJPVE9DT0xfVU5TUEVDSUZJRUQQABIaChZMSVNURU5FUl9QUk9UT0NPTF9IVFRQEAESGwoXTElTVEVORVJfUFJPVE9DT0xfSFRUUFMQAiqBAQoNTGlzdGVuZXJTdGF0ZRIeChpMSVNURU5FUl9TVEFURV9VTlNQRUNJRklFRBAAEhoKFkxJU1RFTkVSX1NUQVRFX1JVTk5JTkcQARIaChZMSVNURU5FUl9TVEFURV9TVE9QUEVEEAISGAoUTElTVEVORVJfU1RBVEVfRVJST1IQAyp5CgtSb3V0ZUFjdGlvbhIcChhST1VURV9BQ1RJT05fVU5TUEVDSUZJRUQQABIYChRST1VURV9BQ1RJT05fRk9SV0FSRBABEhkKFVJPVVRFX0FDVElPTl9SRURJUkVDVBACEhcKE1JPVVRFX0FDVElPTl9TVEFUSUMQAyqSAQoMUmVkaXJlY3RNb2RlEh0KGVJFRElSRUNUX01PREVfVU5TUEVDSUZJRUQQABIgChxSRURJUkVDVF9NT0RFX1NBTUVfSE9TVF9QQVRIEAESIQodUkVESVJFQ1RfTU9ERV9FWFRFUk5BTF9PUklHSU4QAhIeChpSRURJUkVDVF9NT0RFX0FCU09MVVRFX1VSTBADKtgBCg1CYWxhbmNlUG9saWN5Eh4KGkJBTEFOQ0VfUE9MSUNZX1VOU1BFQ0lGSUVEEAASHgoaQkFMQU5DRV9QT0xJQ1lfUk9VTkRfUk9CSU4QARInCiNCQUxBTkNFX1BPTElDWV9XRUlHSFRFRF9ST1VORF9ST0JJThACEhkKFUJBTEFOQ0VfUE9MSUNZX1JBTkRPTRADEh8KG0JBTEFOQ0VfUE9MSUNZX0xFQVNUX0FDVElWRRAEEiIKHkJBTEFOQ0VfUE9MSUNZX0NPTlNJU1RFTlRfSEFTSBAFKmAKBkhhc2hPbhIXChNIQVNIX09OX1VOU1BFQ0lGSUVEEAASFQoRSEFTSF9PTl9DTElFTlRfSVAQARISCg5IQVNIX09OX0hFQURFUhACEhIKDkhBU0hfT05fQ09PS0lFEAMqWAoKVGFyZ2V0S2luZBIbChdUQVJHRVRfS0lORF9VTlNQRUNJRklFRBAAEhYKElRBUkdFVF9LSU5EX0RJUkVDVBABEhUKEVRBUkdFVF9LSU5EX0FHRU5UEAIyhQYKDFByb3h5U2VydmljZRJVCg5HZXRQcm94eUNvbmZpZxIgLndhcnJlbi52MS5HZXRQcm94eUNvbmZpZ1JlcXVlc3QaIS53YXJyZW4udjEuR2V0UHJveHlDb25maWdSZXNwb25zZRJVCg5DcmVhdGVMaXN0ZW5lchIgLndhcnJlbi52MS5DcmVhdGVMaXN0ZW5lclJlcXVlc3QaIS53YXJyZW4udjEuQ3JlYXRlTGlzdGVuZXJSZXNwb25zZRJVCg5VcGRhdGVMaXN0ZW5lchIgLndhcnJlbi52MS5VcGRhdGVMaXN0ZW5lclJlcXVlc3QaIS53YXJyZW4udjEuVXBkYXRlTGlzdGVuZXJSZXNwb25zZRJVCg5EZWxldGVMaXN0ZW5lchIgLndhcnJlbi52MS5EZWxldGVMaXN0ZW5lclJlcXVlc3QaIS53YXJyZW4udjEuRGVsZXRlTGlzdGVuZXJSZXNwb25zZRJVCg5FbmFibGVMaXN0ZW5lchIgLndhcnJlbi52MS5FbmFibGVMaXN0ZW5lclJlcXVlc3QaIS53YXJyZW4udjEuRW5hYmxlTGlzdGVuZXJSZXNwb25zZRJYCg9EaXNhYmxlTGlzdGVuZXISIS53YXJyZW4udjEuRGlzYWJsZUxpc3RlbmVyUmVxdWVzdBoiLndhcnJlbi52MS5EaXNhYmxlTGlzdGVuZXJSZXNwb25zZRJMCgtDcmVhdGVSb3V0ZRIdLndhcnJlbi52MS5DcmVhdGVSb3V0ZVJlcXVlc3QaHi53YXJyZW4udjEuQ3JlYXRlUm91dGVSZXNwb25zZRJMCgtVcGRhdGVSb3V0ZRIdLndhcnJlbi52MS5VcGRhdGVSb3V0ZVJlcXVlc3QaHi53YXJyZW4udjEuVXBkYXRlUm91dGVSZXNwb25zZRJMCgtEZWxldGVSb3V0ZRIdLndhcnJlbi52MS5EZWxldGVSb3V0ZVJlcXVlc3QaHi53YXJyZW4udjEuRGVsZXRlUm91dGVSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message warren.v1.ListenerSpec
@@ -53,7 +53,9 @@ export type ListenerSpec = Message<"warren.v1.ListenerSpec"> & {
   acceptProxyProtocol: boolean;
 
   /**
-   * HTTPS only: PEM chain and key to serve; both empty = a self-signed certificate generated for this listener.
+   * HTTPS only: the default certificate (PEM chain and key), served when no certificate in the
+   * listener's store (TlsService) names the host a client asks for, or when it names none. Both empty:
+   * Warren's self-signed fallback, which no client trusts (see TlsService.ListListenerTls).
    *
    * @generated from field: string tls_certificate_pem = 7;
    */
@@ -65,6 +67,13 @@ export type ListenerSpec = Message<"warren.v1.ListenerSpec"> & {
    * @generated from field: string tls_private_key_pem = 8;
    */
   tlsPrivateKeyPem: string;
+
+  /**
+   * HTTPS only: the lowest TLS version accepted, "1.2" (the default when empty) or "1.3".
+   *
+   * @generated from field: string tls_min_version = 9;
+   */
+  tlsMinVersion: string;
 };
 
 /**
@@ -143,6 +152,14 @@ export type Listener = Message<"warren.v1.Listener"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 6;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * HTTPS only: no default certificate, so a client asking for a name no stored certificate serves
+   * (or for none) gets Warren's self-signed fallback, which no client trusts.
+   *
+   * @generated from field: bool serves_fallback_certificate = 7;
+   */
+  servesFallbackCertificate: boolean;
 };
 
 /**
@@ -713,6 +730,13 @@ export type GetProxyConfigResponse = Message<"warren.v1.GetProxyConfigResponse">
    * @generated from field: repeated warren.v1.Route routes = 2;
    */
   routes: Route[];
+
+  /**
+   * What the hardening guide asks an operator to look at.
+   *
+   * @generated from field: warren.v1.ProxyConfigWarnings warnings = 3;
+   */
+  warnings?: ProxyConfigWarnings | undefined;
 };
 
 /**
@@ -721,6 +745,32 @@ export type GetProxyConfigResponse = Message<"warren.v1.GetProxyConfigResponse">
  */
 export const GetProxyConfigResponseSchema: GenMessage<GetProxyConfigResponse> = /*@__PURE__*/
   messageDesc(file_warren_v1_proxy, 15);
+
+/**
+ * @generated from message warren.v1.ProxyConfigWarnings
+ */
+export type ProxyConfigWarnings = Message<"warren.v1.ProxyConfigWarnings"> & {
+  /**
+   * HTTPS listeners that serve Warren's self-signed fallback for names no certificate covers.
+   *
+   * @generated from field: repeated string fallback_certificate_listener_ids = 1;
+   */
+  fallbackCertificateListenerIds: string[];
+
+  /**
+   * Routes with a target that skips verifying the origin's certificate (tls_skip_verify).
+   *
+   * @generated from field: repeated string tls_skip_verify_route_ids = 2;
+   */
+  tlsSkipVerifyRouteIds: string[];
+};
+
+/**
+ * Describes the message warren.v1.ProxyConfigWarnings.
+ * Use `create(ProxyConfigWarningsSchema)` to create a new message.
+ */
+export const ProxyConfigWarningsSchema: GenMessage<ProxyConfigWarnings> = /*@__PURE__*/
+  messageDesc(file_warren_v1_proxy, 16);
 
 /**
  * @generated from message warren.v1.CreateListenerRequest
@@ -737,7 +787,7 @@ export type CreateListenerRequest = Message<"warren.v1.CreateListenerRequest"> &
  * Use `create(CreateListenerRequestSchema)` to create a new message.
  */
 export const CreateListenerRequestSchema: GenMessage<CreateListenerRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 16);
+  messageDesc(file_warren_v1_proxy, 17);
 
 /**
  * @generated from message warren.v1.CreateListenerResponse
@@ -754,7 +804,7 @@ export type CreateListenerResponse = Message<"warren.v1.CreateListenerResponse">
  * Use `create(CreateListenerResponseSchema)` to create a new message.
  */
 export const CreateListenerResponseSchema: GenMessage<CreateListenerResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 17);
+  messageDesc(file_warren_v1_proxy, 18);
 
 /**
  * @generated from message warren.v1.UpdateListenerRequest
@@ -776,7 +826,7 @@ export type UpdateListenerRequest = Message<"warren.v1.UpdateListenerRequest"> &
  * Use `create(UpdateListenerRequestSchema)` to create a new message.
  */
 export const UpdateListenerRequestSchema: GenMessage<UpdateListenerRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 18);
+  messageDesc(file_warren_v1_proxy, 19);
 
 /**
  * @generated from message warren.v1.UpdateListenerResponse
@@ -793,7 +843,7 @@ export type UpdateListenerResponse = Message<"warren.v1.UpdateListenerResponse">
  * Use `create(UpdateListenerResponseSchema)` to create a new message.
  */
 export const UpdateListenerResponseSchema: GenMessage<UpdateListenerResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 19);
+  messageDesc(file_warren_v1_proxy, 20);
 
 /**
  * @generated from message warren.v1.DeleteListenerRequest
@@ -810,7 +860,7 @@ export type DeleteListenerRequest = Message<"warren.v1.DeleteListenerRequest"> &
  * Use `create(DeleteListenerRequestSchema)` to create a new message.
  */
 export const DeleteListenerRequestSchema: GenMessage<DeleteListenerRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 20);
+  messageDesc(file_warren_v1_proxy, 21);
 
 /**
  * @generated from message warren.v1.DeleteListenerResponse
@@ -823,7 +873,7 @@ export type DeleteListenerResponse = Message<"warren.v1.DeleteListenerResponse">
  * Use `create(DeleteListenerResponseSchema)` to create a new message.
  */
 export const DeleteListenerResponseSchema: GenMessage<DeleteListenerResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 21);
+  messageDesc(file_warren_v1_proxy, 22);
 
 /**
  * @generated from message warren.v1.EnableListenerRequest
@@ -840,7 +890,7 @@ export type EnableListenerRequest = Message<"warren.v1.EnableListenerRequest"> &
  * Use `create(EnableListenerRequestSchema)` to create a new message.
  */
 export const EnableListenerRequestSchema: GenMessage<EnableListenerRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 22);
+  messageDesc(file_warren_v1_proxy, 23);
 
 /**
  * @generated from message warren.v1.EnableListenerResponse
@@ -857,7 +907,7 @@ export type EnableListenerResponse = Message<"warren.v1.EnableListenerResponse">
  * Use `create(EnableListenerResponseSchema)` to create a new message.
  */
 export const EnableListenerResponseSchema: GenMessage<EnableListenerResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 23);
+  messageDesc(file_warren_v1_proxy, 24);
 
 /**
  * @generated from message warren.v1.DisableListenerRequest
@@ -874,7 +924,7 @@ export type DisableListenerRequest = Message<"warren.v1.DisableListenerRequest">
  * Use `create(DisableListenerRequestSchema)` to create a new message.
  */
 export const DisableListenerRequestSchema: GenMessage<DisableListenerRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 24);
+  messageDesc(file_warren_v1_proxy, 25);
 
 /**
  * @generated from message warren.v1.DisableListenerResponse
@@ -891,7 +941,7 @@ export type DisableListenerResponse = Message<"warren.v1.DisableListenerResponse
  * Use `create(DisableListenerResponseSchema)` to create a new message.
  */
 export const DisableListenerResponseSchema: GenMessage<DisableListenerResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 25);
+  messageDesc(file_warren_v1_proxy, 26);
 
 /**
  * @generated from message warren.v1.CreateRouteRequest
@@ -908,7 +958,7 @@ export type CreateRouteRequest = Message<"warren.v1.CreateRouteRequest"> & {
  * Use `create(CreateRouteRequestSchema)` to create a new message.
  */
 export const CreateRouteRequestSchema: GenMessage<CreateRouteRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 26);
+  messageDesc(file_warren_v1_proxy, 27);
 
 /**
  * @generated from message warren.v1.CreateRouteResponse
@@ -925,7 +975,7 @@ export type CreateRouteResponse = Message<"warren.v1.CreateRouteResponse"> & {
  * Use `create(CreateRouteResponseSchema)` to create a new message.
  */
 export const CreateRouteResponseSchema: GenMessage<CreateRouteResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 27);
+  messageDesc(file_warren_v1_proxy, 28);
 
 /**
  * @generated from message warren.v1.UpdateRouteRequest
@@ -947,7 +997,7 @@ export type UpdateRouteRequest = Message<"warren.v1.UpdateRouteRequest"> & {
  * Use `create(UpdateRouteRequestSchema)` to create a new message.
  */
 export const UpdateRouteRequestSchema: GenMessage<UpdateRouteRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 28);
+  messageDesc(file_warren_v1_proxy, 29);
 
 /**
  * @generated from message warren.v1.UpdateRouteResponse
@@ -964,7 +1014,7 @@ export type UpdateRouteResponse = Message<"warren.v1.UpdateRouteResponse"> & {
  * Use `create(UpdateRouteResponseSchema)` to create a new message.
  */
 export const UpdateRouteResponseSchema: GenMessage<UpdateRouteResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 29);
+  messageDesc(file_warren_v1_proxy, 30);
 
 /**
  * @generated from message warren.v1.DeleteRouteRequest
@@ -981,7 +1031,7 @@ export type DeleteRouteRequest = Message<"warren.v1.DeleteRouteRequest"> & {
  * Use `create(DeleteRouteRequestSchema)` to create a new message.
  */
 export const DeleteRouteRequestSchema: GenMessage<DeleteRouteRequest> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 30);
+  messageDesc(file_warren_v1_proxy, 31);
 
 /**
  * @generated from message warren.v1.DeleteRouteResponse
@@ -994,7 +1044,7 @@ export type DeleteRouteResponse = Message<"warren.v1.DeleteRouteResponse"> & {
  * Use `create(DeleteRouteResponseSchema)` to create a new message.
  */
 export const DeleteRouteResponseSchema: GenMessage<DeleteRouteResponse> = /*@__PURE__*/
-  messageDesc(file_warren_v1_proxy, 31);
+  messageDesc(file_warren_v1_proxy, 32);
 
 /**
  * @generated from enum warren.v1.ListenerProtocol

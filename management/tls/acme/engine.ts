@@ -1,0 +1,31 @@
+// The AcmeEngine (../acme-engine.ts) the certificate manager runs on: acme-client through client.ts,
+// DNS-01 through the credential's provider, ARI through renewal-info.ts.
+import { issueAcmeCertificate, registerAcmeAccount, fetchRenewalInfo } from "./client.ts";
+import { createDnsProvider } from "../dns/index.ts";
+import type { AcmeEngine } from "../acme-engine.ts";
+
+export interface AcmeEngineOptions {
+  /** PEM to trust for ACME directories' HTTPS on top of the system's roots (a private CA); unset: the system's. */
+  readonly caCertificates?: string | undefined;
+}
+
+export function createAcmeEngine(o: AcmeEngineOptions = {}): AcmeEngine {
+  return {
+    registerAccount: (r) => registerAcmeAccount({ ...r, caCertificates: o.caCertificates }),
+    issue: (r) =>
+      issueAcmeCertificate({
+        account: r.account,
+        names: [...r.names],
+        challenge: r.challenge,
+        challenges: r.challenges,
+        dns: r.dns ? createDnsProvider(r.dns.provider, r.dns.settings, r.dns.secret) : undefined,
+        caCertificates: o.caCertificates,
+        signal: r.signal,
+        log: r.log,
+      }),
+    renewalInfo: async (r) => {
+      const info = await fetchRenewalInfo({ directoryUrl: r.directoryUrl, certPem: r.certPem, caCertificates: o.caCertificates, signal: r.signal });
+      return info && { start: info.start, end: info.end };
+    },
+  };
+}
