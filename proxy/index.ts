@@ -39,3 +39,5 @@ export { compileHeaderRules, hstsValue, HeaderRuleError, validateHeaderName, val
 export { parseTrustedProxies, TrustedProxiesError, TRUST_NOBODY, type TrustedProxies } from "./client-ip.ts";
 export type { AgentDialer } from "./targets/upstream-pools.ts";
 export { NO_EVENTS, type EventSink, type RequestEvent } from "./observe/request-event.ts";
+export { CertificateStore, normalizeServerName, type StoredCertificate, type CertificateChoice } from "./tls/certificate-store.ts";
+export { AcmeChallenges, ACME_HTTP01_PREFIX, ACME_TLS_ALPN_PROTOCOL } from "./tls/acme-challenges.ts";

@@ -18,7 +18,7 @@ import { newId } from "../store/ids.ts";
 import type { AcmeAccountRow, DnsCredentialRow, TlsCertificateRow } from "../store/index.ts";
 import { validateCertificateNames } from "../tls/names.ts";
 import type { AcmeChallengeKind } from "../tls/acme-engine.ts";
-import { validateDnsSettings } from "../tls/dns/index.ts";
+import { validateDnsSecret, validateDnsSettings } from "../tls/dns/index.ts";
 import { servable } from "../config/compile-tls.ts";
 import { setAuditTarget } from "./context.ts";
 import type { ApiDeps } from "./deps.ts";
@@ -142,10 +142,12 @@ export function tlsService(d: ApiDeps): ServiceImpl<typeof TlsService> {
     const other = repo.dnsCredentials().find((c) => c.name === name && c.id !== stored?.id);
     if (other) throw new ApiError("already_exists", `spec.name: a DNS credential named "${name}" exists (${other.id})`);
     const provider = providerName(spec.provider);
-    const settings = validateDnsSettings(provider, spec.settings);
-    const secret = spec.secret || (stored && stored.provider === provider ? stored.secret : "");
-    if (secret === "") throw fieldError("spec.secret", provider === "cloudflare" ? "is required: an API token with Zone.DNS edit permission" : "is required: the TSIG key, base64");
+    const settings = Object.fromEntries(Object.entries(spec.settings).map(([k, v]) => [k, v.trim()]));
+    validateDnsSettings(provider, settings);
+    // An empty secret on update keeps the stored one (write-only field).
+    const secret = spec.secret.trim() || (stored && stored.provider === provider ? stored.secret : "");
     if (secret.length > 4096) throw fieldError("spec.secret", "must be at most 4096 characters");
+    validateDnsSecret(provider, secret);
     return { name, provider, settings: JSON.stringify(settings), secret };
   };
 

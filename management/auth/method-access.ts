@@ -5,6 +5,7 @@ import { AgentService } from "../../proto/gen/warren/v1/agent_pb.ts";
 import { ProxyService } from "../../proto/gen/warren/v1/proxy_pb.ts";
 import { ObservabilityService } from "../../proto/gen/warren/v1/observability_pb.ts";
 import { PolicyService } from "../../proto/gen/warren/v1/policy_pb.ts";
+import { TlsService } from "../../proto/gen/warren/v1/tls_pb.ts";
 import type { DescService } from "@bufbuild/protobuf";
 
 /**
@@ -112,7 +113,7 @@ export const METHOD_POLICIES: ReadonlyMap<string, MethodPolicy> = new Map<string
   ["warren.v1.TlsService/DeleteDnsCredential", admin],
 ]);
 
-export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService, AgentService, ProxyService, ObservabilityService, PolicyService];
+export const SERVICES: readonly DescService[] = [AuthService, UserService, TokenService, AgentService, ProxyService, ObservabilityService, PolicyService, TlsService];
 
 const DENY: MethodPolicy = { access: "admin", audited: true };
 

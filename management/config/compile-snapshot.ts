@@ -15,6 +15,7 @@ import {
   type BalancePolicy as PolicyName,
   type CompiledListener,
   type CompiledListenerTls,
+  CertificateStore,
   type CompiledRoute,
   type CompiledTarget,
   type CompiledWafRule,
@@ -22,7 +23,6 @@ import {
   type RouteAction as CompiledAction,
 } from "../../proxy/index.ts";
 import { fieldError } from "../errors.ts";
-import { CertificateStore } from "../../proxy/tls/certificate-store.ts";
 import { effectiveLabels, parseStoredLabels } from "../agents/labels.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./validate-route.ts";
 

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import tls from "node:tls";
 import { LRUCache } from "lru-cache";
-import { CertificateStore, type StoredCertificate } from "../../proxy/tls/certificate-store.ts";
+import { CertificateStore, type StoredCertificate } from "../../proxy/index.ts";
 import type { TlsCertificateRow } from "../store/index.ts";
 
 const contexts = new LRUCache<string, tls.SecureContext>({ max: 4096 });
@@ -27,7 +27,10 @@ export function servable(row: TlsCertificateRow, now: number): boolean {
 /** Per listener id: its certificate store. Listeners without certificates are absent (CertificateStore.EMPTY). */
 export function compileCertificateStores(rows: readonly TlsCertificateRow[], now: number = Date.now()): Map<string, CertificateStore> {
   const byListener = new Map<string, StoredCertificate[]>();
-  for (const row of rows) {
+  // The newest first — issued last, then stored last: after an upload, the new certificate wins over
+  // the one it replaces, even one that would have lasted longer (another CA, shorter lifetimes).
+  const ordered = [...rows].sort((a, b) => b.not_before - a.not_before || b.updated_at - a.updated_at);
+  for (const row of ordered) {
     if (!servable(row, now)) continue;
     let context: tls.SecureContext;
     try {
@@ -41,10 +44,6 @@ export function compileCertificateStores(rows: readonly TlsCertificateRow[], now
     byListener.set(row.listener_id, list);
   }
   const stores = new Map<string, CertificateStore>();
-  for (const [id, list] of byListener) {
-    // The longest-lived first: after a renewal, the new certificate wins over the old one.
-    list.sort((a, b) => b.notAfter - a.notAfter);
-    stores.set(id, new CertificateStore(list));
-  }
+  for (const [id, list] of byListener) stores.set(id, new CertificateStore(list));
   return stores;
 }

@@ -2,7 +2,7 @@
 // with one challenge type, and ask the CA when to renew (RFC 9773). The implementation over
 // acme-client is acme/engine.ts; the manager only sees this.
 import type { Logger } from "pino";
-import type { AcmeChallenges } from "../../proxy/tls/acme-challenges.ts";
+import type { AcmeChallenges } from "../../proxy/index.ts";
 
 export type AcmeChallengeKind = "http-01" | "tls-alpn-01" | "dns-01";
 

@@ -9,7 +9,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { Store, TlsCertificateRow } from "../store/index.ts";
 import type { SnapshotService } from "../config/snapshot-service.ts";
-import type { AcmeChallenges } from "../../proxy/tls/acme-challenges.ts";
+import type { AcmeChallenges } from "../../proxy/index.ts";
 import type { AcmeChallengeKind, AcmeEngine } from "./acme-engine.ts";
 import { ApiError, fieldError } from "../errors.ts";
 import { newId } from "../store/ids.ts";

@@ -28,7 +28,7 @@ export class CertificateStore {
   private readonly wildcard = new Map<string, StoredCertificate[]>();
   readonly size: number;
 
-  /** `certificates` in order of preference per name (the compiler puts the latest not-after first). */
+  /** `certificates` in order of preference per name (the compiler puts the newest first). */
   constructor(certificates: readonly StoredCertificate[]) {
     this.size = certificates.length;
     for (const c of certificates) {

@@ -194,7 +194,7 @@ describe("TlsService: uploaded, file-backed and self-signed certificates", () =>
   });
 
   it("swaps a certificate in on upload without closing a connection mid-download", async () => {
-    const first = await testCa.issueServerCertificate(["swap.test"]);
+    const first = await testCa.issueServerCertificate(["swap.test"], { validityDays: 300 });
     await call("TlsService/UploadCertificate", { listenerId, certificatePem: first.certPem, privateKeyPem: first.keyPem });
     const open = await handshake(port, "swap.test");
     assert.equal(open.fp, fp(first.certPem));
@@ -208,7 +208,8 @@ describe("TlsService: uploaded, file-backed and self-signed certificates", () =>
     const closed = new Promise<void>((resolve) => open.socket.once("close", () => resolve()));
     open.socket.write("GET /slow HTTP/1.1\r\nhost: swap.test\r\nconnection: close\r\n\r\n");
     await firstChunk;
-    const second = await testCa.issueServerCertificate(["swap.test"], { validityDays: 300 });
+    // Newer but shorter-lived: the newest certificate wins.
+    const second = await testCa.issueServerCertificate(["swap.test"], { validityDays: 100 });
     await call("TlsService/UploadCertificate", { listenerId, certificatePem: second.certPem, privateKeyPem: second.keyPem });
     assert.equal(await served(port, "swap.test"), fp(second.certPem), "new handshakes get the new certificate");
     release!();

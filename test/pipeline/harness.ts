@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { X509Certificate, randomBytes } from "node:crypto";
 // The in-process harness for data-plane tests (DESIGN.md §8): the real DataPlane with a snapshot
 // compiled from plain objects by the real compiler, real node:http origins on port 0, real sockets,
 // and in-process agents — a real AgentRegistry and Yamux session over a loopback TCP connection,
@@ -111,8 +111,8 @@ function certificateRow(c: CertificateInit, listenerId: string): TlsCertificateR
     status: "ready",
     last_error: "",
     failures: 0,
-    not_before: 0,
-    not_after: c.notAfter ?? Date.now() + 86_400_000,
+    not_before: Date.parse(new X509Certificate(c.certPem).validFrom),
+    not_after: c.notAfter ?? Date.parse(new X509Certificate(c.certPem).validTo),
     next_renewal_at: 0,
     created_at: 0,
     updated_at: 0,

@@ -140,7 +140,7 @@ describe("the certificate store on an HTTPS listener", () => {
         ],
       }),
     );
-    assert.equal(await served(port, "a.test"), fingerprint(renewed.certPem), "new handshakes get the longer-lived certificate");
+    assert.equal(await served(port, "a.test"), fingerprint(renewed.certPem), "new handshakes get the newer certificate");
     assert.equal(await served(port, undefined), fingerprint(renewed.certPem), "and the new default");
     assert.equal(h.port(0), port, "the listener was not rebound");
     releaseSlow!();

@@ -1,12 +1,18 @@
 // The AcmeEngine (../acme-engine.ts) the certificate manager runs on: acme-client through client.ts,
 // DNS-01 through the credential's provider, ARI through renewal-info.ts.
 import { issueAcmeCertificate, registerAcmeAccount, fetchRenewalInfo } from "./client.ts";
-import { createDnsProvider } from "../dns/index.ts";
-import type { AcmeEngine } from "../acme-engine.ts";
+import { createDnsProvider, validateDnsSettings, type DnsProvider } from "../dns/index.ts";
+import type { AcmeEngine, DnsCredentialConfig } from "../acme-engine.ts";
 
 export interface AcmeEngineOptions {
   /** PEM to trust for ACME directories' HTTPS on top of the system's roots (a private CA); unset: the system's. */
   readonly caCertificates?: string | undefined;
+}
+
+function dnsProvider(c: DnsCredentialConfig): DnsProvider {
+  // Checked on save; a row that no longer passes (a provider removed in an upgrade) fails this issuance, named.
+  validateDnsSettings(c.provider, { ...c.settings });
+  return createDnsProvider(c.provider, { ...c.settings }, c.secret);
 }
 
 export function createAcmeEngine(o: AcmeEngineOptions = {}): AcmeEngine {
@@ -18,7 +24,7 @@ export function createAcmeEngine(o: AcmeEngineOptions = {}): AcmeEngine {
         names: [...r.names],
         challenge: r.challenge,
         challenges: r.challenges,
-        dns: r.dns ? createDnsProvider(r.dns.provider, r.dns.settings, r.dns.secret) : undefined,
+        dns: r.dns ? dnsProvider(r.dns) : undefined,
         caCertificates: o.caCertificates,
         signal: r.signal,
         log: r.log,
