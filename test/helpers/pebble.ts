@@ -29,6 +29,8 @@ export interface PebbleOptions {
   httpPort?: number;
   /** Port Pebble's VA connects to for TLS-ALPN-01. */
   tlsPort?: number;
+  /** Lifetime of the certificates it issues, in seconds (Pebble's default: about five years). */
+  certificateValidityPeriod?: number;
 }
 
 /** A CA plus a 127.0.0.1/localhost leaf for Pebble's own HTTPS (what minica does for Pebble's repo). */
@@ -150,6 +152,7 @@ export class Pebble {
             tlsPort: opts.tlsPort ?? (await freePort()),
             ocspResponderURL: "",
             externalAccountBindingRequired: false,
+            ...(opts.certificateValidityPeriod ? { certificateValidityPeriod: opts.certificateValidityPeriod } : {}),
           },
         }),
       );

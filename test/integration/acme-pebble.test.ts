@@ -18,6 +18,7 @@ import acme from "acme-client";
 import { AcmeChallenges, ACME_HTTP01_PREFIX, ACME_TLS_ALPN_PROTOCOL } from "../../proxy/tls/acme-challenges.ts";
 import { AcmeError, fetchRenewalInfo, issueAcmeCertificate, registerAcmeAccount, type AcmeAccount } from "../../management/tls/acme/client.ts";
 import { CloudflareDnsProvider } from "../../management/tls/dns/cloudflare.ts";
+import { startFakeCloudflare } from "../helpers/fake-cloudflare.ts";
 import { Pebble, pebbleMissing } from "../helpers/pebble.ts";
 
 /** Every log line the engine writes, to check that no secret reaches them. */
@@ -153,36 +154,10 @@ describe("ACME engine against Pebble", { skip: pebbleMissing, timeout: 120_000 }
   });
 
   it("DNS-01 through the Cloudflare provider (fake API → challtestsrv): a name and its wildcard", async () => {
-    const records = new Map<string, { name: string; content: string }>();
-    const calls: string[] = [];
-    let nextId = 1;
-    const fakeCloudflare = http.createServer(async (req, res) => {
-      let raw = "";
-      for await (const c of req) raw += String(c);
-      calls.push(`${req.method} ${req.url}`);
-      const reply = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
-      if (req.headers.authorization !== "Bearer cf-token") return reply(403, { success: false, errors: [{ code: 10000, message: "Authentication error" }] });
-      if (req.method === "POST" && req.url === "/client/v4/zones/zone123/dns_records") {
-        const rec = JSON.parse(raw) as { type: string; name: string; content: string; ttl: number };
-        assert.equal(rec.type, "TXT");
-        assert.equal(rec.ttl, 120);
-        const id = `rec${nextId++}`;
-        records.set(id, rec);
-        await pebble.setTxt(rec.name, rec.content);
-        return reply(200, { success: true, errors: [], result: { id, ...rec } });
-      }
-      const m = /^\/client\/v4\/zones\/zone123\/dns_records\/(\w+)$/.exec(req.url ?? "");
-      if (req.method === "DELETE" && m && records.has(m[1]!)) {
-        const rec = records.get(m[1]!)!;
-        records.delete(m[1]!);
-        await pebble.clearTxt(rec.name);
-        return reply(200, { success: true, errors: [], result: { id: m[1] } });
-      }
-      return reply(404, { success: false, errors: [{ code: 7003, message: "Could not route" }] });
-    });
-    const port = await listen(fakeCloudflare);
+    const cloudflare = await startFakeCloudflare(pebble);
+    const { calls, records } = cloudflare;
     try {
-      const dns = new CloudflareDnsProvider({ zoneId: "zone123", apiToken: "cf-token", baseUrl: `http://127.0.0.1:${port}/client/v4`, propagationDelayMs: 0 });
+      const dns = new CloudflareDnsProvider({ zoneId: "zone123", apiToken: "cf-token", baseUrl: cloudflare.baseUrl, propagationDelayMs: 0 });
       const { log, lines } = capturingLogger();
       const t0 = Date.now();
       const issued = await issueAcmeCertificate({ account, names: ["c.warren.test", "*.c.warren.test"], challenge: "dns-01", challenges, dns, caCertificates: pebble.caCertPem, log });
@@ -194,13 +169,13 @@ describe("ACME engine against Pebble", { skip: pebbleMissing, timeout: 120_000 }
       console.log(`# dns-01 issuance (2 names) took ${Date.now() - t0} ms`);
 
       // A Cloudflare refusal reaches the operator with Cloudflare's message.
-      const denied = new CloudflareDnsProvider({ zoneId: "zone123", apiToken: "wrong", baseUrl: `http://127.0.0.1:${port}/client/v4`, propagationDelayMs: 0 });
+      const denied = new CloudflareDnsProvider({ zoneId: "zone123", apiToken: "wrong", baseUrl: cloudflare.baseUrl, propagationDelayMs: 0 });
       await assert.rejects(
         issueAcmeCertificate({ account, names: ["d.warren.test"], challenge: "dns-01", challenges, dns: denied, caCertificates: pebble.caCertPem, log }),
         (err: Error) => err instanceof AcmeError && /d\.warren\.test/.test(err.message) && /Authentication error \(code 10000\)/.test(err.message),
       );
     } finally {
-      await close(fakeCloudflare);
+      await cloudflare.close();
     }
   });
 
