@@ -115,6 +115,8 @@ export interface CompiledListenerTls {
   /** Changes when the default context (default certificate, minimum version) changes. */
   readonly contextKey: string;
   readonly store: CertificateStore;
+  /** Offer HTTP/2 (ALPN h2) besides HTTP/1.1; part of the socket key (a change rebinds). */
+  readonly http2: boolean;
 }
 
 export interface CompiledListener {

@@ -28,6 +28,7 @@ export function proxyService(d: ApiDeps): ServiceImpl<typeof ProxyService> {
         acceptProxyProtocol: l.accept_proxy_protocol === 1,
         tlsCertificatePem: l.tls_cert_pem,
         tlsMinVersion: l.protocol === "https" ? l.tls_min_version : "",
+        http2: l.http2 === 1,
       },
       tlsPrivateKeySet: l.tls_key_pem !== "",
       servesFallbackCertificate: l.protocol === "https" && l.tls_cert_pem === "",
@@ -82,6 +83,7 @@ export function proxyService(d: ApiDeps): ServiceImpl<typeof ProxyService> {
     tls_cert_pem: v.tlsCertPem,
     tls_key_pem: v.tlsKeyPem,
     tls_min_version: v.tlsMinVersion,
+    http2: v.http2 ? (1 as const) : (0 as const),
   });
   const routeColumns = (spec: RouteSpec) => ({
     listener_id: spec.listenerId,

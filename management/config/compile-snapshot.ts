@@ -210,10 +210,12 @@ export function compileSnapshot(
             defaultCertificate: l.tls_cert_pem ? { cert: l.tls_cert_pem, key: l.tls_key_pem } : undefined,
             contextKey: createHash("sha256").update(JSON.stringify([minVersion, l.tls_cert_pem, l.tls_key_pem])).digest("hex"),
             store: certificates.get(l.id) ?? CertificateStore.EMPTY,
+            http2: l.http2 === 1,
           }
         : undefined;
-    // Certificates are not socket settings: they swap in on the bound listener (listeners.ts).
-    const socketKey = createHash("sha256").update(JSON.stringify([l.bind_address, l.port, l.protocol, l.accept_proxy_protocol])).digest("hex");
+    // Certificates are not socket settings: they swap in on the bound listener (listeners.ts). HTTP/2
+    // is (another kind of server object): changing it rebinds.
+    const socketKey = createHash("sha256").update(JSON.stringify([l.bind_address, l.port, l.protocol, l.accept_proxy_protocol, l.protocol === "https" && l.http2 === 1])).digest("hex");
     compiled.set(l.id, {
       id: l.id,
       name: l.name,

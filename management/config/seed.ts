@@ -34,6 +34,7 @@ export function seedPublicListener(store: Store, port: number, log: Logger): voi
       tls_cert_pem: "",
       tls_key_pem: "",
       tls_min_version: "1.2",
+      http2: 0,
       created_at: now,
       updated_at: now,
     });

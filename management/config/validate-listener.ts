@@ -15,6 +15,7 @@ export interface ValidListener {
   tlsCertPem: string;
   tlsKeyPem: string;
   tlsMinVersion: "1.2" | "1.3";
+  http2: boolean;
 }
 
 /**
@@ -48,5 +49,6 @@ export function validateListener(spec: ListenerSpec | undefined, storedKeyPem = 
   if (requested !== "1.2" && requested !== "1.3") throw fieldError("spec.tls_min_version", 'must be "1.2" or "1.3" (or empty for 1.2)');
   if (protocol === "http" && spec.tlsMinVersion.trim()) throw fieldError("spec.tls_min_version", "only HTTPS listeners take a TLS version");
   const tlsMinVersion = protocol === "http" ? "1.2" : requested;
-  return { name, bindAddress, port: spec.port, protocol, enabled: spec.enabled, acceptProxyProtocol: spec.acceptProxyProtocol, tlsCertPem, tlsKeyPem, tlsMinVersion };
+  if (protocol === "http" && spec.http2) throw fieldError("spec.http2", "only HTTPS listeners speak HTTP/2");
+  return { name, bindAddress, port: spec.port, protocol, enabled: spec.enabled, acceptProxyProtocol: spec.acceptProxyProtocol, tlsCertPem, tlsKeyPem, tlsMinVersion, http2: spec.http2 };
 }

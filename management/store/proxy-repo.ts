@@ -15,6 +15,8 @@ export interface ListenerRow {
   tls_key_pem: string;
   /** HTTPS: "1.2" or "1.3". */
   tls_min_version: string;
+  /** HTTPS: offer HTTP/2 (ALPN h2). */
+  http2: 0 | 1;
   created_at: number;
   updated_at: number;
 }
@@ -42,10 +44,10 @@ export class ProxyRepo {
       listeners: db.prepare<[], ListenerRow>("SELECT * FROM listeners ORDER BY name"),
       listener: db.prepare<[string], ListenerRow>("SELECT * FROM listeners WHERE id = ?"),
       insertListener: db.prepare(
-        "INSERT INTO listeners (id, name, bind_address, port, protocol, enabled, accept_proxy_protocol, tls_cert_pem, tls_key_pem, tls_min_version, created_at, updated_at) VALUES (@id, @name, @bind_address, @port, @protocol, @enabled, @accept_proxy_protocol, @tls_cert_pem, @tls_key_pem, @tls_min_version, @created_at, @updated_at)",
+        "INSERT INTO listeners (id, name, bind_address, port, protocol, enabled, accept_proxy_protocol, tls_cert_pem, tls_key_pem, tls_min_version, http2, created_at, updated_at) VALUES (@id, @name, @bind_address, @port, @protocol, @enabled, @accept_proxy_protocol, @tls_cert_pem, @tls_key_pem, @tls_min_version, @http2, @created_at, @updated_at)",
       ),
       updateListener: db.prepare(
-        "UPDATE listeners SET name = @name, bind_address = @bind_address, port = @port, protocol = @protocol, enabled = @enabled, accept_proxy_protocol = @accept_proxy_protocol, tls_cert_pem = @tls_cert_pem, tls_key_pem = @tls_key_pem, tls_min_version = @tls_min_version, updated_at = @updated_at WHERE id = @id",
+        "UPDATE listeners SET name = @name, bind_address = @bind_address, port = @port, protocol = @protocol, enabled = @enabled, accept_proxy_protocol = @accept_proxy_protocol, tls_cert_pem = @tls_cert_pem, tls_key_pem = @tls_key_pem, tls_min_version = @tls_min_version, http2 = @http2, updated_at = @updated_at WHERE id = @id",
       ),
       deleteListener: db.prepare<[string]>("DELETE FROM listeners WHERE id = ?"),
       routes: db.prepare<[], RouteRow>("SELECT * FROM routes ORDER BY listener_id, priority, id"),

@@ -51,6 +51,8 @@ export interface ListenerInit {
   /** HTTPS: the default certificate (else the harness's fallback), the minimum version and stored certificates. */
   tls?: { defaultCertificate?: { cert: string; key: string }; minVersion?: "1.2" | "1.3"; certificates?: CertificateInit[] };
   acceptProxyProtocol?: boolean;
+  /** HTTPS: offer HTTP/2 (ALPN h2) besides HTTP/1.1. */
+  http2?: boolean;
   routes: RouteInit[];
 }
 
@@ -88,6 +90,7 @@ function listenerRow(l: ListenerInit, id: string): ListenerRow {
     tls_cert_pem: l.tls?.defaultCertificate?.cert ?? "",
     tls_key_pem: l.tls?.defaultCertificate?.key ?? "",
     tls_min_version: l.tls?.minVersion ?? "1.2",
+    http2: l.http2 ? 1 : 0,
     created_at: 0,
     updated_at: 0,
   };

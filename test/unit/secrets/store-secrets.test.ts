@@ -45,7 +45,7 @@ function routeSpec(listenerId: string, value = HEADER_SECRET): string {
 function fill(store: Store): void {
   const now = Date.now();
   store.policy.insertCaptchaProvider({ id: "cap_x", name: "c", kind: "turnstile", spec: "{}", secret_key: CAPTCHA_SECRET, created_at: now, updated_at: now });
-  store.proxy.insertListener({ id: "lsn_x", name: "l", bind_address: "", port: 0, protocol: "https", enabled: 1, accept_proxy_protocol: 0, tls_cert_pem: "CERT", tls_key_pem: TLS_KEY, tls_min_version: "1.2", created_at: now, updated_at: now });
+  store.proxy.insertListener({ id: "lsn_x", name: "l", bind_address: "", port: 0, protocol: "https", enabled: 1, accept_proxy_protocol: 0, tls_cert_pem: "CERT", tls_key_pem: TLS_KEY, tls_min_version: "1.2", http2: 0, created_at: now, updated_at: now });
   store.proxy.insertRoute({ id: "rte_x", listener_id: "lsn_x", name: "r", priority: 0, is_default: 0, spec: routeSpec("lsn_x"), created_at: now, updated_at: now });
 }
 
