@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import http2 from "node:http2";
 import net from "node:net";
 import type tls from "node:tls";
 import type { Duplex } from "node:stream";
@@ -13,6 +14,7 @@ import { peerAddress } from "../lib/ip.ts";
 import { rawResponse } from "../lib/http-status.ts";
 import { LINGER_MS } from "../lib/lingering-close.ts";
 import { ACME_TLS_ALPN_PROTOCOL, type AcmeChallenges } from "./tls/acme-challenges.ts";
+import { adaptHttp2, isHttp2, requestSocket } from "./http2-compat.ts";
 
 export type ListenerState = "running" | "stopped" | "error";
 
@@ -52,7 +54,7 @@ interface Running {
   readonly key: string;
   /** Points requests and handshakes at the listener as the latest snapshot has it (same socket settings). */
   readonly update: (l: CompiledListener) => void;
-  readonly server: http.Server;
+  readonly server: http.Server | http2.Http2SecureServer;
   readonly port: number;
   /**
    * Stops accepting at once (the port is free again when this is called) and lets in-flight
@@ -63,12 +65,17 @@ interface Running {
 }
 
 const PROXY_HEADER_TIMEOUT_MS = 5_000;
+const KEEP_ALIVE_MS = 30_000;
+/** HTTP/2: streams one connection may have open at once, and the largest header list (as HTTP/1.1's head). */
+const H2_MAX_CONCURRENT_STREAMS = 128;
+const MAX_HEADER_BYTES = 32 * 1024;
 /** How long a removed or restarted listener lets in-flight requests (and upgraded sockets) run. */
 const DRAIN_GRACE_MS = 30_000;
 const peerOf = new WeakMap<net.Socket, string>();
 
 /** The client address: the PROXY protocol source when there was one, else the TCP peer. */
-function peerFor(socket: net.Socket): string {
+function peerFor(req: http.IncomingMessage | http2.Http2ServerRequest): string {
+  const socket = requestSocket(req);
   // On HTTPS listeners req.socket is the TLSSocket; the PROXY header was read on the TCP socket under it.
   const tcp = (socket as net.Socket & { _parent?: net.Socket })._parent ?? socket;
   return peerOf.get(tcp) ?? peerAddress(socket.remoteAddress);
@@ -148,7 +155,16 @@ export class ListenerManager {
     // flight (in its body, or in a request pipelined behind it) must not put a second response, or one
     // out of order, on the connection.
     const answering = new WeakMap<net.Socket, { req: http.IncomingMessage; res: http.ServerResponse; finished: boolean }>();
-    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const onRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+      // HTTP/2 (listeners with http2): adapted at the edge; the session's GOAWAY does what draining
+      // and clientError do for HTTP/1.1 connections.
+      if (isHttp2(req)) {
+        const a = adaptHttp2(req as http2.Http2ServerRequest, res as http2.Http2ServerResponse);
+        return this.guard(a.req, a.res, undefined, () => this.handler(l, peerFor(req), a.req, a.res, undefined));
+      }
+      return onHttp1(req as http.IncomingMessage, res as http.ServerResponse);
+    };
+    const onHttp1 = (req: http.IncomingMessage, res: http.ServerResponse) => {
       // While draining, every response closes its connection (the client reconnects elsewhere).
       if (draining.value) res.shouldKeepAlive = false;
       const entry = { req, res, finished: false };
@@ -157,13 +173,15 @@ export class ListenerManager {
       res.once("finish", () => (entry.finished = true));
       inFlight.add(res);
       res.once("close", () => inFlight.delete(res));
-      this.guard(req, res, undefined, () => this.handler(l, peerFor(req.socket), req, res, undefined));
+      this.guard(req, res, undefined, () => this.handler(l, peerFor(req), req, res, undefined));
     };
     const onRaw = (kind: RawRequestSocket["kind"]) => (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      // An HTTP/2 CONNECT comes with a response, not a socket: an ordinary request (hygiene answers 405).
+      if (isHttp2(req)) return onRequest(req, socket as unknown as http2.Http2ServerResponse);
       upgraded.add(socket);
       socket.once("close", () => upgraded.delete(socket));
       socket.on("error", () => {});
-      this.guard(req, undefined, socket, () => this.handler(l, peerFor(req.socket), req, undefined, { kind, socket, head }));
+      this.guard(req, undefined, socket, () => this.handler(l, peerFor(req), req, undefined, { kind, socket, head }));
     };
     const opts: http.ServerOptions = {
       // Slowloris: headers must arrive within 20 s, a whole request within 0 (no limit: long uploads
@@ -172,14 +190,32 @@ export class ListenerManager {
       headersTimeout: this.timeouts.headersMs,
       requestTimeout: 0,
       connectionsCheckingInterval: Math.min(1_000, this.timeouts.headersMs),
-      maxHeaderSize: 32 * 1024,
-      keepAliveTimeout: 30_000,
+      maxHeaderSize: MAX_HEADER_BYTES,
+      keepAliveTimeout: KEEP_ALIVE_MS,
     };
-    let server: http.Server;
+    let server: http.Server | http2.Http2SecureServer;
     let contextKey = "";
-    if (l.tls) {
+    let sessions: Set<http2.ServerHttp2Session> | undefined;
+    if (l.tls?.http2) {
       contextKey = l.tls.contextKey;
-      server = https.createServer({ ...opts, ...(await this.defaultContext(l.tls)), ...this.sniOptions(() => l) }, onRequest);
+      const h2 = http2.createSecureServer(
+        {
+          allowHTTP1: true,
+          ...(await this.defaultContext(l.tls)),
+          ...this.sniOptions(() => l, true),
+          settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: MAX_HEADER_BYTES },
+          // Header fields are bounded by size (as HTTP/1.1's head), not by Node's default of 128.
+          maxHeaderListPairs: 1024,
+        },
+        onRequest,
+      );
+      server = h2;
+      // HTTP/1.1 connections on it run node:http's parser with these (node:http reads them off the server).
+      Object.assign(h2, { ...opts, requireHostHeader: true });
+      sessions = this.trackSessions(h2, this.timeouts.headersMs);
+    } else if (l.tls) {
+      contextKey = l.tls.contextKey;
+      server = https.createServer({ ...opts, ...(await this.defaultContext(l.tls)), ...this.sniOptions(() => l, false) }, onRequest);
       // A TLS-ALPN-01 validation only completes the handshake (RFC 8737): no HTTP follows.
       server.on("secureConnection", (socket: tls.TLSSocket) => {
         if (socket.alpnProtocol === ACME_TLS_ALPN_PROTOCOL) socket.end();
@@ -187,25 +223,26 @@ export class ListenerManager {
     } else {
       server = http.createServer(opts, onRequest);
     }
+    const h1 = server as http.Server;
     const update = (next: CompiledListener): void => {
       l = next;
       if (!next.tls || next.tls.contextKey === contextKey) return;
       contextKey = next.tls.contextKey;
       // New handshakes get the new default context; open connections keep theirs.
       void this.defaultContext(next.tls).then(
-        (ctx) => (server as https.Server).setSecureContext(ctx),
+        (ctx) => (server as https.Server | http2.Http2SecureServer).setSecureContext(ctx),
         (err: unknown) => this.log.error({ listenerId: next.id, err }, "public listener's default certificate could not be loaded"),
       );
     };
     // Node keeps only the first 2000 headers by default and drops the rest unseen, so a second Host
     // or a Transfer-Encoding past them escaped hygiene. maxHeaderSize bounds the count instead.
-    server.maxHeadersCount = 0;
+    h1.maxHeadersCount = 0;
     // Expect: 100-continue is Warren's to answer (once the body is wanted), not Node's at once.
-    server.on("checkContinue", onRequest);
-    server.on("checkExpectation", onRequest);
-    server.on("upgrade", onRaw("upgrade"));
-    server.on("connect", onRaw("connect"));
-    server.on("clientError", (err: Error, socket: net.Socket) => {
+    h1.on("checkContinue", onRequest);
+    h1.on("checkExpectation", onRequest);
+    h1.on("upgrade", onRaw("upgrade"));
+    h1.on("connect", onRaw("connect"));
+    h1.on("clientError", (err: Error, socket: net.Socket) => {
       const code = clientErrorCode(err);
       if (!code || !socket.writable) return void socket.destroy();
       const current = answering.get(socket);
@@ -233,7 +270,7 @@ export class ListenerManager {
       const page = renderErrorPage(code, "-", undefined);
       socket.end(rawResponse(page.status, ["content-type", page.contentType], page.body));
     });
-    if (l.acceptProxyProtocol) this.wrapProxyProtocol(server, l.protocol === "https");
+    if (l.acceptProxyProtocol) this.wrapProxyProtocol(h1, l.protocol === "https");
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(l.port, l.bindAddress || undefined, () => {
@@ -245,7 +282,9 @@ export class ListenerManager {
     const drain = (graceMs: number): Promise<void> => {
       draining.value = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      h1.closeIdleConnections();
+      // HTTP/2: GOAWAY; open streams finish, then each session closes.
+      for (const s of sessions ?? []) s.close();
       for (const res of inFlight) {
         // Not answered yet: Node sends `Connection: close` and closes after the response. Already
         // answering: close once the response is complete.
@@ -256,13 +295,51 @@ export class ListenerManager {
         }
       }
       const force = setTimeout(() => {
-        server.closeAllConnections();
+        // Http2SecureServer tracks its HTTP/1.1 connections as node:http does but lacks this method.
+        http.Server.prototype.closeAllConnections.call(h1);
+        for (const s of sessions ?? []) s.destroy();
         for (const s of upgraded) s.destroy();
       }, graceMs);
       force.unref();
       return closed.finally(() => clearTimeout(force));
     };
     return { key: l.socketKey, update, server, port: (server.address() as net.AddressInfo).port, drain };
+  }
+
+  /**
+   * HTTP/2 sessions of one listener, for draining, with HTTP/1.1's limits: the first request must be
+   * complete within the headers timeout; a session with no open stream for the keep-alive time is
+   * closed (GOAWAY). A TLS-ALPN-01 validation only completes the handshake: no session is made for it.
+   */
+  private trackSessions(server: http2.Http2SecureServer, headersMs: number): Set<http2.ServerHttp2Session> {
+    const sessions = new Set<http2.ServerHttp2Session>();
+    // Node's own listener makes the session; it is not called for a validation.
+    const makeSession = server.listeners("secureConnection").slice();
+    server.removeAllListeners("secureConnection");
+    server.on("secureConnection", (socket: tls.TLSSocket) => {
+      if (socket.alpnProtocol === ACME_TLS_ALPN_PROTOCOL) return void socket.end();
+      for (const fn of makeSession) (fn as (s: tls.TLSSocket) => void).call(server, socket);
+    });
+    server.on("session", (session: http2.ServerHttp2Session) => {
+      sessions.add(session);
+      let open = 0;
+      const first = setTimeout(() => session.destroy(), headersMs);
+      first.unref();
+      session.on("stream", (stream: http2.ServerHttp2Stream) => {
+        clearTimeout(first);
+        open++;
+        stream.once("close", () => open--);
+      });
+      session.setTimeout(KEEP_ALIVE_MS, () => {
+        if (open === 0) session.close();
+      });
+      session.on("error", () => {});
+      session.once("close", () => {
+        clearTimeout(first);
+        sessions.delete(session);
+      });
+    });
+    return sessions;
   }
 
   private async defaultContext(t: NonNullable<CompiledListener["tls"]>): Promise<tls.SecureContextOptions> {
@@ -275,7 +352,7 @@ export class ListenerManager {
    * TLS-ALPN-01: a ClientHello offering acme-tls/1 for a name with a pending challenge gets the
    * challenge certificate. Node calls ALPNCallback before SNICallback, both on the socket.
    */
-  private sniOptions(current: () => CompiledListener): Pick<tls.TlsOptions, "SNICallback" | "ALPNCallback"> {
+  private sniOptions(current: () => CompiledListener, h2: boolean): Pick<tls.TlsOptions, "SNICallback" | "ALPNCallback"> {
     const acme = this.acme;
     const validations = new WeakSet<tls.TLSSocket>();
     return {
@@ -284,6 +361,9 @@ export class ListenerManager {
           validations.add(this);
           return ACME_TLS_ALPN_PROTOCOL;
         }
+        // HTTP/2 when the listener has it and the client offers it, as its first choice or not (curl
+        // and browsers offer h2 first; Warren's preference decides, like nginx's).
+        if (h2 && protocols.includes("h2")) return "h2";
         // Like nginx: a client offering only protocols Warren does not speak gets no_application_protocol.
         return protocols.includes("http/1.1") ? "http/1.1" : undefined;
       },

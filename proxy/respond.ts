@@ -9,6 +9,7 @@ import type { ErrorCode } from "../lib/errors.ts";
 import { renderErrorPage } from "./errors.ts";
 import { lingerAfterEarlyAnswer } from "../lib/lingering-close.ts";
 import type { RequestContext } from "./context.ts";
+import { isHttp2 } from "./http2-compat.ts";
 import type { ResponseSink } from "./response-sink.ts";
 
 export type { ResponseSink };
@@ -81,7 +82,8 @@ export function writeAnswer(ctx: RequestContext, status: number, headers: string
   headers.push("content-length", String(length), "x-request-id", ctx.id);
   if (ctx.setCookie !== undefined) headers.push("set-cookie", ctx.setCookie);
   if (ctx.rateLimitHeaders !== undefined) headers.push(...ctx.rateLimitHeaders);
-  if (ctx.raw === undefined) {
+  // HTTP/2 has neither: the stream ends (and is reset if the body still comes, http2-compat.ts).
+  if (ctx.raw === undefined && !isHttp2(ctx.req)) {
     const req = ctx.req;
     if (ctx.hasBody && !req.complete) lingerAfterEarlyAnswer(req, res as http.ServerResponse);
     else if (status === 400 || status === 431) headers.push("connection", "close");

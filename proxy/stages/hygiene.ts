@@ -39,7 +39,7 @@ export const hygiene: Stage = {
     if (expect !== undefined) {
       // Only 100-continue exists (RFC 9110 §10.1.1); Warren answers it itself, once, when it needs the body.
       if (expect.trim().toLowerCase() !== "100-continue") return answer("expectation_failed");
-      ctx.expectContinue = ctx.hasBody && req.httpVersion === "1.1";
+      ctx.expectContinue = ctx.hasBody && (req.httpVersion === "1.1" || req.httpVersion === "2.0");
     }
     if (ctx.raw?.kind === "upgrade") {
       const u = headers.upgrade ?? "";

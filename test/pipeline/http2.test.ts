@@ -1,0 +1,548 @@
+// HTTP/2 to clients on HTTPS listeners with `http2` (ALPN h2), forwarding over HTTP/1.1: the same
+// pipeline answers h2 requests (Node's compat objects adapted at the edge, proxy/http2-compat.ts)
+// and HTTP/1.1 clients on the same port as before; Node's http2 client and the real curl --http2.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import http2 from "node:http2";
+import tls from "node:tls";
+import { X509Certificate, createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AddressInfo } from "node:net";
+import { Harness } from "./harness.ts";
+import { curl } from "../helpers/curl.ts";
+import { startOrigin, startWebSocketEcho, type Origin } from "../helpers/origins.ts";
+import { generateSelfSigned } from "../../management/tls/self-signed.ts";
+import { RouteAction, TargetKind } from "../../proto/gen/warren/v1/proxy_pb.ts";
+import { compileKey, ScopeMatcher, type CompiledRateLimitRule } from "../../proxy/index.ts";
+
+const HOST = "h2.test";
+
+interface Reply {
+  status: number;
+  headers: http2.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One request on an open session; resolves with the whole response. */
+function request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: Buffer): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const s = session.request({ ":authority": HOST, ...headers }, { endStream: body === undefined });
+    const chunks: Buffer[] = [];
+    let head: http2.IncomingHttpHeaders = {};
+    s.on("response", (h) => (head = h));
+    s.on("data", (c: Buffer) => chunks.push(c));
+    s.on("end", () => resolve({ status: Number(head[":status"]), headers: head, body: Buffer.concat(chunks) }));
+    s.on("error", reject);
+    if (body !== undefined) s.end(body);
+  });
+}
+
+/** Raw HTTP/2 over TLS for what Node's client refuses to send: frames written by hand (HPACK literals, no Huffman). */
+class RawH2 {
+  private buf = Buffer.alloc(0);
+  readonly frames: { type: number; flags: number; stream: number; payload: Buffer }[] = [];
+  private waiters: (() => void)[] = [];
+  closed = false;
+  private constructor(readonly socket: tls.TLSSocket) {
+    socket.on("data", (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      while (this.buf.length >= 9) {
+        const len = this.buf.readUIntBE(0, 3);
+        if (this.buf.length < 9 + len) break;
+        const f = { type: this.buf[3]!, flags: this.buf[4]!, stream: this.buf.readUInt32BE(5) & 0x7fffffff, payload: this.buf.subarray(9, 9 + len) };
+        this.buf = this.buf.subarray(9 + len);
+        // SETTINGS from the server: acknowledged, as a client must.
+        if (f.type === 4 && !(f.flags & 1)) this.socket.write(RawH2.frame(4, 1, 0, Buffer.alloc(0)));
+        this.frames.push(f);
+      }
+      for (const w of this.waiters.splice(0)) w();
+    });
+    socket.on("close", () => {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w();
+    });
+    socket.on("error", () => {});
+  }
+
+  static async open(port: number): Promise<RawH2> {
+    const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ host: "127.0.0.1", port, servername: HOST, rejectUnauthorized: false, ALPNProtocols: ["h2"] }, () => resolve(s));
+      s.once("error", reject);
+    });
+    assert.equal(socket.alpnProtocol, "h2");
+    socket.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    socket.write(RawH2.frame(4, 0, 0, Buffer.alloc(0)));
+    return new RawH2(socket);
+  }
+
+  static frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+    const h = Buffer.alloc(9);
+    h.writeUIntBE(payload.length, 0, 3);
+    h[3] = type;
+    h[4] = flags;
+    h.writeUInt32BE(stream, 5);
+    return Buffer.concat([h, payload]);
+  }
+
+  private static int(n: number): Buffer {
+    // HPACK integer, 7-bit prefix (string lengths; the Huffman bit stays 0).
+    if (n < 127) return Buffer.from([n]);
+    const out = [127];
+    n -= 127;
+    while (n >= 128) {
+      out.push((n & 127) | 128);
+      n >>= 7;
+    }
+    out.push(n);
+    return Buffer.from(out);
+  }
+
+  /** A header block of "literal without indexing, new name" fields, in the order given. */
+  static block(fields: [string, string][]): Buffer {
+    return Buffer.concat(fields.flatMap(([k, v]) => [Buffer.from([0]), RawH2.int(k.length), Buffer.from(k, "latin1"), RawH2.int(v.length), Buffer.from(v, "latin1")]));
+  }
+
+  /** Sends a request head (split into HEADERS + CONTINUATION frames of 16 KiB) with END_STREAM. */
+  send(stream: number, fields: [string, string][]): void {
+    const block = RawH2.block(fields);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < block.length; i += 16_384) parts.push(block.subarray(i, i + 16_384));
+    parts.forEach((p, i) => {
+      const last = i === parts.length - 1;
+      this.socket.write(RawH2.frame(i === 0 ? 1 : 9, (last ? 4 : 0) | (i === 0 ? 1 : 0), stream, p));
+    });
+  }
+
+  /** What the server answered on `stream`: its :status (from the first HEADERS, static-table statuses only), RST_STREAM's code, or GOAWAY. */
+  async outcome(stream: number): Promise<{ status?: number; rst?: number; goaway?: number }> {
+    const STATIC: Record<number, number> = { 0x88: 200, 0x89: 204, 0x8a: 206, 0x8b: 304, 0x8c: 400, 0x8d: 404, 0x8e: 500 };
+    for (;;) {
+      const h = this.frames.find((f) => f.stream === stream && f.type === 1);
+      if (h) return { status: STATIC[h.payload[0]!] ?? RawH2.literalStatus(h.payload) };
+      const r = this.frames.find((f) => f.stream === stream && f.type === 3);
+      if (r) return { rst: r.payload.readUInt32BE(0) };
+      const g = this.frames.find((f) => f.type === 7);
+      if (g) return { goaway: g.payload.readUInt32BE(4) };
+      if (this.closed) return { goaway: -1 };
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  /** A :status sent as a literal with the static name (index 8), its value plain or Huffman-coded digits. */
+  static literalStatus(block: Buffer): number {
+    const first = block[0]!;
+    // Literal with incremental indexing (01xxxxxx), without (0000xxxx) or never indexed (0001xxxx), name index 8.
+    if (!((first & 0xc0) === 0x40 && (first & 0x3f) === 8) && first !== 0x08 && first !== 0x18) return -1;
+    const huffman = (block[1]! & 0x80) !== 0;
+    const value = block.subarray(2, 2 + (block[1]! & 0x7f));
+    if (!huffman) return Number(value.toString("latin1"));
+    // RFC 7541 Appendix B, digits only: 0–2 are 5 bits (00000–00010), 3–9 are 6 bits (011001–011111).
+    let bits = "";
+    for (const b of value) bits += b.toString(2).padStart(8, "0");
+    let out = "";
+    for (let i = 0; i + 5 <= bits.length; ) {
+      const five = parseInt(bits.slice(i, i + 5), 2);
+      if (five <= 2) {
+        out += String(five);
+        i += 5;
+      } else if (i + 6 <= bits.length && bits.slice(i, i + 3) === "011") {
+        out += String(parseInt(bits.slice(i, i + 6), 2) - 0b011001 + 3);
+        i += 6;
+      } else break; // EOS padding (ones)
+    }
+    return Number(out);
+  }
+}
+
+const limited: CompiledRateLimitRule = {
+  id: "rl_h2",
+  name: "h2",
+  fingerprint: "f",
+  namespace: "rl:h2",
+  scope: new ScopeMatcher({ hosts: [], pathPrefixes: ["/limited"], methods: [] }),
+  when: undefined,
+  key: compileKey(["client_ip"]),
+  limit: { algorithm: "fixed_window", limit: 1, windowMs: 60_000, burst: 0, failClosed: false },
+  headersOnAllowed: false,
+  response: { status: 429, headers: [], body: { kind: "error_page" } },
+};
+
+describe("HTTP/2 on an HTTPS listener with http2", () => {
+  let h: Harness;
+  let origin: Origin;
+  let special: http.Server;
+  let ws: { url: string; close: () => Promise<void> };
+  let session: http2.ClientHttp2Session;
+  let base: string;
+  let curlBase: string[];
+  let curlUrl: string;
+  let dir: string;
+  /** /endless requests the special origin is streaming, resolved when each one closes. */
+  const endless: { closed: Promise<void> }[] = [];
+
+  before(async () => {
+    const [cert, fallback] = await Promise.all([generateSelfSigned([HOST], 30), generateSelfSigned(["warren-fallback.invalid"], 30)]);
+    origin = await startOrigin("o");
+    ws = await startWebSocketEcho();
+    special = http.createServer((req, res) => {
+      if (req.url === "/s/304") return void res.writeHead(304, { etag: '"v1"', "cache-control": "max-age=0" }).end();
+      if (req.url === "/s/204") return void res.writeHead(204, { "x-empty": "yes" }).end();
+      if (req.url === "/s/cookie") return void res.writeHead(200, [["set-cookie", "a=1"], ["set-cookie", "b=2"], ["connection", "x-gone"], ["x-gone", "1"], ["keep-alive", "timeout=5"]].flat()).end("c");
+      if (req.url === "/s/endless") {
+        let closed!: () => void;
+        endless.push({ closed: new Promise<void>((r) => (closed = r)) });
+        res.once("close", () => closed());
+        res.writeHead(200, { "content-type": "application/octet-stream" });
+        const chunk = Buffer.alloc(16 * 1024, 1);
+        const pump = () => {
+          while (!res.destroyed && res.write(chunk));
+          if (!res.destroyed) res.once("drain", pump);
+        };
+        pump();
+        return;
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => special.listen(0, "127.0.0.1", r));
+    const specialUrl = `http://127.0.0.1:${(special.address() as AddressInfo).port}`;
+    const forward = (url: string) => ({ action: RouteAction.FORWARD, targets: [{ kind: TargetKind.DIRECT, url, enabled: true }] });
+    const routes = [
+      { pathPrefix: "/s", ...forward(specialUrl) },
+      { pathPrefix: "/ws", ...forward(ws.url) },
+      { pathPrefix: "/small", options: { maxBodyBytes: 1024n }, ...forward(origin.url) },
+      { pathPrefix: "/", ...forward(origin.url) },
+    ];
+    h = await Harness.start({
+      fallbackCertificate: async () => ({ cert: fallback.certPem, key: fallback.keyPem }),
+      rateLimitRules: [limited],
+      listeners: [
+        { protocol: "https", http2: true, tls: { certificates: [{ names: [HOST], certPem: cert.certPem, keyPem: cert.keyPem }] }, routes },
+        // The same without http2: HTTP/1.1 only, whatever the client offers.
+        { protocol: "https", tls: { certificates: [{ names: [HOST], certPem: cert.certPem, keyPem: cert.keyPem }] }, routes },
+      ],
+    });
+    base = `https://127.0.0.1:${h.port(0)}`;
+    // curl names the host in the URL (its :authority), resolved to the listener.
+    curlBase = [`--resolve`, `${HOST}:${h.port(0)}:127.0.0.1`];
+    curlUrl = `https://${HOST}:${h.port(0)}`;
+    session = http2.connect(base, { rejectUnauthorized: false, servername: HOST });
+    session.on("error", () => {});
+    dir = mkdtempSync(join(tmpdir(), "warren-h2-"));
+  });
+  after(async () => {
+    session.close();
+    await h.close();
+    await origin.close();
+    await ws.close();
+    special.closeAllConnections();
+    await new Promise<void>((r) => special.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("negotiates h2 when offered, http/1.1 otherwise on the same port, and only http/1.1 without the setting", async () => {
+    const alpn = async (port: number, protocols: string[]) => {
+      const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
+        const c = tls.connect({ host: "127.0.0.1", port, servername: HOST, rejectUnauthorized: false, ALPNProtocols: protocols }, () => resolve(c));
+        c.once("error", reject);
+      });
+      s.destroy();
+      return s.alpnProtocol;
+    };
+    assert.equal(await alpn(h.port(0), ["h2", "http/1.1"]), "h2");
+    assert.equal(await alpn(h.port(0), ["http/1.1", "h2"]), "h2", "Warren's preference decides");
+    assert.equal(await alpn(h.port(0), ["http/1.1"]), "http/1.1");
+    assert.equal(await alpn(h.port(1), ["h2", "http/1.1"]), "http/1.1", "http2 is off by default");
+    const r2 = await curl(["-k", "--http2", ...curlBase, `${curlUrl}/hello`]);
+    assert.equal(r2.exitCode, 0, r2.stderr);
+    assert.match(r2.raw, /^HTTP\/2 200/);
+    assert.equal(JSON.parse(r2.body).headers["x-forwarded-host"], `${HOST}:${h.port(0)}`, "curl's :authority is the request's Host");
+    const r1 = await curl(["-k", "--http1.1", ...curlBase, `${curlUrl}/hello`]);
+    assert.match(r1.raw, /^HTTP\/1\.1 200/);
+    assert.equal(r1.headers["x-origin"], "o");
+    assert.ok(r1.headers["x-request-id"]);
+  });
+
+  it("still answers a TLS-ALPN-01 validation with the challenge certificate and no HTTP/2 session", async () => {
+    const challenge = await generateSelfSigned([HOST], 1);
+    h.plane.acmeChallenges.setTlsAlpn01(HOST, challenge.certPem, challenge.keyPem);
+    try {
+      const got: Buffer[] = [];
+      let ended!: Promise<void>;
+      const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
+        const c = tls.connect({ host: "127.0.0.1", port: h.port(0), servername: HOST, rejectUnauthorized: false, ALPNProtocols: ["acme-tls/1"] }, () => resolve(c));
+        c.on("data", (d: Buffer) => got.push(d));
+        ended = new Promise<void>((r) => c.once("close", () => r()));
+        c.once("error", reject);
+      });
+      assert.equal(s.alpnProtocol, "acme-tls/1");
+      assert.equal(s.getPeerX509Certificate()!.fingerprint256, new X509Certificate(challenge.certPem).fingerprint256);
+      await ended;
+      assert.equal(Buffer.concat(got).length, 0, "the server ended the connection without a byte of HTTP/2 (no SETTINGS)");
+    } finally {
+      h.plane.acmeChallenges.removeTlsAlpn01(HOST);
+    }
+  });
+
+  it("GET and HEAD: the origin sees Host from :authority, no pseudo-headers, one Cookie; the event records the request", async () => {
+    const before = h.events.length;
+    const r = await request(session, { ":path": "/hello?x=1", cookie: ["a=1", "b=2"], "x-custom": "v" });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers["x-origin"], "o");
+    assert.ok(r.headers["x-request-id"]);
+    const seen = JSON.parse(r.body.toString()) as { method: string; url: string; headers: Record<string, string> };
+    assert.equal(seen.url, "/hello?x=1");
+    assert.equal(seen.headers.host, origin.url.slice("http://".length), "the route rewrites Host to the target's");
+    assert.equal(seen.headers["x-forwarded-proto"], "https");
+    assert.equal(seen.headers["x-forwarded-host"], HOST);
+    assert.equal(seen.headers["x-real-ip"], "127.0.0.1");
+    assert.equal(seen.headers.cookie, "a=1; b=2");
+    assert.equal(seen.headers["x-custom"], "v");
+    assert.ok(!Object.keys(seen.headers).some((k) => k.startsWith(":")), "no pseudo-header was forwarded");
+    assert.equal(seen.headers["transfer-encoding"], undefined, "a GET has no body");
+    const head = await request(session, { ":path": "/s/cookie", ":method": "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(head.body.length, 0);
+    await h.waitForEvents(before + 2);
+    const e = h.events.slice(before).find((x) => x.path === "/hello")!;
+    assert.equal(e.status, 200);
+    assert.equal(e.host, HOST);
+    assert.equal(e.clientIp, "127.0.0.1");
+    assert.equal(e.answeredBy, "forward");
+  });
+
+  it("relays repeated response headers and drops connection-specific ones (Node throws on them over h2)", async () => {
+    const r = await request(session, { ":path": "/s/cookie" });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.headers["set-cookie"], ["a=1", "b=2"]);
+    assert.equal(r.headers.connection, undefined);
+    assert.equal(r.headers["keep-alive"], undefined);
+    assert.equal(r.headers["x-gone"], undefined, "named in Connection: hop-by-hop");
+    assert.equal(r.body.toString(), "c");
+  });
+
+  it("POST bodies reach the origin intact, with and without content-length", async () => {
+    const body = Buffer.alloc(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < body.length; i += 1000) body[i] = i & 255;
+    const sha = createHash("sha256").update(body).digest("hex");
+    const sized = await request(session, { ":path": "/upload", ":method": "POST", "content-length": String(body.length) }, body);
+    assert.equal(sized.status, 200);
+    assert.deepEqual(JSON.parse(sized.body.toString()), { sha256: sha, bytes: body.length });
+    const unsized = await request(session, { ":path": "/upload", ":method": "POST" }, body);
+    assert.deepEqual(JSON.parse(unsized.body.toString()), { sha256: sha, bytes: body.length });
+    const seen = origin.seen.filter((s) => s.url === "/upload").at(-1)!;
+    assert.equal(seen.headers["transfer-encoding"], "chunked", "a body of unknown length goes upstream chunked");
+    const file = join(dir, "up");
+    writeFileSync(file, body);
+    const c = await curl(["-k", "--http2", ...curlBase, "--data-binary", `@${file}`, `${curlUrl}/upload`]);
+    assert.match(c.raw, /^HTTP\/2 200/);
+    assert.deepEqual(JSON.parse(c.body), { sha256: sha, bytes: body.length });
+  });
+
+  it("Expect: 100-continue: 100 once the body is wanted, none for a refused one", async () => {
+    const body = Buffer.alloc(200_000, 3);
+    const send = (path: string) =>
+      new Promise<{ status: number; continued: boolean; body: string }>((resolve, reject) => {
+        const s = session.request({ ":authority": HOST, ":path": path, ":method": "POST", "content-length": String(body.length), expect: "100-continue" }, { endStream: false });
+        let continued = false;
+        let status = 0;
+        const chunks: Buffer[] = [];
+        s.on("continue", () => {
+          continued = true;
+          s.end(body);
+        });
+        s.on("response", (hd) => {
+          status = Number(hd[":status"]);
+          // Answered without a 100: the body is not wanted.
+          if (!continued) s.end();
+        });
+        s.on("data", (d: Buffer) => chunks.push(d));
+        s.on("end", () => resolve({ status, continued, body: Buffer.concat(chunks).toString() }));
+        s.on("error", reject);
+      });
+    const ok = await send("/upload");
+    assert.equal(ok.status, 200);
+    assert.ok(ok.continued, "got 100 Continue");
+    assert.equal(JSON.parse(ok.body).bytes, body.length);
+    assert.equal(origin.seen.filter((s) => s.url === "/upload").at(-1)!.headers.expect, undefined, "Expect is never forwarded");
+    const refused = await send("/small/upload");
+    assert.equal(refused.status, 413);
+    assert.ok(!refused.continued, "no 100 before a refusal");
+  });
+
+  it("an early answer to a body still arriving ends the stream; the session goes on", async () => {
+    // 413 from the body limit while the client is still sending (no content-length: found mid-body).
+    const r = await new Promise<{ status: number; rst: number }>((resolve) => {
+      const s = session.request({ ":authority": HOST, ":path": "/small/upload", ":method": "POST" }, { endStream: false });
+      let status = 0;
+      s.on("response", (hd) => (status = Number(hd[":status"])));
+      s.on("error", () => {});
+      s.resume();
+      // The answer ends with the server's RST_STREAM; the client's stream is done reading then (it
+      // would stay open for writing, so the test closes it).
+      s.on("end", () => {
+        resolve({ status, rst: s.rstCode ?? -1 });
+        s.destroy();
+      });
+      const chunk = Buffer.alloc(16 * 1024, 1);
+      const pump = () => {
+        while (!s.destroyed && !s.closed && s.write(chunk));
+        if (!s.destroyed && !s.closed) s.once("drain", pump);
+      };
+      pump();
+    });
+    assert.equal(r.status, 413);
+    assert.equal(r.rst, http2.constants.NGHTTP2_NO_ERROR, "RST_STREAM NO_ERROR: stop sending, no error (RFC 9113 §8.1)");
+    assert.equal((await request(session, { ":path": "/hello" })).status, 200);
+  });
+
+  it("streams a large download intact", async () => {
+    const r = await request(session, { ":path": "/download?bytes=20000000" });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.length, 20_000_000);
+    assert.equal(createHash("sha256").update(r.body).digest("hex"), r.headers["x-sha256"]);
+  });
+
+  it("relays an origin's 304 and 204 without a body", async () => {
+    const nm = await request(session, { ":path": "/s/304", "if-none-match": '"v1"' });
+    assert.equal(nm.status, 304);
+    assert.equal(nm.headers.etag, '"v1"');
+    assert.equal(nm.body.length, 0);
+    const empty = await request(session, { ":path": "/s/204" });
+    assert.equal(empty.status, 204);
+    assert.equal(empty.headers["x-empty"], "yes");
+    assert.equal(empty.body.length, 0);
+  });
+
+  it("answers 4xx from hygiene and routing, and 429 from a rate limit, on the stream", async () => {
+    const dots = await request(session, { ":path": "/a/%2e%2e/b" });
+    assert.equal(dots.status, 400);
+    assert.match(dots.body.toString(), /path_dot_segment/);
+    assert.equal(dots.headers.connection, undefined);
+    const mismatch = await request(session, { ":path": "/hello", host: "other.test" });
+    assert.equal(mismatch.status, 400, "a Host that differs from :authority is refused (RFC 9113 §8.3.1)");
+    const trace = await request(session, { ":path": "/hello", ":method": "TRACE" });
+    assert.equal(trace.status, 405);
+    const first = await request(session, { ":path": "/limited" });
+    assert.equal(first.status, 200);
+    const second = await request(session, { ":path": "/limited" });
+    assert.equal(second.status, 429);
+    assert.ok(second.headers["retry-after"]);
+    assert.match(second.body.toString(), /rate_limited/);
+    // The session survives all of it.
+    assert.equal((await request(session, { ":path": "/hello" })).status, 200);
+  });
+
+  it("answers an HTTP/2 CONNECT with 405 (no RFC 8441), while WebSocket upgrades use HTTP/1.1 on the same port", async () => {
+    const r = await new Promise<Reply>((resolve, reject) => {
+      const s = session.request({ ":method": "CONNECT", ":authority": "example.com:443" });
+      const chunks: Buffer[] = [];
+      let head: http2.IncomingHttpHeaders = {};
+      s.on("response", (hd) => (head = hd));
+      s.on("data", (c: Buffer) => chunks.push(c));
+      s.on("end", () => resolve({ status: Number(head[":status"]), headers: head, body: Buffer.concat(chunks) }));
+      s.on("error", reject);
+    });
+    assert.equal(r.status, 405);
+    assert.match(String(r.headers.allow), /GET/);
+    // The WebSocket handshake over TLS with ALPN http/1.1, spliced to the echo origin.
+    const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const c = tls.connect({ host: "127.0.0.1", port: h.port(0), servername: HOST, rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] }, () => resolve(c));
+      c.once("error", reject);
+    });
+    s.write(`GET /ws HTTP/1.1\r\nHost: ${HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    // One masked text frame "hi".
+    const mask = [1, 2, 3, 4];
+    s.write(Buffer.from([0x81, 0x82, ...mask, "h".charCodeAt(0) ^ 1, "i".charCodeAt(0) ^ 2]));
+    let got = Buffer.alloc(0);
+    await new Promise<void>((resolve) => {
+      s.on("data", (d: Buffer) => {
+        got = Buffer.concat([got, d]);
+        if (got.includes(Buffer.from([0x81, 0x02, 0x68, 0x69]))) resolve();
+      });
+    });
+    s.destroy();
+    assert.match(got.toString("latin1"), /^HTTP\/1\.1 101 /);
+  });
+
+  it("serves many concurrent streams on one connection", async () => {
+    const n = 100;
+    const replies = await Promise.all(Array.from({ length: n }, (_, i) => request(session, { ":path": `/c/${i}` })));
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      Array(n).fill(200),
+    );
+    assert.deepEqual(
+      replies.map((r) => (JSON.parse(r.body.toString()) as { url: string }).url),
+      Array.from({ length: n }, (_, i) => `/c/${i}`),
+    );
+  });
+
+  it("a stream the client resets mid-download cancels the origin request; the session goes on", async () => {
+    const before = h.events.length;
+    const count = endless.length;
+    await new Promise<void>((resolve, reject) => {
+      const s = session.request({ ":authority": HOST, ":path": "/s/endless" });
+      let n = 0;
+      s.on("data", (d: Buffer) => {
+        n += d.length;
+        if (n > 256 * 1024) s.close(http2.constants.NGHTTP2_CANCEL);
+      });
+      s.on("close", () => resolve());
+      s.on("error", reject);
+    });
+    assert.equal(endless.length, count + 1);
+    await endless.at(-1)!.closed;
+    await h.waitForEvents(before + 1);
+    const e = h.events.slice(before).find((x) => x.path === "/s/endless")!;
+    assert.equal(e.errorKind, "client_aborted");
+    assert.equal(e.status, 200);
+    assert.equal((await request(session, { ":path": "/hello" })).status, 200);
+  });
+
+  it("malformed HTTP/2 gets a stream error or a 4xx, never a crash; valid requests keep working", async () => {
+    const valid: [string, string][] = [
+      [":method", "GET"],
+      [":scheme", "https"],
+      [":path", "/hello"],
+      [":authority", HOST],
+    ];
+    const cases: { name: string; fields: [string, string][]; expect: "error" | 400 }[] = [
+      { name: "no :path", fields: valid.filter(([k]) => k !== ":path"), expect: "error" },
+      { name: "unknown pseudo-header", fields: [...valid, [":foo", "x"]], expect: "error" },
+      { name: "pseudo-header after a field", fields: [[":method", "GET"], [":scheme", "https"], ["x-a", "1"], [":path", "/hello"], [":authority", HOST]], expect: "error" },
+      { name: "upper-case field name", fields: [...valid, ["X-Upper", "1"]], expect: "error" },
+      { name: "connection-specific field", fields: [...valid, ["connection", "keep-alive"]], expect: "error" },
+      { name: "header list over 32 KiB", fields: [...valid, ["x-big", "a".repeat(40 * 1024)]], expect: "error" },
+      // nghttp2 refuses a request without :authority or Host (or with an empty one) itself (PROTOCOL_ERROR).
+      { name: "no :authority and no Host", fields: valid.filter(([k]) => k !== ":authority"), expect: "error" },
+      { name: "no :authority and an empty Host", fields: [...valid.filter(([k]) => k !== ":authority"), ["host", ""]], expect: "error" },
+      // What nghttp2 lets through, hygiene refuses as it does for HTTP/1.1.
+      { name: "userinfo in :authority", fields: [...valid.filter(([k]) => k !== ":authority"), [":authority", "user@h2.test"]], expect: 400 },
+      { name: "dot segment", fields: [...valid.filter(([k]) => k !== ":path"), [":path", "/a/../b"]], expect: 400 },
+    ];
+    for (const c of cases) {
+      const raw = await RawH2.open(h.port(0));
+      try {
+        raw.send(1, c.fields);
+        const o = await raw.outcome(1);
+        if (c.expect === 400) assert.equal(JSON.stringify(o), JSON.stringify({ status: 400 }), c.name);
+        else assert.ok(o.rst !== undefined || o.goaway !== undefined || (o.status !== undefined && o.status >= 400 && o.status < 500), `${c.name}: ${JSON.stringify(o)}`);
+        if (o.goaway === undefined) {
+          // A stream error: the connection serves the next request.
+          raw.send(3, valid);
+          assert.deepEqual(await raw.outcome(3), { status: 200 }, `${c.name}: the next stream is served`);
+        }
+      } finally {
+        raw.close();
+      }
+    }
+    assert.equal((await request(session, { ":path": "/hello" })).status, 200, "the gateway is still serving");
+  });
+});
