@@ -18,14 +18,17 @@ import type net from "node:net";
 /** Header fields HTTP/2 forbids (RFC 9113 §8.2.2); Node throws on them in a response. */
 const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "http2-settings", "te"]);
 
-/** The request arrived over HTTP/2 (a compat Http2ServerRequest). */
-export function isHttp2(req: { readonly httpVersionMajor: number }): boolean {
-  return req.httpVersionMajor === 2;
+/**
+ * The request arrived over HTTP/2 (a compat Http2ServerRequest). Not httpVersionMajor: node:http's
+ * parser accepts a request line saying "HTTP/2.0" on an HTTP/1.1 connection and reports 2 too.
+ */
+export function isHttp2(req: object): req is http2.Http2ServerRequest {
+  return req instanceof http2.Http2ServerRequest;
 }
 
 /** The TLS socket a request came on: for HTTP/2, its session's (req.socket is a proxy there). */
 export function requestSocket(req: http.IncomingMessage | http2.Http2ServerRequest): net.Socket {
-  if (isHttp2(req)) return (req as http2.Http2ServerRequest).stream.session!.socket as net.Socket;
+  if (isHttp2(req)) return req.stream.session!.socket as net.Socket;
   return (req as http.IncomingMessage).socket;
 }
 

@@ -194,7 +194,7 @@ describe("HTTP/2 on an HTTPS listener with http2", () => {
     special = http.createServer((req, res) => {
       if (req.url === "/s/304") return void res.writeHead(304, { etag: '"v1"', "cache-control": "max-age=0" }).end();
       if (req.url === "/s/204") return void res.writeHead(204, { "x-empty": "yes" }).end();
-      if (req.url === "/s/cookie") return void res.writeHead(200, [["set-cookie", "a=1"], ["set-cookie", "b=2"], ["connection", "x-gone"], ["x-gone", "1"], ["keep-alive", "timeout=5"]].flat()).end("c");
+      if (req.url === "/s/cookie") return void res.writeHead(200, [["set-cookie", "a=1"], ["set-cookie", "b=2"], ["connection", "x-gone"], ["x-gone", "1"], ["keep-alive", "timeout=5"], ["http2-settings", "AAMAAABkAAQAoAAAAAIAAAAA"]].flat()).end("c");
       if (req.url === "/s/endless") {
         let closed!: () => void;
         endless.push({ closed: new Promise<void>((r) => (closed = r)) });
@@ -269,6 +269,42 @@ describe("HTTP/2 on an HTTPS listener with http2", () => {
     assert.ok(r1.headers["x-request-id"]);
   });
 
+  it("HTTP/1.1 on the http2 listener answers exactly as on a listener without it", async () => {
+    /** Writes `data` over TLS (ALPN http/1.1) and collects what comes back until the server closes (every request says Connection: close). */
+    const exchange = (port: number, data: string) =>
+      new Promise<string>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const done = () => resolve(Buffer.concat(chunks).toString("latin1"));
+        const c = tls.connect({ host: "127.0.0.1", port, servername: HOST, rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] }, () => c.end(data));
+        c.on("data", (d: Buffer) => chunks.push(d));
+        c.on("close", done);
+        c.on("error", (e) => (chunks.length ? done() : reject(e)));
+      });
+    // Each answer without what differs by request (ids, dates, ports).
+    const shape = (raw: string) =>
+      raw
+        .replace(/x-request-id: \S+/gi, "x-request-id: ID")
+        .replace(/"requestId":"[^"]*"|Request ID: <code>[^<]*<\/code>|[0-9a-f]{8}-[0-9a-z]+/g, "ID")
+        .replace(/date: [^\r]*/gi, "date: D")
+        .replace(/127\.0\.0\.1:\d+/g, "ADDR")
+        .replace(/h2\.test:\d+/g, "h2.test:PORT");
+    const requests = [
+      `GET /hello HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`,
+      `GET /hello HTTP/2.0\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`,
+      `GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n`,
+      `CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n`,
+      `POST /upload HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nhello`,
+      `POST /small/upload HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5000\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      `GET /a/../b HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`,
+      `GET /hello HTTP/1.1\r\nHost: ${HOST}\r\nX-Big: ${"a".repeat(40 * 1024)}\r\nConnection: close\r\n\r\n`,
+    ];
+    for (const r of requests) {
+      const [withH2, without] = await Promise.all([exchange(h.port(0), r), exchange(h.port(1), r)]);
+      assert.ok(withH2.length > 0 || without.length === 0, r.slice(0, 40));
+      assert.equal(shape(withH2), shape(without), `same answer to ${JSON.stringify(r.slice(0, 40))}`);
+    }
+  });
+
   it("still answers a TLS-ALPN-01 validation with the challenge certificate and no HTTP/2 session", async () => {
     const challenge = await generateSelfSigned([HOST], 1);
     h.plane.acmeChallenges.setTlsAlpn01(HOST, challenge.certPem, challenge.keyPem);
@@ -323,6 +359,7 @@ describe("HTTP/2 on an HTTPS listener with http2", () => {
     assert.deepEqual(r.headers["set-cookie"], ["a=1", "b=2"]);
     assert.equal(r.headers.connection, undefined);
     assert.equal(r.headers["keep-alive"], undefined);
+    assert.equal(r.headers["http2-settings"], undefined, "not hop-by-hop for HTTP/1.1, connection-specific for HTTP/2");
     assert.equal(r.headers["x-gone"], undefined, "named in Connection: hop-by-hop");
     assert.equal(r.body.toString(), "c");
   });

@@ -19,4 +19,10 @@ describe("validateListener", () => {
     const again = validateListener(create(ListenerSpecSchema, base), kept.tlsKeyPem);
     assert.equal(again.tlsKeyPem, first.tlsKeyPem, "stable over repeated updates");
   });
+
+  it("takes http2 on HTTPS listeners only, off by default", () => {
+    assert.equal(validateListener(create(ListenerSpecSchema, { name: "tls", port: 8443, protocol: ListenerProtocol.HTTPS })).http2, false);
+    assert.equal(validateListener(create(ListenerSpecSchema, { name: "tls", port: 8443, protocol: ListenerProtocol.HTTPS, http2: true })).http2, true);
+    assert.throws(() => validateListener(create(ListenerSpecSchema, { name: "web", port: 8080, protocol: ListenerProtocol.HTTP, http2: true })), /spec\.http2: only HTTPS listeners speak HTTP\/2/);
+  });
 });
