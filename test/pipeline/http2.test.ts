@@ -583,3 +583,53 @@ describe("HTTP/2 on an HTTPS listener with http2", () => {
     assert.equal((await request(session, { ":path": "/hello" })).status, 200, "the gateway is still serving");
   });
 });
+
+describe("turning http2 off on a listener", () => {
+  it("rebinds it: an HTTP/2 download in flight finishes after GOAWAY, the new socket speaks HTTP/1.1 only", async () => {
+    const [cert, fallback] = await Promise.all([generateSelfSigned([HOST], 30), generateSelfSigned(["warren-fallback.invalid"], 30)]);
+    const origin = await startOrigin("d");
+    const listener = (http2on: boolean) => ({
+      protocol: "https" as const,
+      http2: http2on,
+      tls: { certificates: [{ names: [HOST], certPem: cert.certPem, keyPem: cert.keyPem }] },
+      routes: [{ pathPrefix: "/", action: RouteAction.FORWARD, targets: [{ kind: TargetKind.DIRECT, url: origin.url, enabled: true }] }],
+    });
+    const fallbackCertificate = async () => ({ cert: fallback.certPem, key: fallback.keyPem });
+    const h = await Harness.start({ fallbackCertificate, listeners: [listener(true)] });
+    const session = http2.connect(`https://127.0.0.1:${h.port(0)}`, { rejectUnauthorized: false, servername: HOST });
+    session.on("error", () => {});
+    try {
+      const goaway = new Promise<void>((r) => session.once("goaway", () => r()));
+      const s = session.request({ ":authority": HOST, ":path": "/download?bytes=8000000" });
+      const head = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+        s.once("response", resolve);
+        s.once("error", reject);
+      });
+      // Held by flow control while the listener is swapped.
+      s.pause();
+      await h.reconfigure({ fallbackCertificate, listeners: [listener(false)] });
+      await goaway;
+      const chunks: Buffer[] = [];
+      s.on("data", (c: Buffer) => chunks.push(c));
+      s.resume();
+      await new Promise<void>((resolve, reject) => {
+        s.once("end", () => resolve());
+        s.once("error", reject);
+      });
+      const body = Buffer.concat(chunks);
+      assert.equal(body.length, 8_000_000);
+      assert.equal(createHash("sha256").update(body).digest("hex"), head["x-sha256"]);
+      assert.throws(() => session.request({ ":authority": HOST, ":path": "/" }), /GOAWAY|destroyed|closed/i, "no new stream after GOAWAY");
+      const s2 = await new Promise<tls.TLSSocket>((resolve, reject) => {
+        const c = tls.connect({ host: "127.0.0.1", port: h.port(0), servername: HOST, rejectUnauthorized: false, ALPNProtocols: ["h2", "http/1.1"] }, () => resolve(c));
+        c.once("error", reject);
+      });
+      s2.destroy();
+      assert.equal(s2.alpnProtocol, "http/1.1");
+    } finally {
+      session.destroy();
+      await h.close();
+      await origin.close();
+    }
+  });
+});
