@@ -186,6 +186,8 @@ describe("HTTP/2 on an HTTPS listener with http2", () => {
   let dir: string;
   /** /endless requests the special origin is streaming, resolved when each one closes. */
   const endless: { closed: Promise<void> }[] = [];
+  /** rawHeaders of each request the special origin answered on /s/raw. */
+  const rawSeen: string[][] = [];
 
   before(async () => {
     const [cert, fallback] = await Promise.all([generateSelfSigned([HOST], 30), generateSelfSigned(["warren-fallback.invalid"], 30)]);
@@ -193,6 +195,12 @@ describe("HTTP/2 on an HTTPS listener with http2", () => {
     ws = await startWebSocketEcho();
     special = http.createServer((req, res) => {
       if (req.url === "/s/304") return void res.writeHead(304, { etag: '"v1"', "cache-control": "max-age=0" }).end();
+      if (req.url === "/s/raw") {
+        rawSeen.push(req.rawHeaders);
+        return void res.end("raw");
+      }
+      // Answers at once, never reading the upload.
+      if (req.url === "/s/early") return void res.end("early");
       if (req.url === "/s/204") return void res.writeHead(204, { "x-empty": "yes" }).end();
       if (req.url === "/s/cookie") return void res.writeHead(200, [["set-cookie", "a=1"], ["set-cookie", "b=2"], ["connection", "x-gone"], ["x-gone", "1"], ["keep-alive", "timeout=5"], ["http2-settings", "AAMAAABkAAQAoAAAAAIAAAAA"]].flat()).end("c");
       if (req.url === "/s/endless") {
@@ -353,6 +361,28 @@ describe("HTTP/2 on an HTTPS listener with http2", () => {
     assert.equal(e.answeredBy, "forward");
   });
 
+  it("joins cookie crumbs into one Cookie for the HTTP/1.1 origin (RFC 9113 §8.2.3)", async () => {
+    // Node's client joins them itself; sent by hand as separate fields, as browsers do.
+    const raw = await RawH2.open(h.port(0));
+    try {
+      raw.send(1, [
+        [":method", "GET"],
+        [":scheme", "https"],
+        [":path", "/s/raw"],
+        [":authority", HOST],
+        ["cookie", "a=1"],
+        ["cookie", "b=2"],
+      ]);
+      assert.deepEqual(await raw.outcome(1), { status: 200 });
+    } finally {
+      raw.close();
+    }
+    const headers = rawSeen.at(-1)!;
+    const cookies = headers.filter((_, i) => i % 2 === 0 && headers[i]!.toLowerCase() === "cookie").length;
+    assert.equal(cookies, 1, JSON.stringify(headers));
+    assert.equal(headers[headers.findIndex((x) => x.toLowerCase() === "cookie") + 1], "a=1; b=2");
+  });
+
   it("relays repeated response headers and drops connection-specific ones (Node throws on them over h2)", async () => {
     const r = await request(session, { ":path": "/s/cookie" });
     assert.equal(r.status, 200);
@@ -437,6 +467,31 @@ describe("HTTP/2 on an HTTPS listener with http2", () => {
     assert.equal(r.status, 413);
     assert.equal(r.rst, http2.constants.NGHTTP2_NO_ERROR, "RST_STREAM NO_ERROR: stop sending, no error (RFC 9113 §8.1)");
     assert.equal((await request(session, { ":path": "/hello" })).status, 200);
+  });
+
+  it("an origin that answers before reading the upload: the stream is ended and freed, the request recorded", async () => {
+    const before = h.events.length;
+    const status = await new Promise<number>((resolve, reject) => {
+      const s = session.request({ ":authority": HOST, ":path": "/s/early", ":method": "POST" }, { endStream: false });
+      let st = 0;
+      s.on("response", (hd) => (st = Number(hd[":status"])));
+      s.on("error", reject);
+      s.resume();
+      s.on("end", () => {
+        resolve(st);
+        s.destroy();
+      });
+      const chunk = Buffer.alloc(16 * 1024, 1);
+      const pump = () => {
+        while (!s.destroyed && !s.closed && s.write(chunk));
+        if (!s.destroyed && !s.closed) s.once("drain", pump);
+      };
+      pump();
+    });
+    assert.equal(status, 200);
+    // Recorded only once the server's stream is closed: a stream left half-open would never be.
+    await h.waitForEvents(before + 1);
+    assert.equal(h.events.slice(before).find((e) => e.path === "/s/early")?.status, 200);
   });
 
   it("streams a large download intact", async () => {
