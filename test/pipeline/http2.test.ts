@@ -688,3 +688,26 @@ describe("turning http2 off on a listener", () => {
     }
   });
 });
+
+describe("an HTTP/2 connection that sends no request", () => {
+  it("is closed after the headers timeout, as an HTTP/1.1 one is", async () => {
+    const [cert, fallback] = await Promise.all([generateSelfSigned([HOST], 30), generateSelfSigned(["warren-fallback.invalid"], 30)]);
+    const h = await Harness.start({
+      headersTimeoutMs: 300,
+      fallbackCertificate: async () => ({ cert: fallback.certPem, key: fallback.keyPem }),
+      listeners: [{ protocol: "https", http2: true, tls: { certificates: [{ names: [HOST], certPem: cert.certPem, keyPem: cert.keyPem }] }, routes: [] }],
+    });
+    try {
+      const raw = await RawH2.open(h.port(0));
+      const started = performance.now();
+      // Preface and SETTINGS only, then nothing: the server ends the connection.
+      await raw.outcome(1);
+      const took = performance.now() - started;
+      assert.ok(raw.closed || raw.frames.some((f) => f.type === 7), "closed or GOAWAY");
+      assert.ok(took >= 250 && took < 5_000, `closed after ${took} ms`);
+      raw.close();
+    } finally {
+      await h.close();
+    }
+  });
+});
