@@ -13,6 +13,7 @@ import { peerAddress } from "../lib/ip.ts";
 import { rawResponse } from "../lib/http-status.ts";
 import { LINGER_MS } from "../lib/lingering-close.ts";
 import { ACME_TLS_ALPN_PROTOCOL, type AcmeChallenges } from "./tls/acme-challenges.ts";
+import type { OcspStapler } from "./tls/ocsp.ts";
 
 export type ListenerState = "running" | "stopped" | "error";
 
@@ -46,6 +47,14 @@ export const DEFAULT_LISTENER_TIMEOUTS: ListenerTimeouts = { headersMs: 20_000 }
 export interface CertificatePair {
   readonly cert: string;
   readonly key: string;
+}
+
+/** What HTTPS listeners share beyond the snapshot. */
+export interface ListenerTlsDeps {
+  /** The certificate an HTTPS listener without a default one serves: Warren's self-signed fallback. */
+  readonly fallback: () => Promise<CertificatePair>;
+  readonly acme: AcmeChallenges;
+  readonly ocsp: OcspStapler;
 }
 
 interface Running {
@@ -86,9 +95,7 @@ export class ListenerManager {
 
   constructor(
     private readonly handler: RequestHandler,
-    /** The certificate an HTTPS listener without a default one serves: Warren's self-signed fallback. */
-    private readonly fallback: () => Promise<CertificatePair>,
-    private readonly acme: AcmeChallenges,
+    private readonly tlsDeps: ListenerTlsDeps,
     private readonly log: Logger,
     private readonly timeouts: ListenerTimeouts = DEFAULT_LISTENER_TIMEOUTS,
   ) {}
@@ -184,6 +191,9 @@ export class ListenerManager {
       server.on("secureConnection", (socket: tls.TLSSocket) => {
         if (socket.alpnProtocol === ACME_TLS_ALPN_PROTOCOL) socket.end();
       });
+      // A client that asks for certificate status gets the stapled OCSP response, if there is one.
+      const ocsp = this.tlsDeps.ocsp;
+      server.on("OCSPRequest", (certificate: Buffer, _issuer: Buffer, cb: (err: Error | null, response: Buffer | null) => void) => cb(null, ocsp.response(certificate) ?? null));
     } else {
       server = http.createServer(opts, onRequest);
     }
@@ -266,7 +276,7 @@ export class ListenerManager {
   }
 
   private async defaultContext(t: NonNullable<CompiledListener["tls"]>): Promise<tls.SecureContextOptions> {
-    const pair = t.defaultCertificate ?? (await this.fallback());
+    const pair = t.defaultCertificate ?? (await this.tlsDeps.fallback());
     return { cert: pair.cert, key: pair.key, minVersion: t.minVersion };
   }
 
@@ -276,7 +286,7 @@ export class ListenerManager {
    * challenge certificate. Node calls ALPNCallback before SNICallback, both on the socket.
    */
   private sniOptions(current: () => CompiledListener): Pick<tls.TlsOptions, "SNICallback" | "ALPNCallback"> {
-    const acme = this.acme;
+    const acme = this.tlsDeps.acme;
     const validations = new WeakSet<tls.TLSSocket>();
     return {
       ALPNCallback(this: tls.TLSSocket, { servername, protocols }: { servername: string; protocols: string[] }) {

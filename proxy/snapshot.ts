@@ -1,4 +1,5 @@
 import type { CertificateStore } from "./tls/certificate-store.ts";
+import type { OcspTarget } from "./tls/ocsp.ts";
 import type { Router, RouteSpec as RouterRoute } from "./routing/router.ts";
 import type { Balancer, BalanceTarget, TargetPool, GroupedTarget } from "./balance/index.ts";
 import type { HeaderRules } from "./headers.ts";
@@ -115,6 +116,8 @@ export interface CompiledListenerTls {
   /** Changes when the default context (default certificate, minimum version) changes. */
   readonly contextKey: string;
   readonly store: CertificateStore;
+  /** The default certificate's OCSP target, when its issuer runs a responder. */
+  readonly defaultOcsp: OcspTarget | undefined;
 }
 
 export interface CompiledListener {

@@ -23,6 +23,7 @@ import {
   type RouteAction as CompiledAction,
 } from "../../proxy/index.ts";
 import { fieldError } from "../errors.ts";
+import { ocspTargetOf } from "./compile-tls.ts";
 import { effectiveLabels, parseStoredLabels } from "../agents/labels.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./validate-route.ts";
 
@@ -210,6 +211,7 @@ export function compileSnapshot(
             defaultCertificate: l.tls_cert_pem ? { cert: l.tls_cert_pem, key: l.tls_key_pem } : undefined,
             contextKey: createHash("sha256").update(JSON.stringify([minVersion, l.tls_cert_pem, l.tls_key_pem])).digest("hex"),
             store: certificates.get(l.id) ?? CertificateStore.EMPTY,
+            defaultOcsp: l.tls_cert_pem ? ocspTargetOf(l.tls_cert_pem) : undefined,
           }
         : undefined;
     // Certificates are not socket settings: they swap in on the bound listener (listeners.ts).
