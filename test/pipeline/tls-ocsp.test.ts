@@ -66,7 +66,7 @@ function indexLine(certPem: string, revoked: boolean): string {
 /** The stapled response a handshake for `servername` gets (empty when none). */
 function stapled(port: number, servername: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    let staple = Buffer.alloc(0);
+    let staple: Buffer = Buffer.alloc(0);
     // requestOCSP is a documented tls.connect option that @types/node 20 leaves out.
     const options = { host: "127.0.0.1", port, servername, rejectUnauthorized: false, requestOCSP: true } as tls.ConnectionOptions;
     const s = tls.connect(options, () => {
