@@ -155,12 +155,16 @@ export function providerName(p: DnsProvider | undefined): string {
 /** Each provider's settings: key, label, hint. */
 export const PROVIDER_SETTINGS: Readonly<Record<DnsProvider, readonly { key: string; label: string; hint: string; placeholder?: string }[]>> = {
   [DnsProvider.UNSPECIFIED]: [],
-  [DnsProvider.CLOUDFLARE]: [{ key: "zone_id", label: "Zone ID", hint: "The zone's ID, from its Overview page in the Cloudflare dashboard." }],
+  [DnsProvider.CLOUDFLARE]: [
+    { key: "zone_id", label: "Zone ID", hint: "The zone's ID, from its Overview page in the Cloudflare dashboard." },
+    { key: "propagation_seconds", label: "Propagation wait (seconds)", hint: "How long to wait after writing the record before the CA checks it; empty = the default." },
+  ],
   [DnsProvider.RFC2136]: [
     { key: "server", label: "Server", hint: "The primary name server, host:port (port 53 by default).", placeholder: "ns1.example.com:53" },
     { key: "zone", label: "Zone", hint: "The zone the TXT records go in, e.g. example.com.", placeholder: "example.com" },
     { key: "tsig_key_name", label: "TSIG key name", hint: "As configured on the server." },
     { key: "tsig_algorithm", label: "TSIG algorithm", hint: "hmac-sha256 when empty.", placeholder: "hmac-sha256" },
+    { key: "propagation_seconds", label: "Propagation wait (seconds)", hint: "How long to wait after the update before the CA checks it; empty = the default." },
   ],
 };
 
@@ -180,14 +184,21 @@ export function dnsCredentialForm(c: DnsCredential | undefined): DnsCredentialFo
   return { name: c?.spec?.name ?? "", provider: c?.spec?.provider || DnsProvider.CLOUDFLARE, settings: { ...(c?.spec?.settings ?? {}) }, secret: "" };
 }
 
-/** The spec: only the chosen provider's settings, trimmed, empty ones left out. */
-export function dnsCredentialSpec(f: DnsCredentialForm, isNew: boolean): { name: string; provider: DnsProvider; settings: Record<string, string>; secret: string } {
+/**
+ * The spec: the chosen provider's settings, trimmed, empty ones left out (a stored setting the form
+ * has no input for, e.g. Cloudflare's api_base_url, is kept while the provider stays the same). An
+ * empty secret keeps the stored one; the server says when there is none.
+ */
+export function dnsCredentialSpec(f: DnsCredentialForm, stored?: DnsCredential): { name: string; provider: DnsProvider; settings: Record<string, string>; secret: string } {
   const settings: Record<string, string> = {};
+  if (stored?.spec && stored.spec.provider === f.provider) {
+    const shown = new Set(PROVIDER_SETTINGS[f.provider].map((s) => s.key));
+    for (const [k, v] of Object.entries(stored.spec.settings)) if (!shown.has(k)) settings[k] = v;
+  }
   for (const s of PROVIDER_SETTINGS[f.provider]) {
     const v = (f.settings[s.key] ?? "").trim();
     if (v !== "") settings[s.key] = v;
   }
-  if (isNew && f.secret.trim() === "") throw new FormError("secret", `is required: the ${secretLabel(f.provider)}`);
   return { name: f.name.trim(), provider: f.provider, settings, secret: f.secret.trim() };
 }
 

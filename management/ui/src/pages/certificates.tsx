@@ -377,7 +377,7 @@ function AcmeAccountCreate({ onCreated, onCancel }: { onCreated: () => void; onC
       <h3>New ACME account</h3>
       <Select label="Certificate authority" field={custom ? undefined : "directory_url"} problem={problem} value={form.preset} options={ACME_PRESETS} onValue={set("preset")} hint={custom ? undefined : <code>{form.preset}</code>} />
       {custom && <TextInput label="Directory URL" field="directory_url" problem={problem} type="url" value={form.customUrl} onValue={set("customUrl")} placeholder="https://acme.example/directory" autoComplete="off" hint="Any RFC 8555 server's directory, https://…" />}
-      <TextInput label="Email" field="email" problem={problem} value={form.email} onValue={set("email")} autoComplete="email" hint="The CA writes here about expiring certificates and problems. Optional for most CAs." />
+      <TextInput label="Email" field="email" problem={problem} value={form.email} onValue={set("email")} autoComplete="email" hint="The CA writes here about expiring certificates and problems." />
       <Checkbox label="I agree to the CA's terms of service" field="agree_to_terms" problem={problem} checked={form.agreeToTerms} onValue={set("agreeToTerms")} hint="Registering an account accepts them; read them on the CA's site." />
       <fieldset>
         <legend>External account binding</legend>
@@ -480,7 +480,7 @@ function DnsCredentialEdit({ credential, onSaved, onCancel }: { credential: DnsC
   const save = async (e: Event) => {
     e.preventDefault();
     const ok = await submit(
-      () => dnsCredentialSpec(form, isNew),
+      () => dnsCredentialSpec(form, credential),
       (spec) => (isNew ? api.tls.createDnsCredential({ spec }) : api.tls.updateDnsCredential({ id: credential.id, spec })),
       { problem: setProblem, busy: setBusy },
     );

@@ -230,7 +230,7 @@ export function ListenerPage({ params }: PageProps) {
               <Select label="Minimum TLS version" field="tls_min_version" problem={problem} value={form.tlsMinVersion} options={TLS_VERSIONS} onValue={set("tlsMinVersion")} hint="Clients offering only older versions are refused. 1.3 only shuts out some older clients." />
               <h3 class="legend-like">Default certificate</h3>
               <p class="hint">
-                Served when no certificate of this listener names the host a client asks for (or it names none). Upload or paste a PEM chain and its private key, or add certificates per name on the listener's <a href={listener ? `/certificates?listener=${encodeURIComponent(listener.id)}` : "/certificates"}>certificates page</a>. Both empty: Warren's self-signed fallback, which browsers warn about.
+                Served when no certificate of this listener names the host a client asks for (or it names none). Upload or paste a PEM chain and its private key, or add certificates per name on the listener's <a href={listener ? `/certificates?listener=${encodeURIComponent(listener.id)}` : "/certificates"}>certificates page</a>. Leave both empty for a self-signed certificate: Warren's fallback, which browsers warn about.
               </p>
               <div class="tls-pair">
                 <div>
