@@ -2,13 +2,18 @@
 // through the UI warns that it serves the self-signed fallback; a certificate uploaded through the
 // form is listed READY with its names and then served for that name by a real TLS handshake (the
 // fallback still for another name); a mismatched key is refused under the key field; a self-signed
-// certificate generated through the form is served, and deleted (after a confirm) it is not; the
+// certificate generated through the form is served, and deleted (after a confirm) it is not; a
+// certificate read from files turns ERROR with its last error shown in full when a reload finds a
+// mismatched key (and the one read before is still served); the
 // listener's minimum TLS version refuses an older client; a DNS credential's secret is never shown
 // back; an ACME account without agreeing to the terms is refused under the checkbox; the listeners
 // list flags the fallback and the routes list a target that skips TLS verification.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import tls from "node:tls";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import type { Browser, Page } from "playwright-core";
 import { withWarren } from "../helpers/with-warren.ts";
@@ -54,6 +59,7 @@ describe("certificates in the browser", { skip: !chromiumAvailable() && "no chro
   let page: Page;
   let port: number;
   let listenerId: string;
+  const dir = mkdtempSync(join(tmpdir(), "warren-e2e-certs-"));
   before(async () => {
     browser = await launchBrowser();
     ui = await openUi(browser, warren.w.baseUrl);
@@ -64,6 +70,7 @@ describe("certificates in the browser", { skip: !chromiumAvailable() && "no chro
   after(async () => {
     await ui?.context.close();
     await browser?.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("warns on a new HTTPS listener that it serves the fallback, on its page, its certificates and the list", async () => {
@@ -162,6 +169,37 @@ describe("certificates in the browser", { skip: !chromiumAvailable() && "no chro
     await pollUntil("gen.test to fall back once deleted", () => served(port, "gen.test"), (s) => s.fingerprint !== gen.fingerprint && s.subjectaltname !== "DNS:gen.test");
     const r = await warren.api.call("TlsService/ListCertificates", { listenerId }, warren.admin);
     assert.deepEqual((r.json.certificates as { names: string[] }[]).map((c) => c.names), [["app.test", "www.app.test"]]);
+  });
+
+  it("adds a certificate from files; a reload that finds a mismatched key shows ERROR with the whole error, the old one still served", async () => {
+    const pair = await generateSelfSigned(["files.test"], 30);
+    const stray = await generateSelfSigned(["stray.test"], 30);
+    const certFile = join(dir, "files.crt");
+    const keyFile = join(dir, "files.key");
+    writeFileSync(certFile, pair.certPem);
+    writeFileSync(keyFile, pair.keyPem);
+    await page.goto(`/certificates?listener=${listenerId}`);
+    const section = page.locator('section[data-listener="web-tls"]');
+    await section.getByRole("button", { name: "Add certificate to web-tls" }).click();
+    const form = page.getByRole("form", { name: "Add certificate" });
+    await form.getByLabel("Source").selectOption({ label: "Files on the server" });
+    await form.getByLabel("Certificate chain file path").fill(certFile);
+    await form.getByLabel("Private key file path").fill(keyFile);
+    await form.getByRole("button", { name: "Add certificate" }).click();
+    const row = section.locator('tr[data-names="files.test"]');
+    await row.getByTestId("cert-status").getByText("ready").waitFor();
+    assert.equal(await row.getByTestId("cert-source").innerText(), `files\n${certFile}\n${keyFile}`);
+    const want = new X509Certificate(pair.certPem).fingerprint256;
+    await pollUntil("the file certificate to be served for files.test", () => served(port, "files.test"), (s) => s.fingerprint === want);
+
+    writeFileSync(keyFile, stray.keyPem);
+    await row.getByRole("button", { name: "Reload files.test" }).click();
+    await section.getByRole("status").filter({ hasText: "files.test: the files were read but cannot be served" }).waitFor();
+    await row.getByTestId("cert-status").getByText("error").waitFor();
+    const error = section.locator(`tr[data-error-for="${await row.getAttribute("data-cert-id")}"]`).getByTestId("cert-last-error");
+    await error.waitFor();
+    assert.match(await error.innerText(), /does not match the certificate \(the first in the chain\)$/);
+    assert.equal((await served(port, "files.test")).fingerprint, want, "the certificate read before is still served");
   });
 
   it("sets the listener's minimum TLS version to 1.3: a TLS 1.2 client is refused", async () => {

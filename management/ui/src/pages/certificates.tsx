@@ -146,12 +146,16 @@ function CertificateRows({ c, admin, accounts, creds, onChanged }: { c: Certific
                 <button
                   type="button"
                   disabled={busy}
-                  aria-label={`Renew ${names}`}
+                  aria-label={`${c.source === CertificateSource.ACME ? "Renew" : "Reload"} ${names}`}
                   onClick={async () => {
                     setBusy(true);
-                    const p = await attempt(() => api.tls.renewCertificate({ id: c.id }));
+                    let after: Certificate | undefined;
+                    const p = await attempt(async () => {
+                      after = (await api.tls.renewCertificate({ id: c.id })).certificate;
+                    });
                     setBusy(false);
-                    onChanged(p, p ? undefined : c.source === CertificateSource.ACME ? `Renewal of ${names} started.` : `${names}: files read again.`);
+                    const failed = after?.status === CertificateStatus.ERROR;
+                    onChanged(p, p ? undefined : c.source === CertificateSource.ACME ? `Renewal of ${names} started.` : failed ? `${names}: the files were read but cannot be served; the last error is below.` : `${names}: files read again.`);
                   }}
                 >
                   {c.source === CertificateSource.ACME ? "Renew" : "Reload"}
