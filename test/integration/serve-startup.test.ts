@@ -202,13 +202,19 @@ describe("warren serve start-up (acceptance 2, 8)", () => {
     assert.match(r.stderr, /database schema version 999 is newer than this Warren supports/);
   });
 
-  it("serves plain HTTP only with MANAGEMENT_ALLOW_INSECURE_HTTP, warns, and drops Secure from cookies", async (t) => {
+  it("serves plain HTTP only with MANAGEMENT_ALLOW_INSECURE_HTTP, warns, and drops Secure from cookies unless ENV=production", async (t) => {
     const { w, api } = await withWarren(t, { env: { MANAGEMENT_TLS_MODE: "off", MANAGEMENT_ALLOW_INSECURE_HTTP: "true" } });
     assert.match(w.baseUrl, /^http:\/\//);
     assert.ok(w.logs.some((l) => l.level === 40 && /plain HTTP/.test(l.msg)));
     await setupAdmin(w, api);
     const res = await api.call("AuthService/Login", { username: "admin", password: "correct horse battery staple" });
     assert.doesNotMatch(String(res.headers["set-cookie"]), /Secure/);
+    // …unless ENV=production or MANAGEMENT_COOKIE_SECURE=true says the browser reaches it over HTTPS
+    // (a TLS-terminating proxy in front): then Secure again. (Both variables: management-settings.test.ts.)
+    const behindProxy = await withWarren(t, { env: { MANAGEMENT_TLS_MODE: "off", MANAGEMENT_ALLOW_INSECURE_HTTP: "true", ENV: "production" } });
+    await setupAdmin(behindProxy.w, behindProxy.api);
+    const secure = await behindProxy.api.call("AuthService/Login", { username: "admin", password: "correct horse battery staple" });
+    assert.match(String(secure.headers["set-cookie"]), /; Secure/);
   });
 
   it("serves an operator's certificate with MANAGEMENT_TLS_MODE=provided", async (t) => {
