@@ -259,4 +259,33 @@ describe("public data plane: listeners, routes, direct targets", () => {
     const r = await get("/whatever");
     assert.match(await r.body.text(), /Warren is running/, "and the old config still serves");
   });
+
+  it("keeps the control plane off public listeners: no management path answers there, and no route may target management", async () => {
+    // Management's paths on the public listener are just paths: the default route answers them.
+    const paths: [string, string][] = [
+      ["POST", "/warren.v1.AuthService/GetSetupState"],
+      ["GET", "/healthz"],
+      ["GET", "/agent/tunnel"],
+      ["GET", "/agent/download"],
+      ["GET", "/_test/agent-stream"],
+    ];
+    for (const [method, path] of paths) {
+      const res = await request(`http://127.0.0.1:${port}${path}`, { method: method as "GET", headers: { "content-type": "application/json" }, body: method === "POST" ? "{}" : undefined });
+      const text = await res.body.text();
+      assert.match(text, /Warren is running/, `${method} ${path} on the public listener`);
+      assert.ok(!/setupRequired|"status":"ok"/.test(text), `${method} ${path}: no management answer`);
+    }
+    // A route whose target is management itself, by any address that reaches it, is refused.
+    const mgmtPort = Number(new URL(w.baseUrl).port);
+    for (const url of [`https://127.0.0.1:${mgmtPort}`, `http://localhost:${mgmtPort}/warren.v1.AuthService`, `https://[::ffff:127.0.0.1]:${mgmtPort}`, `http://0.0.0.0:${mgmtPort}`]) {
+      const r = await api.call("ProxyService/CreateRoute", { spec: { listenerId, hosts: ["mgmt.test"], action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url, tlsSkipVerify: true }] } }, c);
+      assert.equal(r.json.code, "invalid_argument", `${url}: ${r.text}`);
+      assert.match(String(r.json.message), /^spec\.targets\[0\]\.url: is Warren's management endpoint/);
+    }
+    // Management binds 127.0.0.1 only here: the same port on 127.0.0.2 is some other service.
+    const other = await route({ name: "not-mgmt", hosts: ["mgmt.test"], action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url: `http://127.0.0.2:${mgmtPort}` }] });
+    const upd = await api.call("ProxyService/UpdateRoute", { id: other, spec: { listenerId, name: "not-mgmt", hosts: ["mgmt.test"], action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url: `https://localhost:${mgmtPort}` }] } }, c);
+    assert.equal(upd.json.code, "invalid_argument", `an update to management is refused too: ${upd.text}`);
+    assert.equal((await api.call("ProxyService/DeleteRoute", { id: other }, c)).status, 200);
+  });
 });
