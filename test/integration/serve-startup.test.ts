@@ -113,7 +113,7 @@ describe("warren serve start-up (acceptance 2, 8)", () => {
     assert.equal(mode(wal), 0o600, "WAL file is private");
   });
 
-  it("re-issues only the server certificate when the host set changes", async (t) => {
+  it("re-issues only the server certificate when the host set changes; MANAGEMENT_PUBLIC_URL is in it, the setup URL and the snippets", async (t) => {
     const first = await withWarren(t);
     const w = first.w;
     const fp = w.logs.find((l) => l.msg === "management CA")!.caFingerprintSha256;
