@@ -306,4 +306,56 @@ describe("public data plane: listeners, routes, direct targets", () => {
     const r = await get("/whatever");
     assert.match(await r.body.text(), /Warren is running/, "and the old config still serves");
   });
+
+  it("answers only the hosts its routes name on a listener without a default route (404 for the rest, nothing forwarded)", async () => {
+    const l = await api.call("ProxyService/CreateListener", { spec: { name: "hosts-only", bindAddress: "127.0.0.1", port: 0, enabled: true, protocol: "LISTENER_PROTOCOL_HTTP" } }, c);
+    assert.equal(l.status, 200, l.text);
+    const id = String((l.json.listener as { id: string }).id);
+    const lport = Number((l.json.listener as { status: { boundPort: number } }).status.boundPort);
+    const r1 = await api.call("ProxyService/CreateRoute", { spec: { listenerId: id, name: "named", hosts: ["named.test", "*.wild.test"], action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url: origins[2]!.url }] } }, c);
+    assert.equal(r1.status, 200, r1.text);
+    const seen = origins[2]!.seen.length;
+    for (const host of ["named.test", "a.wild.test"]) {
+      const r = await request(`http://127.0.0.1:${lport}/x`, { headers: { host } });
+      assert.equal(r.statusCode, 200, host);
+      await r.body.dump();
+    }
+    for (const host of ["other.test", "wild.test", "127.0.0.1", "named.test.evil"]) {
+      const r = await request(`http://127.0.0.1:${lport}/x`, { headers: { host } });
+      assert.equal(r.statusCode, 404, host);
+      assert.match(await r.body.text(), /route_not_found/, host);
+    }
+    assert.equal(origins[2]!.seen.length, seen + 2, "only the named hosts reached the origin");
+    assert.equal((await api.call("ProxyService/DeleteRoute", { id: String((r1.json.route as { id: string }).id) }, c)).status, 200);
+    assert.equal((await api.call("ProxyService/DeleteListener", { id }, c)).status, 200);
+  });
+
+  it("keeps the control plane off public listeners: no management path answers there, and no route may target management", async () => {
+    // Management's paths on the public listener are just paths: the default route answers them.
+    const paths: [string, string][] = [
+      ["POST", "/warren.v1.AuthService/GetSetupState"],
+      ["GET", "/healthz"],
+      ["GET", "/agent/tunnel"],
+      ["GET", "/agent/download"],
+      ["GET", "/_test/agent-stream"],
+    ];
+    for (const [method, path] of paths) {
+      const res = await request(`http://127.0.0.1:${port}${path}`, { method: method as "GET", headers: { "content-type": "application/json" }, body: method === "POST" ? "{}" : undefined });
+      const text = await res.body.text();
+      assert.match(text, /Warren is running/, `${method} ${path} on the public listener`);
+      assert.ok(!/setupRequired|"status":"ok"/.test(text), `${method} ${path}: no management answer`);
+    }
+    // A route whose target is management itself, by any address that reaches it, is refused.
+    const mgmtPort = Number(new URL(w.baseUrl).port);
+    for (const url of [`https://127.0.0.1:${mgmtPort}`, `http://localhost:${mgmtPort}/warren.v1.AuthService`, `https://[::ffff:127.0.0.1]:${mgmtPort}`, `http://0.0.0.0:${mgmtPort}`]) {
+      const r = await api.call("ProxyService/CreateRoute", { spec: { listenerId, hosts: ["mgmt.test"], action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url, tlsSkipVerify: true }] } }, c);
+      assert.equal(r.json.code, "invalid_argument", `${url}: ${r.text}`);
+      assert.match(String(r.json.message), /^spec\.targets\[0\]\.url: is Warren's management endpoint/);
+    }
+    // Management binds 127.0.0.1 only here: the same port on 127.0.0.2 is some other service.
+    const other = await route({ name: "not-mgmt", hosts: ["mgmt.test"], action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url: `http://127.0.0.2:${mgmtPort}` }] });
+    const upd = await api.call("ProxyService/UpdateRoute", { id: other, spec: { listenerId, name: "not-mgmt", hosts: ["mgmt.test"], action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url: `https://localhost:${mgmtPort}` }] } }, c);
+    assert.equal(upd.json.code, "invalid_argument", `an update to management is refused too: ${upd.text}`);
+    assert.equal((await api.call("ProxyService/DeleteRoute", { id: other }, c)).status, 200);
+  });
 });
