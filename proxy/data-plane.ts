@@ -4,6 +4,7 @@ import { EMPTY_SNAPSHOT, type CompiledListener, type ProxySnapshot } from "./sna
 import { DEFAULT_LISTENER_TIMEOUTS, ListenerManager, type CertificatePair, type ListenerStatus, type ListenerTimeouts } from "./listeners.ts";
 import { AcmeChallenges } from "./tls/acme-challenges.ts";
 import { OcspStapler, type OcspTarget } from "./tls/ocsp.ts";
+import { retainBufferReclaimer } from "../lib/buffer-reclaimer.ts";
 import { Pipeline, pipelineStages } from "./pipeline.ts";
 import { PassiveHealth } from "./health/passive.ts";
 import { ActiveHealth } from "./health/active.ts";
@@ -79,6 +80,8 @@ export class DataPlane implements DataPlaneControl {
   /** ACME validations in progress: answered on every listener while an issuance runs. */
   readonly acmeChallenges = new AcmeChallenges();
   private readonly ocsp: OcspStapler;
+  /** Frees dead body chunks' memory promptly (lib/buffer-reclaimer.ts). */
+  private readonly releaseReclaimer = retainBufferReclaimer();
   private readonly listeners: ListenerManager;
   private readonly pools: UpstreamPools;
   private readonly active: ActiveHealth;
@@ -184,6 +187,7 @@ export class DataPlane implements DataPlaneControl {
   async close(): Promise<void> {
     this.active.close();
     this.ocsp.close();
+    this.releaseReclaimer();
     await this.o.rateLimits.close();
     await this.listeners.close();
     await this.pools.close();
