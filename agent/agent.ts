@@ -9,6 +9,7 @@ import { AgentIdentity } from "./identity.ts";
 import { TargetPolicy, type LookupFn } from "./allowlist.ts";
 import { ManagementTls } from "./management-tls.ts";
 import { managementEndpoint, type AgentSettings } from "./settings.ts";
+import { retainBufferReclaimer } from "../lib/buffer-reclaimer.ts";
 import { RelayCounters, relayStream, type Connect, type RelayStats } from "./stream-relay.ts";
 import { TunnelClient } from "./tunnel-client.ts";
 
@@ -54,6 +55,8 @@ export async function runAgent(settings: AgentSettings, logger: Logger, deps: Ag
 
   const tls = new ManagementTls(settings.managementUrl, settings.trust);
   const counters = new RelayCounters();
+  // The agent relays bodies with few JS objects too: free dead chunks' memory promptly.
+  const releaseReclaimer = retainBufferReclaimer();
   const relayLog = log.child({ component: "relay" });
 
   let tunnel: TunnelClient | undefined;
@@ -128,6 +131,7 @@ export async function runAgent(settings: AgentSettings, logger: Logger, deps: Ag
         } catch (err) {
           log.error({ err }, "error while stopping the tunnel");
         }
+        releaseReclaimer();
         log.info({ abandonedStreams: counters.active }, "agent stopped");
       })();
       return stopping;

@@ -4,7 +4,29 @@ import { checkNewPassword, normalizeUsername } from "../management/auth/credenti
 import { hashPassword } from "../management/auth/password.ts";
 import { ApiError } from "../management/errors.ts";
 import { CliError, readNewPassword } from "./password-input.ts";
-import { existsSync } from "node:fs";
+import { accessSync, constants } from "node:fs";
+import { dirname } from "node:path";
+
+/**
+ * Only whoever may write the database (the account warren serve runs as, or root) may reset a
+ * password: checked up front, so anyone else gets one clear line instead of a SQLite error. SQLite
+ * needs the directory too, for the WAL and shared-memory files.
+ */
+function requireWriteAccess(databasePath: string): void {
+  const checks: [string, number][] = [
+    [dirname(databasePath), constants.W_OK | constants.X_OK],
+    [databasePath, constants.R_OK | constants.W_OK],
+  ];
+  for (const [path, mode] of checks) {
+    try {
+      accessSync(path, mode);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? "";
+      if (code === "ENOENT") throw new CliError(`no database at ${databasePath} (set CONFIG_DIR or DATABASE_PATH)`);
+      throw new CliError(`cannot write ${path} (${code}): run this as the user warren serve runs as, with write access to its database`);
+    }
+  }
+}
 
 /**
  * `warren users reset-password NAME`: works directly on the SQLite file (safe while the server runs:
@@ -18,7 +40,7 @@ export async function resetPassword(name: string, opts: { passwordFile?: string;
     throw new CliError(e instanceof ApiError ? e.message : String(e));
   }
   const { databasePath } = resolveStatePaths(process.env);
-  if (!existsSync(databasePath)) throw new CliError(`no database at ${databasePath} (set CONFIG_DIR or DATABASE_PATH)`);
+  requireWriteAccess(databasePath);
   const password = await readNewPassword(opts);
   try {
     checkNewPassword(password, "password");

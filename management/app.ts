@@ -177,6 +177,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
         agents: { registry, ca, managementUrl: () => managementUrlFor(s, Number(new URL(management.url).port) || s.port), bundleSha256: agentDownload.sha256 },
         proxy: {
           snapshots,
+          management: () => ({ port: Number(new URL(management.url).port) || s.port, bindAddress: s.bindAddress }),
           listenerStatus: (id) => dataPlane.listenerStatus(id),
           rateLimitStatus: () => dataPlane.rateLimitStatus(),
           cache: { usage: () => dataPlane.cacheUsage(), purge: (f) => dataPlane.purgeCache(f), configure: (c) => dataPlane.configureCache(c) },

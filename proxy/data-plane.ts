@@ -3,6 +3,8 @@ import type { Logger } from "pino";
 import { EMPTY_SNAPSHOT, type CompiledListener, type ProxySnapshot } from "./snapshot.ts";
 import { DEFAULT_LISTENER_TIMEOUTS, ListenerManager, type CertificatePair, type ListenerStatus, type ListenerTimeouts } from "./listeners.ts";
 import { AcmeChallenges } from "./tls/acme-challenges.ts";
+import { OcspStapler, type OcspTarget } from "./tls/ocsp.ts";
+import { retainBufferReclaimer } from "../lib/buffer-reclaimer.ts";
 import { Pipeline, pipelineStages } from "./pipeline.ts";
 import { PassiveHealth } from "./health/passive.ts";
 import { ActiveHealth } from "./health/active.ts";
@@ -77,6 +79,9 @@ export class DataPlane implements DataPlaneControl {
   private current: ProxySnapshot = EMPTY_SNAPSHOT;
   /** ACME validations in progress: answered on every listener while an issuance runs. */
   readonly acmeChallenges = new AcmeChallenges();
+  private readonly ocsp: OcspStapler;
+  /** Frees dead body chunks' memory promptly (lib/buffer-reclaimer.ts). */
+  private readonly releaseReclaimer = retainBufferReclaimer();
   private readonly listeners: ListenerManager;
   private readonly pools: UpstreamPools;
   private readonly active: ActiveHealth;
@@ -87,6 +92,7 @@ export class DataPlane implements DataPlaneControl {
   private configuring: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: DataPlaneOptions) {
+    this.ocsp = new OcspStapler(o.log);
     this.ownsCache = o.cache === undefined;
     const cache = (this.cache = new CacheService(o.cache ?? new MemoryTier(), o.cacheTuning));
     this.pools = new UpstreamPools(o.agents);
@@ -114,7 +120,7 @@ export class DataPlane implements DataPlaneControl {
       ctx.cause = err;
       answerError(ctx, mapError(err).code);
     });
-    this.listeners = new ListenerManager((l, peer, req, res, raw) => this.handle(l, peer, req, res, raw), o.fallbackCertificate, this.acmeChallenges, o.log, o.listenerTimeouts ?? DEFAULT_LISTENER_TIMEOUTS);
+    this.listeners = new ListenerManager((l, peer, req, res, raw) => this.handle(l, peer, req, res, raw), { fallback: o.fallbackCertificate, acme: this.acmeChallenges, ocsp: this.ocsp }, o.log, o.listenerTimeouts ?? DEFAULT_LISTENER_TIMEOUTS);
   }
 
   get snapshot(): ProxySnapshot {
@@ -136,6 +142,7 @@ export class DataPlane implements DataPlaneControl {
     this.o.rateLimits.retain(new Set(next.rateLimits.map((r) => r.namespace)));
     this.active.apply(next);
     this.pools.retain(next);
+    this.ocsp.update(ocspTargets(next));
     return this.listeners.apply(next);
   }
 
@@ -179,10 +186,21 @@ export class DataPlane implements DataPlaneControl {
 
   async close(): Promise<void> {
     this.active.close();
+    this.ocsp.close();
+    this.releaseReclaimer();
     await this.o.rateLimits.close();
     await this.listeners.close();
     await this.pools.close();
     await this.configuring;
     if (this.ownsCache) await this.cache.store.close();
+  }
+}
+
+/** Every certificate a listener may serve that has an OCSP responder. */
+function* ocspTargets(s: ProxySnapshot): Iterable<OcspTarget> {
+  for (const l of s.listeners.values()) {
+    if (!l.enabled || !l.tls) continue;
+    if (l.tls.defaultOcsp) yield l.tls.defaultOcsp;
+    yield* l.tls.store.ocspTargets();
   }
 }

@@ -41,3 +41,4 @@ export type { AgentDialer } from "./targets/upstream-pools.ts";
 export { NO_EVENTS, type EventSink, type RequestEvent } from "./observe/request-event.ts";
 export { CertificateStore, normalizeServerName, type StoredCertificate, type CertificateChoice } from "./tls/certificate-store.ts";
 export { AcmeChallenges, ACME_HTTP01_PREFIX, ACME_TLS_ALPN_PROTOCOL } from "./tls/acme-challenges.ts";
+export { OcspStapler, ocspTarget, parseOcspResponse, type OcspTarget, type OcspAnswer } from "./tls/ocsp.ts";

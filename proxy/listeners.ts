@@ -14,6 +14,7 @@ import { peerAddress } from "../lib/ip.ts";
 import { rawResponse } from "../lib/http-status.ts";
 import { LINGER_MS } from "../lib/lingering-close.ts";
 import { ACME_TLS_ALPN_PROTOCOL, type AcmeChallenges } from "./tls/acme-challenges.ts";
+import type { OcspStapler } from "./tls/ocsp.ts";
 import { adaptHttp2, isHttp2, requestSocket } from "./http2-compat.ts";
 
 export type ListenerState = "running" | "stopped" | "error";
@@ -48,6 +49,14 @@ export const DEFAULT_LISTENER_TIMEOUTS: ListenerTimeouts = { headersMs: 20_000 }
 export interface CertificatePair {
   readonly cert: string;
   readonly key: string;
+}
+
+/** What HTTPS listeners share beyond the snapshot. */
+export interface ListenerTlsDeps {
+  /** The certificate an HTTPS listener without a default one serves: Warren's self-signed fallback. */
+  readonly fallback: () => Promise<CertificatePair>;
+  readonly acme: AcmeChallenges;
+  readonly ocsp: OcspStapler;
 }
 
 interface Running {
@@ -93,9 +102,7 @@ export class ListenerManager {
 
   constructor(
     private readonly handler: RequestHandler,
-    /** The certificate an HTTPS listener without a default one serves: Warren's self-signed fallback. */
-    private readonly fallback: () => Promise<CertificatePair>,
-    private readonly acme: AcmeChallenges,
+    private readonly tlsDeps: ListenerTlsDeps,
     private readonly log: Logger,
     private readonly timeouts: ListenerTimeouts = DEFAULT_LISTENER_TIMEOUTS,
   ) {}
@@ -223,6 +230,11 @@ export class ListenerManager {
     } else {
       server = http.createServer(opts, onRequest);
     }
+    if (l.tls) {
+      // A client that asks for certificate status gets the stapled OCSP response, if there is one.
+      const ocsp = this.tlsDeps.ocsp;
+      server.on("OCSPRequest", (certificate: Buffer, _issuer: Buffer, cb: (err: Error | null, response: Buffer | null) => void) => cb(null, ocsp.response(certificate) ?? null));
+    }
     const h1 = server as http.Server;
     const update = (next: CompiledListener): void => {
       l = next;
@@ -343,7 +355,7 @@ export class ListenerManager {
   }
 
   private async defaultContext(t: NonNullable<CompiledListener["tls"]>): Promise<tls.SecureContextOptions> {
-    const pair = t.defaultCertificate ?? (await this.fallback());
+    const pair = t.defaultCertificate ?? (await this.tlsDeps.fallback());
     return { cert: pair.cert, key: pair.key, minVersion: t.minVersion };
   }
 
@@ -353,7 +365,7 @@ export class ListenerManager {
    * challenge certificate. Node calls ALPNCallback before SNICallback, both on the socket.
    */
   private sniOptions(current: () => CompiledListener, h2: boolean): Pick<tls.TlsOptions, "SNICallback" | "ALPNCallback"> {
-    const acme = this.acme;
+    const acme = this.tlsDeps.acme;
     const validations = new WeakSet<tls.TLSSocket>();
     return {
       ALPNCallback(this: tls.TLSSocket, { servername, protocols }: { servername: string; protocols: string[] }) {

@@ -1,4 +1,5 @@
 import type { CertificateStore } from "./tls/certificate-store.ts";
+import type { OcspTarget } from "./tls/ocsp.ts";
 import type { Router, RouteSpec as RouterRoute } from "./routing/router.ts";
 import type { Balancer, BalanceTarget, TargetPool, GroupedTarget } from "./balance/index.ts";
 import type { HeaderRules } from "./headers.ts";
@@ -117,6 +118,8 @@ export interface CompiledListenerTls {
   readonly store: CertificateStore;
   /** Offer HTTP/2 (ALPN h2) besides HTTP/1.1; part of the socket key (a change rebinds). */
   readonly http2: boolean;
+  /** The default certificate's OCSP target, when its issuer runs a responder. */
+  readonly defaultOcsp: OcspTarget | undefined;
 }
 
 export interface CompiledListener {

@@ -19,6 +19,7 @@ import { setImmediate as tick, setTimeout as sleep } from "node:timers/promises"
 import { openTieredStore } from "../../proxy/cache/tiered-store.ts";
 import { metaFor } from "../../test/helpers/cache-entries.ts";
 import { MemoryTier } from "../../proxy/cache/memory-tier.ts";
+import { retainBufferReclaimer } from "../../lib/buffer-reclaimer.ts";
 
 const { values } = parseArgs({
   options: {
@@ -32,8 +33,14 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
     /** The same traffic with no cache: what the chunks alone cost (GC lag of buffers passing through). */
     control: { type: "boolean", default: false },
+    /** Without the buffer reclaimer warren serve runs (lib/buffer-reclaimer.ts). */
+    "no-reclaimer": { type: "boolean", default: false },
   },
 });
+
+// As in `warren serve`, whose data plane runs the buffer reclaimer: dead chunks are freed promptly
+// instead of at V8's 64 MiB external-memory limit. `--no-reclaimer` measures without it.
+if (!values["no-reclaimer"]) retainBufferReclaimer();
 const MiB = 1 << 20;
 const total = Number(values["total-mib"]) * MiB;
 const settings = {

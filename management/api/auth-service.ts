@@ -11,6 +11,9 @@ import { kPeer, principalOf, setAuditTarget } from "./context.ts";
 import { roleToProto, userToProto } from "./convert.ts";
 import type { ApiDeps } from "./deps.ts";
 
+/** The throttle's "username" for setup-token guesses: no user can have it (usernames are [a-z0-9_-]). */
+const SETUP_THROTTLE_KEY = "(setup token)";
+
 export function authService(d: ApiDeps): ServiceImpl<typeof AuthService> {
   return {
     getSetupState() {
@@ -33,7 +36,15 @@ export function authService(d: ApiDeps): ServiceImpl<typeof AuthService> {
       }
       // The setup token is a credential: missing or wrong, the caller is not authenticated (401).
       if (req.setupToken === "") throw new ApiError("unauthenticated", "setup_token: is required");
-      if (!d.setup.tokenMatches(req.setupToken)) throw new ApiError("unauthenticated", "setup_token: invalid setup token");
+      // Guessing is throttled like logins, per peer: five wrong tokens block it for five minutes.
+      // (Check, compare and count run without an await between them, so parallel guesses cannot race.)
+      const peer = ctx.values.get(kPeer);
+      const wait = d.throttle.blockedFor(peer.ip, SETUP_THROTTLE_KEY, d.now());
+      if (wait > 0) throw new ApiError("login_throttled", `too many wrong setup tokens; try again in ${Math.ceil(wait / 1000)} s`);
+      if (!d.setup.tokenMatches(req.setupToken)) {
+        d.throttle.recordFailure(peer.ip, SETUP_THROTTLE_KEY, d.now());
+        throw new ApiError("unauthenticated", "setup_token: invalid setup token");
+      }
       const username = normalizeUsername(req.username);
       checkNewPassword(req.password);
       const hash = await hashPassword(req.password);

@@ -3,6 +3,7 @@ import type { Store } from "../store/index.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
 import type { LoginThrottle } from "../auth/login-throttle.ts";
 import type { SetupGate } from "../auth/setup-gate.ts";
+import type { ManagementEndpoint } from "../config/management-target.ts";
 import type { TlsMode } from "../settings/management-settings.ts";
 import type { AgentRegistry } from "../agents/registry.ts";
 import type { CertificateAuthority } from "../pki/index.ts";
@@ -40,6 +41,8 @@ export interface ApiDeps {
   };
   readonly proxy: {
     readonly snapshots: SnapshotService;
+    /** Where management listens: routes may not target it (known once bound: MANAGEMENT_PORT may be 0). */
+    readonly management: () => ManagementEndpoint;
     readonly listenerStatus: (id: string) => ListenerStatus | undefined;
     /** The rate-limit store in use (RATE_LIMIT_STORE) and its health. */
     readonly rateLimitStatus: () => StoreStatus;

@@ -6,6 +6,7 @@ import { ApiError, fieldError } from "../errors.ts";
 import { newId } from "../store/ids.ts";
 import type { ListenerRow, RouteRow } from "../store/index.ts";
 import { validateListener, type ValidListener } from "../config/validate-listener.ts";
+import { refuseManagementTargets } from "../config/management-target.ts";
 import { redactRouteSpec, routeSpecFromJson, routeSpecToJson, validateRoute } from "../config/validate-route.ts";
 import { setAuditTarget } from "./context.ts";
 import type { ApiDeps } from "./deps.ts";
@@ -170,6 +171,7 @@ export function proxyService(d: ApiDeps): ServiceImpl<typeof ProxyService> {
 
     async createRoute(req, ctx) {
       const spec = validateRoute(req.spec);
+      await refuseManagementTargets(spec, d.proxy.management());
       const now = d.now();
       const id = newId("rte");
       setAuditTarget(ctx, id);
@@ -186,6 +188,7 @@ export function proxyService(d: ApiDeps): ServiceImpl<typeof ProxyService> {
       setAuditTarget(ctx, req.id);
       const existing = mustRoute(req.id);
       const spec = validateRoute(req.spec, routeSpecFromJson(existing.spec));
+      await refuseManagementTargets(spec, d.proxy.management());
       const row = await snapshots.write(() => {
         mustListener(spec.listenerId, "spec.listener_id");
         oneDefault(spec.listenerId, spec.isDefault, req.id);

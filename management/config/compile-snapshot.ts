@@ -23,6 +23,7 @@ import {
   type RouteAction as CompiledAction,
 } from "../../proxy/index.ts";
 import { fieldError } from "../errors.ts";
+import { ocspTargetOf } from "./compile-tls.ts";
 import { effectiveLabels, parseStoredLabels } from "../agents/labels.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./validate-route.ts";
 
@@ -211,6 +212,7 @@ export function compileSnapshot(
             contextKey: createHash("sha256").update(JSON.stringify([minVersion, l.tls_cert_pem, l.tls_key_pem])).digest("hex"),
             store: certificates.get(l.id) ?? CertificateStore.EMPTY,
             http2: l.http2 === 1,
+            defaultOcsp: l.tls_cert_pem ? ocspTargetOf(l.tls_cert_pem) : undefined,
           }
         : undefined;
     // Certificates are not socket settings: they swap in on the bound listener (listeners.ts). HTTP/2

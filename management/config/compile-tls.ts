@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import tls from "node:tls";
 import { LRUCache } from "lru-cache";
-import { CertificateStore, type StoredCertificate } from "../../proxy/index.ts";
+import { CertificateStore, ocspTarget, type OcspTarget, type StoredCertificate } from "../../proxy/index.ts";
 import type { TlsCertificateRow } from "../store/index.ts";
 
 const contexts = new LRUCache<string, tls.SecureContext>({ max: 4096 });
@@ -17,6 +17,24 @@ function secureContext(certPem: string, keyPem: string): tls.SecureContext {
     contexts.set(key, ctx);
   }
   return ctx;
+}
+
+const targets = new LRUCache<string, { target: OcspTarget | undefined }>({ max: 4096 });
+
+/** The chain's OCSP target (cached by content like the contexts); undefined when it has no responder. */
+export function ocspTargetOf(chainPem: string): OcspTarget | undefined {
+  let hit = targets.get(chainPem);
+  if (!hit) {
+    let target: OcspTarget | undefined;
+    try {
+      target = ocspTarget(chainPem);
+    } catch {
+      target = undefined;
+    }
+    hit = { target };
+    targets.set(chainPem, hit);
+  }
+  return hit.target;
 }
 
 /** True when the row has a certificate that can be served now (pending ACME ones have none yet). */
@@ -40,7 +58,7 @@ export function compileCertificateStores(rows: readonly TlsCertificateRow[], now
       continue;
     }
     const list = byListener.get(row.listener_id) ?? [];
-    list.push({ id: row.id, names: JSON.parse(row.names) as string[], context, notAfter: row.not_after });
+    list.push({ id: row.id, names: JSON.parse(row.names) as string[], context, notAfter: row.not_after, ocsp: ocspTargetOf(row.cert_pem) });
     byListener.set(row.listener_id, list);
   }
   const stores = new Map<string, CertificateStore>();

@@ -168,8 +168,7 @@ export class CertificateManager {
 
   async remove(id: string): Promise<void> {
     this.must(id);
-    this.watched.get(id)?.();
-    this.watched.delete(id);
+    this.unwatch(id);
     await this.o.snapshots.write(() => this.o.store.tls.deleteCertificate(id));
   }
 
@@ -203,6 +202,8 @@ export class CertificateManager {
       if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size && cur.ino === prev.ino) return;
       const fresh = this.o.store.tls.certificate(row.id);
       if (fresh) void this.reread(fresh);
+      // Gone with its listener (ON DELETE CASCADE): stop polling its files.
+      else this.unwatch(row.id);
     };
     fs.watchFile(row.cert_file, { interval, persistent: false }, onChange);
     fs.watchFile(row.key_file, { interval, persistent: false }, onChange);
@@ -210,6 +211,11 @@ export class CertificateManager {
       fs.unwatchFile(row.cert_file, onChange);
       fs.unwatchFile(row.key_file, onChange);
     });
+  }
+
+  private unwatch(id: string): void {
+    this.watched.get(id)?.();
+    this.watched.delete(id);
   }
 
   /** Reads a file-backed certificate again; a bad read keeps the old certificate serving and records why. */

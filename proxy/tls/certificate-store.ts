@@ -3,6 +3,7 @@
 // (DESIGN.md §6): the exact name, then the wildcard for its parent (the only one a client accepts:
 // RFC 6125 wildcards cover one label), then the listener's default certificate, then the fallback.
 import type tls from "node:tls";
+import type { OcspTarget } from "./ocsp.ts";
 
 export interface StoredCertificate {
   readonly id: string;
@@ -11,6 +12,8 @@ export interface StoredCertificate {
   readonly context: tls.SecureContext;
   /** ms since the epoch; past it the certificate is skipped even before the next snapshot drops it. */
   readonly notAfter: number;
+  /** Set when its issuer runs an OCSP responder: the data plane staples its answers. */
+  readonly ocsp?: OcspTarget | undefined;
 }
 
 export type CertificateChoice =
@@ -29,7 +32,7 @@ export class CertificateStore {
   readonly size: number;
 
   /** `certificates` in order of preference per name (the compiler puts the newest first). */
-  constructor(certificates: readonly StoredCertificate[]) {
+  constructor(private readonly certificates: readonly StoredCertificate[]) {
     this.size = certificates.length;
     for (const c of certificates) {
       for (const raw of c.names) {
@@ -55,6 +58,11 @@ export class CertificateStore {
       if (wild) return { kind: "stored", certificate: wild };
     }
     return DEFAULT;
+  }
+
+  /** What to fetch OCSP responses for. */
+  *ocspTargets(): Iterable<OcspTarget> {
+    for (const c of this.certificates) if (c.ocsp) yield c.ocsp;
   }
 
   /** Every name some certificate serves. */

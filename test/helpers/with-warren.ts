@@ -4,6 +4,7 @@
 // agents, stops the server (SIGKILL if SIGTERM is not enough), closes the client, removes temp dirs —
 // whether the tests passed, failed or their set-up did.
 import { after, before, type TestContext } from "node:test";
+import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,6 +46,8 @@ export class WarrenFixture {
   private userId: string | undefined;
   private token: string | undefined;
   private readonly agents: WarrenProcess[] = [];
+  /** Every process this fixture started (each server run, each agent), for whole-run log checks. */
+  private readonly started: WarrenProcess[] = [];
   private readonly ownedDirs: string[] = [];
   private readonly deferred: (() => unknown)[] = [];
   private env: Record<string, string> | undefined;
@@ -95,7 +98,9 @@ export class WarrenFixture {
 
   async start(): Promise<this> {
     this.env ??= typeof this.o.env === "function" ? await this.o.env() : (this.o.env ?? {});
-    this.proc = await WarrenProcess.start({ configDir: this.configDir, env: this.env });
+    this.proc = WarrenProcess.spawn({ configDir: this.configDir, env: this.env });
+    this.started.push(this.proc);
+    await this.proc.ready();
     this.client = new JsonApi(this.proc.baseUrl, this.proc.caPem);
     if ((this.o.admin || this.o.apiToken) && !this.adminHeaders) {
       const { cookie, userId } = await setupAdmin(this.proc, this.client);
@@ -132,8 +137,23 @@ export class WarrenFixture {
   agent(agent: AgentHandle, env: Record<string, string> = {}, stateDir?: string): WarrenProcess {
     const p = startAgent(this.w, agent, env, stateDir);
     this.agents.push(p);
+    this.started.push(p);
     if (!stateDir) this.own(p.configDir);
     return p;
+  }
+
+  /** The output of every server run (restarts included) and every agent this fixture started. */
+  allOutput(): string {
+    return this.started.map((p) => p.allOutput()).join("\n");
+  }
+
+  /**
+   * Asserts that none of `secrets` appears in any output of this fixture's processes so far (a PEM
+   * private key is searched for by each line of its body). Call it at the end of a suite, after the
+   * last process has stopped, so nothing logged on the way out is missed.
+   */
+  assertNoSecretsLogged(secrets: Iterable<string>): void {
+    assertNoSecretsIn(this.allOutput(), secrets);
   }
 
   /** Runs `fn` at clean-up, before agents and the server go (last registered, first run). */
@@ -181,6 +201,25 @@ export class WarrenFixture {
     }
     if (errors.length > 0) throw errors[0];
   }
+}
+
+/** What to search output for: a secret itself, or each base64 line of a PEM body (logs may escape its newlines). */
+export function secretNeedles(secret: string): string[] {
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(secret)) return [secret];
+  return secret.split("\n").filter((l) => l.length >= 16 && !l.startsWith("-----"));
+}
+
+/** Fails naming the secret (by its first characters) when `output` contains any of `secrets`. */
+export function assertNoSecretsIn(output: string, secrets: Iterable<string>): void {
+  let n = 0;
+  for (const s of secrets) {
+    if (s.length < 8) throw new Error(`assertNoSecretsIn: "${s}" is too short to search for meaningfully`);
+    for (const needle of secretNeedles(s)) {
+      if (output.includes(needle)) throw new assert.AssertionError({ message: `the output contains a secret (${s.slice(0, 6)}…)` });
+    }
+    n++;
+  }
+  if (n === 0) throw new Error("assertNoSecretsIn: no secrets given");
 }
 
 function isTestContext(x: unknown): x is TestContext {

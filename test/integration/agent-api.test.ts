@@ -1,4 +1,7 @@
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { request as httpsRequest } from "node:https";
 import type { IncomingMessage } from "node:http";
@@ -6,6 +9,7 @@ import { createKeyAndCsr } from "../../tunnel/csr.ts";
 import type { JsonApi, WarrenProcess } from "../helpers/warren-process.ts";
 import { withWarren } from "../helpers/with-warren.ts";
 import { X509Certificate } from "node:crypto";
+import { CertificateAuthority } from "../../management/pki/index.ts";
 
 /** A raw request to the tunnel endpoint, as any HTTP client would send it. */
 function tunnelRequest(
@@ -40,11 +44,23 @@ const upgrade = (auth: string, version = "1") => ({
 });
 
 describe("AgentService and the tunnel endpoint's refusals", () => {
-  const warren = withWarren({ admin: true });
+  // An operator's own CA for agent client certificates (MANAGEMENT_TLS_CLIENT_CA_FILE), beside Warren's.
+  const caDir = mkdtempSync(join(tmpdir(), "warren-client-ca-"));
+  let operatorCa: CertificateAuthority;
+  const warren = withWarren({
+    admin: true,
+    env: async () => {
+      const mat = await CertificateAuthority.generate({ commonName: "Operator Agent CA" });
+      operatorCa = await CertificateAuthority.fromPem(mat.certPem, mat.keyPem);
+      writeFileSync(join(caDir, "agents-ca.pem"), mat.certPem);
+      return { MANAGEMENT_TLS_CLIENT_CA_FILE: join(caDir, "agents-ca.pem") };
+    },
+  });
   let w: WarrenProcess;
   let api: JsonApi;
   let c: Record<string, string>;
   before(() => ({ w, api, admin: c } = warren));
+  after(() => rmSync(caDir, { recursive: true, force: true }));
 
   it("creates an agent with a one-time token, system label and install snippets", async () => {
     const r = await api.call("AgentService/CreateAgent", { name: "edge-1", labels: { site: "fra", tier: "web" } }, c);
@@ -129,6 +145,27 @@ describe("AgentService and the tunnel endpoint's refusals", () => {
     assert.equal((await tunnelRequest(w, upgrade(`Bearer ${String(rotated.json.token)}`))).status, 401);
     const enrollDisabled = await api.call("AgentService/Enroll", { csrPem }, { authorization: `Bearer ${String(rotated.json.token)}` });
     assert.equal(enrollDisabled.json.code, "unauthenticated");
+  });
+
+  it("require_mtls: accepts a certificate from MANAGEMENT_TLS_CLIENT_CA_FILE naming the agent, nothing else", async () => {
+    const r = await api.call("AgentService/CreateAgent", { name: "operator-ca", requireMtls: true }, c);
+    const id = String((r.json.agent as { id: string }).id);
+    const auth = upgrade(`Bearer ${String(r.json.token)}`, "2");
+    const certFor = async (ca: CertificateAuthority, agentId: string) => {
+      const { keyPem, csrPem } = await createKeyAndCsr({ commonName: agentId });
+      const { certPem } = await ca.signClientCsr({ csrPem, uriSan: `spiffe://warren/agent/${agentId}`, validityDays: 30 });
+      return { cert: certPem, key: keyPem };
+    };
+    // The operator CA's certificate for this agent gets past the mTLS check (to the version check: 426).
+    assert.equal((await tunnelRequest(w, auth, await certFor(operatorCa, id))).status, 426);
+    // Its certificate for another identity, and one from a CA nobody configured, do not (403).
+    const other = await tunnelRequest(w, auth, await certFor(operatorCa, "agt_someoneelse00000"));
+    assert.equal(other.status, 403);
+    assert.match(other.body, /another identity/);
+    const rogueCa = await CertificateAuthority.generate({ commonName: "Rogue CA" });
+    const rogue = await tunnelRequest(w, auth, await certFor(await CertificateAuthority.fromPem(rogueCa.certPem, rogueCa.keyPem), id));
+    assert.equal(rogue.status, 403);
+    assert.match(rogue.body, /not trusted/);
   });
 
   it("refuses bad CSRs and unauthenticated enrollment", async () => {

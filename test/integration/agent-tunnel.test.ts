@@ -19,13 +19,27 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
   });
   after(() => echo.close());
 
+  /** The secret half of every agent token handed out here ("<id>.<secret>"): none may ever be logged. */
+  const tokenSecrets: string[] = [];
+  const secret = (token: string) => (tokenSecrets.push(token.slice(token.indexOf(".") + 1)), token);
+  const newAgent = async (body: Record<string, unknown>) => {
+    const a = await createAgent(api, c, body);
+    secret(a.token);
+    return a;
+  };
+  after(async () => {
+    await warren.stop();
+    // Server and agents alike.
+    warren.assertNoSecretsLogged([...tokenSecrets, adminToken, warren.adminCookie]);
+  });
+
   const getAgent = async (id: string) => (await api.call("AgentService/GetAgent", { id }, c)).json.agent as { status: Record<string, unknown> };
 
   // Latency goals (online within 2 s, back within 5 s, streams fail within 1 s) are measured and
   // reported as diagnostics, not asserted: timing assertions do not belong in npm test. What is
   // asserted is the mechanism that makes them hold (events, the backoff schedule, socket-close detection).
   it("connects and relays 256 MiB intact through a stream to a TCP origin", async (t) => {
-    const a = await createAgent(api, c, { name: "relay", labels: { site: "test" } });
+    const a = await newAgent({ name: "relay", labels: { site: "test" } });
     const t0 = Date.now();
     const proc = warren.agent(a);
     await proc.waitForLog(isMsg("tunnel connected"));
@@ -49,7 +63,7 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
   });
 
   it("refuses a wrong token (401) and keeps retrying with growing backoff", async () => {
-    const a = await createAgent(api, c, { name: "wrong-token" });
+    const a = await newAgent({ name: "wrong-token" });
     const proc = warren.agent({ id: a.id, token: `${a.id}.not-the-token` });
     const first = await proc.waitForLog(isMsg("tunnel refused"));
     assert.equal(first.status, 401);
@@ -64,8 +78,8 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
     await proc.kill();
   });
 
-  it("refuses a disabled agent (401) and a second process with the same id (409)", async () => {
-    const a = await createAgent(api, c, { name: "dupe" });
+  it("refuses a disabled agent (401) and a second process with the same id (409); refuses to delete a connected agent", async () => {
+    const a = await newAgent({ name: "dupe" });
     const one = warren.agent(a);
     await one.waitForLog(isMsg("tunnel connected"));
     const two = warren.agent(a);
@@ -73,27 +87,36 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
     assert.equal(refused.status, 409);
     await two.kill();
 
+    // A connected agent is not deleted: disabling it first is what closes its tunnel.
+    const del = await api.call("AgentService/DeleteAgent", { id: a.id }, c);
+    assert.equal(del.json.code, "failed_precondition", del.text);
+    assert.match(String(del.json.message), /the agent is connected; disable it first/);
+    assert.equal((await getAgent(a.id)).status.online, true, "still there and connected");
+
     await api.call("AgentService/UpdateAgent", { id: a.id, enabled: false }, c);
+    assert.equal((await getAgent(a.id)).status.online ?? false, false, "disabling closes the tunnel before it answers");
     const dropped = await one.waitForLog(isMsg("tunnel refused"));
     assert.equal(dropped.status, 401, "after disable the reconnect is refused");
     await one.kill();
+    assert.equal((await api.call("AgentService/DeleteAgent", { id: a.id }, c)).status, 200, "a disabled, disconnected agent is deleted");
   });
 
   it("rotating the token closes the live tunnel, refuses the old token, and the new token connects", async () => {
-    const a = await createAgent(api, c, { name: "rotate" });
+    const a = await newAgent({ name: "rotate" });
     const old = warren.agent(a);
     await old.waitForLog(isMsg("tunnel connected"));
     const rotated = await api.call("AgentService/RotateAgentToken", { id: a.id }, c);
+    assert.equal((await getAgent(a.id)).status.online ?? false, false, "the tunnel is closed by the time the rotation answers");
     const refused = await old.waitForLog(isMsg("tunnel refused"));
     assert.equal(refused.status, 401);
     await old.kill();
-    const fresh = warren.agent({ id: a.id, token: String(rotated.json.token) });
+    const fresh = warren.agent({ id: a.id, token: secret(String(rotated.json.token)) });
     await fresh.waitForLog(isMsg("tunnel connected"));
     await fresh.stop();
   });
 
   it("require_mtls: the agent enrolls, connects with its certificate; a rotated token revokes it", async () => {
-    const a = await createAgent(api, c, { name: "mtls", requireMtls: true });
+    const a = await newAgent({ name: "mtls", requireMtls: true });
     const proc = warren.agent(a);
     await proc.waitForLog(isMsg("enrolled"));
     await proc.waitForLog(isMsg("tunnel connected"));
@@ -103,7 +126,7 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
     await proc.stop();
     const rotated = await api.call("AgentService/RotateAgentToken", { id: a.id }, c);
     // Same state dir: the agent still holds the now-revoked certificate.
-    const again = warren.agent({ id: a.id, token: String(rotated.json.token) }, {}, proc.configDir);
+    const again = warren.agent({ id: a.id, token: secret(String(rotated.json.token)) }, {}, proc.configDir);
     await w.waitForLog(isMsg("tunnel refused", (l) => l.status === 403 && /revoked/.test(String(l.reason))));
     // The agent re-enrolls with its new token and gets in.
     await again.waitForLog(isMsg("tunnel connected"));
@@ -114,7 +137,7 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
     const allowed = await echoServer();
     const other = await echoServer();
     try {
-      const a = await createAgent(api, c, { name: "allow" });
+      const a = await newAgent({ name: "allow" });
       const proc = warren.agent(a, { AGENT_ALLOW: `127.0.0.1:${allowed.port}` });
       await proc.waitForLog(isMsg("tunnel connected"));
       await assert.rejects(openAgentStream(w, adminToken, a.id, `127.0.0.1:${other.port}`), /agent_denied/);
@@ -124,7 +147,7 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
       assert.equal(r.received, r.sent);
       await proc.stop();
       // Nothing listening behind an allowed address: agent_dial_failed.
-      const open = await createAgent(api, c, { name: "dial-fail" });
+      const open = await newAgent({ name: "dial-fail" });
       const proc2 = warren.agent(open);
       await proc2.waitForLog(isMsg("tunnel connected"));
       await assert.rejects(openAgentStream(w, adminToken, open.id, `127.0.0.1:${await freePort()}`), /agent_dial_failed/);
@@ -136,7 +159,7 @@ describe("warren agent against warren serve (issue 3 acceptance 2–6)", () => {
   });
 
   it("comes back after a server restart on the 1 s backoff schedule; a killed agent fails its streams at once", async (t) => {
-    const a = await createAgent(api, c, { name: "restart" });
+    const a = await newAgent({ name: "restart" });
     const proc = warren.agent(a);
     await proc.waitForLog(isMsg("tunnel connected"));
     const connectedBefore = proc.logs.filter((l) => l.msg === "tunnel connected").length;

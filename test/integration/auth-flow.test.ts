@@ -13,8 +13,7 @@ describe("auth flow over JSON (acceptance 3, 5, 7)", () => {
   after(async () => {
     await warren.stop();
     // Acceptance 8: no token, password or cookie value used here ever reached the logs.
-    const out = w.allOutput();
-    for (const s of secrets) assert.ok(!out.includes(s), `log output contains a secret (${s.slice(0, 6)}…)`);
+    warren.assertNoSecretsLogged(secrets);
   });
 
   let cookie = "";
@@ -159,7 +158,7 @@ describe("auth flow over JSON (acceptance 3, 5, 7)", () => {
     }
   });
 
-  it("throttles a (peer, user) after five failures, even for the right password (acceptance 5)", async () => {
+  it("throttles a (peer, user) after five failures, even for the right password (acceptance 5); audits each failure with the peer IP", async () => {
     for (let i = 0; i < 5; i++) {
       const r = await api.call("AuthService/Login", { username: "admin", password: `wrong password ${i}` });
       assert.equal(r.json.code, "unauthenticated");
@@ -170,6 +169,23 @@ describe("auth flow over JSON (acceptance 3, 5, 7)", () => {
     assert.match(String(sixth.json.message), /too many failed login attempts/);
     // Other users from the same peer are not affected.
     assert.equal((await api.call("AuthService/Login", { username: "vera", password: "viewer password 1" })).status, 200);
+
+    // Every failure is in the audit log with the peer's address, and so is the throttled attempt.
+    const { openStore } = await import("../../management/store/index.ts");
+    const store = openStore(`${w.configDir}/warren.db`);
+    try {
+      const rows = store.audit.recent(500).filter((r) => r.method === "warren.v1.AuthService/Login" && r.actor_name === "admin");
+      const failed = rows.filter((r) => r.outcome === "unauthenticated");
+      assert.ok(failed.length >= 5, `five failed logins audited, got ${failed.length}`);
+      for (const r of failed) assert.equal(r.peer_ip, "127.0.0.1");
+      const throttled = rows.find((r) => r.outcome === "login_throttled");
+      assert.equal(throttled?.peer_ip, "127.0.0.1");
+      const setupFailures = store.audit.recent(500).filter((r) => r.method === "warren.v1.AuthService/SetupAdmin" && r.outcome === "unauthenticated");
+      assert.ok(setupFailures.length >= 3 && setupFailures.every((r) => r.peer_ip === "127.0.0.1"), "wrong and missing setup tokens are audited with the peer");
+      assert.ok(!JSON.stringify(rows).includes("wrong password"), "never the password tried");
+    } finally {
+      store.close();
+    }
   });
 
   it("logout revokes the session", async () => {

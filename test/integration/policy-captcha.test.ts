@@ -82,6 +82,8 @@ describe("captcha challenges", () => {
   after(() => fake?.close());
 
   const call = (method: string, body: Record<string, unknown>) => warren.api.call(`PolicyService/${method}`, body, warren.admin);
+  /** Pass cookie values handed out: bearer credentials, so never to be logged either. */
+  const passCookies: string[] = [];
 
   async function provider(t: TestContext, spec: Record<string, unknown>): Promise<string> {
     const r = await call("CreateCaptchaProvider", { spec: { kind: "CAPTCHA_KIND_TURNSTILE", siteKey: "0x4AAAAAAAsitekey", secretKey: SECRET, verifyUrl: fake.url, scriptUrl: fake.scriptUrl, ...spec } });
@@ -230,6 +232,7 @@ describe("captcha challenges", () => {
     assert.equal(seen.contentType, "application/x-www-form-urlencoded");
     assert.deepEqual([seen.form.get("secret"), seen.form.get("response"), seen.form.get("remoteip")], [SECRET, "widget-response-1", "127.0.0.1"]);
     const pass = String(ok.headers["set-cookie"]).split(";")[0]!;
+    passCookies.push(pass.split("=")[1]!);
     assert.equal((await send("app.test", "/x", { cookie: pass })).status, 200);
 
     fake.mode = "reject";
@@ -376,5 +379,19 @@ describe("captcha challenges", () => {
     fake.mode = "error500";
     const five = await verify("c.test", { token: await token("c.test"), response: "r" });
     assert.equal(five.status, 303);
+  });
+
+  it("never logged a provider secret, the challenge signing key or a pass cookie", async () => {
+    await warren.stop();
+    const { openServerStore } = await import("../helpers/open-store.ts");
+    const store = openServerStore(warren.configDir);
+    let signingKey: string;
+    try {
+      signingKey = store.proxy.secretMeta("policy_hmac_key")!;
+    } finally {
+      store.close();
+    }
+    assert.ok(passCookies.length > 0);
+    warren.assertNoSecretsLogged([SECRET, SECRET2, signingKey, warren.adminCookie, ...passCookies]);
   });
 });

@@ -1,9 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BIN, ROOT, cookieHeader, login } from "../helpers/warren-process.ts";
+import { ADMIN_PASSWORD, BIN, ROOT, cookieHeader, login } from "../helpers/warren-process.ts";
 import { withWarren } from "../helpers/with-warren.ts";
 
 describe("warren users reset-password (acceptance 6)", () => {
@@ -48,5 +49,44 @@ describe("warren users reset-password (acceptance 6)", () => {
     assert.equal(noTty.status, 2);
     assert.match(noTty.stderr, /--password-file FILE or --password-env VAR/);
     assert.ok(!w.allOutput().includes(newPassword));
+  });
+
+  it("refuses, changing nothing, when run without write access to the database", async (t) => {
+    const warren = await withWarren(t, { admin: true });
+    const { w } = warren;
+    const file = join(w.configDir, "pw.txt");
+    writeFileSync(file, "a password nobody may set\n", { mode: 0o644 });
+    // As root, run it as another user (CONFIG_DIR is 0700); otherwise on a database in a read-only directory.
+    let configDir = w.configDir;
+    let asUser: { uid?: number; gid?: number } = {};
+    if (process.getuid?.() === 0) {
+      asUser = { uid: 65534, gid: 65534 };
+      chmodSync(w.configDir, 0o711); // let the other user reach the password file and the database's name, not write
+      chmodSync(file, 0o644);
+    } else {
+      configDir = mkdtempSync(join(tmpdir(), "warren-ro-"));
+      t.after(() => {
+        chmodSync(configDir, 0o700);
+        rmSync(configDir, { recursive: true, force: true });
+      });
+      copyFileSync(join(w.configDir, "warren.db"), join(configDir, "warren.db"));
+      chmodSync(join(configDir, "warren.db"), 0o400);
+      chmodSync(configDir, 0o500);
+    }
+    try {
+      const r = spawnSync(process.execPath, [BIN, "users", "reset-password", "admin", "--password-file", file], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? "", CONFIG_DIR: configDir },
+        encoding: "utf8",
+        ...asUser,
+      });
+      assert.equal(r.status, 2, `exit ${r.status}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /^warren: cannot write .* \((EACCES|EPERM|EROFS)\): run this as the user warren serve runs as/);
+    } finally {
+      chmodSync(w.configDir, 0o700);
+    }
+    // The old password and session still work.
+    assert.equal((await warren.api.call("AuthService/GetCurrentUser", {}, cookieHeader(warren.adminCookie))).status, 200);
+    await login(warren.api, "admin", ADMIN_PASSWORD);
   });
 });

@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { BIN, ROOT } from "../helpers/warren-process.ts";
+import { ADMIN_PASSWORD, BIN, ROOT } from "../helpers/warren-process.ts";
 import { withWarren } from "../helpers/with-warren.ts";
 import { startOrigin, type Origin } from "../helpers/origins.ts";
 import { openServerStore, serverKeyring } from "../helpers/open-store.ts";
@@ -205,5 +205,18 @@ describe("secrets at rest (issue 13 §2)", () => {
     assert.equal(r.status, 2, `exit ${r.status} ${r.signal}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`warren: cannot start: stored secret listeners:${listenerId}:tls_key_pem: authentication failed`));
     assert.ok(!r.stderr.includes(LEGACY_CAPTCHA) && !r.stdout.includes(LEGACY_CAPTCHA));
+  });
+
+  it("never logged a secret it used, in any run of the server", async () => {
+    await warren.stop();
+    const store = openServerStore(warren.configDir);
+    let policyKey: string;
+    try {
+      policyKey = store.proxy.secretMeta("policy_hmac_key")!;
+    } finally {
+      store.close();
+    }
+    const encryptionKey = readFileSync(join(warren.configDir, "secrets.key"), "utf8").trim();
+    warren.assertNoSecretsLogged([CAPTCHA_SECRET, HEADER_SECRET, LEGACY_CAPTCHA, leafKeyPem, policyKey, encryptionKey, ADMIN_PASSWORD, warren.adminCookie]);
   });
 });

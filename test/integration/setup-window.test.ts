@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Agent, request } from "undici";
 import { ADMIN_PASSWORD } from "../helpers/warren-process.ts";
 import { withWarren } from "../helpers/with-warren.ts";
 
@@ -30,9 +31,9 @@ describe("setup window (acceptance 4)", () => {
     }
   });
 
-  it("uses MANAGEMENT_SETUP_TOKEN when set and validates setup fields by name", async (t) => {
+  it("uses MANAGEMENT_SETUP_TOKEN when set, validates setup fields by name and throttles guessing per peer", async (t) => {
     const token = "fixed-setup-token-for-tests";
-    const { api } = await withWarren(t, { env: { MANAGEMENT_SETUP_TOKEN: token } });
+    const { w, api } = await withWarren(t, { env: { MANAGEMENT_SETUP_TOKEN: token } });
     const missing = await api.call("AuthService/SetupAdmin", { username: "admin", password: ADMIN_PASSWORD });
     assert.equal(missing.json.code, "unauthenticated", missing.text);
     assert.match(String(missing.json.message), /^setup_token: is required/);
@@ -45,7 +46,26 @@ describe("setup window (acceptance 4)", () => {
       assert.equal(r.json.code, "invalid_argument", r.text);
       assert.match(String(r.json.message), re);
     }
-    const ok = await api.call("AuthService/SetupAdmin", { setupToken: token, username: "admin", password: ADMIN_PASSWORD });
-    assert.equal(ok.status, 200, ok.text);
+    // Guessing is throttled per peer: after five wrong tokens even the right one is refused…
+    for (let i = 0; i < 5; i++) {
+      const r = await api.call("AuthService/SetupAdmin", { setupToken: `wrong-setup-token-${i}`, username: "admin", password: ADMIN_PASSWORD });
+      assert.equal(r.json.code, "unauthenticated", r.text);
+    }
+    const blocked = await api.call("AuthService/SetupAdmin", { setupToken: token, username: "admin", password: ADMIN_PASSWORD });
+    assert.equal(blocked.json.code, "resource_exhausted", blocked.text);
+    assert.match(String(blocked.json.message), /too many wrong setup tokens/);
+    // …while another peer (127.0.0.2 → 127.0.0.1) still may set up.
+    const other = new Agent({ localAddress: "127.0.0.2", connect: { ca: w.caPem } });
+    try {
+      const res = await request(`${w.baseUrl}/warren.v1.AuthService/SetupAdmin`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ setupToken: token, username: "admin", password: ADMIN_PASSWORD }),
+        dispatcher: other,
+      });
+      assert.equal(res.statusCode, 200, await res.body.text());
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -265,11 +265,27 @@ describe("TlsService: uploaded, file-backed and self-signed certificates", () =>
 
   it("deletes a certificate: its names fall back at once", async () => {
     const leaf = await testCa.issueServerCertificate(["gone.test"]);
+    secretsUsed.push(leaf.keyPem);
     const cert = (await call("TlsService/UploadCertificate", { listenerId, certificatePem: leaf.certPem, privateKeyPem: leaf.keyPem })).certificate as CertJson;
     assert.equal(await served(port, "gone.test"), fp(leaf.certPem));
     await call("TlsService/DeleteCertificate", { id: cert.id });
     assert.notEqual(await served(port, "gone.test"), fp(leaf.certPem));
     await refused("TlsService/DeleteCertificate", { id: cert.id }, /^id: no certificate/, "not_found");
+  });
+
+  it("flags routes whose targets skip verifying the origin's certificate in GetProxyConfig's warnings", async () => {
+    const target = (tlsSkipVerify: boolean) => [{ kind: "TARGET_KIND_DIRECT", url: "https://127.0.0.1:9", enabled: true, tlsSkipVerify }];
+    const spec = (name: string, tlsSkipVerify: boolean) => ({ listenerId: httpListenerId, name, hosts: [`${name}.test`], action: "ROUTE_ACTION_FORWARD", targets: target(tlsSkipVerify) });
+    const insecure = ((await call("ProxyService/CreateRoute", { spec: spec("skip-verify", true) })).route as { id: string }).id;
+    const verified = ((await call("ProxyService/CreateRoute", { spec: spec("verified", false) })).route as { id: string }).id;
+    const warnings = async () => ((await call("ProxyService/GetProxyConfig", {})).warnings ?? {}) as { tlsSkipVerifyRouteIds?: string[]; fallbackCertificateListenerIds?: string[] };
+    const before = await warnings();
+    assert.ok(before.tlsSkipVerifyRouteIds?.includes(insecure), JSON.stringify(before));
+    assert.ok(!before.tlsSkipVerifyRouteIds?.includes(verified), "a verifying route is not flagged");
+    // Fixed, the warning goes.
+    await call("ProxyService/UpdateRoute", { id: insecure, spec: spec("skip-verify", false) });
+    assert.ok(!(await warnings()).tlsSkipVerifyRouteIds?.includes(insecure));
+    for (const id of [insecure, verified]) await call("ProxyService/DeleteRoute", { id });
   });
 
   it("keeps private keys and DNS secrets only sealed in the database", () => {
@@ -284,5 +300,10 @@ describe("TlsService: uploaded, file-backed and self-signed certificates", () =>
     } finally {
       db.close();
     }
+  });
+
+  it("never logged a private key or DNS secret it was given", async () => {
+    await warren.stop();
+    warren.assertNoSecretsLogged([...secretsUsed, warren.adminCookie]);
   });
 });

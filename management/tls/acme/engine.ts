@@ -1,6 +1,6 @@
 // The AcmeEngine (../acme-engine.ts) the certificate manager runs on: acme-client through client.ts,
 // DNS-01 through the credential's provider, ARI through renewal-info.ts.
-import { issueAcmeCertificate, registerAcmeAccount, fetchRenewalInfo } from "./client.ts";
+import { fetchRenewalInfo } from "./renewal-info.ts";
 import { createDnsProvider, validateDnsSettings, type DnsProvider } from "../dns/index.ts";
 import type { AcmeEngine, DnsCredentialConfig } from "../acme-engine.ts";
 
@@ -15,11 +15,15 @@ function dnsProvider(c: DnsCredentialConfig): DnsProvider {
   return createDnsProvider(c.provider, { ...c.settings }, c.secret);
 }
 
+// acme-client (with axios, node-forge and its own x509 stack) adds ~26 MB of RSS when imported: it
+// is loaded on the first registration or issuance, not at start-up.
+const client = () => import("./client.ts");
+
 export function createAcmeEngine(o: AcmeEngineOptions = {}): AcmeEngine {
   return {
-    registerAccount: (r) => registerAcmeAccount({ ...r, caCertificates: o.caCertificates }),
-    issue: (r) =>
-      issueAcmeCertificate({
+    registerAccount: async (r) => (await client()).registerAcmeAccount({ ...r, caCertificates: o.caCertificates }),
+    issue: async (r) =>
+      (await client()).issueAcmeCertificate({
         account: r.account,
         names: [...r.names],
         challenge: r.challenge,

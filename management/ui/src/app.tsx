@@ -13,6 +13,7 @@ import { AgentsPage } from "./pages/agents.tsx";
 import { AgentPage } from "./pages/agent.tsx";
 import { ListenersPage } from "./pages/listeners.tsx";
 import { ListenerPage } from "./pages/listener.tsx";
+import { CertificatesPage } from "./pages/certificates.tsx";
 import { RoutesPage } from "./pages/routes.tsx";
 import { RouteEditPage } from "./pages/route-edit.tsx";
 import { WafRulesPage } from "./pages/waf-rules.tsx";
@@ -69,6 +70,7 @@ const ROUTES: RouteEntry[] = [
   { path: "/listeners", page: ListenersPage, nav: "Listeners" },
   { path: "/listeners/new", page: ListenerPage },
   { path: "/listeners/:id", page: ListenerPage },
+  { path: "/certificates", page: CertificatesPage, nav: "Certificates" },
   { path: "/agents", page: AgentsPage, nav: "Agents" },
   { path: "/agents/:id", page: AgentPage },
   { path: "/requests", page: RequestsPage, nav: "Requests" },

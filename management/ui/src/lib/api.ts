@@ -10,6 +10,7 @@ import { AgentService } from "../../../../proto/gen/warren/v1/agent_pb.ts";
 import { ProxyService } from "../../../../proto/gen/warren/v1/proxy_pb.ts";
 import { ObservabilityService } from "../../../../proto/gen/warren/v1/observability_pb.ts";
 import { PolicyService } from "../../../../proto/gen/warren/v1/policy_pb.ts";
+import { TlsService } from "../../../../proto/gen/warren/v1/tls_pb.ts";
 
 // fetch sends same-origin cookies by default: the HttpOnly session cookie goes with every call.
 const transport = createConnectTransport({ baseUrl: location.origin });
@@ -26,4 +27,5 @@ export const api = {
   proxy: client(ProxyService),
   observability: client(ObservabilityService),
   policy: client(PolicyService),
+  tls: client(TlsService),
 };

@@ -33,3 +33,13 @@ export function duration(ms: number): string {
   const s = Math.ceil(ms / 1000);
   return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
 }
+
+/** "in 42 days", "in 5 h", "today", "3 days ago": how far a moment is from now, in whole days when a day or more. */
+export function relativeDays(ts: Timestamp | undefined, now = Date.now()): string {
+  if (!ts || (ts.seconds === 0n && ts.nanos === 0)) return "";
+  const ms = timestampDate(ts).getTime() - now;
+  const abs = Math.abs(ms);
+  const days = Math.floor(abs / 86_400_000);
+  const text = days >= 1 ? `${days} day${days === 1 ? "" : "s"}` : abs >= 3_600_000 ? `${Math.floor(abs / 3_600_000)} h` : `${Math.max(1, Math.floor(abs / 60_000))} min`;
+  return ms >= 0 ? `in ${text}` : `${text} ago`;
+}

@@ -1,6 +1,7 @@
 // One listener: create (/listeners/new) or edit (/listeners/:id) its name, protocol, address, port,
-// PROXY protocol and, for HTTPS, its certificate (PEM chain and key, from files or pasted; both
-// empty = self-signed; the key is write-only). Viewers see the same facts read-only.
+// PROXY protocol and, for HTTPS, its minimum TLS version and default certificate (PEM chain and key,
+// from files or pasted; both empty = Warren's self-signed fallback, flagged with a warning and a link
+// to the listener's certificates; the key is write-only). Viewers see the same facts read-only.
 import { useEffect, useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
@@ -9,13 +10,20 @@ import { isAdmin } from "../lib/session.ts";
 import { navigate } from "../lib/router.ts";
 import { when } from "../lib/format.ts";
 import type { ApiProblem } from "../lib/errors.ts";
-import { Checkbox, ConfirmButton, Field, FormProblem, Loading, PageHeader, Problem, Select, TextArea, TextInput } from "../components/ui.tsx";
+import { Checkbox, ConfirmButton, FormProblem, Loading, PageHeader, Problem, Select, TextArea, TextInput } from "../components/ui.tsx";
 import { ListenerProtocol, type Listener } from "../../../../proto/gen/warren/v1/proxy_pb.ts";
 import { listenerStateBadge } from "./overview.tsx";
 import { listenerAddress, protocolName } from "./listeners.tsx";
+import { FallbackWarning } from "./certificates.tsx";
+import { PemFile } from "../components/pem-file.tsx";
 import "./listeners.css";
 
-const FIELDS = ["name", "protocol", "bind_address", "port", "accept_proxy_protocol", "enabled", "tls_certificate_pem", "tls_private_key_pem"] as const;
+const FIELDS = ["name", "protocol", "bind_address", "port", "accept_proxy_protocol", "enabled", "tls_certificate_pem", "tls_private_key_pem", "tls_min_version"] as const;
+
+const TLS_VERSIONS = [
+  ["1.2", "TLS 1.2 (default)"],
+  ["1.3", "TLS 1.3 only"],
+] as const;
 
 interface Form {
   name: string;
@@ -26,9 +34,10 @@ interface Form {
   enabled: boolean;
   cert: string;
   key: string;
+  tlsMinVersion: string;
 }
 
-const EMPTY: Form = { name: "", protocol: ListenerProtocol.HTTP, bindAddress: "", port: "", acceptProxyProtocol: false, enabled: true, cert: "", key: "" };
+const EMPTY: Form = { name: "", protocol: ListenerProtocol.HTTP, bindAddress: "", port: "", acceptProxyProtocol: false, enabled: true, cert: "", key: "", tlsMinVersion: "1.2" };
 
 function formOf(l: Listener): Form {
   const s = l.spec;
@@ -41,41 +50,8 @@ function formOf(l: Listener): Form {
     enabled: s?.enabled ?? true,
     cert: s?.tlsCertificatePem ?? "",
     key: "",
+    tlsMinVersion: s?.tlsMinVersion || "1.2",
   };
-}
-
-/** A file input that hands the file's text to `onText` (PEM files are small text). */
-function PemFile({ label, onText, onProblem }: { label: string; onText: (t: string) => void; onProblem: (m: string) => void }) {
-  const [loaded, setLoaded] = useState<string | undefined>();
-  return (
-    <Field
-      label={label}
-      hint={
-        loaded && (
-          <span role="status">
-            Loaded {loaded} into the field below.
-          </span>
-        )
-      }
-    >
-      {(id) => (
-        <input
-          id={id}
-          type="file"
-          accept=".pem,.crt,.cer,.key,application/x-pem-file,application/x-x509-ca-cert,text/plain"
-          onChange={async (e) => {
-            const input = e.currentTarget as HTMLInputElement;
-            const file = input.files?.[0];
-            if (!file) return;
-            if (file.size > 1024 * 1024) return onProblem(`${file.name} is larger than 1 MiB: not a PEM file`);
-            onText(await file.text());
-            setLoaded(file.name);
-            input.value = "";
-          }}
-        />
-      )}
-    </Field>
-  );
 }
 
 function StatusFacts({ l }: { l: Listener }) {
@@ -111,8 +87,10 @@ function ReadOnly({ l }: { l: Listener }) {
       <dd>{s?.enabled ? "yes" : "no"}</dd>
       {s?.protocol === ListenerProtocol.HTTPS && (
         <>
-          <dt>Certificate</dt>
-          <dd>{s.tlsCertificatePem ? "uploaded" : "self-signed"}</dd>
+          <dt>Minimum TLS version</dt>
+          <dd>{s.tlsMinVersion || "1.2"}</dd>
+          <dt>Default certificate</dt>
+          <dd>{s.tlsCertificatePem ? "uploaded" : "none (self-signed fallback)"}</dd>
         </>
       )}
     </dl>
@@ -158,6 +136,7 @@ export function ListenerPage({ params }: PageProps) {
       enabled: form.enabled,
       tlsCertificatePem: https ? form.cert.trim() : "",
       tlsPrivateKeyPem: https ? form.key.trim() : "",
+      tlsMinVersion: https ? form.tlsMinVersion : "",
     };
     setBusy(true);
     let saved: Listener | undefined;
@@ -213,6 +192,17 @@ export function ListenerPage({ params }: PageProps) {
       </p>
       <Problem problem={deleteProblem} />
       {listener && <StatusFacts l={listener} />}
+      {listener?.spec?.protocol === ListenerProtocol.HTTPS && (
+        <>
+          {listener.servesFallbackCertificate && <FallbackWarning />}
+          <p>
+            <a href={`/certificates?listener=${encodeURIComponent(listener.id)}`} data-testid="listener-certificates-link">
+              Certificates of this listener
+            </a>{" "}
+            <span class="muted">(served by name; uploads, self-signed and ACME)</span>
+          </p>
+        </>
+      )}
       {!admin && listener && <ReadOnly l={listener} />}
       {admin && (
         <form class="card" onSubmit={submit} noValidate aria-label={isNew ? "New listener" : "Edit listener"}>
@@ -236,8 +226,12 @@ export function ListenerPage({ params }: PageProps) {
           <Checkbox label="Enabled" field="enabled" problem={problem} checked={form.enabled} onValue={set("enabled")} />
           {https && (
             <fieldset>
-              <legend>Certificate</legend>
-              <p class="hint">Upload or paste the PEM certificate chain and its private key. Leave both empty for a self-signed certificate generated for this listener.</p>
+              <legend>TLS</legend>
+              <Select label="Minimum TLS version" field="tls_min_version" problem={problem} value={form.tlsMinVersion} options={TLS_VERSIONS} onValue={set("tlsMinVersion")} hint="Clients offering only older versions are refused. 1.3 only shuts out some older clients." />
+              <h3 class="legend-like">Default certificate</h3>
+              <p class="hint">
+                Served when no certificate of this listener names the host a client asks for (or it names none). Upload or paste a PEM chain and its private key, or add certificates per name on the listener's <a href={listener ? `/certificates?listener=${encodeURIComponent(listener.id)}` : "/certificates"}>certificates page</a>. Leave both empty for a self-signed certificate: Warren's fallback, which browsers warn about.
+              </p>
               <div class="tls-pair">
                 <div>
                   <PemFile label="Certificate chain file" onText={set("cert")} onProblem={(m) => setProblem({ code: "invalid_argument", field: "tls_certificate_pem", message: m })} />

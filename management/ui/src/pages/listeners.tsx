@@ -1,12 +1,13 @@
 // Listeners: every public address Warren accepts HTTP(S) on, with its live state (refreshed every
-// 3 s; the bind error when it could not bind), enable/disable for admins, and a link to edit.
+// 3 s; the bind error when it could not bind), a "fallback" badge on an HTTPS listener that serves
+// Warren's self-signed fallback (links to its certificates), enable/disable for admins, and a link to edit.
 import { useState } from "preact/hooks";
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
 import { attempt, useLoad } from "../lib/load.ts";
 import { isAdmin } from "../lib/session.ts";
 import type { ApiProblem } from "../lib/errors.ts";
-import { Empty, Loading, PageHeader, Problem } from "../components/ui.tsx";
+import { Badge, Empty, Loading, PageHeader, Problem } from "../components/ui.tsx";
 import { ListenerProtocol, type Listener } from "../../../../proto/gen/warren/v1/proxy_pb.ts";
 import { listenerStateBadge } from "./overview.tsx";
 import "./listeners.css";
@@ -68,7 +69,14 @@ export function ListenersPage(_props: PageProps) {
                 <td>
                   <a href={`/listeners/${l.id}`}>{l.spec?.name}</a>
                 </td>
-                <td>{protocolName(l.spec?.protocol)}</td>
+                <td>
+                  {protocolName(l.spec?.protocol)}{" "}
+                  {l.servesFallbackCertificate && (
+                    <a href={`/certificates?listener=${encodeURIComponent(l.id)}`} title="Serves Warren's self-signed fallback for names no certificate covers: browsers warn" data-testid="fallback-badge">
+                      <Badge tone="warn">fallback certificate</Badge>
+                    </a>
+                  )}
+                </td>
                 <td class="nowrap">
                   <code>{listenerAddress(l)}</code>
                 </td>

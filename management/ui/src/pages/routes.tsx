@@ -1,5 +1,6 @@
 // Routes, grouped by listener (a filter narrows to one): what each matches, what it does, and its
-// targets at a glance; each links to its editor. Admins get "New route".
+// targets at a glance (flagged when a target skips verifying the origin's certificate); each links to
+// its editor. Admins get "New route".
 import type { PageProps } from "../app.tsx";
 import { api } from "../lib/api.ts";
 import { useLoad } from "../lib/load.ts";
@@ -22,7 +23,7 @@ function byPriority(a: Route, b: Route): number {
   return d || (a.spec?.priority ?? 0) - (b.spec?.priority ?? 0);
 }
 
-function RouteTable({ routes }: { routes: Route[] }) {
+function RouteTable({ routes, skipVerify }: { routes: Route[]; skipVerify: ReadonlySet<string> }) {
   if (routes.length === 0) return <Empty>No routes on this listener.</Empty>;
   return (
     <div class="table-scroll">
@@ -54,7 +55,14 @@ function RouteTable({ routes }: { routes: Route[] }) {
               <td>{s && s.methods.length > 0 ? s.methods.join(", ") : <span class="muted">any</span>}</td>
               <td>{s?.priority ?? 0}</td>
               <td>{actionText(r)}</td>
-              <td class={disabled > 0 ? "warn" : undefined}>{targetsSummary(s)}</td>
+              <td class={disabled > 0 ? "warn" : undefined}>
+                {targetsSummary(s)}{" "}
+                {skipVerify.has(r.id) && (
+                  <span title="A target skips verifying the origin's TLS certificate (tls_skip_verify)" data-testid="tls-skip-verify">
+                    <Badge tone="warn">TLS not verified</Badge>
+                  </span>
+                )}
+              </td>
             </tr>
           );
         })}
@@ -71,6 +79,7 @@ export function RoutesPage({ query }: PageProps) {
   const filter = query.get("listener") ?? "";
   const shown = filter ? listeners.filter((l) => l.id === filter) : listeners;
   const orphans = routes.filter((r) => !listeners.some((l) => l.id === r.spec?.listenerId));
+  const skipVerify = new Set(cfg.data?.warnings?.tlsSkipVerifyRouteIds ?? []);
   return (
     <section>
       <PageHeader title="Routes">
@@ -115,14 +124,14 @@ export function RoutesPage({ query }: PageProps) {
                   </a>
                 )}
               </div>
-              <RouteTable routes={mine} />
+              <RouteTable routes={mine} skipVerify={skipVerify} />
             </section>
           );
         })}
       {cfg.data && !filter && orphans.length > 0 && (
         <section class="routes-group">
           <h2>On no listener</h2>
-          <RouteTable routes={orphans} />
+          <RouteTable routes={orphans} skipVerify={skipVerify} />
         </section>
       )}
     </section>

@@ -1,0 +1,71 @@
+// A proxy moves many bytes with few JS objects. The bytes live in Buffers whose memory is outside the
+// JS heap (socket reads, body chunks), and a dead one is freed only when the garbage collector runs —
+// which V8 schedules by JS heap allocation, and for memory outside the heap only past a 64 MiB soft
+// limit. So a quiet process relaying a large or slowly paced body kept every chunk it had passed on,
+// dead, until then: a shaped 20 MiB download grew RSS by 16 MiB, a 50 MiB transfer by 56–74 MiB.
+// Every 100 ms this checks how much Buffer memory has appeared since it last looked and, past 8 MiB,
+// runs a minor GC (a scavenge: a millisecond or two) that frees the dead young Buffers. At most ten
+// a second (1–2 % of a core at worst); on a busy proxy V8 collects that often anyway.
+import v8 from "node:v8";
+import vm from "node:vm";
+
+const CHECK_EVERY_MS = 100;
+const GROWTH_BYTES = 8 * 1024 * 1024;
+
+type Gc = (options?: { type?: "major" | "minor" }) => void;
+
+let gc: Gc | null | undefined;
+let timer: NodeJS.Timeout | undefined;
+let users = 0;
+let baseline = 0;
+let collections = 0;
+
+function gcFunction(): Gc | null {
+  if (gc === undefined) {
+    try {
+      // Exposes gc() to new contexts only: the main context's globals are untouched.
+      v8.setFlagsFromString("--expose-gc");
+      gc = vm.runInNewContext("gc") as Gc;
+    } catch {
+      gc = null;
+    }
+  }
+  return gc;
+}
+
+function check(): void {
+  const now = process.memoryUsage().arrayBuffers;
+  if (now - baseline < GROWTH_BYTES) {
+    // Freed meanwhile (a GC of V8's own): measure growth from the lower level.
+    baseline = Math.min(baseline, now);
+    return;
+  }
+  gcFunction()?.({ type: "minor" });
+  collections++;
+  // What is still there is alive (a cache's hot objects, chunks in flight): growth counts from here.
+  baseline = process.memoryUsage().arrayBuffers;
+}
+
+/** Starts the reclaimer (shared by every caller in the process); the returned function stops this caller's use. */
+export function retainBufferReclaimer(): () => void {
+  users++;
+  if (timer === undefined && gcFunction() !== null) {
+    baseline = process.memoryUsage().arrayBuffers;
+    timer = setInterval(check, CHECK_EVERY_MS);
+    timer.unref();
+  }
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--users === 0 && timer !== undefined) {
+      clearInterval(timer);
+      timer = undefined;
+    }
+  };
+}
+
+/** How many collections the reclaimer has asked for (for tests and metrics). */
+export function bufferReclaimerCollections(): number {
+  return collections;
+}
