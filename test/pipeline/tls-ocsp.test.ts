@@ -120,6 +120,13 @@ describe("OCSP stapling", { skip: opensslMissing }, () => {
             certificates: [{ names: ["revoked.test"], certPem: pki.revoked.chainPem, keyPem: pki.revoked.keyPem }],
           },
         },
+        // The same on a listener with HTTP/2 (another kind of server object).
+        {
+          protocol: "https",
+          http2: true,
+          routes: [{ pathPrefix: "/", action: RouteAction.STATIC, staticResponse: { status: 204 } }],
+          tls: { defaultCertificate: { cert: pki.good.chainPem, key: pki.good.keyPem } },
+        },
       ],
     });
   });
@@ -137,6 +144,7 @@ describe("OCSP stapling", { skip: opensslMissing }, () => {
     const check = spawnSync("openssl", ["ocsp", "-respin", join(dir, "staple.der"), "-CAfile", join(dir, "ca.pem"), "-issuer", join(dir, "ca.pem"), "-cert", join(dir, "leaf.pem"), "-no_nonce"], { encoding: "utf8" });
     assert.match(check.stderr + check.stdout, /Response verify OK/, check.stderr);
     assert.match(check.stdout, /leaf\.pem: good/);
+    assert.deepEqual(await stapled(h.port(1), "ocsp.test"), staple, "an HTTP/2 listener staples the same answer");
   });
 
   it("staples nothing for a revoked certificate, and says so in the log", async () => {
