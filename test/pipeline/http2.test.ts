@@ -10,7 +10,7 @@ import { X509Certificate, createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { Harness } from "./harness.ts";
 import { curl } from "../helpers/curl.ts";
 import { startOrigin, startWebSocketEcho, type Origin } from "../helpers/origins.ts";
@@ -708,6 +708,45 @@ describe("an HTTP/2 connection that sends no request", () => {
       raw.close();
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe("HTTP/2 behind the PROXY protocol", () => {
+  it("takes the client address from the PROXY header read before TLS", async () => {
+    const [cert, fallback] = await Promise.all([generateSelfSigned([HOST], 30), generateSelfSigned(["warren-fallback.invalid"], 30)]);
+    const origin = await startOrigin("p");
+    const h = await Harness.start({
+      fallbackCertificate: async () => ({ cert: fallback.certPem, key: fallback.keyPem }),
+      listeners: [
+        {
+          protocol: "https",
+          http2: true,
+          acceptProxyProtocol: true,
+          tls: { certificates: [{ names: [HOST], certPem: cert.certPem, keyPem: cert.keyPem }] },
+          routes: [{ pathPrefix: "/", action: RouteAction.FORWARD, targets: [{ kind: TargetKind.DIRECT, url: origin.url, enabled: true }] }],
+        },
+      ],
+    });
+    const port = h.port(0);
+    const session = http2.connect(`https://${HOST}:${port}`, {
+      createConnection: () => {
+        const tcp = net.connect(port, "127.0.0.1");
+        tcp.write(`PROXY TCP4 203.0.113.7 127.0.0.1 51234 ${port}\r\n`);
+        return tls.connect({ socket: tcp, servername: HOST, rejectUnauthorized: false, ALPNProtocols: ["h2"] });
+      },
+    });
+    session.on("error", () => {});
+    try {
+      const r = await request(session, { ":path": "/who" });
+      assert.equal(r.status, 200);
+      const seen = JSON.parse(r.body.toString()) as { headers: Record<string, string> };
+      assert.equal(seen.headers["x-forwarded-for"], "203.0.113.7");
+      assert.equal(seen.headers["x-real-ip"], "203.0.113.7");
+    } finally {
+      session.destroy();
+      await h.close();
+      await origin.close();
     }
   });
 });
