@@ -283,4 +283,24 @@ describe("certificates in the browser", { skip: !chromiumAvailable() && "no chro
     assert.equal(await good.getByTestId("tls-skip-verify").count(), 0);
     assert.deepEqual(ui.errors, [], "no console errors (a CSP violation would be one)");
   });
+  it("offers HTTP/2 once the listener's HTTP/2 box is ticked", async () => {
+    const alpn = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = tls.connect({ host: "127.0.0.1", port, servername: "app.test", rejectUnauthorized: false, ALPNProtocols: ["h2", "http/1.1"] }, () => {
+          resolve(String(s.alpnProtocol));
+          s.destroy();
+        });
+        s.once("error", reject);
+      });
+    assert.equal(await alpn(), "http/1.1", "off by default");
+    await page.goto(`/listeners/${listenerId}`);
+    await page.getByRole("heading", { name: "Listener web-tls" }).waitFor();
+    await page.getByLabel("HTTP/2").check();
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+    await pollUntil("h2 to be offered", () => alpn().catch(() => "refused"), (p) => p === "h2");
+    await page.reload();
+    await page.getByRole("heading", { name: "Listener web-tls" }).waitFor();
+    assert.equal(await page.getByLabel("HTTP/2").isChecked(), true, "stored");
+  });
 });

@@ -35,9 +35,10 @@ interface Form {
   cert: string;
   key: string;
   tlsMinVersion: string;
+  http2: boolean;
 }
 
-const EMPTY: Form = { name: "", protocol: ListenerProtocol.HTTP, bindAddress: "", port: "", acceptProxyProtocol: false, enabled: true, cert: "", key: "", tlsMinVersion: "1.2" };
+const EMPTY: Form = { name: "", protocol: ListenerProtocol.HTTP, bindAddress: "", port: "", acceptProxyProtocol: false, enabled: true, cert: "", key: "", tlsMinVersion: "1.2", http2: false };
 
 function formOf(l: Listener): Form {
   const s = l.spec;
@@ -51,6 +52,7 @@ function formOf(l: Listener): Form {
     cert: s?.tlsCertificatePem ?? "",
     key: "",
     tlsMinVersion: s?.tlsMinVersion || "1.2",
+    http2: s?.http2 ?? false,
   };
 }
 
@@ -89,6 +91,8 @@ function ReadOnly({ l }: { l: Listener }) {
         <>
           <dt>Minimum TLS version</dt>
           <dd>{s.tlsMinVersion || "1.2"}</dd>
+          <dt>HTTP/2</dt>
+          <dd>{s.http2 ? "offered (h2, HTTP/1.1 still accepted)" : "no (HTTP/1.1)"}</dd>
           <dt>Default certificate</dt>
           <dd>{s.tlsCertificatePem ? "uploaded" : "none (self-signed fallback)"}</dd>
         </>
@@ -137,6 +141,7 @@ export function ListenerPage({ params }: PageProps) {
       tlsCertificatePem: https ? form.cert.trim() : "",
       tlsPrivateKeyPem: https ? form.key.trim() : "",
       tlsMinVersion: https ? form.tlsMinVersion : "",
+      http2: https && form.http2,
     };
     setBusy(true);
     let saved: Listener | undefined;
@@ -228,6 +233,7 @@ export function ListenerPage({ params }: PageProps) {
             <fieldset>
               <legend>TLS</legend>
               <Select label="Minimum TLS version" field="tls_min_version" problem={problem} value={form.tlsMinVersion} options={TLS_VERSIONS} onValue={set("tlsMinVersion")} hint="Clients offering only older versions are refused. 1.3 only shuts out some older clients." />
+              <Checkbox label="HTTP/2" field="http2" problem={problem} checked={form.http2} onValue={set("http2")} hint="Offer h2 to clients (ALPN); HTTP/1.1 clients and WebSockets keep working. Origins are always spoken to in HTTP/1.1. Changing it restarts the listener." />
               <h3 class="legend-like">Default certificate</h3>
               <p class="hint">
                 Served when no certificate of this listener names the host a client asks for (or it names none). Upload or paste a PEM chain and its private key, or add certificates per name on the listener's <a href={listener ? `/certificates?listener=${encodeURIComponent(listener.id)}` : "/certificates"}>certificates page</a>. Leave both empty for a self-signed certificate: Warren's fallback, which browsers warn about.
