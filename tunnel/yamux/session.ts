@@ -84,6 +84,8 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
   private readonly parser: FrameParser;
   private readonly host: StreamHost;
   private nextStreamId: number;
+  /** Highest stream id the peer opened (SYN seen): frames for ids above it name streams that never existed. */
+  private highestPeerStreamId = 0;
   /** Stream the DATA payload being parsed belongs to (undefined: discard it). */
   private current: YamuxStream | undefined;
 
@@ -315,18 +317,28 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
       stream = this.incomingStream(id);
     } else {
       stream = this.streams.get(id);
+      if (stream === undefined && !this.wasOpened(id)) throw new YamuxError("yamux_protocol_error", `frame for stream ${id}, which was never opened`);
     }
-    // Frames for streams we no longer know (we reset them, or they closed) are dropped, payload too.
+    // Frames for streams that closed (or that we reset) are dropped, payload too: the peer may have sent
+    // them before it learnt. But no window we ever granted allows one larger than maxStreamWindow.
     this.current = stream;
-    if (h.type !== FrameType.Data || stream === undefined) return;
+    if (h.type !== FrameType.Data) return;
+    if (stream === undefined) {
+      if (h.length > this.maxStreamWindow) throw new YamuxError("yamux_protocol_error", `stream ${id}: ${h.length} bytes on a closed stream exceed any window`);
+      return;
+    }
     if (h.length > stream.receiveWindow) {
       throw new YamuxError("yamux_protocol_error", `stream ${id}: ${h.length} bytes exceed the receive window of ${stream.receiveWindow}`);
     }
+    // The peer itself half-closed this stream: no race can explain more data from it.
+    if (h.length > 0 && stream.remoteEnded) throw new YamuxError("yamux_protocol_error", `stream ${id}: data after FIN`);
     stream.consumeWindow(h.length);
-    if (h.length > 0 && stream.remoteEnded) {
-      this.current = undefined;
-      stream.protocolReset(`stream ${id}: data after FIN`);
-    }
+  }
+
+  /** Whether stream `id` was opened at some point by us (ids below our next one) or by the peer (a SYN seen). */
+  private wasOpened(id: number): boolean {
+    const ours = (id & 1) === (this.role === "client" ? 1 : 0);
+    return ours ? id < this.nextStreamId : id <= this.highestPeerStreamId;
   }
 
   private onPayload(chunk: Buffer): void {
@@ -354,6 +366,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
         else if (h.flags & Flag.ACK) this.onPong(h.length);
         return;
       case FrameType.GoAway:
+        if (h.length > GoAwayCode.InternalError) throw new YamuxError("yamux_protocol_error", `unknown go-away code ${h.length}`);
         this.flushDeliveries();
         this.onGoAway(h.length);
         return;
@@ -364,6 +377,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     if ((id & 1) !== (this.role === "client" ? 0 : 1)) {
       throw new YamuxError("yamux_protocol_error", `stream ${id} has the wrong parity for a ${this.role === "client" ? "server" : "client"}`);
     }
+    if (id > this.highestPeerStreamId) this.highestPeerStreamId = id;
     if (this.localGoAway) return this.refuse(id, new YamuxError("yamux_go_away", "go-away sent: not accepting streams"));
     if (this.streams.size >= this.maxStreams) return this.refuse(id, new YamuxError("yamux_too_many_streams"));
     const deliverNow = this.acceptQueue.length === 0 && this.listenerCount("stream") > 0;
