@@ -125,6 +125,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
     cacheDir: join(s.configDir, "cache"),
     agents: registry,
     trusted: parseTrustedProxies(s.trustedProxies),
+    connectionLimits: s.publicConnectionLimits,
     // HTTPS listeners without an uploaded certificate get one from Warren's CA.
     selfSigned: async () => {
       const leaf = await ca.issueServerCertificate(["localhost", "127.0.0.1", "::1"]);

@@ -1,7 +1,7 @@
 import type http from "node:http";
 import type { Logger } from "pino";
 import { EMPTY_SNAPSHOT, type CompiledListener, type ProxySnapshot } from "./snapshot.ts";
-import { DEFAULT_LISTENER_TIMEOUTS, ListenerManager, type ListenerStatus, type ListenerTimeouts } from "./listeners.ts";
+import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LISTENER_TIMEOUTS, ListenerManager, type ConnectionLimits, type ListenerStatus, type ListenerTimeouts } from "./listeners.ts";
 import { Pipeline, pipelineStages } from "./pipeline.ts";
 import { PassiveHealth } from "./health/passive.ts";
 import { ActiveHealth } from "./health/active.ts";
@@ -35,6 +35,8 @@ export interface DataPlaneOptions {
   readonly log: Logger;
   /** Tests shorten these. */
   readonly listenerTimeouts?: ListenerTimeouts;
+  /** Concurrent connections per listener and per client IP; default 10,000 and 256. */
+  readonly connectionLimits?: ConnectionLimits;
   /** The HTTP cache's store (stage 9); default: a memory tier with the default settings, closed with the data plane. */
   readonly cache?: CacheStore;
   /** Where configureCache keeps the disk tier ($CONFIG_DIR/cache); without it the cache is memory only. */
@@ -107,7 +109,7 @@ export class DataPlane implements DataPlaneControl {
       ctx.cause = err;
       answerError(ctx, mapError(err).code);
     });
-    this.listeners = new ListenerManager((l, peer, req, res, raw) => this.handle(l, peer, req, res, raw), o.selfSigned, o.log, o.listenerTimeouts ?? DEFAULT_LISTENER_TIMEOUTS);
+    this.listeners = new ListenerManager((l, peer, req, res, raw) => this.handle(l, peer, req, res, raw), o.selfSigned, o.log, o.listenerTimeouts ?? DEFAULT_LISTENER_TIMEOUTS, o.connectionLimits ?? DEFAULT_CONNECTION_LIMITS);
   }
 
   get snapshot(): ProxySnapshot {

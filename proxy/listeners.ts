@@ -36,9 +36,20 @@ export type RequestHandler = (
 export interface ListenerTimeouts {
   /** A request head must be complete within this (slowloris); default 20 s. */
   readonly headersMs: number;
+  /** An idle keep-alive connection is closed after this; default 30 s. */
+  readonly keepAliveMs?: number;
 }
 
 export const DEFAULT_LISTENER_TIMEOUTS: ListenerTimeouts = { headersMs: 20_000 };
+const DEFAULT_KEEP_ALIVE_MS = 30_000;
+
+/** Concurrent connections a listener accepts (PUBLIC_MAX_CONNECTIONS, PUBLIC_MAX_CONNECTIONS_PER_IP). */
+export interface ConnectionLimits {
+  readonly perListener: number;
+  readonly perIp: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { perListener: 10_000, perIp: 256 };
 
 interface Running {
   readonly key: string;
@@ -79,6 +90,7 @@ export class ListenerManager {
     private readonly selfSigned: (listenerName: string) => Promise<{ cert: string; key: string }>,
     private readonly log: Logger,
     private readonly timeouts: ListenerTimeouts = DEFAULT_LISTENER_TIMEOUTS,
+    private readonly limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
   ) {}
 
   status(id: string): ListenerStatus | undefined {
@@ -155,7 +167,7 @@ export class ListenerManager {
       requestTimeout: 0,
       connectionsCheckingInterval: Math.min(1_000, this.timeouts.headersMs),
       maxHeaderSize: 32 * 1024,
-      keepAliveTimeout: 30_000,
+      keepAliveTimeout: this.timeouts.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
     };
     let server: http.Server;
     if (l.protocol === "https") {
@@ -200,6 +212,7 @@ export class ListenerManager {
       const page = renderErrorPage(code, "-", undefined);
       socket.end(rawResponse(page.status, ["content-type", page.contentType], page.body));
     });
+    this.capConnections(server);
     if (l.acceptProxyProtocol) this.wrapProxyProtocol(server, l.protocol === "https");
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -249,6 +262,32 @@ export class ListenerManager {
         socket.end(rawResponse(500, ["content-type", page.contentType], page.body));
       }
     }
+  }
+
+  /**
+   * Connection caps, checked before TLS or HTTP sees a byte: past them a new connection is closed at
+   * once. Per listener, Node's maxConnections (it closes the handle before 'connection'); per client IP
+   * a gate in front of the 'connection' listeners. Installed before the PROXY protocol wrapper, which
+   * then calls the gate once the header named the real client.
+   */
+  private capConnections(server: http.Server): void {
+    server.maxConnections = this.limits.perListener;
+    const perIp = this.limits.perIp;
+    const open = new Map<string, number>();
+    const original = server.listeners("connection").slice();
+    server.removeAllListeners("connection");
+    server.on("connection", (socket: net.Socket) => {
+      const ip = peerFor(socket);
+      const n = open.get(ip) ?? 0;
+      if (n >= perIp) return void socket.destroy();
+      open.set(ip, n + 1);
+      socket.once("close", () => {
+        const left = (open.get(ip) ?? 1) - 1;
+        if (left === 0) open.delete(ip);
+        else open.set(ip, left);
+      });
+      for (const fn of original) (fn as (s: net.Socket) => void).call(server, socket);
+    });
   }
 
   /** Reads the PROXY protocol header before HTTP (or TLS) sees a byte. */
