@@ -8,7 +8,7 @@ import type { RawRequestSocket } from "./context.ts";
 import { ProxyProtocolParser } from "./proxy-protocol.ts";
 import { clientErrorCode, mapError } from "../lib/error-mapper.ts";
 import { renderErrorPage } from "./errors.ts";
-import { peerAddress } from "../lib/ip.ts";
+import { ipv6Words, lastIPv6IsMapped, parseIPv6, peerAddress } from "../lib/ip.ts";
 import { rawResponse } from "../lib/http-status.ts";
 import { LINGER_MS } from "../lib/lingering-close.ts";
 
@@ -73,6 +73,13 @@ function peerFor(socket: net.Socket): string {
   // On HTTPS listeners req.socket is the TLSSocket; the PROXY header was read on the TCP socket under it.
   const tcp = (socket as net.Socket & { _parent?: net.Socket })._parent ?? socket;
   return peerOf.get(tcp) ?? peerAddress(socket.remoteAddress);
+}
+
+/** The per-IP cap's bucket: an IPv4 address, or an IPv6 /64 (one subscriber's prefix, not 2^64 clients). */
+function capKey(ip: string): string {
+  if (!parseIPv6(ip) || lastIPv6IsMapped()) return ip;
+  const w = ipv6Words();
+  return `${w[0]!.toString(16)}:${w[1]!.toString(16)}::/64`;
 }
 
 /**
@@ -277,7 +284,7 @@ export class ListenerManager {
     const original = server.listeners("connection").slice();
     server.removeAllListeners("connection");
     server.on("connection", (socket: net.Socket) => {
-      const ip = peerFor(socket);
+      const ip = capKey(peerFor(socket));
       const n = open.get(ip) ?? 0;
       if (n >= perIp) return void socket.destroy();
       open.set(ip, n + 1);

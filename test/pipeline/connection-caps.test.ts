@@ -1,7 +1,7 @@
 // Issue 13 §1: public connections are bounded. An idle keep-alive connection is closed after the
 // keep-alive timeout; past the per-client-IP cap (keyed on the PROXY protocol source where the
 // listener takes one) or the per-listener cap, a new connection is closed at once, before a byte is
-// read; a slot frees as soon as a connection closes.
+// read (IPv6 clients per /64); a slot frees as soon as a connection closes.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
@@ -30,7 +30,7 @@ function connect(port: number, opts: { localAddress?: string; proxyFrom?: string
     socket.on("error", () => {});
     const closed = new Promise<string>((r) => socket.once("close", () => r(got)));
     socket.once("connect", () => {
-      if (opts.proxyFrom) socket.write(`PROXY TCP4 ${opts.proxyFrom} 127.0.0.1 40000 80\r\n`);
+      if (opts.proxyFrom) socket.write(opts.proxyFrom.includes(":") ? `PROXY TCP6 ${opts.proxyFrom} ::1 40000 80\r\n` : `PROXY TCP4 ${opts.proxyFrom} 127.0.0.1 40000 80\r\n`);
       resolve({
         socket,
         closed,
@@ -108,7 +108,7 @@ describe("public connection caps and keep-alive timeout (issue 13 §1)", () => {
     }
   });
 
-  it("keys the per-IP cap on the PROXY protocol source, not on the load balancer in front", async () => {
+  it("keys the per-IP cap on the PROXY protocol source, not on the load balancer in front, and IPv6 per /64", async () => {
     const h = await Harness.start({ connectionLimits: { perListener: 100, perIp: 2 }, listeners: [{ acceptProxyProtocol: true, routes: [route()] }] });
     try {
       const port = h.port();
@@ -116,7 +116,11 @@ describe("public connection caps and keep-alive timeout (issue 13 §1)", () => {
       await refused(port, { proxyFrom: "10.0.0.1" });
       // Same TCP peer (127.0.0.1), other client behind it: served.
       const b = [await served(port, { proxyFrom: "10.0.0.2" }), await served(port, { proxyFrom: "10.0.0.2" })];
-      for (const c of [...a, ...b]) c.socket.destroy();
+      // IPv6 clients count per /64: a host has the whole prefix to pick addresses from.
+      const v6 = [await served(port, { proxyFrom: "2001:db8::1" }), await served(port, { proxyFrom: "2001:db8::ffff:2" })];
+      await refused(port, { proxyFrom: "2001:db8:0:0:1::3" });
+      const otherPrefix = await served(port, { proxyFrom: "2001:db8:0:1::1" });
+      for (const c of [...a, ...b, ...v6, otherPrefix]) c.socket.destroy();
     } finally {
       await h.close();
     }
