@@ -196,11 +196,13 @@ describe("fault: kill -9 the agent mid-transfer (issue 13 §1)", () => {
       await Promise.all(lanes.map((l, i) => runLane(l, i)));
     } finally {
       await dispatcher.close();
+      // Also when a lane failed: how far it got, with the figures so far.
+      const secs = (Date.now() - started) / 1000;
+      const serverRss = w.child.exitCode === null ? `${(rssBytes(w.child.pid!) / 2 ** 20).toFixed(0)} MiB` : "(exited)";
+      t.diagnostic(
+        `${kills} kills in ${secs.toFixed(1)} s over ${LANES} lanes; outcomes ${JSON.stringify(tally)}; back online p50 ${percentile(backOnline, 50)} ms, p99 ${percentile(backOnline, 99)} ms, max ${Math.max(...backOnline)} ms; agent RSS max ${(maxAgentRss / 2 ** 20).toFixed(0)} MiB, server RSS ${serverRss}`,
+      );
     }
-    const secs = (Date.now() - started) / 1000;
-    t.diagnostic(
-      `${kills} kills in ${secs.toFixed(1)} s over ${LANES} lanes; outcomes ${JSON.stringify(tally)}; back online p50 ${percentile(backOnline, 50)} ms, p99 ${percentile(backOnline, 99)} ms, max ${Math.max(...backOnline)} ms; agent RSS max ${(maxAgentRss / 2 ** 20).toFixed(0)} MiB, server RSS ${(rssBytes(w.child.pid!) / 2 ** 20).toFixed(0)} MiB`,
-    );
     assert.deepEqual(problems, []);
     assert.equal(kills, KILLS);
     assert.equal(backOnline.length, KILLS, "every restart was timed");
