@@ -23,6 +23,7 @@ import { MAX_MESSAGE_BYTES } from "../../tunnel/messages.ts";
 import { seeded } from "../helpers/seeded.ts";
 import { RawAgent, cpuTicks, rssBytes } from "../helpers/raw-agent.ts";
 import { createAgent, type AgentHandle } from "../helpers/agent-process.ts";
+import { occurrences } from "../helpers/log-occurrences.ts";
 import { startOrigin, type Origin } from "../helpers/origins.ts";
 import { isMsg, publicListener, type LogLine, type WarrenProcess } from "../helpers/warren-process.ts";
 import { withWarren } from "../helpers/with-warren.ts";
@@ -509,5 +510,36 @@ describe("tunnel endpoint fuzz (issue 13 §1)", () => {
       "nothing the fuzzing agent sent made the gateway reach the origin",
     );
     assert.equal(w.child.exitCode, null, "warren serve is still running");
+  });
+  it("cuts off a peer that floods pings and never reads the answers with GO_AWAY(protocol error), before they cost the server 64 MiB", async (t) => {
+    const offline = occurrences(w, (l) => l.msg === "agent offline" && l.agentId === fuzz.id, "the flooding agent's session to close");
+    const gone = offline.next();
+    const pid = w.child.pid!;
+    const rssBefore = rssBytes(pid);
+    let rssPeak = rssBefore;
+    const a = await RawAgent.connect(w.baseUrl, w.caPem, fuzz.id, fuzz.token);
+    a.keepFrames = false;
+    a.socket.pause(); // never read while flooding: every pong piles up on the server's side
+    const perBatch = 65_536;
+    const batch = Buffer.allocUnsafe(12 * perBatch);
+    for (let i = 0; i < perBatch; i++) header(0, FrameType.Ping, Flag.SYN, 0, i).copy(batch, 12 * i);
+    // Up to 1.5 M pings: 18 MiB of pongs owed (a few MiB of them fit in the kernel's socket buffers).
+    let written = 0;
+    for (let i = 0; i < 24 && !a.ended; i++) {
+      written++;
+      if (!a.write(batch)) await deadline(new Promise((r) => a.socket.once("drain", r)), CASE_MS, `drain after batch ${written}`).catch(() => {});
+      rssPeak = Math.max(rssPeak, rssBytes(pid));
+    }
+    a.socket.resume();
+    await deadline(a.closed(), CASE_MS, "the server to close the flooded session").catch((e: Error) => {
+      throw new Error(`${e.message}: ${written} batches written, ${a.pongs} pongs read, server RSS ${(rssBefore / 2 ** 20).toFixed(0)} → ${(rssPeak / 2 ** 20).toFixed(0)} MiB`);
+    });
+    await gone;
+    const growth = (rssPeak - rssBefore) / 2 ** 20;
+    t.diagnostic(`${written} batches of ${perBatch} pings written, ${a.pongs} pongs read, then go-away ${a.goAwayCode}; server RSS +${growth.toFixed(0)} MiB`);
+    assert.equal(a.goAwayCode, GoAwayCode.ProtocolError);
+    assert.ok(a.pongs < written * perBatch, "the server stopped answering before the flood ended");
+    assert.ok(growth < 64, `server RSS grew ${growth.toFixed(0)} MiB during the flood`);
+    assert.equal(w.child.exitCode, null);
   });
 });
