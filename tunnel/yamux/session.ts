@@ -15,7 +15,7 @@ import {
   type FrameHeader,
   type FrameSink,
 } from "./frame.ts";
-import { YamuxStream, type StreamHost } from "./stream.ts";
+import { MAX_FRAME_PAYLOAD, YamuxStream, type StreamHost } from "./stream.ts";
 
 export interface YamuxOptions {
   /** Clients open odd stream ids, servers even ones. */
@@ -51,10 +51,13 @@ const DEFAULT_ACCEPT_BACKLOG = 256;
  */
 export const SEND_BUFFER_LIMIT = 512 * 1024;
 /**
- * DATA waits for 'drain', so only control frames can pile up in the socket; that much of them means the
- * peer keeps sending pings or SYNs while not reading our replies.
+ * DATA waits for 'drain', so beyond the DATA backlog (the send budget, or the socket's own high-water mark
+ * if larger, plus one frame) only control frames can pile up in the socket; this much of them means the
+ * peer keeps sending pings or SYNs while not reading our replies. Each queued 12-byte frame costs the
+ * heap ~100 bytes more (its Buffer and write entry): at 16 MiB a peer that never read held ~170 MiB of
+ * the server's memory; at 1 MiB past the DATA backlog, ~30 MiB.
  */
-const CONTROL_FLOOD_LIMIT = 16 * 1024 * 1024;
+const CONTROL_FLOOD_MARGIN = 1024 * 1024;
 /** After close(), give the socket this long to flush the go-away before destroying it. */
 const CLOSE_LINGER_MS = 2_000;
 
@@ -78,6 +81,8 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
   private readonly keepAliveTimeoutMs: number;
   private readonly acceptBacklog: number;
   private readonly maxStreams: number;
+  /** Bytes queued in the socket past which a control frame to send means a flood (CONTROL_FLOOD_MARGIN). */
+  private readonly controlFloodLimit: number;
 
   private readonly streams = new Map<number, YamuxStream>();
   private readonly acceptQueue: YamuxStream[] = [];
@@ -114,6 +119,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     super();
     if (opts.role !== "client" && opts.role !== "server") throw new YamuxError("yamux_invalid_option", `role must be "client" or "server"`);
     this.socket = socket;
+    this.controlFloodLimit = Math.max(SEND_BUFFER_LIMIT, socket.writableHighWaterMark) + MAX_FRAME_PAYLOAD + CONTROL_FLOOD_MARGIN;
     this.role = opts.role;
     this.maxStreamWindow = opts.maxStreamWindow ?? DEFAULT_MAX_STREAM_WINDOW;
     if (!Number.isInteger(this.maxStreamWindow) || this.maxStreamWindow < INITIAL_STREAM_WINDOW || this.maxStreamWindow > MAX_WINDOW) {
@@ -505,7 +511,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
 
   private sendControl(type: FrameType, flags: number, streamId: number, length: number): void {
     if (this.closed) return;
-    if (this.socket.writableLength > CONTROL_FLOOD_LIMIT) {
+    if (this.socket.writableLength > this.controlFloodLimit) {
       this.close(new YamuxError("yamux_protocol_error", "peer does not read while it keeps asking for replies"));
       return;
     }
