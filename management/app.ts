@@ -130,6 +130,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
     agents: registry,
     trusted: parseTrustedProxies(s.trustedProxies),
     fallbackCertificate: () => fallback.certificate(),
+    connectionLimits: s.publicConnectionLimits,
     log,
   });
   registry.on("offline", (agentId) => dataPlane.agentOffline(agentId));

@@ -1,7 +1,7 @@
 import type http from "node:http";
 import type { Logger } from "pino";
 import { EMPTY_SNAPSHOT, type CompiledListener, type ProxySnapshot } from "./snapshot.ts";
-import { DEFAULT_LISTENER_TIMEOUTS, ListenerManager, type CertificatePair, type ListenerStatus, type ListenerTimeouts } from "./listeners.ts";
+import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LISTENER_TIMEOUTS, ListenerManager, type CertificatePair, type ConnectionLimits, type ListenerStatus, type ListenerTimeouts } from "./listeners.ts";
 import { AcmeChallenges } from "./tls/acme-challenges.ts";
 import { OcspStapler, type OcspTarget } from "./tls/ocsp.ts";
 import { retainBufferReclaimer } from "../lib/buffer-reclaimer.ts";
@@ -39,6 +39,8 @@ export interface DataPlaneOptions {
   readonly log: Logger;
   /** Tests shorten these. */
   readonly listenerTimeouts?: ListenerTimeouts;
+  /** Concurrent connections per listener and per client IP; default 10,000 and 256. */
+  readonly connectionLimits?: ConnectionLimits;
   /** The HTTP cache's store (stage 9); default: a memory tier with the default settings, closed with the data plane. */
   readonly cache?: CacheStore;
   /** Where configureCache keeps the disk tier ($CONFIG_DIR/cache); without it the cache is memory only. */
@@ -120,7 +122,13 @@ export class DataPlane implements DataPlaneControl {
       ctx.cause = err;
       answerError(ctx, mapError(err).code);
     });
-    this.listeners = new ListenerManager((l, peer, req, res, raw) => this.handle(l, peer, req, res, raw), { fallback: o.fallbackCertificate, acme: this.acmeChallenges, ocsp: this.ocsp }, o.log, o.listenerTimeouts ?? DEFAULT_LISTENER_TIMEOUTS);
+    this.listeners = new ListenerManager(
+      (l, peer, req, res, raw) => this.handle(l, peer, req, res, raw),
+      { fallback: o.fallbackCertificate, acme: this.acmeChallenges, ocsp: this.ocsp },
+      o.log,
+      o.listenerTimeouts ?? DEFAULT_LISTENER_TIMEOUTS,
+      o.connectionLimits ?? DEFAULT_CONNECTION_LIMITS,
+    );
   }
 
   get snapshot(): ProxySnapshot {

@@ -2,7 +2,7 @@
 // Management compiles the snapshot with these types and builders and controls the running data
 // plane through DataPlaneControl; cli/serve.ts constructs it.
 export { DataPlane, type DataPlaneControl, type DataPlaneOptions } from "./data-plane.ts";
-export type { ListenerStatus, ListenerState, ListenerTimeouts } from "./listeners.ts";
+export type { ConnectionLimits, ListenerStatus, ListenerState, ListenerTimeouts } from "./listeners.ts";
 export {
   EMPTY_SNAPSHOT,
   type ActiveCheck,

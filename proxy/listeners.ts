@@ -10,7 +10,7 @@ import type { RawRequestSocket } from "./context.ts";
 import { ProxyProtocolParser } from "./proxy-protocol.ts";
 import { clientErrorCode, mapError } from "../lib/error-mapper.ts";
 import { renderErrorPage } from "./errors.ts";
-import { peerAddress } from "../lib/ip.ts";
+import { ipv6Words, lastIPv6IsMapped, parseIPv6, peerAddress } from "../lib/ip.ts";
 import { rawResponse } from "../lib/http-status.ts";
 import { LINGER_MS } from "../lib/lingering-close.ts";
 import { ACME_TLS_ALPN_PROTOCOL, type AcmeChallenges } from "./tls/acme-challenges.ts";
@@ -41,9 +41,20 @@ export type RequestHandler = (
 export interface ListenerTimeouts {
   /** A request head must be complete within this (slowloris); default 20 s. */
   readonly headersMs: number;
+  /** An idle keep-alive connection is closed after this; default 30 s. */
+  readonly keepAliveMs?: number;
 }
 
 export const DEFAULT_LISTENER_TIMEOUTS: ListenerTimeouts = { headersMs: 20_000 };
+const DEFAULT_KEEP_ALIVE_MS = 30_000;
+
+/** Concurrent connections a listener accepts (PUBLIC_MAX_CONNECTIONS, PUBLIC_MAX_CONNECTIONS_PER_IP). */
+export interface ConnectionLimits {
+  readonly perListener: number;
+  readonly perIp: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { perListener: 10_000, perIp: 256 };
 
 /** PEM chain and key. */
 export interface CertificatePair {
@@ -74,7 +85,6 @@ interface Running {
 }
 
 const PROXY_HEADER_TIMEOUT_MS = 5_000;
-const KEEP_ALIVE_MS = 30_000;
 /** HTTP/2: streams one connection may have open at once, and the largest header list (as HTTP/1.1's head). */
 const H2_MAX_CONCURRENT_STREAMS = 128;
 const MAX_HEADER_BYTES = 32 * 1024;
@@ -84,10 +94,20 @@ const peerOf = new WeakMap<net.Socket, string>();
 
 /** The client address: the PROXY protocol source when there was one, else the TCP peer. */
 function peerFor(req: http.IncomingMessage | http2.Http2ServerRequest): string {
-  const socket = requestSocket(req);
+  return socketPeer(requestSocket(req));
+}
+
+function socketPeer(socket: net.Socket): string {
   // On HTTPS listeners req.socket is the TLSSocket; the PROXY header was read on the TCP socket under it.
   const tcp = (socket as net.Socket & { _parent?: net.Socket })._parent ?? socket;
   return peerOf.get(tcp) ?? peerAddress(socket.remoteAddress);
+}
+
+/** The per-IP cap's bucket: an IPv4 address, or an IPv6 /64 (one subscriber's prefix, not 2^64 clients). */
+function capKey(ip: string): string {
+  if (!parseIPv6(ip) || lastIPv6IsMapped()) return ip;
+  const w = ipv6Words();
+  return `${w[0]!.toString(16)}:${w[1]!.toString(16)}::/64`;
 }
 
 /**
@@ -105,6 +125,7 @@ export class ListenerManager {
     private readonly tlsDeps: ListenerTlsDeps,
     private readonly log: Logger,
     private readonly timeouts: ListenerTimeouts = DEFAULT_LISTENER_TIMEOUTS,
+    private readonly limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
   ) {}
 
   status(id: string): ListenerStatus | undefined {
@@ -198,7 +219,7 @@ export class ListenerManager {
       requestTimeout: 0,
       connectionsCheckingInterval: Math.min(1_000, this.timeouts.headersMs),
       maxHeaderSize: MAX_HEADER_BYTES,
-      keepAliveTimeout: KEEP_ALIVE_MS,
+      keepAliveTimeout: this.timeouts.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
     };
     let server: http.Server | http2.Http2SecureServer;
     let contextKey = "";
@@ -282,6 +303,7 @@ export class ListenerManager {
       const page = renderErrorPage(code, "-", undefined);
       socket.end(rawResponse(page.status, ["content-type", page.contentType], page.body));
     });
+    this.capConnections(h1);
     if (l.acceptProxyProtocol) this.wrapProxyProtocol(h1, l.protocol === "https");
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -342,7 +364,7 @@ export class ListenerManager {
         open++;
         stream.once("close", () => open--);
       });
-      session.setTimeout(KEEP_ALIVE_MS, () => {
+      session.setTimeout(this.timeouts.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS, () => {
         if (open === 0) session.close();
       });
       session.on("error", () => {});
@@ -404,6 +426,32 @@ export class ListenerManager {
         socket.end(rawResponse(500, ["content-type", page.contentType], page.body));
       }
     }
+  }
+
+  /**
+   * Connection caps, checked before TLS or HTTP sees a byte: past them a new connection is closed at
+   * once. Per listener, Node's maxConnections (it closes the handle before 'connection'); per client IP
+   * a gate in front of the 'connection' listeners. Installed before the PROXY protocol wrapper, which
+   * then calls the gate once the header named the real client.
+   */
+  private capConnections(server: http.Server): void {
+    server.maxConnections = this.limits.perListener;
+    const perIp = this.limits.perIp;
+    const open = new Map<string, number>();
+    const original = server.listeners("connection").slice();
+    server.removeAllListeners("connection");
+    server.on("connection", (socket: net.Socket) => {
+      const ip = capKey(socketPeer(socket));
+      const n = open.get(ip) ?? 0;
+      if (n >= perIp) return void socket.destroy();
+      open.set(ip, n + 1);
+      socket.once("close", () => {
+        const left = (open.get(ip) ?? 1) - 1;
+        if (left === 0) open.delete(ip);
+        else open.set(ip, left);
+      });
+      for (const fn of original) (fn as (s: net.Socket) => void).call(server, socket);
+    });
   }
 
   /** Reads the PROXY protocol header before HTTP (or TLS) sees a byte. */

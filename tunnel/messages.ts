@@ -5,10 +5,20 @@ import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufb
 /** Upper bound for one tunnel control message; anything larger is a protocol error. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 
+/**
+ * Why a message could not be read: the peer sent bytes that break the protocol (`malformed`: oversize,
+ * undecodable, cut off by the end of the stream), or it sent nothing in time (`timeout`), or the stream
+ * ended (or was reset) before the message began (`ended`). Only `malformed` is a protocol violation.
+ */
+export type MessageFailure = "malformed" | "timeout" | "ended";
+
 /** A malformed, oversized, truncated or late tunnel message. */
 export class TunnelProtocolError extends WarrenError<"tunnel_protocol_error"> {
   override name = "TunnelProtocolError";
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly failure: MessageFailure = "malformed",
+  ) {
     super("tunnel_protocol_error", message);
   }
 }
@@ -60,9 +70,14 @@ export function readMessage<D extends DescMessage>(stream: Readable, schema: D, 
         return done(undefined, msg);
       }
     };
-    const onEnd = () => done(new TunnelProtocolError(`stream ended before a complete ${schema.typeName}`));
+    const onEnd = () =>
+      done(
+        buf.length > 0
+          ? new TunnelProtocolError(`stream ended inside a ${schema.typeName}`)
+          : new TunnelProtocolError(`stream ended before a ${schema.typeName}`, "ended"),
+      );
     const onError = (e: Error) => done(e);
-    const timer = setTimeout(() => done(new TunnelProtocolError(`no ${schema.typeName} within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => done(new TunnelProtocolError(`no ${schema.typeName} within ${timeoutMs} ms`, "timeout")), timeoutMs);
     stream.on("readable", onReadable);
     stream.on("end", onEnd);
     stream.on("close", onEnd);
@@ -71,17 +86,29 @@ export function readMessage<D extends DescMessage>(stream: Readable, schema: D, 
   });
 }
 
-/** Decodes a continuous sequence of length-prefixed messages (the control stream). */
+/**
+ * Decodes a continuous sequence of length-prefixed messages (the control stream). Throws
+ * TunnelProtocolError on an oversize or undecodable message, or one the end of the stream cuts off.
+ */
 export async function* readMessages<D extends DescMessage>(stream: Duplex, schema: D): AsyncGenerator<MessageShape<D>> {
   let buf: Buffer = Buffer.alloc(0);
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  // Not destroyed when it ends: a destroyed Yamux stream is forgotten (RST), and the session could then
+  // no longer tell data the peer sends after its own FIN (a violation) from a late frame.
+  for await (const chunk of stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
     while (buf.length >= 4) {
       const len = buf.readUInt32BE(0);
       if (len > MAX_MESSAGE_BYTES) throw new TunnelProtocolError(`message of ${len} bytes exceeds ${MAX_MESSAGE_BYTES}`);
       if (buf.length < 4 + len) break;
-      yield fromBinary(schema, buf.subarray(4, 4 + len));
+      let msg: MessageShape<D>;
+      try {
+        msg = fromBinary(schema, buf.subarray(4, 4 + len));
+      } catch (e) {
+        throw new TunnelProtocolError(`cannot decode ${schema.typeName}: ${(e as Error).message}`);
+      }
+      yield msg;
       buf = buf.subarray(4 + len);
     }
   }
+  if (buf.length > 0) throw new TunnelProtocolError(`stream ended inside a ${schema.typeName}`);
 }

@@ -4,7 +4,7 @@
 import type { Duplex } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { OpenResultSchema, OpenStreamSchema, type OpenStream } from "../proto/gen/warren/v1/tunnel_pb.ts";
-import { readMessage, writeMessage } from "./messages.ts";
+import { TunnelProtocolError, readMessage, writeMessage } from "./messages.ts";
 import { TunnelError, isTunnelErrorCode, type TunnelErrorCode } from "./errors.ts";
 
 /** What the gateway asks the agent to dial. */
@@ -20,7 +20,8 @@ export interface OpenRequest {
 
 /**
  * Gateway half: sends OpenStream and waits up to `timeoutMs` for OpenResult. Rejects with a
- * TunnelError (agent_denied, agent_dial_failed, agent_dial_timeout); the caller destroys the stream.
+ * TunnelError (agent_denied, agent_dial_failed, agent_dial_timeout), or with TunnelProtocolError when
+ * the answer is malformed; the caller destroys the stream.
  * `closed()` tells a session that died meanwhile (agent_disconnected) from a slow agent.
  */
 export async function requestOpen(stream: Duplex, req: OpenRequest, timeoutMs: number, closed: () => boolean): Promise<void> {
@@ -34,7 +35,12 @@ export async function requestOpen(stream: Duplex, req: OpenRequest, timeoutMs: n
     result = await readMessage(stream, OpenResultSchema, timeoutMs);
   } catch (e) {
     if (closed()) throw new TunnelError("agent_disconnected", "the agent disconnected before answering the stream", { cause: e });
-    throw new TunnelError("agent_dial_timeout", `the agent did not connect within ${timeoutMs} ms`, { cause: e });
+    // A malformed answer is the agent breaking the protocol: the caller ends the whole session.
+    if (e instanceof TunnelProtocolError && e.failure === "malformed") throw e;
+    if (e instanceof TunnelProtocolError && e.failure === "timeout") {
+      throw new TunnelError("agent_dial_timeout", `the agent did not connect within ${timeoutMs} ms`, { cause: e });
+    }
+    throw new TunnelError("agent_dial_failed", "the agent closed the stream without answering", { cause: e });
   }
   if (!result.ok) {
     const code = isTunnelErrorCode(result.errorKind) ? result.errorKind : "agent_dial_failed";

@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
-import { YamuxSession, type YamuxStream } from "../../tunnel/yamux/index.ts";
-import { readMessages } from "../../tunnel/messages.ts";
+import { YamuxError, YamuxSession, type YamuxStream } from "../../tunnel/yamux/index.ts";
+import { TunnelProtocolError, readMessages } from "../../tunnel/messages.ts";
 import { TunnelError } from "../../tunnel/errors.ts";
 import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS } from "../../tunnel/keepalive.ts";
 import { requestOpen, type OpenRequest } from "../../tunnel/open-stream.ts";
@@ -169,9 +169,11 @@ export class AgentRegistry extends EventEmitter<AgentRegistryEvents> {
     this.live.set(agentId, a);
     let controlSeen = false;
     session.on("stream", (stream: YamuxStream) => {
-      // The agent opens exactly one stream, the control stream; data streams are opened by us.
+      // The agent opens exactly one stream, the control stream; data streams are opened by us. A second
+      // one (or the control stream's id reused) is a hostile or broken agent: end the session.
       if (controlSeen) {
-        stream.destroy();
+        stream.on("error", () => {});
+        session.close(new YamuxError("yamux_protocol_error", `agent opened a second stream (${stream.id})`));
         return;
       }
       controlSeen = true;
@@ -209,8 +211,11 @@ export class AgentRegistry extends EventEmitter<AgentRegistryEvents> {
         if (now - a.lastPersistedAt >= PERSIST_SEEN_EVERY_MS) this.persistSeen(a, now);
       }
     } catch (e) {
+      if (a.session.isClosed) return;
       this.log.warn({ agentId: a.agentId, err: (e as Error).message }, "bad control stream; closing the tunnel");
-      a.session.close();
+      // A malformed message is a protocol violation (go-away with the protocol-error code); a reset
+      // control stream just ends the session.
+      a.session.close(e instanceof TunnelProtocolError ? new YamuxError("yamux_protocol_error", `control stream: ${e.message}`) : undefined);
     }
   }
 
@@ -251,6 +256,11 @@ export class AgentRegistry extends EventEmitter<AgentRegistryEvents> {
       await requestOpen(stream, req, timeoutMs, () => a.session.isClosed);
     } catch (e) {
       stream.destroy();
+      if (e instanceof TunnelProtocolError) {
+        this.log.warn({ agentId, err: e.message }, "malformed OpenResult; closing the tunnel");
+        a.session.close(new YamuxError("yamux_protocol_error", `OpenResult: ${e.message}`));
+        throw new TunnelError("agent_disconnected", `agent ${agentId} broke the tunnel protocol`, { cause: e });
+      }
       throw e;
     }
     a.activeStreams++;

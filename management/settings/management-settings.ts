@@ -33,6 +33,8 @@ export interface ManagementSettings {
   readonly testHooks: boolean;
   /** Port of the HTTP listener seeded into a fresh database (0 = any free port). */
   readonly publicHttpPort: number;
+  /** PUBLIC_MAX_CONNECTIONS and PUBLIC_MAX_CONNECTIONS_PER_IP: concurrent connections per public listener and per client IP. */
+  readonly publicConnectionLimits: { readonly perListener: number; readonly perIp: number };
   /** TRUSTED_PROXIES: peers whose X-Forwarded-For is believed. */
   readonly trustedProxies: string;
   readonly observabilityRetentionDays: number;
@@ -137,6 +139,10 @@ export function loadManagementSettings(env: Env, cwd: string = process.cwd()): M
     setupWindowMs: readInt(env, "WARREN_TEST_SETUP_WINDOW_MS", SETUP_WINDOW_MS, 0, SETUP_WINDOW_MS),
     testHooks: readBool(env, "WARREN_TEST_HOOKS", false),
     publicHttpPort: readInt(env, "PUBLIC_HTTP_PORT", 8080, 0, 65535),
+    publicConnectionLimits: {
+      perListener: readInt(env, "PUBLIC_MAX_CONNECTIONS", 10_000, 1, 10_000_000),
+      perIp: readInt(env, "PUBLIC_MAX_CONNECTIONS_PER_IP", 256, 1, 10_000_000),
+    },
     trustedProxies: readTrustedProxies(env),
     observabilityRetentionDays: readInt(env, "OBSERVABILITY_RETENTION_DAYS", 30, 1, 3650),
     observabilityMaxEvents: readInt(env, "OBSERVABILITY_MAX_EVENTS", 1_000_000, 1000, 100_000_000),

@@ -24,6 +24,7 @@ import { TargetPolicy, type PolicyResult } from "../../agent/allowlist.ts";
 import type { CompiledShaperRule } from "../../proxy/shaping/types.ts";
 import type { CompiledCacheRule, CacheStore } from "../../proxy/cache/types.ts";
 import type { CacheTuning } from "../../proxy/cache/service.ts";
+import { DEFAULT_LISTENER_TIMEOUTS, type ConnectionLimits } from "../../proxy/listeners.ts";
 
 export const silent = pino({ level: "silent" });
 
@@ -61,6 +62,10 @@ export interface HarnessOptions {
   agents?: { id: string; labels?: Record<string, string>; enabled?: boolean }[];
   trustedProxies?: string;
   headersTimeoutMs?: number;
+  /** Idle keep-alive timeout of the listeners (default 30 s). */
+  keepAliveMs?: number;
+  /** Connection caps per listener and per client IP (default 10,000 and 256). */
+  connectionLimits?: ConnectionLimits;
   log?: pino.Logger;
   /** Compiled shapers put into the snapshot as they are (enabled, in priority order). */
   shapers?: CompiledShaperRule[];
@@ -209,7 +214,10 @@ export class Harness {
       log,
       ...(opts.cache !== undefined ? { cache: opts.cache } : {}),
       ...(opts.cacheTuning !== undefined ? { cacheTuning: opts.cacheTuning } : {}),
-      ...(opts.headersTimeoutMs !== undefined ? { listenerTimeouts: { headersMs: opts.headersTimeoutMs } } : {}),
+      ...(opts.headersTimeoutMs !== undefined || opts.keepAliveMs !== undefined
+        ? { listenerTimeouts: { headersMs: opts.headersTimeoutMs ?? DEFAULT_LISTENER_TIMEOUTS.headersMs, ...(opts.keepAliveMs !== undefined ? { keepAliveMs: opts.keepAliveMs } : {}) } }
+        : {}),
+      ...(opts.connectionLimits !== undefined ? { connectionLimits: opts.connectionLimits } : {}),
     });
     this.registry.on("offline", (id) => this.plane.agentOffline(id));
     this.registry.on("draining", (id) => this.plane.agentDraining(id));

@@ -67,6 +67,12 @@ export function decodeHeader(buf: Buffer, offset = 0): FrameHeader {
   };
 }
 
+/** Validates the version and type bytes of a header that is still incomplete. */
+function checkPrefix(buf: Buffer, fill: number): void {
+  if (fill >= 1 && buf[0] !== PROTOCOL_VERSION) throw new YamuxError("yamux_protocol_error", `unsupported yamux version ${buf[0]}`);
+  if (fill >= 2 && buf[1]! > FrameType.GoAway) throw new YamuxError("yamux_protocol_error", `unknown yamux frame type ${buf[1]}`);
+}
+
 /**
  * Receives frames from a parser. For every frame: `onHeader`, then (DATA only) `onPayload` once per
  * received piece of the payload, in order, summing to `length`, then `onFrameEnd`. Payload pieces are
@@ -120,7 +126,11 @@ export class FrameParser {
         chunk.copy(this.headerBuf, this.headerFill, pos, pos + n);
         this.headerFill += n;
         pos += n;
-        if (this.headerFill < HEADER_SIZE) return;
+        if (this.headerFill < HEADER_SIZE) {
+          // A peer that sends a few bytes of garbage and then nothing must not hold the session open.
+          checkPrefix(this.headerBuf, this.headerFill);
+          return;
+        }
         this.headerFill = 0;
         header = decodeHeader(this.headerBuf, 0);
       }

@@ -15,7 +15,7 @@ import {
   type FrameHeader,
   type FrameSink,
 } from "./frame.ts";
-import { YamuxStream, type StreamHost } from "./stream.ts";
+import { MAX_FRAME_PAYLOAD, YamuxStream, type StreamHost } from "./stream.ts";
 
 export interface YamuxOptions {
   /** Clients open odd stream ids, servers even ones. */
@@ -51,10 +51,13 @@ const DEFAULT_ACCEPT_BACKLOG = 256;
  */
 export const SEND_BUFFER_LIMIT = 512 * 1024;
 /**
- * DATA waits for 'drain', so only control frames can pile up in the socket; that much of them means the
- * peer keeps sending pings or SYNs while not reading our replies.
+ * DATA waits for 'drain', so beyond the DATA backlog (the send budget, or the socket's own high-water mark
+ * if larger, plus one frame) only control frames can pile up in the socket; this much of them means the
+ * peer keeps sending pings or SYNs while not reading our replies. Each queued 12-byte frame costs the
+ * heap ~100 bytes more (its Buffer and write entry): at 16 MiB a peer that never read held ~170 MiB of
+ * the server's memory; at 1 MiB past the DATA backlog, ~30 MiB.
  */
-const CONTROL_FLOOD_LIMIT = 16 * 1024 * 1024;
+const CONTROL_FLOOD_MARGIN = 1024 * 1024;
 /** After close(), give the socket this long to flush the go-away before destroying it. */
 const CLOSE_LINGER_MS = 2_000;
 
@@ -78,12 +81,16 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
   private readonly keepAliveTimeoutMs: number;
   private readonly acceptBacklog: number;
   private readonly maxStreams: number;
+  /** Bytes queued in the socket past which a control frame to send means a flood (CONTROL_FLOOD_MARGIN). */
+  private readonly controlFloodLimit: number;
 
   private readonly streams = new Map<number, YamuxStream>();
   private readonly acceptQueue: YamuxStream[] = [];
   private readonly parser: FrameParser;
   private readonly host: StreamHost;
   private nextStreamId: number;
+  /** Highest stream id the peer opened (SYN seen): frames for ids above it name streams that never existed. */
+  private highestPeerStreamId = 0;
   /** Stream the DATA payload being parsed belongs to (undefined: discard it). */
   private current: YamuxStream | undefined;
 
@@ -112,6 +119,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     super();
     if (opts.role !== "client" && opts.role !== "server") throw new YamuxError("yamux_invalid_option", `role must be "client" or "server"`);
     this.socket = socket;
+    this.controlFloodLimit = Math.max(SEND_BUFFER_LIMIT, socket.writableHighWaterMark) + MAX_FRAME_PAYLOAD + CONTROL_FLOOD_MARGIN;
     this.role = opts.role;
     this.maxStreamWindow = opts.maxStreamWindow ?? DEFAULT_MAX_STREAM_WINDOW;
     if (!Number.isInteger(this.maxStreamWindow) || this.maxStreamWindow < INITIAL_STREAM_WINDOW || this.maxStreamWindow > MAX_WINDOW) {
@@ -315,18 +323,28 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
       stream = this.incomingStream(id);
     } else {
       stream = this.streams.get(id);
+      if (stream === undefined && !this.wasOpened(id)) throw new YamuxError("yamux_protocol_error", `frame for stream ${id}, which was never opened`);
     }
-    // Frames for streams we no longer know (we reset them, or they closed) are dropped, payload too.
+    // Frames for streams that closed (or that we reset) are dropped, payload too: the peer may have sent
+    // them before it learnt. But no window we ever granted allows one larger than maxStreamWindow.
     this.current = stream;
-    if (h.type !== FrameType.Data || stream === undefined) return;
+    if (h.type !== FrameType.Data) return;
+    if (stream === undefined) {
+      if (h.length > this.maxStreamWindow) throw new YamuxError("yamux_protocol_error", `stream ${id}: ${h.length} bytes on a closed stream exceed any window`);
+      return;
+    }
     if (h.length > stream.receiveWindow) {
       throw new YamuxError("yamux_protocol_error", `stream ${id}: ${h.length} bytes exceed the receive window of ${stream.receiveWindow}`);
     }
+    // The peer itself half-closed this stream: no race can explain more data from it.
+    if (h.length > 0 && stream.remoteEnded) throw new YamuxError("yamux_protocol_error", `stream ${id}: data after FIN`);
     stream.consumeWindow(h.length);
-    if (h.length > 0 && stream.remoteEnded) {
-      this.current = undefined;
-      stream.protocolReset(`stream ${id}: data after FIN`);
-    }
+  }
+
+  /** Whether stream `id` was opened at some point by us (ids below our next one) or by the peer (a SYN seen). */
+  private wasOpened(id: number): boolean {
+    const ours = (id & 1) === (this.role === "client" ? 1 : 0);
+    return ours ? id < this.nextStreamId : id <= this.highestPeerStreamId;
   }
 
   private onPayload(chunk: Buffer): void {
@@ -354,6 +372,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
         else if (h.flags & Flag.ACK) this.onPong(h.length);
         return;
       case FrameType.GoAway:
+        if (h.length > GoAwayCode.InternalError) throw new YamuxError("yamux_protocol_error", `unknown go-away code ${h.length}`);
         this.flushDeliveries();
         this.onGoAway(h.length);
         return;
@@ -364,6 +383,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
     if ((id & 1) !== (this.role === "client" ? 0 : 1)) {
       throw new YamuxError("yamux_protocol_error", `stream ${id} has the wrong parity for a ${this.role === "client" ? "server" : "client"}`);
     }
+    if (id > this.highestPeerStreamId) this.highestPeerStreamId = id;
     if (this.localGoAway) return this.refuse(id, new YamuxError("yamux_go_away", "go-away sent: not accepting streams"));
     if (this.streams.size >= this.maxStreams) return this.refuse(id, new YamuxError("yamux_too_many_streams"));
     const deliverNow = this.acceptQueue.length === 0 && this.listenerCount("stream") > 0;
@@ -491,7 +511,7 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> {
 
   private sendControl(type: FrameType, flags: number, streamId: number, length: number): void {
     if (this.closed) return;
-    if (this.socket.writableLength > CONTROL_FLOOD_LIMIT) {
+    if (this.socket.writableLength > this.controlFloodLimit) {
       this.close(new YamuxError("yamux_protocol_error", "peer does not read while it keeps asking for replies"));
       return;
     }

@@ -174,11 +174,6 @@ export class YamuxStream extends Duplex {
     this.destroy(this.delivered ? new YamuxError("yamux_stream_reset") : undefined);
   }
 
-  /** @internal the peer broke the protocol on this stream only: reset it. */
-  protocolReset(message: string): void {
-    this.destroy(this.delivered ? new YamuxError("yamux_protocol_error", message) : undefined);
-  }
-
   /** @internal the session is gone: fail at once, without sending anything. */
   sessionClosed(err: YamuxError): void {
     this.released = true;

@@ -17,6 +17,8 @@ describe("management settings", () => {
     assert.equal(s.cookieSecure, true);
     assert.equal(s.setupWindowMs, 300_000);
     assert.equal(s.rateLimitStore, "memory");
+    assert.deepEqual(s.publicConnectionLimits, { perListener: 10_000, perIp: 256 });
+    assert.deepEqual(loadManagementSettings({ PUBLIC_MAX_CONNECTIONS: "500", PUBLIC_MAX_CONNECTIONS_PER_IP: "20" }).publicConnectionLimits, { perListener: 500, perIp: 20 });
     assert.equal(loadManagementSettings({ RATE_LIMIT_STORE: "redis://10.0.0.5:6379/2" }).rateLimitStore, "redis://10.0.0.5:6379/2");
   });
   it("derives the database path and cookie security", () => {
@@ -42,6 +44,9 @@ describe("management settings", () => {
     bad({ TRUSTED_PROXIES: "10.0.0.0/8, 300.1.1.1" }, "TRUSTED_PROXIES");
     bad({ RATE_LIMIT_STORE: "redis" }, "RATE_LIMIT_STORE");
     bad({ RATE_LIMIT_STORE: "http://cache:6379" }, "RATE_LIMIT_STORE");
+    bad({ PUBLIC_MAX_CONNECTIONS: "0" }, "PUBLIC_MAX_CONNECTIONS");
+    bad({ PUBLIC_MAX_CONNECTIONS: "lots" }, "PUBLIC_MAX_CONNECTIONS");
+    bad({ PUBLIC_MAX_CONNECTIONS_PER_IP: "-1" }, "PUBLIC_MAX_CONNECTIONS_PER_IP");
   });
   it("never repeats a password from RATE_LIMIT_STORE in its error", () => {
     assert.throws(
