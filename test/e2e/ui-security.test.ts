@@ -73,7 +73,7 @@ describe("management UI security", { skip: !chromiumAvailable() && "no chromium"
     await signIn(page, "vera", "vera's first passphrase");
     const nav = page.getByRole("navigation", { name: "Main" });
     await nav.getByRole("link", { name: "Routes" }).waitFor();
-    assert.deepEqual(await nav.getByRole("link").allInnerTexts(), ["Overview", "Routes", "WAF", "Templates", "Captcha", "Rate limits", "Shapers", "Cache", "Listeners", "Agents", "Requests", "API tokens"], "no Users for a viewer");
+    assert.deepEqual(await nav.getByRole("link").allInnerTexts(), ["Overview", "Routes", "WAF", "Templates", "Captcha", "Rate limits", "Shapers", "Cache", "Listeners", "Certificates", "Agents", "Requests", "API tokens"], "no Users for a viewer");
     await page.getByText("viewer", { exact: true }).waitFor();
 
     await nav.getByRole("link", { name: "Routes" }).click();

@@ -28,7 +28,9 @@ export function LoginPage({ next }: { next: string | null }) {
     setProblem(p);
     if (!p) {
       await loadSession();
-      navigate(safeNext(next), { replace: true });
+      // Loading the session re-renders this page, which already navigates on; navigating again here
+      // would undo a click the user made in between (under load, an e2e test's).
+      if (window.location.pathname === "/login") navigate(safeNext(next), { replace: true });
     }
   };
   return (
