@@ -13,6 +13,7 @@ import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { JsonApi } from "../helpers/warren-process.ts";
 import { withWarren } from "../helpers/with-warren.ts";
+import { openDownload } from "../helpers/open-download.ts";
 import { pollUntil } from "../helpers/wait.ts";
 import { freePort } from "../helpers/agent-process.ts";
 import { Pebble, pebbleMissing } from "../helpers/pebble.ts";
@@ -202,22 +203,13 @@ describe("ACME issuance through TlsService against Pebble", { skip: pebbleMissin
     // A download that started on the first certificate...
     const open = await verify(httpsPort, "e.warren.test", shortRoot);
     assert.equal(open.fp, first.sha256Fingerprint);
-    let received = "";
-    const firstChunk = new Promise<void>((resolve) =>
-      open.socket.on("data", (d: Buffer) => {
-        received += d.toString("latin1");
-        if (received.includes("first;")) resolve();
-      }),
-    );
-    const closed = new Promise<void>((resolve) => open.socket.once("close", () => resolve()));
-    open.socket.write("GET /slow HTTP/1.1\r\nhost: e.warren.test\r\nconnection: close\r\n\r\n");
-    await firstChunk;
+    const download = await openDownload(open.socket, "e.warren.test");
 
     // ...keeps going while the scheduler renews at two thirds of the life and the new one is served.
     const renewed = await settled(pending.id, (x) => x.sha256Fingerprint !== first.sha256Fingerprint && x.status === "CERTIFICATE_STATUS_READY", "the automatic renewal");
     assert.equal(await verified(httpsPort, "e.warren.test", shortRoot), renewed.sha256Fingerprint);
     release!();
-    await closed;
+    const received = await download.finished;
     assert.match(received, /^HTTP\/1\.1 200[\s\S]*first;[\s\S]*last/, "the open download finished on its original connection");
 
     // The CA goes away: the next renewal fails, is recorded, and the current certificate keeps serving.

@@ -511,7 +511,10 @@ describe("tunnel endpoint fuzz (issue 13 §1)", () => {
     );
     assert.equal(w.child.exitCode, null, "warren serve is still running");
   });
-  it("cuts off a peer that floods pings and never reads the answers with GO_AWAY(protocol error), before they cost the server 64 MiB", async (t) => {
+  // Counted in pongs, not RSS: the server's RSS over the flood is mostly garbage the GC has not
+  // collected yet (+30 to +80 MiB with the cut-off, by load), so a bound on it was flaky; the pongs
+  // owed are what the cut-off bounds (about 1 MiB of them beyond what the kernel's buffers hold).
+  it("cuts off a peer that floods pings and never reads the answers with GO_AWAY(protocol error), long before it has answered them all", async (t) => {
     const offline = occurrences(w, (l) => l.msg === "agent offline" && l.agentId === fuzz.id, "the flooding agent's session to close");
     const gone = offline.next();
     const pid = w.child.pid!;
@@ -538,8 +541,7 @@ describe("tunnel endpoint fuzz (issue 13 §1)", () => {
     const growth = (rssPeak - rssBefore) / 2 ** 20;
     t.diagnostic(`${written} batches of ${perBatch} pings written, ${a.pongs} pongs read, then go-away ${a.goAwayCode}; server RSS +${growth.toFixed(0)} MiB`);
     assert.equal(a.goAwayCode, GoAwayCode.ProtocolError);
-    assert.ok(a.pongs < written * perBatch, "the server stopped answering before the flood ended");
-    assert.ok(growth < 64, `server RSS grew ${growth.toFixed(0)} MiB during the flood`);
+    assert.ok(a.pongs <= (written * perBatch) / 2, `the server answered ${a.pongs} of ${written * perBatch} pings before cutting the session off`);
     assert.equal(w.child.exitCode, null);
   });
 });

@@ -14,6 +14,7 @@ import type { AddressInfo } from "node:net";
 import Database from "better-sqlite3";
 import type { JsonApi, WarrenProcess } from "../helpers/warren-process.ts";
 import { withWarren } from "../helpers/with-warren.ts";
+import { openDownload } from "../helpers/open-download.ts";
 import { pollUntil } from "../helpers/wait.ts";
 import { CertificateAuthority } from "../../management/pki/index.ts";
 import { generateSelfSigned } from "../../management/tls/self-signed.ts";
@@ -198,22 +199,13 @@ describe("TlsService: uploaded, file-backed and self-signed certificates", () =>
     await call("TlsService/UploadCertificate", { listenerId, certificatePem: first.certPem, privateKeyPem: first.keyPem });
     const open = await handshake(port, "swap.test");
     assert.equal(open.fp, fp(first.certPem));
-    let received = "";
-    const firstChunk = new Promise<void>((resolve) =>
-      open.socket.on("data", (d: Buffer) => {
-        received += d.toString("latin1");
-        if (received.includes("first;")) resolve();
-      }),
-    );
-    const closed = new Promise<void>((resolve) => open.socket.once("close", () => resolve()));
-    open.socket.write("GET /slow HTTP/1.1\r\nhost: swap.test\r\nconnection: close\r\n\r\n");
-    await firstChunk;
+    const download = await openDownload(open.socket, "swap.test");
     // Newer but shorter-lived: the newest certificate wins.
     const second = await testCa.issueServerCertificate(["swap.test"], { validityDays: 100 });
     await call("TlsService/UploadCertificate", { listenerId, certificatePem: second.certPem, privateKeyPem: second.keyPem });
     assert.equal(await served(port, "swap.test"), fp(second.certPem), "new handshakes get the new certificate");
     release!();
-    await closed;
+    const received = await download.finished;
     assert.match(received, /^HTTP\/1\.1 200[\s\S]*first;[\s\S]*last/, "the open download finished on its connection");
   });
 

@@ -11,6 +11,7 @@ import { X509Certificate } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Harness, type HarnessOptions, type ListenerInit } from "./harness.ts";
 import { generateSelfSigned } from "../../management/tls/self-signed.ts";
+import { openDownload } from "../helpers/open-download.ts";
 import { RouteAction, TargetKind } from "../../proto/gen/warren/v1/proxy_pb.ts";
 
 interface Pair {
@@ -121,16 +122,7 @@ describe("the certificate store on an HTTPS listener", () => {
     const port = h.port(0);
     const { fp, socket } = await handshake(port, "a.test");
     assert.equal(fp, fingerprint(exact.certPem));
-    let received = "";
-    const firstChunk = new Promise<void>((resolve) => {
-      socket.on("data", (d: Buffer) => {
-        received += d.toString("latin1");
-        if (received.includes("first;")) resolve();
-      });
-    });
-    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-    socket.write("GET /slow HTTP/1.1\r\nhost: a.test\r\nconnection: close\r\n\r\n");
-    await firstChunk;
+    const download = await openDownload(socket, "a.test");
     await h.reconfigure(
       options({
         defaultCertificate: { cert: renewed.certPem, key: renewed.keyPem },
@@ -144,7 +136,7 @@ describe("the certificate store on an HTTPS listener", () => {
     assert.equal(await served(port, undefined), fingerprint(renewed.certPem), "and the new default");
     assert.equal(h.port(0), port, "the listener was not rebound");
     releaseSlow!();
-    await closed;
+    const received = await download.finished;
     assert.match(received, /^HTTP\/1\.1 200[\s\S]*first;[\s\S]*last/, "the open download finished on its original connection");
   });
 

@@ -100,13 +100,20 @@ export class Rfc2136DnsProvider implements DnsProvider {
     }
   }
 
-  private udp(message: Buffer, id: number, signal: AbortSignal | undefined): Promise<Buffer> {
+  /**
+   * One exchange over `open`'s socket: settles with the first answer or error, or after the timeout
+   * or the caller's abort, and always closes the socket.
+   */
+  private exchange(signal: AbortSignal | undefined, open: (done: (err: Error | null, data?: Buffer) => void) => { close(): void }): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket(net.isIPv6(this.host) ? "udp6" : "udp4");
+      let socket: { close(): void } | undefined;
+      let settled = false;
       const done = (err: Error | null, data?: Buffer) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
-        socket.close();
+        socket?.close();
         if (err) reject(err);
         else resolve(data!);
       };
@@ -114,30 +121,29 @@ export class Rfc2136DnsProvider implements DnsProvider {
       const timer = setTimeout(() => done(new Rfc2136Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
       if (signal?.aborted) return onAbort();
       signal?.addEventListener("abort", onAbort, { once: true });
+      socket = open(done);
+      // Settled while opening (a synchronous error): close what was opened.
+      if (settled) socket.close();
+    });
+  }
+
+  private udp(message: Buffer, id: number, signal: AbortSignal | undefined): Promise<Buffer> {
+    return this.exchange(signal, (done) => {
+      const socket = dgram.createSocket(net.isIPv6(this.host) ? "udp6" : "udp4");
       socket.on("error", (err) => done(err));
       socket.on("message", (data) => {
         // Ignore strays: only our ID answers.
         if (data.length >= 2 && data.readUInt16BE(0) === id) done(null, data);
       });
       socket.send(message, this.port, this.host);
+      return { close: () => socket.close() };
     });
   }
 
   private tcp(message: Buffer, signal: AbortSignal | undefined): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
+    return this.exchange(signal, (done) => {
       const socket = net.connect({ host: this.host, port: this.port });
       let buf = Buffer.alloc(0);
-      const done = (err: Error | null, data?: Buffer) => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        socket.destroy();
-        if (err) reject(err);
-        else resolve(data!);
-      };
-      const onAbort = () => done(signal!.reason instanceof Error ? signal!.reason : new Rfc2136Error("aborted"));
-      const timer = setTimeout(() => done(new Rfc2136Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener("abort", onAbort, { once: true });
       socket.on("error", (err) => done(err));
       socket.on("connect", () => {
         const len = Buffer.alloc(2);
@@ -149,6 +155,7 @@ export class Rfc2136DnsProvider implements DnsProvider {
         if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) done(null, buf.subarray(2, 2 + buf.readUInt16BE(0)));
       });
       socket.on("end", () => done(new Rfc2136Error("connection closed before a full answer")));
+      return { close: () => socket.destroy() };
     });
   }
 }
