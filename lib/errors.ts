@@ -79,6 +79,7 @@ const TABLE = {
   upstream_reset: e(502, "unavailable", "The upstream server closed the connection unexpectedly."),
   upstream_bad_response: e(502, "unavailable", "The upstream server sent an invalid response."),
   no_healthy_target: e(503, "unavailable", "No healthy upstream is available."),
+  route_busy: e(503, "unavailable", "This service is handling as many requests as it takes: try again shortly."),
   upstream_timeout: e(504, "deadline_exceeded", "The upstream server did not answer in time."),
 
   // Streams through agents (tunnel/): opening one, and the agent going away.

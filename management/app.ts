@@ -197,13 +197,15 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
   const base = s.publicUrl ? s.publicUrl.origin : management.url;
   const state = setup.state(store.users.count(), Date.now());
   if (state.required) {
-    // The one place the setup token is printed: an operator needs it to create the first admin.
+    // The one place a generated setup token is printed: an operator needs it to create the first
+    // admin. A fixed MANAGEMENT_SETUP_TOKEN is the operator's own secret: it goes in no log.
+    const token = s.setupToken === undefined ? setupToken : "<MANAGEMENT_SETUP_TOKEN>";
     log.info(
-      { setupUrl: `${base}/?setup_token=${setupToken}`, openUntil: state.openUntil?.toISOString() },
+      { setupUrl: `${base}/?setup_token=${token}`, openUntil: state.openUntil?.toISOString(), setupTokenFixed: s.setupToken !== undefined },
       "no admin yet: open the setup URL within the setup window to create one",
     );
     // Someone at a terminal gets the URL alone on its own line, to click or copy, not buried in JSON.
-    if (process.stderr.isTTY && state.openUntil) process.stderr.write(setupBanner(`${base}/?setup_token=${setupToken}`, state.openUntil, new Date()));
+    if (process.stderr.isTTY && state.openUntil) process.stderr.write(setupBanner(`${base}/?setup_token=${token}`, state.openUntil, new Date()));
   }
 
   log.info({ url: management.url, version: VERSION }, "management listening");

@@ -96,6 +96,8 @@ export interface CompiledRoute extends RouterRoute {
   readonly timeouts: RouteTimeouts;
   /** 0 = unlimited. */
   readonly maxBodyBytes: number;
+  /** Requests forwarded at once at most (route_busy past it); 0 = unlimited. */
+  readonly maxConcurrent: number;
   readonly allowEncodedSeparators: boolean;
   readonly httpsRedirect: boolean;
   readonly hstsMaxAgeSeconds: number;

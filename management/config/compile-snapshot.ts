@@ -161,6 +161,7 @@ function compileRoute(row: RouteRow, spec: RouteSpec, listenerProtocol: "http" |
     responseRules,
     timeouts: { connectMs: o?.connectTimeoutMs || 5_000, responseHeadersMs: o?.responseHeaderTimeoutMs || 60_000 },
     maxBodyBytes: o?.maxBodyBytes === undefined ? DEFAULT_MAX_BODY_BYTES : Number(o.maxBodyBytes),
+    maxConcurrent: o?.maxConcurrentRequests ?? 0,
     allowEncodedSeparators: o?.allowEncodedSeparators ?? false,
     httpsRedirect: o?.httpsRedirect ?? false,
     hstsMaxAgeSeconds: hsts,

@@ -112,6 +112,7 @@ export function validateRoute(spec: RouteSpec | undefined, previous?: RouteSpec)
     });
     if (o.connectTimeoutMs > 120_000) throw fieldError("spec.options.connect_timeout_ms", "must be at most 120000");
     if (o.responseHeaderTimeoutMs > 3_600_000) throw fieldError("spec.options.response_header_timeout_ms", "must be at most 3600000");
+    if (o.maxConcurrentRequests > 1_000_000) throw fieldError("spec.options.max_concurrent_requests", "must be at most 1000000 (0 = unlimited)");
     if (o.hstsMaxAgeSeconds > 63_072_000) throw fieldError("spec.options.hsts_max_age_seconds", "must be at most 63072000 (2 years)");
     if (o.upgradeProtocols.length > 16) throw fieldError("spec.options.upgrade_protocols", "at most 16 tokens");
     o.upgradeProtocols = o.upgradeProtocols.map((t, i) => {

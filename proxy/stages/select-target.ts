@@ -24,11 +24,36 @@ function hashKeyOf(route: CompiledRoute, ctx: RequestContext): string | undefine
   return cookieValue(ctx.req.headers.cookie, h.key);
 }
 
+/**
+ * Requests in flight per route with a max_concurrent_requests, by route id (kept across snapshots:
+ * an edit that keeps the route keeps its count). Entries go when they reach zero.
+ */
+class RouteLoad {
+  private readonly inFlight = new Map<string, number>();
+
+  /** Counts the request in until it is done; false when the route is full. */
+  enter(ctx: RequestContext, route: CompiledRoute): boolean {
+    const n = this.inFlight.get(route.id) ?? 0;
+    if (n >= route.maxConcurrent) return false;
+    this.inFlight.set(route.id, n + 1);
+    const next = ctx.onDone;
+    ctx.onDone = () => {
+      const left = (this.inFlight.get(route.id) ?? 1) - 1;
+      if (left <= 0) this.inFlight.delete(route.id);
+      else this.inFlight.set(route.id, left);
+      next?.();
+    };
+    return true;
+  }
+}
+
 export function selectTarget(selector: TargetSelector): Stage {
+  const load = new RouteLoad();
   return {
     name: "select_target",
     run(ctx: RequestContext): StageResult {
       const route = ctx.route!;
+      if (route.maxConcurrent > 0 && !load.enter(ctx, route)) return answer("route_busy", ["retry-after", "1"]);
       ctx.hashKey = hashKeyOf(route, ctx);
       const s = selector.select(route, ctx.hashKey);
       if (s === undefined) return answer("no_healthy_target");

@@ -34,6 +34,9 @@ describe("setup window (acceptance 4)", () => {
   it("uses MANAGEMENT_SETUP_TOKEN when set, validates setup fields by name and throttles guessing per peer", async (t) => {
     const token = "fixed-setup-token-for-tests";
     const { w, api } = await withWarren(t, { env: { MANAGEMENT_SETUP_TOKEN: token } });
+    // A fixed token is the operator's secret: the setup URL is logged with a placeholder, never the token.
+    assert.ok(!w.allOutput().includes(token), "the fixed setup token is not in the log");
+    assert.equal(w.setupToken(), "<MANAGEMENT_SETUP_TOKEN>");
     const missing = await api.call("AuthService/SetupAdmin", { username: "admin", password: ADMIN_PASSWORD });
     assert.equal(missing.json.code, "unauthenticated", missing.text);
     assert.match(String(missing.json.message), /^setup_token: is required/);

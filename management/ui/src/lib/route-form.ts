@@ -108,6 +108,8 @@ export interface RouteForm {
     allowEncodedSeparators: boolean;
     httpsRedirect: boolean;
     hstsMaxAgeSeconds: string;
+    /** Empty or "0" = unlimited. */
+    maxConcurrentRequests: string;
     addVia: boolean;
     /** Comma- or space-separated tokens. */
     upgradeProtocols: string;
@@ -222,6 +224,7 @@ export function routeToForm(spec: RouteSpec | undefined, listeners: readonly { r
       allowEncodedSeparators: o?.allowEncodedSeparators ?? false,
       httpsRedirect: o?.httpsRedirect ?? false,
       hstsMaxAgeSeconds: num(o?.hstsMaxAgeSeconds ?? 0),
+      maxConcurrentRequests: num(o?.maxConcurrentRequests ?? 0),
       addVia: o?.addVia ?? false,
       upgradeProtocols: joinList(o?.upgradeProtocols ?? []),
     },
@@ -274,6 +277,7 @@ export function formToRouteSpec(f: RouteForm): RouteSpec {
       allowEncodedSeparators: o.allowEncodedSeparators,
       httpsRedirect: o.httpsRedirect,
       hstsMaxAgeSeconds: parseWhole(o.hstsMaxAgeSeconds, "options.hsts_max_age_seconds"),
+      maxConcurrentRequests: parseWhole(o.maxConcurrentRequests, "options.max_concurrent_requests"),
       addVia: o.addVia,
       upgradeProtocols: splitList(o.upgradeProtocols),
     },

@@ -524,6 +524,7 @@ export function RouteEditPage({ params, query }: PageProps) {
                 </>
               )}
               <TextInput label="Max request body (bytes)" field="options.max_body_bytes" problem={problem} inputMode="numeric" placeholder="104857600" hint="Unset = 100 MiB, 0 = unlimited." value={f.options.maxBodyBytes} onValue={(v) => update((d) => (d.options.maxBodyBytes = v))} />
+              <TextInput label="Max concurrent requests" field="options.max_concurrent_requests" problem={problem} inputMode="numeric" placeholder="0" hint="Requests in flight at most; past it 503 with Retry-After: 1 instead of a queue. Empty or 0 = unlimited." value={f.options.maxConcurrentRequests} onValue={(v) => update((d) => (d.options.maxConcurrentRequests = v))} />
               <TextInput label="HSTS max-age (seconds)" field="options.hsts_max_age_seconds" problem={problem} inputMode="numeric" placeholder="0" hint="Above 0: Strict-Transport-Security on HTTPS responses." value={f.options.hstsMaxAgeSeconds} onValue={(v) => update((d) => (d.options.hstsMaxAgeSeconds = v))} />
             </div>
             <Checkbox label="Redirect HTTP to HTTPS (308)" field="options.https_redirect" problem={problem} checked={f.options.httpsRedirect} onValue={(v) => update((d) => (d.options.httpsRedirect = v))} />
