@@ -197,3 +197,13 @@ export function normalizeIp(ip: string): { readonly address: string; readonly ve
   }
   return { address: formatIPv6(b), version: 6 };
 }
+
+/**
+ * The unit per-client limits count in: an IPv4 address, or an IPv6 /64 (what one subscriber gets;
+ * counting each of its 2^64 addresses apart would make every limit free to dodge).
+ */
+export function addressBucket(ip: string): string {
+  if (!parseIPv6(ip) || lastIPv6IsMapped()) return ip;
+  const w = ipv6Words();
+  return `${w[0]!.toString(16)}:${w[1]!.toString(16)}::/64`;
+}

@@ -162,6 +162,7 @@ export async function startWarren(s: ManagementSettings, log: Logger, createData
       port: s.port,
       tls: tls && { cert: tls.cert, key: tls.key, clientCas },
       uiDisabled: s.uiDisabled,
+      trusted: parseTrustedProxies(s.trustedProxies),
       agentDownload,
       log,
       tunnel: new TunnelEndpoint({ store, registry, ca, log, now: Date.now }),

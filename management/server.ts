@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { TRUST_NOBODY, clientIp, type TrustedProxies } from "../proxy/index.ts";
 import { apiRoutes } from "./api/routes.ts";
 import { apiInterceptor } from "./api/interceptor.ts";
 import { kPeer } from "./api/context.ts";
@@ -42,6 +43,12 @@ export interface ManagementServerOptions {
     handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void>;
     handleRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
   };
+  /**
+   * TRUSTED_PROXIES: behind one of them, the client is the right-most untrusted X-Forwarded-For entry
+   * (as on public listeners), so login throttling, sessions and the audit log see each client, not
+   * the proxy. Default: nobody is trusted.
+   */
+  readonly trusted?: TrustedProxies;
   /** Extra upgrade routes (test hooks); keyed by path. */
   readonly extraUpgrades?: ReadonlyMap<string, (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void>;
 }
@@ -80,7 +87,7 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
     contextValues: (req) => {
       const v = createContextValues();
       const ua = req.headers["user-agent"];
-      v.set(kPeer, { ip: peerAddress(req.socket.remoteAddress), userAgent: typeof ua === "string" ? ua : "" });
+      v.set(kPeer, { ip: clientIp(peerAddress(req.socket.remoteAddress), req.headers["x-forwarded-for"], o.trusted ?? TRUST_NOBODY), userAgent: typeof ua === "string" ? ua : "" });
       return v;
     },
     fallback: (_req, res) => {

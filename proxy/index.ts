@@ -36,7 +36,7 @@ export { CompiledTemplate, TemplateError, TEMPLATE_PLACEHOLDERS, SAMPLE_VALUES, 
 export { compileRouter, RouterConfigError, validateHostPattern, validateMethod, validatePathPrefix } from "./routing/router.ts";
 export { createBalancer, TargetPool, type BalancePolicy, type Balancer } from "./balance/index.ts";
 export { compileHeaderRules, hstsValue, HeaderRuleError, validateHeaderName, validateHeaderValue, type HeaderRules } from "./headers.ts";
-export { parseTrustedProxies, TrustedProxiesError, TRUST_NOBODY, type TrustedProxies } from "./client-ip.ts";
+export { clientIp, parseTrustedProxies, TrustedProxiesError, TRUST_NOBODY, type TrustedProxies } from "./client-ip.ts";
 export type { AgentDialer } from "./targets/upstream-pools.ts";
 export { NO_EVENTS, type EventSink, type RequestEvent } from "./observe/request-event.ts";
 export { CertificateStore, normalizeServerName, type StoredCertificate, type CertificateChoice } from "./tls/certificate-store.ts";

@@ -10,7 +10,7 @@ import type { RawRequestSocket } from "./context.ts";
 import { ProxyProtocolParser } from "./proxy-protocol.ts";
 import { clientErrorCode, mapError } from "../lib/error-mapper.ts";
 import { renderErrorPage } from "./errors.ts";
-import { ipv6Words, lastIPv6IsMapped, parseIPv6, peerAddress } from "../lib/ip.ts";
+import { addressBucket, peerAddress } from "../lib/ip.ts";
 import { rawResponse } from "../lib/http-status.ts";
 import { LINGER_MS } from "../lib/lingering-close.ts";
 import { ACME_TLS_ALPN_PROTOCOL, type AcmeChallenges } from "./tls/acme-challenges.ts";
@@ -103,12 +103,6 @@ function socketPeer(socket: net.Socket): string {
   return peerOf.get(tcp) ?? peerAddress(socket.remoteAddress);
 }
 
-/** The per-IP cap's bucket: an IPv4 address, or an IPv6 /64 (one subscriber's prefix, not 2^64 clients). */
-function capKey(ip: string): string {
-  if (!parseIPv6(ip) || lastIPv6IsMapped()) return ip;
-  const w = ipv6Words();
-  return `${w[0]!.toString(16)}:${w[1]!.toString(16)}::/64`;
-}
 
 /**
  * Binds, keeps and closes public listeners to match each snapshot: new ones are bound, removed or
@@ -441,7 +435,7 @@ export class ListenerManager {
     const original = server.listeners("connection").slice();
     server.removeAllListeners("connection");
     server.on("connection", (socket: net.Socket) => {
-      const ip = capKey(socketPeer(socket));
+      const ip = addressBucket(socketPeer(socket));
       const n = open.get(ip) ?? 0;
       if (n >= perIp) return void socket.destroy();
       open.set(ip, n + 1);

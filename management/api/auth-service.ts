@@ -66,13 +66,25 @@ export function authService(d: ApiDeps): ServiceImpl<typeof AuthService> {
       const username = req.username.trim().toLowerCase();
       const peer = ctx.values.get(kPeer);
       const now = d.now();
-      const wait = d.throttle.blockedFor(peer.ip, username, now);
+      // Reserved before the (slow, asynchronous) password check: parallel guesses count at once.
+      const wait = d.throttle.begin(peer.ip, username, now);
       if (wait > 0) {
         throw new ApiError("login_throttled", `too many failed login attempts; try again in ${Math.ceil(wait / 1000)} s`);
       }
-      const user = d.store.users.byUsername(username);
-      // Verify against a dummy hash for unknown users so timing does not reveal which names exist.
-      const ok = await verifyPassword(req.password, user?.password_hash ?? (await dummyPasswordHash()));
+      // A username under attack from many addresses is slowed, never locked (its owner must get in).
+      let user: ReturnType<typeof d.store.users.byUsername>;
+      let ok: boolean;
+      try {
+        const slow = d.throttle.userDelay(username, now);
+        if (slow > 0) await new Promise((r) => setTimeout(r, slow));
+        user = d.store.users.byUsername(username);
+        // Verify against a dummy hash for unknown users so timing does not reveal which names exist.
+        ok = await verifyPassword(req.password, user?.password_hash ?? (await dummyPasswordHash()));
+      } catch (e) {
+        // Warren's failure, not the caller's: the reserved attempt is given back uncounted.
+        d.throttle.cancel(peer.ip, username);
+        throw e;
+      }
       if (!user || !ok || user.disabled) {
         d.throttle.recordFailure(peer.ip, username, now);
         throw new ApiError("unauthenticated", "invalid username or password");

@@ -204,3 +204,36 @@ describe("auth flow over JSON (acceptance 3, 5, 7)", () => {
     assert.equal(del.json.code, "failed_precondition");
   });
 });
+
+// Probe item 4 of issue 13: parallel guesses raced past the check (141 of 200 checked); behind a
+// trusted proxy every client shared the proxy's bucket, so anyone could lock the admin out.
+describe("login throttling: parallel guesses and clients behind a trusted proxy", () => {
+  const warren = withWarren({ admin: true, env: { TRUSTED_PROXIES: "127.0.0.1" } });
+
+  it("checks at most five of 200 parallel wrong guesses from one client", async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => warren.api.call("AuthService/Login", { username: "admin", password: `parallel guess ${i}` }, { "x-forwarded-for": "198.51.100.7" })),
+    );
+    const codes = answers.map((r) => String(r.json.code));
+    assert.equal(codes.filter((c) => c === "unauthenticated").length, 5, JSON.stringify(codes.slice(0, 10)));
+    assert.equal(codes.filter((c) => c === "resource_exhausted").length, 195);
+  });
+
+  it("keeps each client behind the proxy in its own bucket, and audits the client's address", async () => {
+    // 198.51.100.7 is blocked (above); the admin behind the same proxy from another address is not.
+    const blocked = await warren.api.call("AuthService/Login", { username: "admin", password: ADMIN_PASSWORD }, { "x-forwarded-for": "198.51.100.7" });
+    assert.equal(blocked.json.code, "resource_exhausted");
+    const admin = await warren.api.call("AuthService/Login", { username: "admin", password: ADMIN_PASSWORD }, { "x-forwarded-for": "203.0.113.9" });
+    assert.equal(admin.status, 200, admin.text);
+    const { openStore } = await import("../../management/store/index.ts");
+    const store = openStore(`${warren.w.configDir}/warren.db`);
+    try {
+      const rows = store.audit.recent(1000).filter((r) => r.method === "warren.v1.AuthService/Login");
+      assert.ok(rows.some((r) => r.outcome === "unauthenticated" && r.peer_ip === "198.51.100.7"), "the guesser's own address");
+      assert.ok(rows.some((r) => r.outcome === "ok" && r.peer_ip === "203.0.113.9"), "the admin's own address");
+      assert.ok(!rows.some((r) => r.peer_ip === "127.0.0.1" && r.outcome !== "ok" && r.actor_name === "admin"), "not the proxy's");
+    } finally {
+      store.close();
+    }
+  });
+});
