@@ -5,7 +5,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import tls from "node:tls";
 import { Harness } from "./harness.ts";
+import { generateSelfSigned } from "../../management/tls/self-signed.ts";
 import { startOrigin, type Origin } from "../helpers/origins.ts";
 import { RouteAction, TargetKind } from "../../proto/gen/warren/v1/proxy_pb.ts";
 
@@ -137,6 +139,38 @@ describe("public connection caps and keep-alive timeout (issue 13 §1)", () => {
       await held[0]!.closed;
       held.push(await served(port, { localAddress: "127.0.0.6" }));
       for (const c of held) c.socket.destroy();
+    } finally {
+      await h.close();
+    }
+  });
+  it("caps an HTTPS listener's connections per IP before the TLS handshake", async () => {
+    const pair = await generateSelfSigned(["caps.test"], 1);
+    const h = await Harness.start({
+      connectionLimits: { perListener: 100, perIp: 2 },
+      fallbackCertificate: async () => ({ cert: pair.certPem, key: pair.keyPem }),
+      listeners: [{ protocol: "https", routes: [route()] }],
+    });
+    const handshake = () =>
+      new Promise<tls.TLSSocket | string>((resolve) => {
+        const s = tls.connect({ host: "127.0.0.1", port: h.port(), servername: "caps.test", rejectUnauthorized: false });
+        s.once("secureConnect", () => resolve(s));
+        s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        s.once("close", () => resolve("closed"));
+      });
+    try {
+      const held = [await handshake(), await handshake()];
+      assert.ok(held.every((x) => typeof x !== "string"), JSON.stringify(held.filter((x) => typeof x === "string")));
+      const third = await handshake();
+      assert.equal(typeof third, "string", "the third connection from this address gets no handshake");
+      // A clean close: our 'close' comes after the server's FIN, i.e. after the server let the socket go.
+      const first = held[0] as tls.TLSSocket;
+      const gone = new Promise<void>((r) => first.once("close", () => r()));
+      first.end();
+      await gone;
+      const again = await handshake();
+      assert.notEqual(typeof again, "string", "a slot freed by a close is taken again");
+      (again as tls.TLSSocket).destroy();
+      (held[1] as tls.TLSSocket).destroy();
     } finally {
       await h.close();
     }
