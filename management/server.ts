@@ -12,7 +12,7 @@ import { kPeer } from "./api/context.ts";
 import type { ApiDeps } from "./api/deps.ts";
 import { peerAddress } from "../lib/ip.ts";
 import { TUNNEL_PATH } from "../tunnel/handshake.ts";
-import { lingerAfterEarlyAnswer } from "../lib/lingering-close.ts";
+import { LINGER_MS, lingerAfterEarlyAnswer } from "../lib/lingering-close.ts";
 import { rawResponse } from "../lib/http-status.ts";
 import { UiAssets } from "./ui-assets.ts";
 import { API_COMPRESSIONS } from "./api/compression.ts";
@@ -59,6 +59,29 @@ export interface ManagementServer {
   close(): Promise<void>;
 }
 
+
+/**
+ * HTTP/2: a request refused before its body was read is answered once the body has been read and
+ * discarded, so the client's upload ends normally. Answered at once, the stream was closed under
+ * the upload, and Node counted the DATA the client still had in flight as invalid frames: the next
+ * requests on that connection failed with INTERNAL_ERROR / ENHANCE_YOUR_CALM. Bounded: a body still
+ * coming after LINGER_MS is answered anyway and its stream closed.
+ */
+function answerAfterBody(req: http2.Http2ServerRequest, answer: () => void): void {
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    answer();
+    if (!req.complete) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  };
+  const timer = setTimeout(finish, LINGER_MS);
+  timer.unref();
+  req.once("end", finish);
+  req.once("error", finish);
+  req.resume();
+}
 
 function send(res: Res, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body), ...extra });
@@ -114,7 +137,9 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
       if (req.httpVersionMajor === 1) lingerAfterEarlyAnswer(req as http.IncomingMessage, res as http.ServerResponse);
       const len = Number(req.headers["content-length"] ?? 0);
       if (len > API_MAX_BODY_BYTES) {
-        return send(res, 413, "application/json", JSON.stringify({ code: "resource_exhausted", message: `request body over ${API_MAX_BODY_BYTES} bytes` }));
+        const refuse = () => send(res, 413, "application/json", JSON.stringify({ code: "resource_exhausted", message: `request body over ${API_MAX_BODY_BYTES} bytes` }));
+        if (req.httpVersionMajor !== 1) return answerAfterBody(req as http2.Http2ServerRequest, refuse);
+        return refuse();
       }
       return void connect(req, res);
     }

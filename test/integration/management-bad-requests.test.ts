@@ -105,6 +105,40 @@ describe("management refuses a bad authority instead of crashing (HTTPS)", () =>
     }
     await stillServing(warren, "HTTP/2 with a bad :authority");
   });
+
+  // Answered at once, an over-limit upload's stream was closed under it: Node counted the client's
+  // DATA still in flight as invalid frames, and the connection's next requests failed with
+  // INTERNAL_ERROR, then ENHANCE_YOUR_CALM (issue 13: "a gRPC call that fails early on a large body must finish").
+  it("HTTP/2: twenty over-limit uploads on one connection each get 413, and the connection keeps working", async () => {
+    const session = http2.connect(warren.w.baseUrl, { ca: warren.w.caPem, servername: "localhost" });
+    session.on("error", () => {});
+    const body = Buffer.alloc(3 * 1024 * 1024, 1);
+    const post = (payload: Buffer) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = session.request({ ":method": "POST", ":path": API, "content-type": "application/json", "content-length": String(payload.length) });
+        req.setTimeout(15_000, () => req.close(http2.constants.NGHTTP2_CANCEL));
+        let text = "";
+        let status = 0;
+        req.on("response", (h) => (status = Number(h[":status"])));
+        req.setEncoding("utf8");
+        req.on("data", (d: string) => (text += d));
+        req.on("end", () => resolve({ status, body: text }));
+        req.on("error", reject);
+        req.end(payload);
+      });
+    try {
+      for (let i = 0; i < 20; i++) {
+        const a = await post(body);
+        assert.equal(a.status, 413, `upload ${i + 1}`);
+        assert.equal((JSON.parse(a.body) as { code: string }).code, "resource_exhausted");
+      }
+      const small = await post(Buffer.from("{}"));
+      assert.notEqual(small.status, 413, "a normal request on the same connection is answered normally");
+      assert.ok(small.status < 500, `status ${small.status}`);
+    } finally {
+      session.close();
+    }
+  });
 });
 
 describe("management refuses a bad authority instead of crashing (plain HTTP)", () => {
