@@ -6,14 +6,12 @@
 // (challenge not answerable, CA down) with backoff while the old certificate keeps serving.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import http from "node:http";
 import tls from "node:tls";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { AddressInfo } from "node:net";
 import type { JsonApi } from "../helpers/warren-process.ts";
 import { withWarren } from "../helpers/with-warren.ts";
-import { openDownload } from "../helpers/open-download.ts";
+import { openDownload, startSlowOrigin, type SlowOrigin } from "../helpers/open-download.ts";
 import { pollUntil } from "../helpers/wait.ts";
 import { freePort } from "../helpers/agent-process.ts";
 import { Pebble, pebbleMissing } from "../helpers/pebble.ts";
@@ -81,8 +79,7 @@ describe("ACME issuance through TlsService against Pebble", { skip: pebbleMissin
   let cloudflare: FakeCloudflare;
   let credentialId: string;
   let root: string;
-  let origin: http.Server;
-  let release: (() => void) | undefined;
+  let origin: SlowOrigin;
 
   const call = async (proc: string, body: unknown) => {
     const r = await api.call(proc, body, c);
@@ -97,16 +94,7 @@ describe("ACME issuance through TlsService against Pebble", { skip: pebbleMissin
   before(async () => {
     ({ api, admin: c } = warren);
     root = await pebble.rootPem();
-    origin = http.createServer((req, res) => {
-      if (req.url === "/slow") {
-        res.writeHead(200, { "content-type": "text/plain" });
-        res.write("first;");
-        release = () => res.end("last");
-        return;
-      }
-      res.end("origin");
-    });
-    await new Promise<void>((r) => origin.listen(0, "127.0.0.1", r));
+    origin = await startSlowOrigin();
     const l = (await call("ProxyService/CreateListener", { spec: { name: "public-https", bindAddress: "", port: httpsPort, enabled: true, protocol: "LISTENER_PROTOCOL_HTTPS" } })).listener as {
       id: string;
       status: { state: string };
@@ -114,7 +102,7 @@ describe("ACME issuance through TlsService against Pebble", { skip: pebbleMissin
     assert.equal(l.status.state, "LISTENER_STATE_RUNNING");
     listenerId = l.id;
     await call("ProxyService/CreateRoute", {
-      spec: { listenerId, name: "all", pathPrefix: "/", action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url: `http://127.0.0.1:${(origin.address() as AddressInfo).port}`, enabled: true }] },
+      spec: { listenerId, name: "all", pathPrefix: "/", action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url: origin.url, enabled: true }] },
     });
     accountId = ((await call("TlsService/CreateAcmeAccount", { directoryUrl: pebble.directoryUrl, email: "ops@warren.test", agreeToTerms: true })).account as { id: string }).id;
     shortAccountId = ((await call("TlsService/CreateAcmeAccount", { directoryUrl: shortPebble.directoryUrl, email: "ops@warren.test", agreeToTerms: true })).account as { id: string }).id;
@@ -127,7 +115,7 @@ describe("ACME issuance through TlsService against Pebble", { skip: pebbleMissin
   });
   after(async () => {
     await cloudflare?.close();
-    await new Promise<void>((r) => origin?.close(() => r()));
+    await origin?.close();
     await warren.stop();
     await pebble?.stop();
     await shortPebble?.stop();
@@ -208,7 +196,7 @@ describe("ACME issuance through TlsService against Pebble", { skip: pebbleMissin
     // ...keeps going while the scheduler renews at two thirds of the life and the new one is served.
     const renewed = await settled(pending.id, (x) => x.sha256Fingerprint !== first.sha256Fingerprint && x.status === "CERTIFICATE_STATUS_READY", "the automatic renewal");
     assert.equal(await verified(httpsPort, "e.warren.test", shortRoot), renewed.sha256Fingerprint);
-    release!();
+    origin.release();
     const received = await download.finished;
     assert.match(received, /^HTTP\/1\.1 200[\s\S]*first;[\s\S]*last/, "the open download finished on its original connection");
 

@@ -4,17 +4,15 @@
 // (ACME issuance against Pebble: acme-issuance.test.ts.)
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import http from "node:http";
 import tls from "node:tls";
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AddressInfo } from "node:net";
 import Database from "better-sqlite3";
 import type { JsonApi, WarrenProcess } from "../helpers/warren-process.ts";
 import { withWarren } from "../helpers/with-warren.ts";
-import { openDownload } from "../helpers/open-download.ts";
+import { openDownload, startSlowOrigin, type SlowOrigin } from "../helpers/open-download.ts";
 import { pollUntil } from "../helpers/wait.ts";
 import { CertificateAuthority } from "../../management/pki/index.ts";
 import { generateSelfSigned } from "../../management/tls/self-signed.ts";
@@ -60,8 +58,7 @@ describe("TlsService: uploaded, file-backed and self-signed certificates", () =>
   let listenerId: string;
   let httpListenerId: string;
   let port: number;
-  let origin: http.Server;
-  let release: (() => void) | undefined;
+  let origin: SlowOrigin;
   let testCa: CertificateAuthority;
   let testCaPem: string;
   const dir = mkdtempSync(join(tmpdir(), "warren-tls-files-"));
@@ -85,16 +82,7 @@ describe("TlsService: uploaded, file-backed and self-signed certificates", () =>
     const mat = await CertificateAuthority.generate({ commonName: "Test Public CA" });
     testCa = await CertificateAuthority.fromPem(mat.certPem, mat.keyPem);
     testCaPem = mat.certPem;
-    origin = http.createServer((req, res) => {
-      if (req.url === "/slow") {
-        res.writeHead(200, { "content-type": "text/plain" });
-        res.write("first;");
-        release = () => res.end("last");
-        return;
-      }
-      res.end(`origin ${req.url}`);
-    });
-    await new Promise<void>((r) => origin.listen(0, "127.0.0.1", r));
+    origin = await startSlowOrigin();
     const l = (await call("ProxyService/CreateListener", { spec: { name: "tls-store", bindAddress: "127.0.0.1", port: 0, enabled: true, protocol: "LISTENER_PROTOCOL_HTTPS" } })).listener as {
       id: string;
       status: { boundPort: number };
@@ -104,11 +92,11 @@ describe("TlsService: uploaded, file-backed and self-signed certificates", () =>
     const cfg = await call("ProxyService/GetProxyConfig", {});
     httpListenerId = (cfg.listeners as { id: string; spec: { protocol: string } }[]).find((x) => x.spec.protocol === "LISTENER_PROTOCOL_HTTP")!.id;
     await call("ProxyService/CreateRoute", {
-      spec: { listenerId, name: "all", pathPrefix: "/", action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url: `http://127.0.0.1:${(origin.address() as AddressInfo).port}`, enabled: true }] },
+      spec: { listenerId, name: "all", pathPrefix: "/", action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_DIRECT", url: origin.url, enabled: true }] },
     });
   });
   after(async () => {
-    await new Promise<void>((r) => origin.close(() => r()));
+    await origin.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -204,7 +192,7 @@ describe("TlsService: uploaded, file-backed and self-signed certificates", () =>
     const second = await testCa.issueServerCertificate(["swap.test"], { validityDays: 100 });
     await call("TlsService/UploadCertificate", { listenerId, certificatePem: second.certPem, privateKeyPem: second.keyPem });
     assert.equal(await served(port, "swap.test"), fp(second.certPem), "new handshakes get the new certificate");
-    release!();
+    origin.release();
     const received = await download.finished;
     assert.match(received, /^HTTP\/1\.1 200[\s\S]*first;[\s\S]*last/, "the open download finished on its connection");
   });
