@@ -35,7 +35,10 @@ function mac(key: Buffer, purpose: string, data: string): Buffer {
 
 function sameMac(a: Buffer, b64mac: string): boolean {
   const b = Buffer.from(b64mac, "base64url");
-  return b.length === a.length && timingSafeEqual(a, b);
+  // Only the canonical spelling: base64url decoding ignores the last character's unused bits (and
+  // stray characters), so one MAC had several spellings — not a forgery, but a token is one string.
+  // The re-encoding involves no secret, so comparing it is not a timing leak.
+  return b.length === a.length && b.toString("base64url") === b64mac && timingSafeEqual(a, b);
 }
 
 /** The network a challenge is bound to: "v4:a.b.c" (/24) or "v6:xxxx:xxxx:xxxx:xxxx" (/64). */

@@ -77,9 +77,11 @@ export function readSession(key: Buffer, value: string | undefined, ruleId: stri
   const dot = value.indexOf(".");
   if (dot !== 22) return undefined;
   const session = value.slice(0, dot);
-  const got = Buffer.from(value.slice(dot + 1), "base64url");
+  const spelled = value.slice(dot + 1);
+  const got = Buffer.from(spelled, "base64url");
   const want = sessionMac(key, ruleId, fingerprint, host, session);
-  return got.length === want.length && timingSafeEqual(got, want) ? session : undefined;
+  // The canonical spelling only (as challenge.ts's sameMac): decoding ignores unused trailing bits.
+  return got.length === want.length && got.toString("base64url") === spelled && timingSafeEqual(got, want) ? session : undefined;
 }
 
 export class WaitingRoom {

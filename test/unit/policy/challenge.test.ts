@@ -69,6 +69,19 @@ describe("proof-of-work challenge", () => {
     assert.equal(checkPass(key, undefined, "waf_a", "fp1", "app.test", 1000), false);
   });
 
+  it("takes only the canonical spelling of a pass (base64url decoding ignores the last character's unused bits)", () => {
+    // A 32-byte MAC is 43 characters; the last one carries 2 bits and 4 unused ones. Flipping one of
+    // those decodes to the same MAC: the e2e test's "forged pass" (last character A → B) got through
+    // whenever the real last character was A.
+    for (let i = 0; i < 64; i++) {
+      const v = issuePass(key, `waf_${i}`, "fp1", "app.test", 2000);
+      const last = v.at(-1)!;
+      const sameBits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".indexOf(last)) ^ 1]!;
+      assert.equal(checkPass(key, v, `waf_${i}`, "fp1", "app.test", 1000), true);
+      assert.equal(checkPass(key, v.slice(0, -1) + sameBits, `waf_${i}`, "fp1", "app.test", 1000), false, `${last} → ${sameBits}`);
+    }
+  });
+
   it("binds challenges to the client's network", () => {
     assert.equal(clientNetwork("203.0.113.9"), clientNetwork("203.0.113.200"));
     assert.notEqual(clientNetwork("203.0.113.9"), clientNetwork("203.0.114.9"));
