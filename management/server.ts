@@ -61,26 +61,57 @@ export interface ManagementServer {
 
 
 /**
- * HTTP/2: a request refused before its body was read is answered once the body has been read and
- * discarded, so the client's upload ends normally. Answered at once, the stream was closed under
- * the upload, and Node counted the DATA the client still had in flight as invalid frames: the next
- * requests on that connection failed with INTERNAL_ERROR / ENHANCE_YOUR_CALM. Bounded: a body still
- * coming after LINGER_MS is answered anyway and its stream closed.
+ * HTTP/2: a response that ends before its request's body has been read (Warren's 413, connect-node's
+ * early 415 for an unsupported content type, a deadline or limit hit while reading) is ended only
+ * once that body has been read and discarded, so the client's upload ends normally. Ended at once,
+ * the stream was closed under the upload, and Node counted the DATA the client still had in flight
+ * as invalid frames: the next requests on that connection failed with INTERNAL_ERROR /
+ * ENHANCE_YOUR_CALM. Status and headers still go out at once; only the END_STREAM waits. Bounded: a
+ * body still coming after LINGER_MS gets its answer, then RST_STREAM(NO_ERROR) (RFC 9113 §8.1).
  */
-function answerAfterBody(req: http2.Http2ServerRequest, answer: () => void): void {
-  let done = false;
-  const finish = () => {
-    if (done) return;
-    done = true;
-    clearTimeout(timer);
-    answer();
-    if (!req.complete) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
-  };
-  const timer = setTimeout(finish, LINGER_MS);
-  timer.unref();
-  req.once("end", finish);
-  req.once("error", finish);
-  req.resume();
+function endAfterBody(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => unknown;
+  res.end = ((...args: unknown[]) => {
+    const stream = req.stream;
+    if (req.complete || stream.closed) return end(...args);
+    let answered = false;
+    const answer = () => {
+      if (answered) return;
+      answered = true;
+      end(...args);
+    };
+    const settle = () => {
+      clearTimeout(timer);
+      answer();
+    };
+    const timer = setTimeout(() => {
+      answer();
+      closeOnceAnswered(stream);
+    }, LINGER_MS);
+    timer.unref();
+    req.once("end", settle);
+    stream.once("end", settle);
+    stream.once("close", settle);
+    // The RPC layer gave up on the body (over readMaxBytes, say): answer now.
+    req.once("error", answer);
+    req.resume();
+    return res;
+  }) as typeof res.end;
+}
+
+/**
+ * RST_STREAM(NO_ERROR) once the answer's END_STREAM (and trailers) has been sent — `state.localClose`
+ * — so that it is not dropped. Closed right after end(), the answer's last frames were lost, and under
+ * load the session's write loop grew until std::bad_alloc aborted the process (the API fuzz suite,
+ * 1 MiB bodies over HTTP/2). Checked every 10 ms, for at most a second.
+ */
+function closeOnceAnswered(stream: http2.ServerHttp2Stream, tries = 0): void {
+  if (stream.closed || stream.destroyed) return;
+  if (stream.state.localClose === 1 || tries >= 100) {
+    stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    return;
+  }
+  setTimeout(() => closeOnceAnswered(stream, tries + 1), 10).unref();
 }
 
 function send(res: Res, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
@@ -123,6 +154,7 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
   const ui = o.uiDisabled ? undefined : new UiAssets();
   const handle = (req: Req, res: Res): void | Promise<void> => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    if (req.httpVersionMajor === 2) endAfterBody(req as http2.Http2ServerRequest, res as http2.Http2ServerResponse);
     // Before any handler: connect-node turns the authority into a URL and throws on a bad one.
     const hostProblem = authorityProblem(req);
     if (hostProblem) return answerError(res, hostProblem);
@@ -137,9 +169,7 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
       if (req.httpVersionMajor === 1) lingerAfterEarlyAnswer(req as http.IncomingMessage, res as http.ServerResponse);
       const len = Number(req.headers["content-length"] ?? 0);
       if (len > API_MAX_BODY_BYTES) {
-        const refuse = () => send(res, 413, "application/json", JSON.stringify({ code: "resource_exhausted", message: `request body over ${API_MAX_BODY_BYTES} bytes` }));
-        if (req.httpVersionMajor !== 1) return answerAfterBody(req as http2.Http2ServerRequest, refuse);
-        return refuse();
+        return send(res, 413, "application/json", JSON.stringify({ code: "resource_exhausted", message: `request body over ${API_MAX_BODY_BYTES} bytes` }));
       }
       return void connect(req, res);
     }

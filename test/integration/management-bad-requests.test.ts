@@ -109,13 +109,9 @@ describe("management refuses a bad authority instead of crashing (HTTPS)", () =>
   // Answered at once, an over-limit upload's stream was closed under it: Node counted the client's
   // DATA still in flight as invalid frames, and the connection's next requests failed with
   // INTERNAL_ERROR, then ENHANCE_YOUR_CALM (issue 13: "a gRPC call that fails early on a large body must finish").
-  it("HTTP/2: twenty over-limit uploads on one connection each get 413, and the connection keeps working", async () => {
-    const session = http2.connect(warren.w.baseUrl, { ca: warren.w.caPem, servername: "localhost" });
-    session.on("error", () => {});
-    const body = Buffer.alloc(3 * 1024 * 1024, 1);
-    const post = (payload: Buffer) =>
+  const h2Post = (session: http2.ClientHttp2Session, contentType: string, method = "POST") => (payload: Buffer) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = session.request({ ":method": "POST", ":path": API, "content-type": "application/json", "content-length": String(payload.length) });
+        const req = session.request({ ":method": method, ":path": API, "content-type": contentType, "content-length": String(payload.length) });
         req.setTimeout(15_000, () => req.close(http2.constants.NGHTTP2_CANCEL));
         let text = "";
         let status = 0;
@@ -126,6 +122,12 @@ describe("management refuses a bad authority instead of crashing (HTTPS)", () =>
         req.on("error", reject);
         req.end(payload);
       });
+
+  it("HTTP/2: twenty over-limit uploads on one connection each get 413, and the connection keeps working", async () => {
+    const session = http2.connect(warren.w.baseUrl, { ca: warren.w.caPem, servername: "localhost" });
+    session.on("error", () => {});
+    const body = Buffer.alloc(3 * 1024 * 1024, 1);
+    const post = h2Post(session, "application/json");
     try {
       for (let i = 0; i < 20; i++) {
         const a = await post(body);
@@ -135,6 +137,67 @@ describe("management refuses a bad authority instead of crashing (HTTPS)", () =>
       const small = await post(Buffer.from("{}"));
       assert.notEqual(small.status, 413, "a normal request on the same connection is answered normally");
       assert.ok(small.status < 500, `status ${small.status}`);
+    } finally {
+      session.close();
+    }
+  });
+
+  // connect-node answers an unsupported content type (415) before reading the body: the same early
+  // answer as the 413 above, from the RPC layer instead of Warren's own size check.
+  it("HTTP/2: twenty 900 KiB uploads of an unsupported content type each get 415 (and PUTs 405), and the connection keeps working", async () => {
+    const session = http2.connect(warren.w.baseUrl, { ca: warren.w.caPem, servername: "localhost" });
+    session.on("error", () => {});
+    const body = Buffer.alloc(900 * 1024, 1);
+    const post = h2Post(session, "text/plain");
+    const put = h2Post(session, "application/json", "PUT");
+    try {
+      for (let i = 0; i < 20; i++) {
+        const a = await post(body);
+        assert.equal(a.status, 415, `upload ${i + 1}`);
+        // Warren's own early answer for a method that is not POST, before any RPC handling.
+        const b = await put(body);
+        assert.equal(b.status, 405, `PUT ${i + 1}`);
+      }
+      const small = await h2Post(session, "application/json")(Buffer.from("{}"));
+      assert.ok(small.status < 500 && small.status !== 415, `a normal request on the same connection: status ${small.status}`);
+    } finally {
+      session.close();
+    }
+  });
+
+  // A client still uploading when the linger window (2 s) ends: it gets the whole answer, END_STREAM
+  // included, and then RST_STREAM(NO_ERROR). Closing the stream right after ending the answer dropped
+  // its last frames, and under the API fuzz suite's load aborted the process (std::bad_alloc in
+  // Node's session write loop).
+  const stalledUpload = (session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, first: Buffer) =>
+    new Promise<{ status: number; ended: boolean; trailers: http2.IncomingHttpHeaders; rstCode: number | undefined }>((resolve, reject) => {
+      const req = session.request({ ":method": "POST", ":path": API, ...headers });
+      req.setTimeout(15_000, () => reject(new Error("stream not closed within 15 s")));
+      let status = 0;
+      let ended = false;
+      let trailers: http2.IncomingHttpHeaders = {};
+      req.on("response", (h) => (status = Number(h[":status"])));
+      req.on("trailers", (t) => (trailers = t));
+      req.on("data", () => {});
+      req.on("end", () => (ended = true));
+      req.on("error", reject);
+      req.on("close", () => resolve({ status, ended, trailers, rstCode: req.rstCode }));
+      req.write(first); // and never ends
+    });
+
+  it("HTTP/2: an upload still coming after the linger window gets its whole answer, then RST_STREAM(NO_ERROR)", async () => {
+    const session = http2.connect(warren.w.baseUrl, { ca: warren.w.caPem, servername: "localhost" });
+    session.on("error", () => {});
+    try {
+      const a = await stalledUpload(session, { "content-type": "text/plain" }, Buffer.alloc(64 * 1024, 1));
+      assert.deepEqual({ status: a.status, ended: a.ended, rstCode: a.rstCode }, { status: 415, ended: true, rstCode: http2.constants.NGHTTP2_NO_ERROR });
+      // gRPC: an envelope that announces 4 GiB is refused while the upload goes on; the status is in trailers.
+      const head = Buffer.from([0, 0xff, 0xff, 0xff, 0xff]);
+      const g = await stalledUpload(session, { "content-type": "application/grpc", te: "trailers" }, Buffer.concat([head, Buffer.alloc(32 * 1024)]));
+      assert.equal(g.status, 200);
+      assert.equal(g.trailers["grpc-status"], "8", `trailers ${JSON.stringify(g.trailers)}`);
+      const small = await h2Post(session, "application/json")(Buffer.from("{}"));
+      assert.ok(small.status < 500 && small.status !== 415, `a normal request on the same connection: status ${small.status}`);
     } finally {
       session.close();
     }
