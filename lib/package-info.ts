@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 // no package.json beside it.
 declare const __WARREN_BUNDLED_VERSION__: string | undefined;
 
-/** True in the self-contained agent bundle (dist/agent-bundle/warren-agent.mjs). */
+/** True in the self-contained agent bundle (dist/agent-bundle/warren-agent.cjs). */
 export const BUNDLED: boolean = typeof __WARREN_BUNDLED_VERSION__ === "string";
 
 let root: string | undefined;

@@ -1,4 +1,4 @@
-// GET /agent/download: the self-contained agent (dist/agent-bundle/warren-agent.mjs, one file built by
+// GET /agent/download: the self-contained agent (dist/agent-bundle/warren-agent.cjs, one file built by
 // `npm ci`), so a host with only Node runs an agent without the server package. The install snippets
 // pin its SHA-256: the download may come over an unverified TLS connection (the host does not trust
 // Warren's CA yet), and the check makes that safe.
@@ -13,7 +13,7 @@ type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
 
 export const AGENT_DOWNLOAD_PATH = "/agent/download";
-export const AGENT_FILE_NAME = "warren-agent.mjs";
+export const AGENT_FILE_NAME = "warren-agent.cjs";
 
 export class AgentDownload {
   private readonly body: Buffer | undefined;

@@ -10,7 +10,7 @@ export interface SnippetInput {
   readonly bundleSha256?: string;
 }
 
-const AGENT_FILE = "warren-agent.mjs";
+const AGENT_FILE = "warren-agent.cjs";
 
 /**
  * One shell command that needs nothing but Node: fetches the agent from management and keeps it only
@@ -20,7 +20,7 @@ const AGENT_FILE = "warren-agent.mjs";
 export function downloadCommand(managementUrl: string, sha256: string): string {
   const js =
     'const[u,h]=process.argv.slice(1);require("node:https").get(u,{rejectUnauthorized:false},r=>{const b=[];r.on("data",c=>b.push(c)).on("end",()=>{const f=Buffer.concat(b);' +
-    'if(r.statusCode!==200||require("node:crypto").createHash("sha256").update(f).digest("hex")!==h){console.error("warren-agent.mjs: download failed or checksum mismatch");process.exit(1)}' +
+    'if(r.statusCode!==200||require("node:crypto").createHash("sha256").update(f).digest("hex")!==h){console.error("warren-agent.cjs: download failed or checksum mismatch");process.exit(1)}' +
     `require("node:fs").writeFileSync("${AGENT_FILE}",f)})}).on("error",e=>{console.error(e.message);process.exit(1)})`;
   return `node -e ${sh(js)} ${sh(`${managementUrl}/agent/download`)} ${sha256}`;
 }
@@ -99,7 +99,7 @@ export function installSnippet(i: SnippetInput): InstallSnippet {
   ].join("\n");
 
   const vars = env.map(([k, v]) => `${k}=${sh(v)}`).join(" ");
-  // Run in an empty folder: it holds warren-agent.mjs and the agent's state (./agent-data).
+  // Run in an empty folder: it holds warren-agent.cjs and the agent's state (./agent-data).
   const commandLine = bundled ? `${download} && ${vars} node ${AGENT_FILE}` : `${vars} warren agent`;
   return { systemdUnit, envFile, composeService, commandLine };
 }

@@ -65,7 +65,7 @@ describe("agents in the browser", { skip: !chromiumAvailable() && "no chromium" 
     const agentId = token.split(".")[0]!;
     const cmd = await copySnippet(page, "Command line");
     assert.equal(cmd.copied, cmd.shown);
-    assert.ok(cmd.copied.includes(token) && cmd.copied.includes(agentId) && cmd.copied.endsWith(" node warren-agent.mjs"), cmd.copied);
+    assert.ok(cmd.copied.includes(token) && cmd.copied.includes(agentId) && cmd.copied.endsWith(" node warren-agent.cjs"), cmd.copied);
     const env = await copySnippet(page, "Environment file");
     assert.ok(env.copied.includes(`AGENT_TOKEN=${token}`), env.copied);
     const unit = await copySnippet(page, "systemd unit");

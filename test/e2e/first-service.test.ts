@@ -126,7 +126,7 @@ describe("first service, end to end in the browser", { skip: !chromiumAvailable(
     } catch (e) {
       throw new Error(`agent did not come online (exit ${agentProc.exitCode}):\n${agentOutput.join("")}`, { cause: e });
     }
-    assert.ok(readdirSync(agentDir).includes("warren-agent.mjs"), "the agent was downloaded into the folder");
+    assert.ok(readdirSync(agentDir).includes("warren-agent.cjs"), "the agent was downloaded into the folder");
     await shot(page, "agents.png");
 
     // A route through the agent, picked by its id label.
