@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // The installed `warren` command. It runs the compiled CLI from dist/ (built by `npm ci` through
 // `prepare`, or by `npm run build`): plain Node starts in a fraction of the time and ~30 MB smaller
 // than through a TypeScript loader. When a source file is newer than that build (a checkout being
@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 
+// The shebang's node flags are cli/node-flags.ts's NODE_FLAGS (why is said there).
 // GC tuning, before the heap grows: every socket read and TLS record is a fresh ArrayBuffer, which
 // V8 (Node 20) counts against the old generation's limit until a scavenge frees it. With the default
 // growth the limit stays ~12 MB above a small heap and a proxy under load runs ~100 full

@@ -3,10 +3,14 @@ import { loadManagementSettings } from "../management/settings/management-settin
 import { startWarren } from "../management/app.ts";
 import { DataPlane } from "../proxy/index.ts";
 import { createLogger } from "./logger.ts";
+import { NODE_FLAGS, startedWithNodeFlags } from "./node-flags.ts";
 
 export async function serve(): Promise<void> {
   const settings = loadManagementSettings(process.env);
   const log: Logger = createLogger(settings.logLevel, "warren");
+  if (!startedWithNodeFlags()) {
+    log.warn({ nodeFlags: NODE_FLAGS }, "node was started without Warren's node flags: V8's young generation is not capped, so memory can exceed the cache budgets; run the warren command or npm start, or add these flags to node");
+  }
   // The composition root: management gets the data plane through its control interface only.
   const warren = await startWarren(settings, log, (o) => new DataPlane(o));
   let stopping = false;

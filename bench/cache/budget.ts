@@ -9,6 +9,8 @@
 // of the disk tier, both under the settings' budgets.
 // `--control` runs the same traffic past no cache: the buffers alone (fresh per chunk, as from the
 // network) cost RSS through GC lag whether or not anything is cached.
+// It runs itself again under the node flags of the `warren` command (cli/node-flags.ts) and the GC
+// setting cli/bin.mjs makes, when started without them: the store is measured in the V8 `warren serve` has.
 // Run: node --import tsx bench/cache/budget.ts [--total-mib 1024] [--memory-mib 64] [--disk-mib 256] [--concurrency 8] [--mib-per-s 150] [--control] [--json]
 import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
@@ -20,6 +22,13 @@ import { openTieredStore } from "../../proxy/cache/tiered-store.ts";
 import { metaFor } from "../../test/helpers/cache-entries.ts";
 import { MemoryTier } from "../../proxy/cache/memory-tier.ts";
 import { retainBufferReclaimer } from "../../lib/buffer-reclaimer.ts";
+import { spawnSync } from "node:child_process";
+import { NODE_FLAGS, startedWithNodeFlags } from "../../cli/node-flags.ts";
+
+if (!startedWithNodeFlags()) {
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, "--heap-growing-percent=400", ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { stdio: "inherit" });
+  process.exit(r.status ?? 1);
+}
 
 const { values } = parseArgs({
   options: {

@@ -46,6 +46,7 @@
 //          warren serve, warren agent, and the bare proxies + bare agent; the bare ones default to
 //          --heap-growing-percent=400, what the warren bin sets for itself)
 // Output: a table and a JSON blob on stdout, also written to bench/out/http.json.
+import { NODE_FLAGS } from "../../cli/node-flags.ts";
 import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { connect } from "node:net";
@@ -354,7 +355,7 @@ const isMsg = (msg: string, extra: (l: LogLine) => boolean = () => true) => (l: 
 type WarrenCtor = new (child: ChildProcess, configDir: string) => WarrenProcess;
 
 function spawnWarrenWithFlags(nodeFlags: string[], args: string[], env: Record<string, string>, configDir: string): WarrenProcess {
-  const child = spawn(process.execPath, [...nodeFlags, BIN, ...args], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeFlags, BIN, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { NODE_FLAGS } from "../../cli/node-flags.ts";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -87,7 +88,7 @@ export class WarrenProcess {
 
   /** Spawns `warren <args>` with a clean environment plus `env` (used for agents too). */
   static spawnCommand(args: string[], env: Record<string, string>, configDir: string): WarrenProcess {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, BIN, ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "debug", ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -97,7 +98,7 @@ export class WarrenProcess {
 
   static spawn(opts: WarrenOptions = {}): WarrenProcess {
     const configDir = opts.configDir ?? mkdtempSync(join(tmpdir(), "warren-test-"));
-    const child = spawn(process.execPath, [BIN, "serve"], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, BIN, "serve"], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? "",
