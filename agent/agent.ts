@@ -10,7 +10,6 @@ import { TargetPolicy, type LookupFn } from "./allowlist.ts";
 import { ManagementTls } from "./management-tls.ts";
 import { managementEndpoint, type AgentSettings } from "./settings.ts";
 import { retainBufferReclaimer } from "../lib/buffer-reclaimer.ts";
-import { releaseCompilers } from "./lean-start.ts";
 import { RelayCounters, relayStream, type Connect, type RelayStats } from "./stream-relay.ts";
 import { TunnelClient } from "./tunnel-client.ts";
 
@@ -113,8 +112,6 @@ export async function runAgent(settings: AgentSettings, logger: Logger, deps: Ag
   tunnel.on("refused", (status) => {
     if (status === 403 && certificates?.reenroll()) log.info("management refused the client certificate; enrolling again");
   });
-  // Start-up is over once the tunnel is up: traffic gets the whole JIT (agent/lean-start.ts).
-  tunnel.once("connected", releaseCompilers);
   tunnel.start();
 
   let stopping: Promise<void> | undefined;

@@ -6,9 +6,7 @@ import http from "node:http";
 import https from "node:https";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { create } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
-import { ControlMessageSchema } from "../proto/gen/warren/v1/tunnel_pb.ts";
 import {
   REFUSAL_REASONS,
   TUNNEL_PATH,
@@ -17,7 +15,8 @@ import {
   UPGRADE_PROTOCOL,
   agentAuthorization,
 } from "../tunnel/handshake.ts";
-import { encodeMessage } from "../tunnel/messages.ts";
+import { frameMessage } from "../tunnel/messages.ts";
+import { encodeControlMessage } from "../tunnel/message-codecs.ts";
 import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS } from "../tunnel/keepalive.ts";
 import { YamuxSession, type YamuxOptions, type YamuxStream } from "../tunnel/yamux/index.ts";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
@@ -292,19 +291,16 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       const s = this.o.stats();
       control.write(
         Buffer.concat([
-          encodeMessage(ControlMessageSchema, create(ControlMessageSchema, { msg: { case: "heartbeat", value: { sentAtUnixMs: BigInt(Date.now()) } } })),
-          encodeMessage(
-            ControlMessageSchema,
-            create(ControlMessageSchema, {
-              msg: {
-                case: "stats",
-                value: {
-                  activeStreams: BigInt(s.activeStreams),
-                  streamsTotal: BigInt(s.streamsTotal),
-                  dialFailures: BigInt(s.dialFailures),
-                  bytesFromOrigins: BigInt(s.bytesFromOrigins),
-                  bytesToOrigins: BigInt(s.bytesToOrigins),
-                },
+          frameMessage(encodeControlMessage({ case: "heartbeat", value: { sentAtUnixMs: BigInt(Date.now()) } })),
+          frameMessage(
+            encodeControlMessage({
+              case: "stats",
+              value: {
+                activeStreams: BigInt(s.activeStreams),
+                streamsTotal: BigInt(s.streamsTotal),
+                dialFailures: BigInt(s.dialFailures),
+                bytesFromOrigins: BigInt(s.bytesFromOrigins),
+                bytesToOrigins: BigInt(s.bytesToOrigins),
               },
             }),
           ),
@@ -312,13 +308,10 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       );
     };
     control.write(
-      encodeMessage(
-        ControlMessageSchema,
-        create(ControlMessageSchema, {
-          msg: {
-            case: "hello",
-            value: { version: this.o.version, hostname: this.o.hostname, labels: { ...this.o.labels }, protocolVersion: TUNNEL_PROTOCOL_VERSION },
-          },
+      frameMessage(
+        encodeControlMessage({
+          case: "hello",
+          value: { version: this.o.version, hostname: this.o.hostname, labels: { ...this.o.labels }, protocolVersion: TUNNEL_PROTOCOL_VERSION },
         }),
       ),
     );

@@ -6,8 +6,8 @@
 //   node warren-agent.cjs --version
 import { existsSync } from "node:fs";
 import v8 from "node:v8";
-import { holdCompilers } from "../agent/lean-start.ts";
 import { PACKAGE_VERSION } from "../lib/package-info.ts";
+import { agentCommand } from "./agent.ts";
 
 if (process.argv.includes("--version") || process.argv.includes("-v")) {
   process.stdout.write(`${PACKAGE_VERSION}\n`);
@@ -17,11 +17,7 @@ if (process.argv.includes("--version") || process.argv.includes("-v")) {
 const flag = "--heap-growing-percent";
 if (!process.execArgv.some((a) => a.startsWith(flag)) && !(process.env.NODE_OPTIONS ?? "").includes(flag)) v8.setFlagsFromString(`${flag}=400`);
 if (existsSync(".env")) process.loadEnvFile(".env");
-// Before the agent's modules are evaluated (the import below is bundled, and evaluated only then).
-holdCompilers();
-import("./agent.ts")
-  .then(({ agentCommand }) => agentCommand())
-  .catch((e: unknown) => {
-    process.stderr.write(`warren agent: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exit(1);
-  });
+agentCommand().catch((e: unknown) => {
+  process.stderr.write(`warren agent: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

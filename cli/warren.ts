@@ -37,7 +37,6 @@ program
   .command("agent")
   .description("dial management, keep the tunnel up and relay streams to origins on this host")
   .action(async () => {
-    (await import("../agent/lean-start.ts")).holdCompilers();
     const { agentCommand } = await import("./agent.ts");
     await agentCommand();
   });

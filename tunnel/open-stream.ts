@@ -2,9 +2,8 @@
 // OpenStream and waits for OpenResult; the agent reads OpenStream, dials, and answers OpenResult.
 // After an ok result the stream carries raw bytes both ways.
 import type { Duplex } from "node:stream";
-import { create } from "@bufbuild/protobuf";
-import { OpenResultSchema, OpenStreamSchema, type OpenStream } from "../proto/gen/warren/v1/tunnel_pb.ts";
 import { TunnelProtocolError, readMessage, writeMessage } from "./messages.ts";
+import { OPEN_RESULT, OPEN_STREAM, type OpenStreamMessage } from "./message-codecs.ts";
 import { TunnelError, isTunnelErrorCode, type TunnelErrorCode } from "./errors.ts";
 
 /** What the gateway asks the agent to dial. */
@@ -25,14 +24,10 @@ export interface OpenRequest {
  * `closed()` tells a session that died meanwhile (agent_disconnected) from a slow agent.
  */
 export async function requestOpen(stream: Duplex, req: OpenRequest, timeoutMs: number, closed: () => boolean): Promise<void> {
-  writeMessage(
-    stream,
-    OpenStreamSchema,
-    create(OpenStreamSchema, { address: req.address, tlsSni: req.sni ?? "", requestId: req.requestId, dialTimeoutMs: req.dialTimeoutMs ?? 0 }),
-  );
+  writeMessage(stream, OPEN_STREAM, { address: req.address, tlsSni: req.sni ?? "", requestId: req.requestId, dialTimeoutMs: req.dialTimeoutMs ?? 0 });
   let result;
   try {
-    result = await readMessage(stream, OpenResultSchema, timeoutMs);
+    result = await readMessage(stream, OPEN_RESULT, timeoutMs);
   } catch (e) {
     if (closed()) throw new TunnelError("agent_disconnected", "the agent disconnected before answering the stream", { cause: e });
     // A malformed answer is the agent breaking the protocol: the caller ends the whole session.
@@ -49,11 +44,11 @@ export async function requestOpen(stream: Duplex, req: OpenRequest, timeoutMs: n
 }
 
 /** Agent half: the OpenStream that starts every data stream. Rejects with TunnelProtocolError. */
-export function readOpen(stream: Duplex, timeoutMs: number): Promise<OpenStream> {
-  return readMessage(stream, OpenStreamSchema, timeoutMs);
+export function readOpen(stream: Duplex, timeoutMs: number): Promise<OpenStreamMessage> {
+  return readMessage(stream, OPEN_STREAM, timeoutMs);
 }
 
 /** Agent half: the answer; after `ok` the stream carries raw bytes. */
 export function answerOpen(stream: Duplex, result: { ok: true } | { ok: false; errorKind: TunnelErrorCode; message: string }): void {
-  writeMessage(stream, OpenResultSchema, create(OpenResultSchema, result.ok ? { ok: true } : { ok: false, errorKind: result.errorKind, message: result.message }));
+  writeMessage(stream, OPEN_RESULT, result.ok ? { ok: true, errorKind: "", message: "" } : { ok: false, errorKind: result.errorKind, message: result.message });
 }

@@ -3,10 +3,13 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { YamuxError, YamuxSession, type YamuxStream } from "../../tunnel/yamux/index.ts";
 import { TunnelProtocolError, readMessages } from "../../tunnel/messages.ts";
+import { protoCodec } from "../../tunnel/proto-codec.ts";
 import { TunnelError } from "../../tunnel/errors.ts";
 import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS } from "../../tunnel/keepalive.ts";
 import { requestOpen, type OpenRequest } from "../../tunnel/open-stream.ts";
 import { ControlMessageSchema, type AgentStats } from "../../proto/gen/warren/v1/tunnel_pb.ts";
+
+const CONTROL_MESSAGE = protoCodec(ControlMessageSchema);
 
 /** The agent dials with its default 5 s timeout unless told otherwise. */
 const DEFAULT_DIAL_MS = 5_000;
@@ -198,7 +201,7 @@ export class AgentRegistry extends EventEmitter<AgentRegistryEvents> {
   private async readControl(a: LiveAgent, stream: YamuxStream): Promise<void> {
     stream.on("error", () => {});
     try {
-      for await (const m of readMessages(stream, ControlMessageSchema)) {
+      for await (const m of readMessages(stream, CONTROL_MESSAGE)) {
         const now = this.now();
         a.lastSeenAt = now;
         if (m.msg.case === "hello") {

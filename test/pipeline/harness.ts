@@ -19,6 +19,7 @@ import { compileCertificateStores } from "../../management/config/compile-tls.ts
 import { AgentRegistry } from "../../management/agents/registry.ts";
 import { YamuxSession, type YamuxStream } from "../../tunnel/yamux/index.ts";
 import { encodeMessage } from "../../tunnel/messages.ts";
+import { protoCodec } from "../../tunnel/proto-codec.ts";
 import { RelayCounters, relayStream, type Connect } from "../../agent/stream-relay.ts";
 import { TargetPolicy, type PolicyResult } from "../../agent/allowlist.ts";
 import type { CompiledShaperRule } from "../../proxy/shaping/types.ts";
@@ -294,7 +295,7 @@ export class Harness {
     });
     const control = session.openStream();
     control.on("error", () => {});
-    control.write(encodeMessage(ControlMessageSchema, create(ControlMessageSchema, { msg: { case: "hello", value: { version: "test", hostname: "harness", protocolVersion: 1 } } })));
+    control.write(encodeMessage(protoCodec(ControlMessageSchema), create(ControlMessageSchema, { msg: { case: "hello", value: { version: "test", hostname: "harness", protocolVersion: 1 } } })));
     const agent: InProcessAgent = {
       id,
       session,

@@ -19,6 +19,7 @@ import { CertificateAuthority } from "../../../management/pki/index.ts";
 import { ControlMessageSchema, OpenResultSchema, OpenStreamSchema, type ControlMessage, type OpenResult } from "../../../proto/gen/warren/v1/tunnel_pb.ts";
 import { REFUSAL_REASONS, agentSpiffeId } from "../../../tunnel/handshake.ts";
 import { readMessage, readMessages, writeMessage } from "../../../tunnel/messages.ts";
+import { protoCodec } from "../../../tunnel/proto-codec.ts";
 import { YamuxSession, type YamuxStream } from "../../../tunnel/yamux/index.ts";
 import { AGENT_VERSION, runAgent, type RunningAgent } from "../../../agent/agent.ts";
 import type { EnrollFn } from "../../../agent/enrollment.ts";
@@ -97,7 +98,7 @@ class FakeManagement extends EventEmitter<{ connection: [Connection] }> {
       control.on("error", () => {});
       void (async () => {
         try {
-          for await (const m of readMessages(control, ControlMessageSchema)) c.control.push(m);
+          for await (const m of readMessages(control, protoCodec(ControlMessageSchema))) c.control.push(m);
         } catch {
           // session closed
         }
@@ -116,8 +117,8 @@ class FakeManagement extends EventEmitter<{ connection: [Connection] }> {
 async function openThrough(c: Connection, address: string): Promise<{ result: OpenResult; stream: YamuxStream }> {
   const stream = c.session.openStream();
   stream.on("error", () => {});
-  writeMessage(stream, OpenStreamSchema, create(OpenStreamSchema, { address, requestId: "r1" }));
-  return { result: await readMessage(stream, OpenResultSchema, 10_000), stream };
+  writeMessage(stream, protoCodec(OpenStreamSchema), create(OpenStreamSchema, { address, requestId: "r1" }));
+  return { result: await readMessage(stream, protoCodec(OpenResultSchema), 10_000), stream };
 }
 
 async function echoOrigin(): Promise<number> {

@@ -10,6 +10,7 @@ import { create } from "@bufbuild/protobuf";
 import pino from "pino";
 import { OpenResultSchema, OpenStreamSchema, type OpenResult } from "../../../proto/gen/warren/v1/tunnel_pb.ts";
 import { readMessage, writeMessage } from "../../../tunnel/messages.ts";
+import { protoCodec } from "../../../tunnel/proto-codec.ts";
 import { YamuxSession, type YamuxStream } from "../../../tunnel/yamux/index.ts";
 import { TargetPolicy, parseAllowlist } from "../../../agent/allowlist.ts";
 import { RelayCounters, relayStream, type Connect, type RelayOptions, type RelayOutcome } from "../../../agent/stream-relay.ts";
@@ -93,8 +94,8 @@ async function harness(opts: { allow?: string; connect?: Connect; dialTimeoutMs?
     async open(address) {
       const stream = gateway.openStream();
       stream.on("error", () => {});
-      writeMessage(stream, OpenStreamSchema, create(OpenStreamSchema, { address, requestId: "req-1" }));
-      const result = await readMessage(stream, OpenResultSchema, 10_000);
+      writeMessage(stream, protoCodec(OpenStreamSchema), create(OpenStreamSchema, { address, requestId: "req-1" }));
+      const result = await readMessage(stream, protoCodec(OpenResultSchema), 10_000);
       return { result, stream };
     },
   };

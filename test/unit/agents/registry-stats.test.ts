@@ -5,12 +5,13 @@ import pino from "pino";
 import { AgentRegistry } from "../../../management/agents/registry.ts";
 import { ControlMessageSchema } from "../../../proto/gen/warren/v1/tunnel_pb.ts";
 import { encodeMessage } from "../../../tunnel/messages.ts";
+import { protoCodec } from "../../../tunnel/proto-codec.ts";
 import { YamuxSession } from "../../../tunnel/yamux/index.ts";
 import { tcpPair } from "../../tunnel/helpers.ts";
 import { pollUntil } from "../../helpers/wait.ts";
 
 const stats = (v: { activeStreams: bigint; streamsTotal: bigint; dialFailures: bigint; bytesFromOrigins: bigint; bytesToOrigins: bigint }) =>
-  encodeMessage(ControlMessageSchema, create(ControlMessageSchema, { msg: { case: "stats", value: v } }));
+  encodeMessage(protoCodec(ControlMessageSchema), create(ControlMessageSchema, { msg: { case: "stats", value: v } }));
 
 describe("AgentRegistry: the stats an agent reports", () => {
   it("keeps only the latest report, with when it arrived, each counter capped at 2^53 - 1", async () => {
