@@ -6,16 +6,8 @@ import { describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ControlMessageSchema, OpenResultSchema, OpenStreamSchema } from "../../../proto/gen/warren/v1/tunnel_pb.ts";
 import { OPEN_RESULT, OPEN_STREAM, encodeControlMessage, type ControlMessageCase } from "../../../tunnel/message-codecs.ts";
+import { seeded as rng } from "../../helpers/seeded.ts";
 
-/** A small seeded PRNG (mulberry32): failures replay. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const SEED = 20261207;
 const CASES = 2000;
 
