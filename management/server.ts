@@ -90,7 +90,6 @@ function endAfterBody(req: http2.Http2ServerRequest, res: http2.Http2ServerRespo
     }, LINGER_MS);
     timer.unref();
     req.once("end", settle);
-    stream.once("end", settle);
     stream.once("close", settle);
     // The RPC layer gave up on the body (over readMaxBytes, say): answer now.
     req.once("error", answer);

@@ -13,68 +13,99 @@ export const enum WireType {
   Fixed32 = 5,
 }
 
-/** Appends fields in the order they are written (callers write them in field-number order, as protoc does). */
+/**
+ * Appends fields in the order they are written (callers write them in field-number order, as protoc
+ * does) into one growing buffer. Tags, lengths and 32-bit values take a number path: OpenStream and
+ * OpenResult are written once per request through an agent.
+ */
 export class WireWriter {
-  private readonly parts: Buffer[] = [];
-  private size = 0;
+  private buf = Buffer.allocUnsafe(64);
+  private pos = 0;
 
-  private push(b: Buffer): this {
-    this.parts.push(b);
-    this.size += b.length;
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** An unsigned varint of at most 32 bits. */
+  private varint32(v: number): this {
+    this.ensure(5);
+    while (v > 0x7f) {
+      this.buf[this.pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[this.pos++] = v;
     return this;
   }
 
-  private varint(v: bigint): this {
-    // Negative int64 values go out as their 64-bit two's complement: ten bytes.
+  /** A 64-bit varint; a negative int64 goes out as its two's complement: ten bytes. */
+  private varint64(v: bigint): this {
     let n = BigInt.asUintN(64, v);
-    const out: number[] = [];
+    this.ensure(10);
     while (n > 0x7fn) {
-      out.push(Number(n & 0x7fn) | 0x80);
+      this.buf[this.pos++] = Number(n & 0x7fn) | 0x80;
       n >>= 7n;
     }
-    out.push(Number(n));
-    return this.push(Buffer.from(out));
+    this.buf[this.pos++] = Number(n);
+    return this;
   }
 
   private tag(field: number, type: WireType): this {
-    return this.varint(BigInt((field << 3) | type));
+    return this.varint32(((field << 3) | type) >>> 0);
+  }
+
+  private lengthDelimited(bytes: Uint8Array): this {
+    this.varint32(bytes.length).ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+    return this;
   }
 
   /** proto3 implicit presence: the default value is not written (unless `always`: a map entry's key and value are). */
   string(field: number, v: string, always = false): this {
     if (v === "" && !always) return this;
-    const b = Buffer.from(v, "utf8");
-    return this.tag(field, WireType.Len).varint(BigInt(b.length)).push(b);
+    const len = Buffer.byteLength(v, "utf8");
+    this.tag(field, WireType.Len).varint32(len).ensure(len);
+    this.pos += this.buf.write(v, this.pos, "utf8");
+    return this;
   }
 
   uint32(field: number, v: number): this {
-    return v === 0 ? this : this.tag(field, WireType.Varint).varint(BigInt(v >>> 0));
+    return v === 0 ? this : this.tag(field, WireType.Varint).varint32(v >>> 0);
   }
 
   bool(field: number, v: boolean): this {
-    return v ? this.tag(field, WireType.Varint).varint(1n) : this;
+    return v ? this.tag(field, WireType.Varint).varint32(1) : this;
   }
 
   int64(field: number, v: bigint): this {
-    return v === 0n ? this : this.tag(field, WireType.Varint).varint(BigInt.asIntN(64, v));
+    return v === 0n ? this : this.tag(field, WireType.Varint).varint64(v);
   }
 
   uint64(field: number, v: bigint): this {
-    return v === 0n ? this : this.tag(field, WireType.Varint).varint(BigInt.asUintN(64, v));
+    return v === 0n ? this : this.tag(field, WireType.Varint).varint64(v);
   }
 
   /** A nested message, written even when empty (a oneof case or a map entry has presence). */
   message(field: number, inner: WireWriter): this {
-    const b = inner.finish();
-    return this.tag(field, WireType.Len).varint(BigInt(b.length)).push(b);
+    return this.tag(field, WireType.Len).lengthDelimited(inner.finish());
   }
 
+  /** The bytes written so far (a view of the writer's buffer). */
   finish(): Buffer {
-    return Buffer.concat(this.parts, this.size);
+    return this.buf.subarray(0, this.pos);
   }
 }
 
-/** Reads fields one by one; throws on anything cut off or malformed. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Reads fields one by one; throws on anything cut off or malformed. Varints are read as
+ * @bufbuild/protobuf reads them: tags, lengths and uint32 keep the low 32 bits of up to ten bytes,
+ * bool is true when any bit is set.
+ */
 export class WireReader {
   private pos = 0;
   constructor(private readonly buf: Uint8Array) {}
@@ -83,52 +114,67 @@ export class WireReader {
     return this.pos >= this.buf.length;
   }
 
-  varint(): bigint {
-    let result = 0n;
-    for (let shift = 0n; shift < 70n; shift += 7n) {
-      if (this.pos >= this.buf.length) throw new Error("premature end of a varint");
-      const b = this.buf[this.pos++]!;
-      result |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return BigInt.asUintN(64, result);
+  private byte(): number {
+    if (this.pos >= this.buf.length) throw new Error("premature end of a varint");
+    return this.buf[this.pos++]!;
+  }
+
+  /** A varint's low 32 bits, as an unsigned number. */
+  private varint32(): number {
+    let result = 0;
+    for (let i = 0; i < 10; i++) {
+      const b = this.byte();
+      if (i < 5) result |= (b & 0x7f) << (7 * i);
+      if ((b & 0x80) === 0) return result >>> 0;
     }
     throw new Error("varint longer than 10 bytes");
   }
 
   /** The next field's number and wire type. */
   tag(): [field: number, type: number] {
-    const t = this.varint();
-    const field = Number(t >> 3n);
-    const type = Number(t & 7n);
-    if (field < 1 || field > 0x1fffffff) throw new Error(`illegal field number ${field}`);
+    const start = this.pos;
+    const t = this.varint32();
+    const read = this.pos - start;
+    if (read > 5 || (read === 5 && this.buf[this.pos - 1]! > 0x0f)) throw new Error("illegal tag: varint overflows uint32");
+    const field = t >>> 3;
+    const type = t & 7;
+    if (field < 1) throw new Error(`illegal field number ${field}`);
     if (type > 5) throw new Error(`illegal wire type ${type}`);
     return [field, type];
   }
 
   bytes(): Uint8Array {
-    const len = Number(this.varint());
+    const len = this.varint32();
     if (len > this.buf.length - this.pos) throw new Error("premature end of a length-delimited field");
     const b = this.buf.subarray(this.pos, this.pos + len);
     this.pos += len;
     return b;
   }
 
+  /** proto3 strings must be valid UTF-8: anything else is refused, a leading BOM kept. */
   string(): string {
-    return Buffer.from(this.bytes()).toString("utf8");
+    return UTF8.decode(this.bytes());
   }
 
   uint32(): number {
-    return Number(BigInt.asUintN(32, this.varint()));
+    return this.varint32();
   }
 
   bool(): boolean {
-    return this.varint() !== 0n;
+    let any = 0;
+    for (let i = 0; i < 10; i++) {
+      const b = this.byte();
+      any |= b & 0x7f;
+      if ((b & 0x80) === 0) return any !== 0;
+    }
+    throw new Error("varint longer than 10 bytes");
   }
 
-  /** Skips a field of an unknown number (a group up to its matching end, as @bufbuild/protobuf does). */
-  skip(type: number, field: number): void {
+  /** Skips a field of an unknown number (a group up to its matching end, nested at most 100 deep), as @bufbuild/protobuf does. */
+  skip(type: number, field: number, depth = 0): void {
     switch (type) {
       case WireType.Varint:
-        this.varint();
+        while (this.byte() & 0x80);
         return;
       case WireType.Fixed64:
         this.advance(8);
@@ -140,13 +186,14 @@ export class WireReader {
         this.advance(4);
         return;
       case WireType.StartGroup:
+        if (depth >= 100) throw new Error("groups nested too deep");
         for (;;) {
           const [f, t] = this.tag();
           if (t === WireType.EndGroup) {
             if (f !== field) throw new Error(`group ${field} ended by ${f}`);
             return;
           }
-          this.skip(t, f);
+          this.skip(t, f, depth + 1);
         }
       default:
         throw new Error(`unexpected wire type ${type}`);
@@ -158,4 +205,3 @@ export class WireReader {
     this.pos += n;
   }
 }
-

@@ -14,7 +14,7 @@ const CASES = 2000;
 function text(r: () => number): string {
   const kind = r();
   if (kind < 0.25) return "";
-  const alphabet = ["a", "Z", "0", ".", ":", "[", "]", "é", "日", "😀", "\u0000", " "];
+  const alphabet = ["a", "Z", "0", ".", ":", "[", "]", "é", "日", "😀", "\u0000", " ", "\uFEFF"];
   const n = kind < 0.9 ? Math.floor(r() * 20) : 200 + Math.floor(r() * 400);
   let s = "";
   for (let i = 0; i < n; i++) s += alphabet[Math.floor(r() * alphabet.length)]!;
