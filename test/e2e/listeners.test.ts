@@ -207,6 +207,48 @@ describe("listeners in the browser", { skip: !chromiumAvailable() && "no chromiu
     await ui.context.close();
   });
 
+  // CI once caught this as a flake: on a loaded machine Chromium typed into /listeners/new before the
+  // page's effects ran, and an effect that reset the form wiped the name. Holding Preact's effect
+  // flush (it waits for a frame or a 35 ms timer) until the test has typed makes that order certain.
+  it("keeps what was typed into a new listener before the page's effects ran", async () => {
+    const { w } = warren;
+    const ui = await openUi(browser, w.baseUrl);
+    const { page } = ui;
+    await signIn(page, "admin", ADMIN_PASSWORD, "/listeners");
+    // Strings, not functions: tsx's transform would add helpers the page does not have.
+    await page.addInitScript(`{
+      const held = [];
+      const state = { holding: true, released: 0 };
+      const realSetTimeout = window.setTimeout.bind(window);
+      window.__effects = state;
+      window.__releaseEffects = () => {
+        state.holding = false;
+        for (const f of held.splice(0)) f();
+      };
+      window.requestAnimationFrame = () => 0;
+      window.cancelAnimationFrame = () => undefined;
+      window.setTimeout = (f, ms, ...args) => {
+        if (ms !== 35 || !state.holding) return realSetTimeout(f, ms, ...args);
+        held.push(() => {
+          state.released++;
+          realSetTimeout(f, 0, ...args);
+        });
+        return 0;
+      };
+    }`);
+    await page.goto("/listeners/new");
+    await page.getByLabel("Name", { exact: true }).fill("typed-early");
+    await page.evaluate("window.__releaseEffects()");
+    // The effects ran (Preact's flush went through the held timer) before the value is read.
+    await page.waitForFunction("window.__effects.released > 0");
+    await page.evaluate("new Promise((r) => setTimeout(r, 0))");
+    assert.equal(await page.getByLabel("Name", { exact: true }).inputValue(), "typed-early");
+    await page.getByRole("button", { name: "Create listener" }).click();
+    await fieldError(page, "port").filter({ hasText: "is required" }).waitFor();
+    assert.equal(await fieldError(page, "name").count(), 0, "the name was sent as typed");
+    await ui.context.close();
+  });
+
   it("shows a viewer the listeners read-only, without any write control", async () => {
     const { w, api, admin } = warren;
     const r = await api.call("UserService/CreateUser", { username: "watcher", password: "a viewer's passphrase", role: "ROLE_VIEWER" }, admin);

@@ -148,7 +148,9 @@ export function App() {
       </a>
       <Nav />
       <main id="main" tabIndex={-1}>
-        <Page params={params} query={query} />
+        {/* Keyed by path: another URL is a fresh page (a form never starts from the last one's state,
+            and no effect has to reset it after the user may already have typed). */}
+        <Page key={path} params={params} query={query} />
       </main>
     </>
   );

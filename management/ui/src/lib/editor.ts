@@ -70,13 +70,6 @@ export function useEditor<Item extends { id: string }, Spec, Form>(id: string | 
   const [deleteProblem, setDeleteProblem] = useState<ApiProblem | undefined>(undefined);
   const item = id === undefined ? undefined : list.data?.find((x) => x.id === id);
 
-  // "/x/new" and "/x/:id" are the same component: another id starts from a fresh form.
-  useEffect(() => {
-    setForm(undefined);
-    setProblem(undefined);
-    setSaved(undefined);
-    setDeleteProblem(undefined);
-  }, [id]);
   useEffect(() => {
     if (!list.data || form) return;
     if (!isNew && !item) return;

@@ -114,15 +114,14 @@ export function ListenerPage({ params }: PageProps) {
   const [done, setDone] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
   const [deleteProblem, setDeleteProblem] = useState<ApiProblem | undefined>();
+  // A new listener's form is EMPTY from the first render: resetting it in an effect could wipe what
+  // was typed before the effect ran (the page is keyed by path, so it is always a fresh instance).
   useEffect(() => {
-    if (isNew) {
-      setForm(EMPTY);
-      setFilledFrom(undefined);
-    } else if (listener && filledFrom !== listener.id) {
+    if (listener && filledFrom !== listener.id) {
       setForm(formOf(listener));
       setFilledFrom(listener.id);
     }
-  }, [id, listener?.id]);
+  }, [listener?.id]);
   const set = <K extends keyof Form>(k: K) => (v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
 
   const submit = async (e: Event) => {

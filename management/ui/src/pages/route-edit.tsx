@@ -240,12 +240,6 @@ export function RouteEditPage({ params, query }: PageProps) {
   const route = id === undefined ? undefined : cfg.data?.routes.find((r) => r.id === id);
   const listeners = cfg.data?.listeners ?? [];
 
-  // /routes/new and /routes/:id are the same component: another route starts from a fresh form.
-  useEffect(() => {
-    setForm(undefined);
-    setProblem(undefined);
-    setSaved(undefined);
-  }, [id]);
   useEffect(() => {
     if (!cfg.data || form) return;
     if (!isNew && !route) return;

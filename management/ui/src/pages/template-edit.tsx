@@ -105,12 +105,6 @@ export function TemplateEditPage({ params }: PageProps) {
   const [pending, setPending] = useState(false);
   const seq = useRef(0);
 
-  // Another template: no preview of the last one (the editor starts a fresh form).
-  useEffect(() => {
-    setPreview(undefined);
-    setPreviewProblem(undefined);
-  }, [id]);
-
   // The live preview: the server renders the current form (name aside: a new template may have none yet).
   useEffect(() => {
     if (!form) return;
