@@ -5,22 +5,63 @@
 // Two windows per process: the first --idle-seconds after it came online ("just online": start-up's
 // garbage and V8's grown young generation still there), and the same length after --settle-seconds
 // more ("idle": V8's memory reducer has given back what start-up used, as on a host where the agent
-// waits for hours). The goal is on the second.
-// Run: node --import tsx bench/agent-rss/run.ts [--idle-seconds 10] [--settle-seconds 30]
+// waits for hours). The goal is on the second. Then the snippet's agent relays --requests requests
+// (--concurrency at a time, 1 KiB to 256 KiB answers from a local origin, through `warren serve`'s
+// public listener) and is measured idle again after --settle-seconds: an agent that has served
+// traffic and gone quiet is what a host really runs, so the goal is on that window too. It also
+// prints the agent's CPU time per relayed request (what a flag such as --max-opt=1 costs).
+// Run: node --import tsx bench/agent-rss/run.ts [--idle-seconds 10] [--settle-seconds 30] [--requests 2000]
 import { parseArgs } from "node:util";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
-import { JsonApi, ROOT, WarrenProcess, cookieHeader, setupAdmin } from "../../test/helpers/warren-process.ts";
+import { JsonApi, ROOT, WarrenProcess, cookieHeader, publicListener, setupAdmin } from "../../test/helpers/warren-process.ts";
 import { createAgent, freePort, startAgent } from "../../test/helpers/agent-process.ts";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { pollUntil } from "../../test/helpers/wait.ts";
 
-const { values } = parseArgs({ options: { "idle-seconds": { type: "string", default: "10" }, "settle-seconds": { type: "string", default: "30" }, "node-options": { type: "string", default: "" }, "node-flags": { type: "string", default: "" }, "agent-env": { type: "string", multiple: true, default: [] } } });
+const { values } = parseArgs({ options: { "idle-seconds": { type: "string", default: "10" }, "settle-seconds": { type: "string", default: "30" }, "node-options": { type: "string", default: "" }, "node-flags": { type: "string", default: "" }, "agent-env": { type: "string", multiple: true, default: [] }, requests: { type: "string", default: "2000" }, concurrency: { type: "string", default: "8" } } });
 const idleMs = Number(values["idle-seconds"]) * 1000;
 const settleMs = Number(values["settle-seconds"]) * 1000;
 const GOAL_MB = 50;
+const requests = Number(values.requests);
+const concurrency = Number(values.concurrency);
+
+// The origin the agent relays to: answers GET /<n>k with n KiB.
+const SIZES = [1, 4, 16, 64, 256];
+const origin = http.createServer((req, res) => {
+  const kib = Number(/^\/(\d+)k$/.exec(req.url ?? "")?.[1] ?? 0);
+  res.writeHead(kib ? 200 : 404, { "content-length": kib * 1024 });
+  res.end(Buffer.alloc(kib * 1024, 0x61));
+});
+await new Promise<void>((r) => origin.listen(0, "127.0.0.1", r));
+const originPort = (origin.address() as AddressInfo).port;
+
+/** `requests` GETs through the public listener to host rss.bench, `concurrency` at a time; every one must be a 200 with its whole body. */
+async function relay(publicPort: number): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  let next = 0;
+  const one = (i: number) =>
+    new Promise<void>((resolve, reject) => {
+      const kib = SIZES[i % SIZES.length]!;
+      http
+        .get({ host: "127.0.0.1", port: publicPort, path: `/${kib}k`, headers: { host: "rss.bench" }, agent }, (res) => {
+          let n = 0;
+          res.on("data", (b: Buffer) => (n += b.length));
+          res.on("end", () => (res.statusCode === 200 && n === kib * 1024 ? resolve() : reject(new Error(`request ${i}: ${res.statusCode}, ${n} bytes`))));
+        })
+        .on("error", reject);
+    });
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < requests) await one(next++);
+    }),
+  );
+  agent.destroy();
+}
 
 interface Mem {
   /** Resident set: what `ps`/`top` show, the issue's measure. */
@@ -45,6 +86,12 @@ function memMb(pid: number): Mem {
     } else if (line.startsWith("Private_Dirty:") || line.startsWith("Private_Clean:")) priv += Number(line.split(/\s+/)[1]);
   }
   return { rss: rss / 1024, private: priv / 1024, nodeBinary: bin / 1024 };
+}
+
+/** User + system CPU time a process has used, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Highest RSS seen over idleMs (sampled every second), with its breakdown. */
@@ -78,16 +125,31 @@ const c = cookieHeader(cookie);
 const online = (id: string) => pollUntil(`agent ${id} online`, () => api.call("AgentService/GetAgent", { id }, c), (r) => (r.json.agent as { status?: { online?: boolean } }).status?.online === true);
 const rows: [string, Windows][] = [];
 const dirs: string[] = [];
+let afterTraffic: Mem | undefined;
+let relayed = "";
+let peakRss = 0;
 try {
   // 1. The install snippet's command line, run by sh in an empty folder.
-  const created = await api.call("AgentService/CreateAgent", { name: "snippet" }, c);
+  const created = await api.call("AgentService/CreateAgent", { name: "snippet", labels: { bench: "rss" } }, c);
   const { agent, install } = created.json as { agent: { id: string }; install: { commandLine: string } };
   const dir = mkdtempSync(join(tmpdir(), "warren-agent-rss-"));
   dirs.push(dir);
-  const sh = spawn("sh", ["-c", `${install.commandLine.replace(/ node warren-agent\.cjs$/, ` exec node ${values["node-flags"]} warren-agent.cjs`)}`], { cwd: dir, stdio: "ignore", env: { PATH: process.env.PATH ?? "", NODE_OPTIONS: values["node-options"], ...Object.fromEntries(values["agent-env"].map((kv) => kv.split("=", 2))) } });
+  const sh = spawn("sh", ["-c", `${install.commandLine.replace(/ node warren-agent\.cjs$/, ` exec node ${values["node-flags"]} warren-agent.cjs`)}`], { cwd: dir, stdio: "ignore", env: { PATH: process.env.PATH ?? "", NODE_OPTIONS: values["node-options"], ...Object.fromEntries(values["agent-env"].map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])) } });
   await online(agent.id);
   // sh execs node for the last command, so the agent is sh's own pid.
   rows.push(["self-contained agent (install snippet)", await idleRss(sh.pid!)]);
+  // The same agent after it has relayed traffic, idle again.
+  const listener = await publicListener(api, c);
+  const route = await api.call("ProxyService/CreateRoute", { spec: { listenerId: listener.id, name: "rss", hosts: ["rss.bench"], action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_AGENT", url: `http://127.0.0.1:${originPort}`, agentSelector: { bench: "rss" } }] } }, c);
+  if (route.status !== 200) throw new Error(`CreateRoute: ${route.text}`);
+  const started = performance.now();
+  const cpuBefore = cpuMs(sh.pid!);
+  await relay(listener.port);
+  const cpu = cpuMs(sh.pid!) - cpuBefore;
+  relayed = `${requests} requests (${concurrency} at a time, ${SIZES.join("/")} KiB answers) in ${((performance.now() - started) / 1000).toFixed(1)} s, agent CPU ${cpu.toFixed(0)} ms (${((cpu * 1000) / requests).toFixed(0)} µs a request)`;
+  await new Promise((r) => setTimeout(r, settleMs));
+  afterTraffic = await maxRss(sh.pid!);
+  peakRss = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${sh.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
   sh.kill("SIGTERM");
   await once(sh, "exit");
 
@@ -105,6 +167,7 @@ try {
 } finally {
   await w.stop();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  origin.close();
 }
 
 console.log(`| process | just online: RSS MB (max over ${idleMs / 1000} s) | idle: RSS MB (max over ${idleMs / 1000} s, ${settleMs / 1000} s later) | idle: private | idle: node binary (shared) |\n|---|---|---|---|---|`);
@@ -112,6 +175,8 @@ for (const [name, w] of rows) console.log(`| ${name} | ${w.justOnline.rss.toFixe
 const snippet = rows[0]![1].idle.rss;
 const floor = rows[2]![1].idle;
 console.log(`\nsnippet agent idle: ${snippet.toFixed(1)} MB RSS — goal ≤ ${GOAL_MB} MB ${snippet <= GOAL_MB ? "met" : "MISSED"}; ${(snippet - floor.rss).toFixed(1)} MB above an idle node (just online: ${rows[0]![1].justOnline.rss.toFixed(1)} MB)`);
+const after = afterTraffic!;
+console.log(`snippet agent idle after relaying ${relayed}, ${settleMs / 1000} s later: ${after.rss.toFixed(1)} MB RSS (private ${after.private.toFixed(1)}, node binary ${after.nodeBinary.toFixed(1)}; peak while relaying ${peakRss.toFixed(1)}) — goal ≤ ${GOAL_MB} MB ${after.rss <= GOAL_MB ? "met" : "MISSED"}`);
 
 // What the bundle holds, by package (esbuild's metafile of the same build).
 const { build } = await import("esbuild");
