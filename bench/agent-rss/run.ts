@@ -6,11 +6,12 @@
 // garbage and V8's grown young generation still there), and the same length after --settle-seconds
 // more ("idle": V8's memory reducer has given back what start-up used, as on a host where the agent
 // waits for hours). The goal is on the second. Then the snippet's agent relays --requests requests
-// (--concurrency at a time, 1 KiB to 256 KiB answers from a local origin, through `warren serve`'s
+// (--concurrency at a time, --sizes KiB answers from a local origin, through `warren serve`'s
 // public listener) and is measured idle again after --settle-seconds: an agent that has served
 // traffic and gone quiet is what a host really runs, so the goal is on that window too. It also
 // prints the agent's CPU time per relayed request (what a flag such as --max-opt=1 costs).
 // Run: node --import tsx bench/agent-rss/run.ts [--idle-seconds 10] [--settle-seconds 30] [--requests 2000]
+//        [--concurrency 8] [--sizes 1,4,16,64,256] (answer sizes in KiB, taken in turn)
 import { parseArgs } from "node:util";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -23,7 +24,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { pollUntil } from "../../test/helpers/wait.ts";
 
-const { values } = parseArgs({ options: { "idle-seconds": { type: "string", default: "10" }, "settle-seconds": { type: "string", default: "30" }, "node-options": { type: "string", default: "" }, "node-flags": { type: "string", default: "" }, "agent-env": { type: "string", multiple: true, default: [] }, requests: { type: "string", default: "2000" }, concurrency: { type: "string", default: "8" } } });
+const { values } = parseArgs({ options: { "idle-seconds": { type: "string", default: "10" }, "settle-seconds": { type: "string", default: "30" }, "node-options": { type: "string", default: "" }, "node-flags": { type: "string", default: "" }, "agent-env": { type: "string", multiple: true, default: [] }, requests: { type: "string", default: "2000" }, concurrency: { type: "string", default: "8" }, sizes: { type: "string", default: "1,4,16,64,256" } } });
 const idleMs = Number(values["idle-seconds"]) * 1000;
 const settleMs = Number(values["settle-seconds"]) * 1000;
 const GOAL_MB = 50;
@@ -31,7 +32,7 @@ const requests = Number(values.requests);
 const concurrency = Number(values.concurrency);
 
 // The origin the agent relays to: answers GET /<n>k with n KiB.
-const SIZES = [1, 4, 16, 64, 256];
+const SIZES = values.sizes.split(",").map(Number);
 const origin = http.createServer((req, res) => {
   const kib = Number(/^\/(\d+)k$/.exec(req.url ?? "")?.[1] ?? 0);
   res.writeHead(kib ? 200 : 404, { "content-length": kib * 1024 });
