@@ -23,6 +23,7 @@ import { createAgent, freePort, startAgent } from "../../test/helpers/agent-proc
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { pollUntil } from "../../test/helpers/wait.ts";
+import { cpuTicks } from "../../test/helpers/raw-agent.ts";
 
 const { values } = parseArgs({ options: { "idle-seconds": { type: "string", default: "10" }, "settle-seconds": { type: "string", default: "30" }, "node-options": { type: "string", default: "" }, "node-flags": { type: "string", default: "" }, "agent-env": { type: "string", multiple: true, default: [] }, requests: { type: "string", default: "2000" }, concurrency: { type: "string", default: "8" }, sizes: { type: "string", default: "1,4,16,64,256" } } });
 const idleMs = Number(values["idle-seconds"]) * 1000;
@@ -89,12 +90,6 @@ function memMb(pid: number): Mem {
   return { rss: rss / 1024, private: priv / 1024, nodeBinary: bin / 1024 };
 }
 
-/** User + system CPU time a process has used, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 /** Highest RSS seen over idleMs (sampled every second), with its breakdown. */
 async function maxRss(pid: number): Promise<Mem> {
   let max: Mem = { rss: 0, private: 0, nodeBinary: 0 };
@@ -144,9 +139,9 @@ try {
   const route = await api.call("ProxyService/CreateRoute", { spec: { listenerId: listener.id, name: "rss", hosts: ["rss.bench"], action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_AGENT", url: `http://127.0.0.1:${originPort}`, agentSelector: { bench: "rss" } }] } }, c);
   if (route.status !== 200) throw new Error(`CreateRoute: ${route.text}`);
   const started = performance.now();
-  const cpuBefore = cpuMs(sh.pid!);
+  const ticksBefore = cpuTicks(sh.pid!);
   await relay(listener.port);
-  const cpu = cpuMs(sh.pid!) - cpuBefore;
+  const cpu = (cpuTicks(sh.pid!) - ticksBefore) * 10; // ms: Linux counts 100 ticks a second
   relayed = `${requests} requests (${concurrency} at a time, ${SIZES.join("/")} KiB answers) in ${((performance.now() - started) / 1000).toFixed(1)} s, agent CPU ${cpu.toFixed(0)} ms (${((cpu * 1000) / requests).toFixed(0)} µs a request)`;
   await new Promise((r) => setTimeout(r, settleMs));
   afterTraffic = await maxRss(sh.pid!);

@@ -108,19 +108,15 @@ export function ListenerPage({ params }: PageProps) {
   const listener = cfg.data?.listeners.find((l) => l.id === id);
   const routes = cfg.data?.routes.filter((r) => r.spec?.listenerId === id).length ?? 0;
   const [form, setForm] = useState<Form>(EMPTY);
-  // The listener the form was filled from: refreshes update the status, never what is being typed.
-  const [filledFrom, setFilledFrom] = useState<string | undefined>();
   const [problem, setProblem] = useState<ApiProblem | undefined>();
   const [done, setDone] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
   const [deleteProblem, setDeleteProblem] = useState<ApiProblem | undefined>();
+  // Filled once, when the listener first loads: refreshes update the status, never what is being typed.
   // A new listener's form is EMPTY from the first render: resetting it in an effect could wipe what
   // was typed before the effect ran (the page is keyed by path, so it is always a fresh instance).
   useEffect(() => {
-    if (listener && filledFrom !== listener.id) {
-      setForm(formOf(listener));
-      setFilledFrom(listener.id);
-    }
+    if (listener) setForm(formOf(listener));
   }, [listener?.id]);
   const set = <K extends keyof Form>(k: K) => (v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
 
