@@ -7,13 +7,17 @@
 // more ("idle": V8's memory reducer has given back what start-up used, as on a host where the agent
 // waits for hours). The goal is on the second. Then the snippet's agent relays --requests requests
 // (--concurrency at a time, --sizes KiB answers from a local origin, through `warren serve`'s
-// public listener) and is measured idle again after --settle-seconds: an agent that has served
-// traffic and gone quiet is what a host really runs, so the goal is on that window too. It also
+// public listener) and is measured idle again after --settle-seconds: what an agent that has served
+// traffic and gone quiet keeps (glibc's heap and V8's optimized code; see the README). It also
 // prints the agent's CPU time per relayed request (what a flag such as --max-opt=1 costs).
+// The baseline for that after-traffic window, measured in the same run: a bare Node TLS relay (a
+// dozen lines: tls.createServer piping each connection to the origin with net.connect) that relays
+// the same requests to the same origin and is measured the same way. It is the least any Node
+// process that moved these bytes through TLS keeps; --node-flags and --agent-env apply to it too.
 // Run: node --import tsx bench/agent-rss/run.ts [--idle-seconds 10] [--settle-seconds 30] [--requests 2000]
 //        [--concurrency 8] [--sizes 1,4,16,64,256] (answer sizes in KiB, taken in turn)
 import { parseArgs } from "node:util";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +25,7 @@ import { once } from "node:events";
 import { JsonApi, ROOT, WarrenProcess, cookieHeader, publicListener, setupAdmin } from "../../test/helpers/warren-process.ts";
 import { createAgent, freePort, startAgent } from "../../test/helpers/agent-process.ts";
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { pollUntil } from "../../test/helpers/wait.ts";
 import { cpuTicks } from "../../test/helpers/raw-agent.ts";
@@ -42,15 +47,18 @@ const origin = http.createServer((req, res) => {
 await new Promise<void>((r) => origin.listen(0, "127.0.0.1", r));
 const originPort = (origin.address() as AddressInfo).port;
 
-/** `requests` GETs through the public listener to host rss.bench, `concurrency` at a time; every one must be a 200 with its whole body. */
-async function relay(publicPort: number): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+/**
+ * `requests` GETs, `concurrency` at a time: to host rss.bench on Warren's public listener, or over TLS
+ * to the bare relay (`ca` given). Every one must be a 200 with its whole body.
+ */
+async function relay(port: number, ca?: string): Promise<void> {
+  const agent = ca ? new https.Agent({ keepAlive: true, maxSockets: concurrency, ca, servername: "localhost" }) : new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const get = ca ? https.get : http.get;
   let next = 0;
   const one = (i: number) =>
     new Promise<void>((resolve, reject) => {
       const kib = SIZES[i % SIZES.length]!;
-      http
-        .get({ host: "127.0.0.1", port: publicPort, path: `/${kib}k`, headers: { host: "rss.bench" }, agent }, (res) => {
+      get({ host: "127.0.0.1", port, path: `/${kib}k`, headers: { host: "rss.bench" }, agent }, (res) => {
           let n = 0;
           res.on("data", (b: Buffer) => (n += b.length));
           res.on("end", () => (res.statusCode === 200 && n === kib * 1024 ? resolve() : reject(new Error(`request ${i}: ${res.statusCode}, ${n} bytes`))));
@@ -113,6 +121,54 @@ interface Windows {
   idle: Mem;
 }
 
+interface AfterTraffic {
+  /** How long the requests took and what CPU the relaying process spent on them. */
+  relayed: string;
+  /** Idle again, settleMs after the last request. */
+  idle: Mem;
+  /** Peak RSS while relaying (VmHWM). */
+  peak: number;
+}
+
+/** Sends the requests through the process `pid` relays with, waits settleMs, measures it idle again. */
+async function afterTraffic(pid: number, port: number, ca?: string): Promise<AfterTraffic> {
+  const started = performance.now();
+  const ticksBefore = cpuTicks(pid);
+  await relay(port, ca);
+  const cpu = (cpuTicks(pid) - ticksBefore) * 10; // ms: Linux counts 100 ticks a second
+  const relayed = `${((performance.now() - started) / 1000).toFixed(1)} s, CPU ${cpu.toFixed(0)} ms (${((cpu * 1000) / requests).toFixed(0)} µs a request)`;
+  await new Promise((r) => setTimeout(r, settleMs));
+  const idle = await maxRss(pid);
+  const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  return { relayed, idle, peak };
+}
+
+/** The baseline: Node's own TLS server piping each connection to the origin, nothing else. */
+const BARE_RELAY = `
+const tls = require("node:tls"), net = require("node:net");
+const server = tls.createServer({ key: process.env.RELAY_KEY, cert: process.env.RELAY_CERT }, (s) => {
+  const o = net.connect(Number(process.env.ORIGIN_PORT), "127.0.0.1");
+  o.setNoDelay(true);
+  s.on("error", () => o.destroy());
+  o.on("error", () => s.destroy());
+  s.pipe(o).pipe(s);
+});
+server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port + "\\n"));
+`;
+
+/** A throwaway self-signed certificate for the bare relay. */
+function selfSigned(): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), "warren-agent-rss-tls-"));
+  try {
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=localhost"], { stdio: "ignore" });
+    return { key: readFileSync(join(dir, "key.pem"), "utf8"), cert: readFileSync(join(dir, "cert.pem"), "utf8") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const nodeFlags = values["node-flags"].split(" ").filter(Boolean);
+const agentEnv = Object.fromEntries(values["agent-env"].map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 const port = await freePort();
 const w = await WarrenProcess.start({ env: { MANAGEMENT_PORT: String(port), MANAGEMENT_PUBLIC_URL: `https://localhost:${port}` } });
 const api = new JsonApi(w.baseUrl, w.caPem);
@@ -121,16 +177,15 @@ const c = cookieHeader(cookie);
 const online = (id: string) => pollUntil(`agent ${id} online`, () => api.call("AgentService/GetAgent", { id }, c), (r) => (r.json.agent as { status?: { online?: boolean } }).status?.online === true);
 const rows: [string, Windows][] = [];
 const dirs: string[] = [];
-let afterTraffic: Mem | undefined;
-let relayed = "";
-let peakRss = 0;
+let agentAfter: AfterTraffic | undefined;
+let bareAfter: AfterTraffic | undefined;
 try {
   // 1. The install snippet's command line, run by sh in an empty folder.
   const created = await api.call("AgentService/CreateAgent", { name: "snippet", labels: { bench: "rss" } }, c);
   const { agent, install } = created.json as { agent: { id: string }; install: { commandLine: string } };
   const dir = mkdtempSync(join(tmpdir(), "warren-agent-rss-"));
   dirs.push(dir);
-  const sh = spawn("sh", ["-c", `${install.commandLine.replace(/ node warren-agent\.cjs$/, ` exec node ${values["node-flags"]} warren-agent.cjs`)}`], { cwd: dir, stdio: "ignore", env: { PATH: process.env.PATH ?? "", NODE_OPTIONS: values["node-options"], ...Object.fromEntries(values["agent-env"].map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])) } });
+  const sh = spawn("sh", ["-c", `${install.commandLine.replace(/ node warren-agent\.cjs$/, ` exec node ${nodeFlags.join(" ")} warren-agent.cjs`)}`], { cwd: dir, stdio: "ignore", env: { PATH: process.env.PATH ?? "", NODE_OPTIONS: values["node-options"], ...agentEnv } });
   await online(agent.id);
   // sh execs node for the last command, so the agent is sh's own pid.
   rows.push(["self-contained agent (install snippet)", await idleRss(sh.pid!)]);
@@ -138,14 +193,7 @@ try {
   const listener = await publicListener(api, c);
   const route = await api.call("ProxyService/CreateRoute", { spec: { listenerId: listener.id, name: "rss", hosts: ["rss.bench"], action: "ROUTE_ACTION_FORWARD", targets: [{ kind: "TARGET_KIND_AGENT", url: `http://127.0.0.1:${originPort}`, agentSelector: { bench: "rss" } }] } }, c);
   if (route.status !== 200) throw new Error(`CreateRoute: ${route.text}`);
-  const started = performance.now();
-  const ticksBefore = cpuTicks(sh.pid!);
-  await relay(listener.port);
-  const cpu = (cpuTicks(sh.pid!) - ticksBefore) * 10; // ms: Linux counts 100 ticks a second
-  relayed = `${requests} requests (${concurrency} at a time, ${SIZES.join("/")} KiB answers) in ${((performance.now() - started) / 1000).toFixed(1)} s, agent CPU ${cpu.toFixed(0)} ms (${((cpu * 1000) / requests).toFixed(0)} µs a request)`;
-  await new Promise((r) => setTimeout(r, settleMs));
-  afterTraffic = await maxRss(sh.pid!);
-  peakRss = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${sh.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  agentAfter = await afterTraffic(sh.pid!, listener.port);
   sh.kill("SIGTERM");
   await once(sh, "exit");
 
@@ -160,6 +208,14 @@ try {
   const bare = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
   rows.push(["bare node (floor)", await idleRss(bare.pid!)]);
   bare.kill();
+
+  // 4. The bare TLS relay: idle, then after the same requests.
+  const { key, cert } = selfSigned();
+  const relayProc = spawn(process.execPath, [...nodeFlags, "-e", BARE_RELAY], { stdio: ["ignore", "pipe", "inherit"], env: { PATH: process.env.PATH ?? "", NODE_OPTIONS: values["node-options"], ...agentEnv, RELAY_KEY: key, RELAY_CERT: cert, ORIGIN_PORT: String(originPort) } });
+  const [line] = (await once(relayProc.stdout!, "data")) as [Buffer];
+  rows.push(["bare node TLS relay", await idleRss(relayProc.pid!)]);
+  bareAfter = await afterTraffic(relayProc.pid!, Number(String(line).trim()), cert);
+  relayProc.kill();
 } finally {
   await w.stop();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -171,8 +227,13 @@ for (const [name, w] of rows) console.log(`| ${name} | ${w.justOnline.rss.toFixe
 const snippet = rows[0]![1].idle.rss;
 const floor = rows[2]![1].idle;
 console.log(`\nsnippet agent idle: ${snippet.toFixed(1)} MB RSS — goal ≤ ${GOAL_MB} MB ${snippet <= GOAL_MB ? "met" : "MISSED"}; ${(snippet - floor.rss).toFixed(1)} MB above an idle node (just online: ${rows[0]![1].justOnline.rss.toFixed(1)} MB)`);
-const after = afterTraffic!;
-console.log(`snippet agent idle after relaying ${relayed}, ${settleMs / 1000} s later: ${after.rss.toFixed(1)} MB RSS (private ${after.private.toFixed(1)}, node binary ${after.nodeBinary.toFixed(1)}; peak while relaying ${peakRss.toFixed(1)}) — goal ≤ ${GOAL_MB} MB ${after.rss <= GOAL_MB ? "met" : "MISSED"}`);
+const traffic = `${requests} requests, ${concurrency} at a time, ${SIZES.join("/")} KiB answers`;
+console.log(`\nafter relaying ${traffic}, idle again ${settleMs / 1000} s later:`);
+console.log(`| process | idle: RSS MB | idle: private | idle: node binary | peak while relaying | relaying took |\n|---|---|---|---|---|---|`);
+for (const [name, a] of [["self-contained agent (install snippet)", agentAfter!], ["bare node TLS relay (baseline)", bareAfter!]] as const) {
+  console.log(`| ${name} | ${a.idle.rss.toFixed(1)} | ${a.idle.private.toFixed(1)} | ${a.idle.nodeBinary.toFixed(1)} | ${a.peak.toFixed(1)} | ${a.relayed} |`);
+}
+console.log(`agent / bare relay after traffic: ${(agentAfter!.idle.rss / bareAfter!.idle.rss).toFixed(2)}× (${(agentAfter!.idle.rss - bareAfter!.idle.rss).toFixed(1)} MB more)`);
 
 // What the bundle holds, by package (esbuild's metafile of the same build).
 const { build } = await import("esbuild");
