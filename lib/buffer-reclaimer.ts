@@ -14,10 +14,41 @@ const GROWTH_BYTES = 8 * 1024 * 1024;
 
 type Gc = (options?: { type?: "major" | "minor" }) => void;
 
+/**
+ * The decision, apart from the timer and V8 (so it can be tested on its own): each check reads the
+ * Buffer memory and collects once GROWTH_BYTES of it appeared since the level growth counts from.
+ */
+export class ReclaimPolicy {
+  private baseline: number;
+  collections = 0;
+
+  constructor(
+    private readonly read: () => number,
+    private readonly collect: () => void,
+    private readonly growthBytes = GROWTH_BYTES,
+  ) {
+    this.baseline = read();
+  }
+
+  /** One check; true when it collected. */
+  check(): boolean {
+    const now = this.read();
+    if (now - this.baseline < this.growthBytes) {
+      // Freed meanwhile (a GC of V8's own): measure growth from the lower level.
+      this.baseline = Math.min(this.baseline, now);
+      return false;
+    }
+    this.collect();
+    this.collections++;
+    // What is still there is alive (a cache's hot objects, chunks in flight): growth counts from here.
+    this.baseline = this.read();
+    return true;
+  }
+}
+
 let gc: Gc | null | undefined;
 let timer: NodeJS.Timeout | undefined;
 let users = 0;
-let baseline = 0;
 let collections = 0;
 
 function gcFunction(): Gc | null {
@@ -33,25 +64,17 @@ function gcFunction(): Gc | null {
   return gc;
 }
 
-function check(): void {
-  const now = process.memoryUsage().arrayBuffers;
-  if (now - baseline < GROWTH_BYTES) {
-    // Freed meanwhile (a GC of V8's own): measure growth from the lower level.
-    baseline = Math.min(baseline, now);
-    return;
-  }
-  gcFunction()?.({ type: "minor" });
-  collections++;
-  // What is still there is alive (a cache's hot objects, chunks in flight): growth counts from here.
-  baseline = process.memoryUsage().arrayBuffers;
-}
+const arrayBuffers = (): number => process.memoryUsage().arrayBuffers;
 
 /** Starts the reclaimer (shared by every caller in the process); the returned function stops this caller's use. */
 export function retainBufferReclaimer(): () => void {
   users++;
-  if (timer === undefined && gcFunction() !== null) {
-    baseline = process.memoryUsage().arrayBuffers;
-    timer = setInterval(check, CHECK_EVERY_MS);
+  const collect = gcFunction();
+  if (timer === undefined && collect !== null) {
+    const p = new ReclaimPolicy(arrayBuffers, () => collect({ type: "minor" }));
+    timer = setInterval(() => {
+      if (p.check()) collections++;
+    }, CHECK_EVERY_MS);
     timer.unref();
   }
   let released = false;

@@ -605,7 +605,7 @@ describe("HTTP/2 on an HTTPS listener with http2", () => {
       [":path", "/hello"],
       [":authority", HOST],
     ];
-    const cases: { name: string; fields: [string, string][]; expect: "error" | 400 }[] = [
+    const cases: { name: string; fields: [string, string][]; expect: "error" | 400 | "400 or protocol error" }[] = [
       { name: "no :path", fields: valid.filter(([k]) => k !== ":path"), expect: "error" },
       { name: "unknown pseudo-header", fields: [...valid, [":foo", "x"]], expect: "error" },
       { name: "pseudo-header after a field", fields: [[":method", "GET"], [":scheme", "https"], ["x-a", "1"], [":path", "/hello"], [":authority", HOST]], expect: "error" },
@@ -615,8 +615,10 @@ describe("HTTP/2 on an HTTPS listener with http2", () => {
       // nghttp2 refuses a request without :authority or Host (or with an empty one) itself (PROTOCOL_ERROR).
       { name: "no :authority and no Host", fields: valid.filter(([k]) => k !== ":authority"), expect: "error" },
       { name: "no :authority and an empty Host", fields: [...valid.filter(([k]) => k !== ":authority"), ["host", ""]], expect: "error" },
-      // What nghttp2 lets through, hygiene refuses as it does for HTTP/1.1.
-      { name: "userinfo in :authority", fields: [...valid.filter(([k]) => k !== ":authority"), [":authority", "user@h2.test"]], expect: 400 },
+      // What nghttp2 lets through, hygiene refuses as it does for HTTP/1.1. The nghttp2 of Node 22 and
+      // later refuses userinfo in :authority itself (RFC 9113 §8.3.1) with a PROTOCOL_ERROR reset; the
+      // one of Node 20 passes it on, and then it must be our 400, never an answer from the origin.
+      { name: "userinfo in :authority", fields: [...valid.filter(([k]) => k !== ":authority"), [":authority", "user@h2.test"]], expect: "400 or protocol error" },
       { name: "dot segment", fields: [...valid.filter(([k]) => k !== ":path"), [":path", "/a/../b"]], expect: 400 },
     ];
     for (const c of cases) {
@@ -625,6 +627,10 @@ describe("HTTP/2 on an HTTPS listener with http2", () => {
         raw.send(1, c.fields);
         const o = await raw.outcome(1);
         if (c.expect === 400) assert.equal(JSON.stringify(o), JSON.stringify({ status: 400 }), c.name);
+        else if (c.expect === "400 or protocol error") {
+          const got = JSON.stringify(o);
+          assert.ok(got === JSON.stringify({ status: 400 }) || got === JSON.stringify({ rst: http2.constants.NGHTTP2_PROTOCOL_ERROR }), `${c.name}: ${got}`);
+        }
         else assert.ok(o.rst !== undefined || o.goaway !== undefined || (o.status !== undefined && o.status >= 400 && o.status < 500), `${c.name}: ${JSON.stringify(o)}`);
         if (o.goaway === undefined) {
           // A stream error: the connection serves the next request.
