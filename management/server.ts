@@ -196,7 +196,10 @@ export async function startManagementServer(o: ManagementServerOptions): Promise
         },
         guarded,
       )
-    : http.createServer({ headersTimeout: 20_000, requestTimeout: 60_000 }, guarded);
+    : http.createServer({ headersTimeout: 20_000, requestTimeout: 60_000, requireHostHeader: false }, guarded);
+  // The request guard answers a missing Host itself (400 missing_host, in the API's error shape);
+  // node:http would send a bare 400 first, and for HTTP/1.1 on the HTTP/2 server only from Node 24.
+  if (o.tls) Object.assign(server, { requireHostHeader: false });
 
   const upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void | Promise<void> => {
     const hostProblem = authorityProblem(req);

@@ -680,7 +680,18 @@ describe("turning http2 off on a listener", () => {
       const body = Buffer.concat(chunks);
       assert.equal(body.length, 8_000_000);
       assert.equal(createHash("sha256").update(body).digest("hex"), head["x-sha256"]);
-      assert.throws(() => session.request({ ":authority": HOST, ":path": "/" }), /GOAWAY|destroyed|closed/i, "no new stream after GOAWAY");
+      // No new stream after GOAWAY. Node 20 and 22 refuse the request at once; Node 24 queues it and
+      // cancels it when the session, drained, closes. Either way it is never answered.
+      const next = await new Promise<string>((resolve) => {
+        try {
+          const r = session.request({ ":authority": HOST, ":path": "/" });
+          r.once("response", () => resolve("answered"));
+          r.once("error", (e: Error) => resolve(e.message));
+        } catch (e) {
+          resolve((e as Error).message);
+        }
+      });
+      assert.match(next, /GOAWAY|destroyed|closed|canceled/i, "no new stream after GOAWAY");
       const s2 = await new Promise<tls.TLSSocket>((resolve, reject) => {
         const c = tls.connect({ host: "127.0.0.1", port: h.port(0), servername: HOST, rejectUnauthorized: false, ALPNProtocols: ["h2", "http/1.1"] }, () => resolve(c));
         c.once("error", reject);
