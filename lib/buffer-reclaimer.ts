@@ -6,13 +6,10 @@
 // Every 100 ms this checks how much Buffer memory has appeared since it last looked and, past 8 MiB,
 // runs a minor GC (a scavenge: a millisecond or two) that frees the dead young Buffers. At most ten
 // a second (1–2 % of a core at worst); on a busy proxy V8 collects that often anyway.
-import v8 from "node:v8";
-import vm from "node:vm";
+import { exposedGc } from "./exposed-gc.ts";
 
 const CHECK_EVERY_MS = 100;
 const GROWTH_BYTES = 8 * 1024 * 1024;
-
-type Gc = (options?: { type?: "major" | "minor" }) => void;
 
 /**
  * The decision, apart from the timer and V8 (so it can be tested on its own): each check reads the
@@ -46,35 +43,20 @@ export class ReclaimPolicy {
   }
 }
 
-let gc: Gc | null | undefined;
 let timer: NodeJS.Timeout | undefined;
 let users = 0;
-let collections = 0;
-
-function gcFunction(): Gc | null {
-  if (gc === undefined) {
-    try {
-      // Exposes gc() to new contexts only: the main context's globals are untouched.
-      v8.setFlagsFromString("--expose-gc");
-      gc = vm.runInNewContext("gc") as Gc;
-    } catch {
-      gc = null;
-    }
-  }
-  return gc;
-}
+/** Kept across stops and restarts, so its count of collections is the process's. */
+let policy: ReclaimPolicy | undefined;
 
 const arrayBuffers = (): number => process.memoryUsage().arrayBuffers;
 
 /** Starts the reclaimer (shared by every caller in the process); the returned function stops this caller's use. */
 export function retainBufferReclaimer(): () => void {
   users++;
-  const collect = gcFunction();
-  if (timer === undefined && collect !== null) {
-    const p = new ReclaimPolicy(arrayBuffers, () => collect({ type: "minor" }));
-    timer = setInterval(() => {
-      if (p.check()) collections++;
-    }, CHECK_EVERY_MS);
+  const gc = exposedGc();
+  if (timer === undefined && gc !== null) {
+    const p = (policy ??= new ReclaimPolicy(arrayBuffers, () => gc({ type: "minor" })));
+    timer = setInterval(() => p.check(), CHECK_EVERY_MS);
     timer.unref();
   }
   let released = false;
@@ -90,5 +72,5 @@ export function retainBufferReclaimer(): () => void {
 
 /** How many collections the reclaimer has asked for (for tests and metrics). */
 export function bufferReclaimerCollections(): number {
-  return collections;
+  return policy?.collections ?? 0;
 }

@@ -18,12 +18,10 @@ import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import { fileURLToPath } from "node:url";
-import v8 from "node:v8";
-import vm from "node:vm";
+import { exposedGc } from "../../lib/exposed-gc.ts";
 import { YamuxSession } from "../../tunnel/yamux/index.ts";
 
-v8.setFlagsFromString("--expose-gc");
-const gc = vm.runInNewContext("gc") as () => void;
+const gc = exposedGc()!;
 
 const MiB = 1024 * 1024;
 const quick = process.argv.includes("--quick");

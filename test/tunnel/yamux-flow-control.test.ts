@@ -3,8 +3,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { performance } from "node:perf_hooks";
 import { afterEach, describe, it } from "node:test";
-import v8 from "node:v8";
-import vm from "node:vm";
+import { exposedGc } from "../../lib/exposed-gc.ts";
 import { INITIAL_STREAM_WINDOW, YamuxError, YamuxSession, type YamuxStream } from "../../tunnel/yamux/index.ts";
 import { cleanup, echoStreams, pipePair, readAll, sessions, sha256, tcpSessions, writeAll } from "./helpers.ts";
 
@@ -16,8 +15,7 @@ function nextStream(session: { once(e: "stream", l: (s: YamuxStream) => void): u
 
 const MiB = 1024 * 1024;
 
-v8.setFlagsFromString("--expose-gc");
-const gc = vm.runInNewContext("gc") as () => void;
+const gc = exposedGc()!;
 /**
  * What is alive after a full GC: the JS heap and the Buffers outside it (RSS would also count garbage
  * not yet collected and what malloc keeps, which vary between Node versions). V8 frees dead Buffers'

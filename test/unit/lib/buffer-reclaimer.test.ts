@@ -6,15 +6,13 @@
 import { describe, it } from "node:test";
 import { PerformanceObserver, constants } from "node:perf_hooks";
 import assert from "node:assert/strict";
-import v8 from "node:v8";
-import vm from "node:vm";
 import { ReclaimPolicy, bufferReclaimerCollections, retainBufferReclaimer } from "../../../lib/buffer-reclaimer.ts";
+import { exposedGc } from "../../../lib/exposed-gc.ts";
 import { pollUntil } from "../../helpers/wait.ts";
 
 const MiB = 1024 * 1024;
 
-v8.setFlagsFromString("--expose-gc");
-const gc = vm.runInNewContext("gc") as (options?: { type?: "major" | "minor" }) => void;
+const gc = exposedGc()!;
 const arrayBuffers = (): number => process.memoryUsage().arrayBuffers;
 
 /** Dead on arrival, like socket reads a relay has passed on: memory outside the heap, almost no JS allocation. */
